@@ -1,0 +1,1 @@
+"""escrouter: a self-hostable clone of the European Student Card Router."""

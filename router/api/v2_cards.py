@@ -1,0 +1,132 @@
+"""``/api/v2/cards``: the real router's card endpoints (QR codes live in :mod:`router.api.qr`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+
+from router.api import schemas
+from router.api.blueprint import SECURITY, RouterBlueprint
+from router.api.representations import card_lite, card_status_view, card_view, paged
+from router.api.v2_persons import page_request
+from router.models import Card
+from router.request_context import current_caller, db_session, optional_caller, settings
+from router.services import cards
+
+blp = RouterBlueprint("cards", __name__, url_prefix="/api/v2/cards", description="V2/card")
+
+
+def card_input(body: dict[str, Any]) -> cards.CardInput:
+    """The service input of a CardUpdateView body."""
+    return cards.CardInput(
+        card_number=body.get("cardNumber"),
+        card_type=body["cardType"],
+        card_status_type=body["cardStatusType"],
+        issued_at=body["issuedAt"],
+        expires_at=body["expiresAt"],
+        issuer_identifier=body["issuerIdentifier"],
+        person_identifier=body["personIdentifier"],
+        processor_identifier=body.get("processorIdentifier"),
+        display_name=body.get("displayName"),
+        csn=body.get("csn"),
+    )
+
+
+def full_view(card: Card) -> dict[str, Any]:
+    """The CardView of a card for the current caller."""
+    session = db_session()
+    return card_view(card, current_caller(), cards.processor_of(session, card))
+
+
+@blp.route("")
+class Cards(MethodView):
+    """The cards issued by the caller's organisation."""
+
+    @blp.arguments(schemas.PageArgs, location="query")
+    @blp.response(200, schemas.PagedResourcesCardLiteView)
+    @blp.doc(security=SECURITY, operationId="findAll_1")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List your organisation's cards, paged."""
+        caller = current_caller()
+        session = db_session()
+        page = cards.list_cards(
+            session, caller, page_request(args), max_size=settings().max_page_size
+        )
+        return paged(
+            page, [card_lite(c, caller, cards.processor_of(session, c)) for c in page.items]
+        )
+
+    @blp.arguments(schemas.CardUpdateView)
+    @blp.response(201, schemas.CardView)
+    @blp.alt_response(409, schema=schemas.ApiErrorMessage, description="Entity already exists")
+    @blp.doc(security=SECURITY, operationId="create_1")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Issue a card; leave cardNumber blank to have one generated."""
+        return full_view(cards.register_card(db_session(), current_caller(), card_input(body)))
+
+
+@blp.route("/generate-escn")
+class GenerateEscn(MethodView):
+    """Reserve card numbers."""
+
+    @blp.arguments(schemas.GenerateEscnArgs, location="query")
+    @blp.response(200, description="Entity retrieved")
+    @blp.doc(
+        security=SECURITY,
+        operationId="getEscnList",
+        responses={
+            "200": {
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "string"}}}
+                }
+            }
+        },
+    )
+    def get(self, args: dict[str, Any]) -> list[str]:
+        """Generate and reserve up to 100 card numbers for your PIC and a server prefix."""
+        return cards.reserve_card_numbers(
+            db_session(),
+            current_caller(),
+            args["pic"],
+            args["prefix"],
+            args["numberOfESCN"],
+            limit=settings().max_escn_per_request,
+        )
+
+
+@blp.route("/<string:escn>")
+class CardByNumber(MethodView):
+    """One card, by ESCN."""
+
+    @blp.response(200, schemas.CardView)
+    @blp.doc(security=SECURITY, operationId="findByExternalId_1")
+    def get(self, escn: str) -> dict[str, Any]:
+        """Read a card of your organisation."""
+        return full_view(cards.get_card(db_session(), current_caller(), escn))
+
+    @blp.arguments(schemas.CardUpdateView)
+    @blp.response(200, schemas.CardView)
+    @blp.doc(security=SECURITY, operationId="update_1")
+    def put(self, body: dict[str, Any], escn: str) -> dict[str, Any]:
+        """Update a card; to bring back an expired card, set its status and a new expiresAt."""
+        card = cards.update_card(db_session(), current_caller(), escn, card_input(body))
+        return full_view(card)
+
+    @blp.response(204)
+    @blp.doc(security=SECURITY, operationId="delete_1")
+    def delete(self, escn: str) -> None:
+        """Delete a card of your organisation (its history is kept)."""
+        cards.delete_card(db_session(), current_caller(), escn)
+
+
+@blp.route("/<string:escn>/status")
+class CardStatus(MethodView):
+    """The public status behind the QR code."""
+
+    @blp.response(200, schemas.CardStatusView)
+    @blp.doc(security=[], operationId="status")
+    def get(self, escn: str) -> dict[str, Any]:
+        """Tell whether a card is ACTIVE, INACTIVE or EXPIRED; no key needed."""
+        status = cards.card_status(db_session(), escn, caller=optional_caller())
+        return card_status_view(status)

@@ -1,0 +1,102 @@
+"""Schemas of escrouter's own endpoints under ``/api/x`` (beside the real router's API)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from router.api.schemas import CardView, InputSchema, OrganisationLiteView
+from router.domain.lifecycle import CardAction, HistoryEvent
+from router.services.caller import Scope
+from router.services.organisations import KINDS
+
+
+class OrganisationCreate(InputSchema):
+    """An organisation to register (administrators only)."""
+
+    identifier = fields.String(required=True, metadata={"description": "PIC (or VAT)"})
+    identifierType = fields.String(load_default="PIC", validate=validate.OneOf(["PIC", "VAT"]))
+    kind = fields.String(load_default="institution", validate=validate.OneOf(KINDS))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    country = fields.String(validate=validate.Length(equal=2), allow_none=True)
+    schacHomeOrganization = fields.String(allow_none=True)
+    website = fields.String(allow_none=True)
+    escnPrefixes = fields.List(fields.String(), load_default=lambda: ["001"])
+
+
+class OrganisationUpdate(InputSchema):
+    """Changes to an organisation; absent fields stay as they are."""
+
+    name = fields.String(validate=validate.Length(min=1, max=255))
+    country = fields.String(validate=validate.Length(equal=2))
+    schacHomeOrganization = fields.String()
+    website = fields.String()
+    escnPrefixes = fields.List(fields.String())
+
+
+class OrganisationView(OrganisationLiteView):
+    """An organisation with what only escrouter keeps: kind, country, ESCN prefixes."""
+
+    kind = fields.String()
+    country = fields.String()
+    escnPrefixes = fields.List(fields.String())
+
+
+class ApiKeyCreate(InputSchema):
+    """A new API key for the caller's organisation."""
+
+    name = fields.String(load_default="", validate=validate.Length(max=255))
+    scopes = fields.List(fields.String(validate=validate.OneOf(Scope.ALL)))
+    expiresAt = fields.AwareDateTime(allow_none=True)
+
+
+class ApiKeyView(InputSchema):
+    """An API key as listed: its prefix, never its secret."""
+
+    prefix = fields.String()
+    name = fields.String()
+    scopes = fields.List(fields.String())
+    createdAt = fields.DateTime()
+    expiresAt = fields.DateTime(allow_none=True)
+    revokedAt = fields.DateTime(allow_none=True)
+    lastUsedAt = fields.DateTime(allow_none=True)
+
+
+class IssuedApiKeyView(ApiKeyView):
+    """A newly issued key: the secret appears in this answer only."""
+
+    secret = fields.String()
+
+
+class CardTransition(InputSchema):
+    """A lifecycle action on a card; the renewal fields apply to the replacement card."""
+
+    action = fields.String(required=True, validate=validate.OneOf([a.value for a in CardAction]))
+    issuedAt = fields.Date(allow_none=True)
+    expiresAt = fields.Date(allow_none=True)
+    cardNumber = fields.String(allow_none=True)
+    cardType = fields.String(allow_none=True)
+    displayName = fields.String(allow_none=True)
+    csn = fields.String(allow_none=True)
+
+
+class CardLifecycleView(InputSchema):
+    """A card's lifecycle: its state, what it allows next, and its replacement if renewed."""
+
+    cardNumber = fields.String()
+    state = fields.String()
+    cardStatusType = fields.String(metadata={"description": "The v2 status: ACTIVE or INACTIVE"})
+    allowedActions = fields.List(fields.String())
+    replacedBy = fields.String(allow_none=True)
+    replacement = fields.Nested(CardView, allow_none=True)
+
+
+class HistoryEntryView(InputSchema):
+    """One entry of a card's history: no personal data, only what happened and who did it."""
+
+    at = fields.DateTime()
+    event = fields.String(validate=validate.OneOf([e.value for e in HistoryEvent]))
+    fromState = fields.String(allow_none=True)
+    toState = fields.String(allow_none=True)
+    actorOrganisation = fields.String(allow_none=True)
+    actorCredential = fields.String(allow_none=True)
+    relatedCardNumber = fields.String(allow_none=True)

@@ -1,0 +1,247 @@
+"""``escr-admin`` (also ``flask escr``): the administrator's command line.
+
+Creates organisations, API keys and OAuth2 clients, migrates the database and sets up the demo
+institution of ``scripts/serve``. It works on the database of ``ESCR_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from sqlalchemy.orm import Session
+
+from router import migrate
+from router.db import Database
+from router.domain.errors import RouterError
+from router.services import credentials, organisations
+from router.services.caller import Scope
+from router.settings import Settings
+
+DEMO_PIC = "999999999"
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    try:
+        with database.session() as session:
+            yield session
+    except RouterError as error:
+        raise click.ClickException(f"{error.code}: {error.message}") from error
+    finally:
+        database.engine.dispose()
+
+
+def _scopes(values: tuple[str, ...]) -> list[str] | None:
+    return [s for value in values for s in value.replace(",", " ").split()] or None
+
+
+@click.group(name="escr")
+def escr_group() -> None:
+    """Administer an escrouter: database, organisations, credentials."""
+
+
+@escr_group.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: the newest)."""
+    migrate.upgrade(Settings.from_env().database_url, revision)
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION."""
+    migrate.downgrade(Settings.from_env().database_url, revision)
+
+
+@escr_group.group()
+def org() -> None:
+    """Organisations."""
+
+
+@org.command("create")
+@click.option("--pic", "identifier", required=True, help="PIC (nine digits), or VAT number.")
+@click.option("--name", required=True)
+@click.option("--country", help="ISO 3166-1 alpha-2 code, e.g. FR.")
+@click.option("--schac", "schac_home_organization", help="schacHomeOrganization domain.")
+@click.option("--website")
+@click.option("--prefix", "prefixes", multiple=True, help="ESCN server prefix (repeatable).")
+@click.option(
+    "--kind",
+    type=click.Choice(organisations.KINDS),
+    default="institution",
+    show_default=True,
+)
+@click.option("--vat", is_flag=True, help="The identifier is a VAT number, not a PIC.")
+def org_create(
+    identifier: str,
+    name: str,
+    country: str | None,
+    schac_home_organization: str | None,
+    website: str | None,
+    prefixes: tuple[str, ...],
+    kind: str,
+    vat: bool,
+) -> None:
+    """Register an organisation."""
+    with _session() as session:
+        created = organisations.create_organisation(
+            session,
+            organisations.OrganisationInput(
+                identifier=identifier,
+                identifier_type="VAT" if vat else "PIC",
+                name=name,
+                kind=kind,
+                country=country,
+                schac_home_organization=schac_home_organization,
+                website=website,
+                prefixes=list(prefixes) or ["001"],
+            ),
+        )
+        click.echo(f"created {created.kind} {created.identifier} {created.name}")
+
+
+@org.command("list")
+def org_list() -> None:
+    """List organisations."""
+    with _session() as session:
+        for o in organisations.list_organisations(session):
+            prefixes = ",".join(o.prefix_codes)
+            click.echo(f"{o.identifier}\t{o.kind}\t{o.country or '-'}\t{prefixes}\t{o.name}")
+
+
+@escr_group.group()
+def key() -> None:
+    """API keys."""
+
+
+@key.command("create")
+@click.option("--pic", "identifier", required=True, help="The organisation's PIC or VAT.")
+@click.option("--name", default="", help="A label to recognise the key by.")
+@click.option("--scope", "scopes", multiple=True, help=f"Scopes among: {' '.join(Scope.ALL)}.")
+@click.option("--expires-in-days", type=click.IntRange(min=1), help="Expire after N days.")
+def key_create(
+    identifier: str, name: str, scopes: tuple[str, ...], expires_in_days: int | None
+) -> None:
+    """Issue an API key; the secret is printed once, keep it safe."""
+    expires = (
+        dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    )
+    with _session() as session:
+        organisation = organisations.get_organisation(session, identifier)
+        try:
+            issued = credentials.create_api_key(
+                session, organisation, name=name, scopes=_scopes(scopes), expires_at=expires
+            )
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--scope") from error
+        click.echo(issued.secret)
+        click.echo(f"prefix {issued.record.prefix}, scopes {issued.record.scopes}", err=True)
+
+
+@key.command("list")
+@click.option("--pic", "identifier", required=True)
+def key_list(identifier: str) -> None:
+    """List an organisation's API keys (prefix only)."""
+    with _session() as session:
+        organisation = organisations.get_organisation(session, identifier)
+        for k in credentials.list_api_keys(session, organisation):
+            state = "revoked" if k.revoked_at else "active"
+            click.echo(f"{k.prefix}\t{state}\t{k.scopes}\t{k.name}")
+
+
+@key.command("revoke")
+@click.argument("prefix")
+def key_revoke(prefix: str) -> None:
+    """Revoke the API key with PREFIX."""
+    with _session() as session:
+        credentials.revoke_api_key(session, None, prefix)
+        click.echo(f"revoked {prefix}")
+
+
+@key.command("rotate")
+@click.argument("prefix")
+def key_rotate(prefix: str) -> None:
+    """Replace the API key with PREFIX by a new one; prints the new secret once."""
+    with _session() as session:
+        issued = credentials.rotate_api_key(session, None, prefix)
+        click.echo(issued.secret)
+        click.echo(f"revoked {prefix}; new prefix {issued.record.prefix}", err=True)
+
+
+@escr_group.group("oauth-client")
+def oauth_client() -> None:
+    """OAuth2 clients (client credentials grant at /oauth/token)."""
+
+
+@oauth_client.command("create")
+@click.option("--pic", "identifier", required=True)
+@click.option("--name", default="")
+@click.option("--scope", "scopes", multiple=True, help=f"Scopes among: {' '.join(Scope.ALL)}.")
+def oauth_client_create(identifier: str, name: str, scopes: tuple[str, ...]) -> None:
+    """Register an OAuth2 client; prints its id and secret (the secret only this once)."""
+    with _session() as session:
+        organisation = organisations.get_organisation(session, identifier)
+        try:
+            issued = credentials.create_oauth_client(
+                session, organisation, name=name, scopes=_scopes(scopes)
+            )
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--scope") from error
+        click.echo(f"client_id={issued.record.client_id}")
+        click.echo(f"client_secret={issued.secret}")
+
+
+@oauth_client.command("revoke")
+@click.argument("client_id")
+def oauth_client_revoke(client_id: str) -> None:
+    """Revoke an OAuth2 client and its tokens."""
+    with _session() as session:
+        credentials.revoke_oauth_client(session, client_id)
+        click.echo(f"revoked {client_id}")
+
+
+@escr_group.command("demo")
+def demo() -> None:
+    """Create the demo institution (PIC 999999999) and print an API key for it, once."""
+    with _session() as session:
+        if organisations.find_organisation(session, DEMO_PIC) is not None:
+            click.echo(
+                f"Demo organisation {DEMO_PIC} exists already; its key was printed when it was "
+                f"created. For another: escr-admin key create --pic {DEMO_PIC}"
+            )
+            return
+        organisation = organisations.create_organisation(
+            session,
+            organisations.OrganisationInput(
+                identifier=DEMO_PIC,
+                name="Demo University",
+                country="FR",
+                schac_home_organization="demo-university.example",
+                website="https://demo-university.example",
+                prefixes=["001"],
+            ),
+        )
+        issued = credentials.create_api_key(session, organisation, name="demo")
+        click.echo(f"Created demo organisation {DEMO_PIC} (Demo University).")
+        click.echo(f"Its API key (shown once, keep it): {issued.secret}")
+
+
+def main() -> None:
+    """Console entry point of ``escr-admin``."""
+    escr_group(prog_name="escr-admin")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pure domain rules: identifiers, card lifecycle, errors (no Flask, no SQLAlchemy)."""

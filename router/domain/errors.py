@@ -1,0 +1,195 @@
+"""Domain errors, each with a stable code, HTTP status, problem type and title.
+
+Services raise these; the REST layer renders them as problem+json carrying the real router's
+``{"code", "message"}`` body, and the GraphQL layer as errors with the same ``extensions.code``.
+The codes ``ER-0002``, ``ER-0019`` and ``SE-0000`` are the real router's (seen in the field); the
+others are ours and stay stable once published.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class RouterError(Exception):
+    """Base of every error a client can be told about."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "ER-0000"
+    slug: ClassVar[str] = "bad-request"
+    title: ClassVar[str] = "Bad request"
+
+    def __init__(self, message: str, *, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    @property
+    def type_uri(self) -> str:
+        """The RFC 7807 ``type`` of this error: a stable relative URI documented by the router."""
+        return f"/problems/{self.slug}"
+
+
+class MalformedRequest(RouterError):
+    """The request cannot be read: bad JSON, wrong field types, missing fields."""
+
+    status = 400
+    code = "ER-0400"
+    slug = "malformed-request"
+    title = "Malformed request"
+
+
+class InvalidIdentifier(RouterError):
+    """An ESCN, ESI or PIC does not have the form the rules demand."""
+
+    status = 400
+    code = "ER-0401"
+    slug = "invalid-identifier"
+    title = "Invalid identifier"
+
+
+class NotAuthenticated(RouterError):
+    """No credential, or one that is unknown, revoked, expired or forged."""
+
+    status = 401
+    code = "SE-0001"
+    slug = "not-authenticated"
+    title = "Authentication required"
+
+
+class AccessDenied(RouterError):
+    """The caller is known but may not touch this resource (another organisation's)."""
+
+    status = 403
+    code = "SE-0000"
+    slug = "access-denied"
+    title = "Access denied"
+
+
+class InsufficientScope(RouterError):
+    """The credential is valid but lacks the scope this operation needs."""
+
+    status = 403
+    code = "SE-0002"
+    slug = "insufficient-scope"
+    title = "Insufficient scope"
+
+
+class NotFound(RouterError):
+    """Base of the "no such thing" errors."""
+
+    status = 404
+    code = "ER-0404"
+    slug = "not-found"
+    title = "Not found"
+
+
+class PersonNotFound(NotFound):
+    """No person with this ESI."""
+
+    code = "ER-0018"
+    slug = "person-not-found"
+    title = "Person not found"
+
+
+class CardNotFound(NotFound):
+    """No card with this ESCN."""
+
+    code = "ER-0001"
+    slug = "card-not-found"
+    title = "Card not found"
+
+
+class OrganisationNotFound(NotFound):
+    """No organisation with this identifier."""
+
+    code = "ER-0030"
+    slug = "organisation-not-found"
+    title = "Organisation not found"
+
+
+class CredentialNotFound(NotFound):
+    """No API key or OAuth2 client with this identifier."""
+
+    code = "ER-0040"
+    slug = "credential-not-found"
+    title = "Credential not found"
+
+
+class Conflict(RouterError):
+    """Base of the "already exists" errors."""
+
+    status = 409
+    code = "ER-0409"
+    slug = "conflict"
+    title = "Already exists"
+
+
+class PersonAlreadyExists(Conflict):
+    """A person with this ESI is already registered (real router code)."""
+
+    code = "ER-0019"
+    slug = "person-already-exists"
+    title = "Person already exists"
+
+
+class CardAlreadyExists(Conflict):
+    """A card with this ESCN (or chip serial number) is already registered (real router code)."""
+
+    code = "ER-0002"
+    slug = "card-already-exists"
+    title = "Card already exists"
+
+
+class OrganisationAlreadyExists(Conflict):
+    """An organisation with this identifier already exists."""
+
+    code = "ER-0031"
+    slug = "organisation-already-exists"
+    title = "Organisation already exists"
+
+
+class PersonErased(RouterError):
+    """The person was erased (anonymised) at an organisation's request: 410 as the real router."""
+
+    status = 410
+    code = "ER-0020"
+    slug = "person-erased"
+    title = "Person erased"
+
+
+class RuleViolation(RouterError):
+    """A well-formed request that the router's rules refuse."""
+
+    status = 422
+    code = "ER-0422"
+    slug = "rule-violation"
+    title = "Request refused by the rules"
+
+
+class InvalidTransition(RuleViolation):
+    """A card lifecycle change that is not allowed from the card's current state."""
+
+    code = "ER-0050"
+    slug = "invalid-transition"
+    title = "Card state change not allowed"
+
+
+class TooManyNumbers(RouterError):
+    """More card numbers asked for than one reservation allows."""
+
+    status = 400
+    code = "ER-0060"
+    slug = "too-many-numbers"
+    title = "Too many card numbers requested"
+
+
+def all_error_classes() -> list[type[RouterError]]:
+    """Every concrete error class, for the problem-type documentation."""
+    seen: list[type[RouterError]] = []
+    pending: list[type[RouterError]] = [RouterError]
+    while pending:
+        cls = pending.pop()
+        seen.append(cls)
+        pending.extend(cls.__subclasses__())
+    return sorted(seen, key=lambda c: c.code)

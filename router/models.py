@@ -1,0 +1,240 @@
+"""SQLAlchemy models: the router's tables. Schema changes go through alembic migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from router.db import Base, UTCDateTime, utcnow
+
+
+class Organisation(Base):
+    """An institution (identified by its PIC) or another organisation (by VAT or PIC)."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(64), unique=True)
+    identifier_type: Mapped[str] = mapped_column(String(16), default="PIC")
+    kind: Mapped[str] = mapped_column(String(32), default="institution")
+    name: Mapped[str] = mapped_column(String(255))
+    country: Mapped[str | None] = mapped_column(String(2))
+    schac_home_organization: Mapped[str | None] = mapped_column(String(255))
+    website: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    prefixes: Mapped[list[OrganisationPrefix]] = relationship(
+        back_populates="organisation",
+        cascade="all, delete-orphan",
+        order_by="OrganisationPrefix.prefix",
+        lazy="selectin",
+    )
+
+    @property
+    def prefix_codes(self) -> list[str]:
+        """The organisation's ESCN server prefixes, in order."""
+        return [p.prefix for p in self.prefixes]
+
+
+class OrganisationPrefix(Base):
+    """A 3-digit ESCN prefix an organisation issues card numbers under."""
+
+    __tablename__ = "organisation_prefixes"
+    __table_args__ = (UniqueConstraint("organisation_id", "prefix"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    prefix: Mapped[str] = mapped_column(String(3))
+
+    organisation: Mapped[Organisation] = relationship(back_populates="prefixes")
+
+
+class ApiKey(Base):
+    """An organisation's API key; only a SHA-256 digest of the secret is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255), default="")
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class OAuthClient(Base):
+    """An OAuth2 client (client credentials grant) acting for one organisation."""
+
+    __tablename__ = "oauth_clients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    secret_digest: Mapped[str] = mapped_column(String(64))
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255), default="")
+    scopes: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class OAuthToken(Base):
+    """A bearer token issued at ``/oauth/token``; only its SHA-256 digest is stored."""
+
+    __tablename__ = "oauth_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    client_pk: Mapped[int] = mapped_column(
+        ForeignKey("oauth_clients.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(String(512))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    client: Mapped[OAuthClient] = relationship(lazy="joined")
+
+
+class Person(Base):
+    """A person known by their ESI; what each organisation says of them is in the links."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    esi: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    links: Mapped[list[PersonOrganisation]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class PersonOrganisation(Base):
+    """A person's link to one organisation: academic level and contact details it holds."""
+
+    __tablename__ = "person_organisations"
+    __table_args__ = (UniqueConstraint("person_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    academic_level: Mapped[str | None] = mapped_column(String(16))
+    full_name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    person: Mapped[Person] = relationship(back_populates="links")
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class ErasedPerson(Base):
+    """The trace of an erasure: a digest of the ESI, so that reads answer 410 and nothing else."""
+
+    __tablename__ = "erased_persons"
+
+    esi_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Card(Base):
+    """A student card, identified by its ESCN, issued by an organisation to a person."""
+
+    __tablename__ = "cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    card_number: Mapped[str] = mapped_column(String(36), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    processor_identifier: Mapped[str | None] = mapped_column(String(64))
+    card_type: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[dt.date] = mapped_column(Date)
+    expires_at: Mapped[dt.date] = mapped_column(Date)
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    csn: Mapped[str | None] = mapped_column(String(20), unique=True)
+    replaced_by: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    person: Mapped[Person] = relationship(lazy="joined")
+    issuer: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class CardHistoryEntry(Base):
+    """An append-only record of a card change: which card, when, what, by whom; no personal data.
+
+    Keyed by the card number, not a foreign key, so that the record outlives the card's deletion.
+    """
+
+    __tablename__ = "card_history"
+    __table_args__ = (Index("ix_card_history_card_number_at", "card_number", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    card_number: Mapped[str] = mapped_column(String(36))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    event: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str | None] = mapped_column(String(16))
+    actor_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )
+    actor_credential: Mapped[str | None] = mapped_column(String(64))
+    related_card_number: Mapped[str | None] = mapped_column(String(36))
+
+
+class EscnReservation(Base):
+    """A card number handed out by ``generate-escn``, kept so it is never handed out twice."""
+
+    __tablename__ = "escn_reservations"
+
+    card_number: Mapped[str] = mapped_column(String(36), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    reserved_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PersonPicture(Base):
+    """A person's 200x300 picture as one organisation holds it."""
+
+    __tablename__ = "person_pictures"
+    __table_args__ = (UniqueConstraint("person_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    content_type: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,184 @@
+"""API keys and OAuth2 clients: issuing, listing, rotating, revoking, and authenticating.
+
+Secrets are random and long, so a SHA-256 digest is a sound way to store them: it can be looked up
+directly, and a database leak does not reveal a usable key. A key shows its public prefix
+(``escr_ab12cd34``) wherever it must be named again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from router.db import utcnow
+from router.domain.errors import CredentialNotFound, NotAuthenticated
+from router.models import ApiKey, OAuthClient, OAuthToken, Organisation
+from router.services.caller import Caller, Scope, parse_scopes
+
+KEY_PREFIX = "escr_"
+
+
+def digest(secret: str) -> str:
+    """SHA-256 hex digest of a secret, as stored."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _scope_string(scopes: Iterable[str] | None, default: Iterable[str]) -> str:
+    chosen = tuple(default) if scopes is None else tuple(scopes)
+    return " ".join(parse_scopes(" ".join(chosen)))
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly issued API key: the stored record and the secret, shown only this once."""
+
+    record: ApiKey
+    secret: str
+
+
+def create_api_key(
+    session: Session,
+    organisation: Organisation,
+    *,
+    name: str = "",
+    scopes: Iterable[str] | None = None,
+    expires_at: dt.datetime | None = None,
+) -> IssuedKey:
+    """Issue an API key for ``organisation``; institution scopes unless told otherwise."""
+    public_id = secrets.token_hex(4)
+    secret = f"{KEY_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
+    record = ApiKey(
+        organisation=organisation,
+        name=name,
+        prefix=f"{KEY_PREFIX}{public_id}",
+        key_digest=digest(secret),
+        scopes=_scope_string(scopes, Scope.INSTITUTION),
+        expires_at=expires_at,
+    )
+    session.add(record)
+    session.commit()
+    return IssuedKey(record=record, secret=secret)
+
+
+def list_api_keys(session: Session, organisation: Organisation) -> list[ApiKey]:
+    """The organisation's keys, newest first, revoked ones included (they show as revoked)."""
+    return list(
+        session.scalars(
+            select(ApiKey)
+            .where(ApiKey.organisation_id == organisation.id)
+            .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+        )
+    )
+
+
+def _find_key(session: Session, organisation: Organisation | None, prefix: str) -> ApiKey:
+    query = select(ApiKey).where(ApiKey.prefix == prefix)
+    if organisation is not None:
+        query = query.where(ApiKey.organisation_id == organisation.id)
+    key = session.scalar(query)
+    if key is None:
+        raise CredentialNotFound(f"No API key {prefix!r}.")
+    return key
+
+
+def revoke_api_key(session: Session, organisation: Organisation | None, prefix: str) -> ApiKey:
+    """Revoke a key by prefix (within ``organisation`` when given); twice is harmless."""
+    key = _find_key(session, organisation, prefix)
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    session.commit()
+    return key
+
+
+def rotate_api_key(session: Session, organisation: Organisation | None, prefix: str) -> IssuedKey:
+    """Replace a key with a new one of the same name and scopes, and revoke the old one."""
+    old = _find_key(session, organisation, prefix)
+    if old.revoked_at is not None:
+        raise CredentialNotFound(f"API key {prefix!r} is revoked; issue a new one instead.")
+    old.revoked_at = utcnow()
+    return create_api_key(
+        session,
+        old.organisation,
+        name=old.name,
+        scopes=old.scopes.split(),
+        expires_at=old.expires_at,
+    )
+
+
+@dataclass(frozen=True)
+class IssuedClient:
+    """A freshly registered OAuth2 client and its secret, shown only this once."""
+
+    record: OAuthClient
+    secret: str
+
+
+def create_oauth_client(
+    session: Session,
+    organisation: Organisation,
+    *,
+    name: str = "",
+    scopes: Iterable[str] | None = None,
+) -> IssuedClient:
+    """Register a client-credentials OAuth2 client for ``organisation``."""
+    secret = secrets.token_urlsafe(32)
+    record = OAuthClient(
+        client_id=f"escr-client-{secrets.token_hex(8)}",
+        secret_digest=digest(secret),
+        organisation=organisation,
+        name=name,
+        scopes=_scope_string(scopes, Scope.INSTITUTION),
+    )
+    session.add(record)
+    session.commit()
+    return IssuedClient(record=record, secret=secret)
+
+
+def revoke_oauth_client(session: Session, client_id: str) -> OAuthClient:
+    """Revoke a client and every token it holds."""
+    client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None:
+        raise CredentialNotFound(f"No OAuth2 client {client_id!r}.")
+    client.revoked_at = client.revoked_at or utcnow()
+    for token in session.scalars(select(OAuthToken).where(OAuthToken.client_pk == client.id)):
+        token.revoked = True
+    session.commit()
+    return client
+
+
+def authenticate(session: Session, credential: str | None) -> Caller:
+    """Resolve a presented API key or OAuth2 access token to its caller, or raise 401."""
+    if not credential:
+        raise NotAuthenticated(
+            "Send an API key or access token as 'Authorization: Bearer <key>' "
+            "or in the 'api_key' header."
+        )
+    now = utcnow()
+    key_digest = digest(credential)
+    key = session.scalar(select(ApiKey).where(ApiKey.key_digest == key_digest))
+    if key is not None:
+        if key.revoked_at is not None:
+            raise NotAuthenticated("This API key has been revoked.")
+        if key.expires_at is not None and key.expires_at <= now:
+            raise NotAuthenticated("This API key has expired.")
+        # Recording use on every request would turn each read into a write; a minute is enough.
+        if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
+            key.last_used_at = now
+            session.commit()
+        return Caller(key.organisation, key.prefix, frozenset(key.scopes.split()))
+    token = session.scalar(select(OAuthToken).where(OAuthToken.token_digest == key_digest))
+    if token is not None:
+        if token.revoked or token.client.revoked_at is not None:
+            raise NotAuthenticated("This access token has been revoked.")
+        if token.expires_at <= now:
+            raise NotAuthenticated("This access token has expired; ask /oauth/token for another.")
+        return Caller(
+            token.client.organisation, token.client.client_id, frozenset(token.scope.split())
+        )
+    raise NotAuthenticated("Unknown API key or access token.")

@@ -1,0 +1,56 @@
+"""The router's settings, read once from ``ESCR_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _default_instance_path() -> Path:
+    return Path.cwd() / "instance"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed configuration; safe defaults run the embedded SQLite mode with nothing set."""
+
+    instance_path: Path = field(default_factory=_default_instance_path)
+    database_url: str = ""
+    public_url: str = "http://127.0.0.1:8080"
+    secret_key: str = ""
+    token_lifetime_seconds: int = 3600
+    default_page_size: int = 10
+    max_page_size: int = 1000
+    max_escn_per_request: int = 100
+    sql_echo: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            sqlite_file = self.instance_path / "escrouter.sqlite3"
+            object.__setattr__(self, "database_url", f"sqlite:///{sqlite_file}")
+        if not self.secret_key:
+            object.__setattr__(self, "secret_key", secrets.token_urlsafe(32))
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        """Build settings from the environment, then apply explicit ``overrides`` (for tests)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        if "ESCR_INSTANCE_PATH" in env:
+            values["instance_path"] = Path(env["ESCR_INSTANCE_PATH"])
+        for name, key, cast in (
+            ("database_url", "ESCR_DATABASE_URL", str),
+            ("public_url", "ESCR_PUBLIC_URL", str),
+            ("secret_key", "ESCR_SECRET_KEY", str),
+            ("token_lifetime_seconds", "ESCR_TOKEN_LIFETIME", int),
+            ("default_page_size", "ESCR_DEFAULT_PAGE_SIZE", int),
+            ("max_page_size", "ESCR_MAX_PAGE_SIZE", int),
+        ):
+            if env.get(key):
+                values[name] = cast(env[key])
+        if env.get("ESCR_SQL_ECHO"):
+            values["sql_echo"] = env["ESCR_SQL_ECHO"].lower() in {"1", "true", "yes"}
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,213 @@
+"""Fixtures shared by the whole suite: a migrated database on every backend, apps, credentials.
+
+Every test that uses a database runs on SQLite and, when ESCR_TEST_DATABASE_URL names a PostgreSQL
+database, on PostgreSQL too, in a schema of its own that is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from router import migrate
+from router.app import create_app
+from router.db import Base, Database
+from router.services import credentials, organisations
+from router.settings import Settings
+
+PG_URL = os.environ.get("ESCR_TEST_DATABASE_URL", "").strip()
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+def _postgres_schema_url(schema: str) -> str:
+    url = make_url(PG_URL)
+    options = quote(f"-csearch_path={schema}")
+    return f"{url.render_as_string(hide_password=False)}?options={options}"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A migrated, empty database per backend, for the whole session."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "router.sqlite3"
+        url = f"sqlite:///{path}"
+        migrate.upgrade(url)
+        yield url
+        return
+    schema = f"escr_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = _postgres_schema_url(schema)
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _wipe(database: Database) -> None:
+    with database.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings of a test router."""
+    return Settings(
+        database_url=database_url,
+        instance_path=tmp_path,
+        public_url="https://router.test",
+        secret_key="test-secret",
+    )
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    """A router application on a clean database."""
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    database: Database = application.extensions["escr.database"]
+    _wipe(database)
+    yield application
+    database.engine.dispose()
+
+
+@pytest.fixture
+def db(app: Flask) -> Database:
+    """The test application's database."""
+    return app.extensions["escr.database"]
+
+
+@dataclass
+class Tenant:
+    """An organisation of the test router with an API key."""
+
+    pic: str
+    key: str
+    name: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Headers authenticating as this organisation."""
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@pytest.fixture
+def make_tenant(db: Database):
+    """Factory: register an organisation and issue it an API key."""
+
+    def factory(
+        pic: str,
+        name: str | None = None,
+        *,
+        scopes: list[str] | None = None,
+        kind: str = "institution",
+        country: str = "FR",
+        prefixes: list[str] | None = None,
+    ) -> Tenant:
+        with db.session() as session:
+            organisation = organisations.find_organisation(session, pic)
+            if organisation is None:
+                organisation = organisations.create_organisation(
+                    session,
+                    organisations.OrganisationInput(
+                        identifier=pic,
+                        name=name or f"University {pic}",
+                        country=country,
+                        kind=kind,
+                        prefixes=prefixes or ["001"],
+                    ),
+                )
+            issued = credentials.create_api_key(session, organisation, scopes=scopes)
+            return Tenant(pic=pic, key=issued.secret, name=organisation.name)
+
+    return factory
+
+
+@pytest.fixture
+def uni(make_tenant) -> Tenant:
+    """The first test university."""
+    return make_tenant("999999999", "Demo University")
+
+
+@pytest.fixture
+def other_uni(make_tenant) -> Tenant:
+    """A second university, to prove isolation."""
+    return make_tenant("888888888", "Other University")
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client of the application."""
+    return app.test_client()
+
+
+def esi(code: str = "12345", scope: str = "FR") -> str:
+    """A valid ESI."""
+    return f"urn:schac:personalUniqueCode:int:esi:{scope}:{code}"
+
+
+def person_body(identifier: str, pic: str, **link: Any) -> dict[str, Any]:
+    """A PersonUpdateView body linking ``identifier`` to the organisation ``pic``."""
+    view = {
+        "organisationIdentifier": pic,
+        "academicLevel": "MASTER",
+        "email": "s@example.org",
+        "fullName": "Ada Lovelace",
+    }
+    view.update(link)
+    return {"identifier": identifier, "personOrganisationUpdateViews": [view]}
+
+
+def card_body(person: str, pic: str, **fields: Any) -> dict[str, Any]:
+    """A CardUpdateView body for a card of ``person`` issued by ``pic``."""
+    body = {
+        "cardType": "SMART_CDZ",
+        "cardStatusType": "ACTIVE",
+        "issuedAt": "2026-09-01",
+        "expiresAt": "2030-08-31",
+        "issuerIdentifier": pic,
+        "personIdentifier": person,
+        "displayName": "Card of Ada",
+    }
+    body.update(fields)
+    return body
+
+
+@pytest.fixture
+def registered(client: FlaskClient, uni: Tenant):
+    """Factory: register a person at ``uni`` (or another tenant) and issue them a card."""
+
+    def factory(code: str = "12345", tenant: Tenant | None = None, **card: Any) -> dict[str, Any]:
+        owner = tenant or uni
+        identifier = esi(code)
+        response = client.post(
+            "/api/v2/persons", json=person_body(identifier, owner.pic), headers=owner.headers
+        )
+        assert response.status_code == 201, response.json
+        response = client.post(
+            "/api/v2/cards", json=card_body(identifier, owner.pic, **card), headers=owner.headers
+        )
+        assert response.status_code == 201, response.json
+        return {"esi": identifier, "escn": response.json["cardNumber"], "card": response.json}
+
+    return factory
