@@ -123,6 +123,7 @@ def make_tenant(db: Database):
         kind: str = "institution",
         country: str = "FR",
         prefixes: list[str] | None = None,
+        vat: bool = False,
     ) -> Tenant:
         with db.session() as session:
             organisation = organisations.find_organisation(session, pic)
@@ -131,6 +132,7 @@ def make_tenant(db: Database):
                     session,
                     organisations.OrganisationInput(
                         identifier=pic,
+                        identifier_type="VAT" if vat else "PIC",
                         name=name or f"University {pic}",
                         country=country,
                         kind=kind,

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
-from flask import Flask, send_from_directory
+from flask import Flask, request, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
 from router.api.problems import register_error_handlers
+from router.request_context import current_caller
+
+# The only API operations anyone may call without a credential: the status behind the QR code.
+PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus"})
+
+
+def authenticate_api_request() -> None:
+    """Authenticate every /api call before its arguments are parsed.
+
+    Checking the credential first means an anonymous caller learns nothing from validation
+    errors, and every API route is protected unless it is listed as public.
+    """
+    if (
+        request.path.startswith("/api/")
+        and request.endpoint is not None
+        and request.endpoint not in PUBLIC_API_ENDPOINTS
+        and request.method != "OPTIONS"
+    ):
+        current_caller()
 
 
 def init_api(app: Flask) -> Api:
     """Register the blueprints, the OpenAPI document (/openapi.json) and Swagger UI (/docs)."""
-    from router.api import qr, v2_cards, v2_persons, x_cards, x_organisations  # noqa: F401
+    from router.api import (  # noqa: F401  (qr adds its routes to the cards blueprint)
+        qr,
+        v2_cards,
+        v2_persons,
+        v2_pictures,
+        x_cards,
+        x_organisations,
+    )
     from router.api.oauth import init_oauth
 
     app.config.update(
@@ -39,6 +65,7 @@ def init_api(app: Flask) -> Api:
     api = Api(app)
     api.register_blueprint(v2_persons.blp)
     api.register_blueprint(v2_cards.blp)
+    api.register_blueprint(v2_pictures.blp)
     api.register_blueprint(x_cards.blp)
     api.register_blueprint(x_organisations.blp)
 
@@ -47,6 +74,7 @@ def init_api(app: Flask) -> Api:
         """Swagger UI's JavaScript and CSS."""
         return send_from_directory(swagger_ui_path, filename)
 
+    app.before_request(authenticate_api_request)
     init_oauth(app, app.extensions["escr.settings"].token_lifetime_seconds)
     register_error_handlers(app)
     return api

@@ -65,6 +65,12 @@ class ClientAdapter(ClientMixin):
         return grant_type == "client_credentials"
 
 
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """The client credentials grant, with the secret in HTTP Basic or in the form body."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
 def _query_client(client_id: str) -> ClientAdapter | None:
     record = db_session().scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if record is None or record.revoked_at is not None:
@@ -93,7 +99,7 @@ def init_oauth(app: Flask, token_lifetime: int) -> None:
     app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"client_credentials": token_lifetime})
     app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(Scope.ALL))
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
-    server.register_grant(grants.ClientCredentialsGrant)
+    server.register_grant(ClientCredentialsGrant)
     app.extensions["escr.oauth"] = server
 
     @app.post("/oauth/token")

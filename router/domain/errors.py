@@ -184,6 +184,23 @@ class TooManyNumbers(RouterError):
     title = "Too many card numbers requested"
 
 
+class PictureNotFound(NotFound):
+    """The organisation holds no picture of this person."""
+
+    code = "ER-0070"
+    slug = "picture-not-found"
+    title = "Picture not found"
+
+
+class InvalidPicture(RouterError):
+    """An uploaded picture that is not a JPEG or PNG image of the required size."""
+
+    status = 400
+    code = "ER-0071"
+    slug = "invalid-picture"
+    title = "Invalid picture"
+
+
 def all_error_classes() -> list[type[RouterError]]:
     """Every concrete error class, for the problem-type documentation."""
     seen: list[type[RouterError]] = []

@@ -1,0 +1,130 @@
+"""``/api/v2/organisations/{id}/person/{esi}/picture``: the real router's person pictures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, json, url_for
+from flask.views import MethodView
+from flask_smorest.fields import Upload
+from marshmallow import fields
+
+from router.api.blueprint import SECURITY, RouterBlueprint
+from router.api.schemas import InputSchema
+from router.request_context import current_caller, db_session
+from router.services import pictures
+
+blp = RouterBlueprint(
+    "pictures", __name__, url_prefix="/api/v2/organisations", description="V2/image"
+)
+
+_PATH_PARAMETERS = [
+    {
+        "in": "path",
+        "name": "id",
+        "required": True,
+        "description": "The identifier of the organisation",
+        "schema": {"type": "string"},
+    },
+    {
+        "in": "path",
+        "name": "esi",
+        "required": True,
+        "description": "The identifier of the student",
+        "schema": {"type": "string"},
+    },
+]
+_ERROR = {"$ref": "#/components/schemas/ApiErrorMessage"}
+
+
+class PictureUpload(InputSchema):
+    """The multipart body of an upload."""
+
+    file = Upload(
+        required=True,
+        metadata={
+            "description": "The uploaded image, must be a 200px*300px image, if not, resize "
+            "must be enabled"
+        },
+    )
+
+
+class PictureArgs(InputSchema):
+    """Query parameters of an upload."""
+
+    resize = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "If enabled, the image will be resized and cropped to 200px*300px"
+        },
+    )
+
+
+@blp.route("/<string:id>/person/<path:esi>/picture", parameters=_PATH_PARAMETERS)
+class PersonPicture(MethodView):
+    """The picture an organisation holds of one of its persons (``id``: the spec's name)."""
+
+    @blp.doc(
+        security=SECURITY,
+        operationId="getStudentPicture",
+        responses={
+            "200": {
+                "description": "File retrieved (image/jpeg or image/png)",
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            },
+            "401": {
+                "description": "Unauthorized",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+            "403": {
+                "description": "Forbidden",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+            "404": {
+                "description": "Entity not found",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+        },
+    )
+    def get(self, id: str, esi: str) -> Response:
+        """Download your organisation's picture of a person."""
+        picture = pictures.get_picture(db_session(), current_caller(), id, esi)
+        return Response(picture.content, mimetype=picture.content_type)
+
+    @blp.arguments(PictureArgs, location="query")
+    @blp.arguments(PictureUpload, location="files")
+    @blp.doc(
+        security=SECURITY,
+        operationId="uploadStudentPicture",
+        responses={
+            "201": {
+                "description": "File created",
+                "content": {"application/json": {"schema": {"type": "string"}}},
+            },
+            "403": {
+                "description": "Forbidden",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+            "404": {
+                "description": "Entity not found",
+                "content": {"application/json": {"schema": _ERROR}},
+            },
+        },
+    )
+    def post(self, args: dict[str, Any], upload: dict[str, Any], id: str, esi: str) -> Response:
+        """Store your organisation's 200x300 picture of a person (resize=true to fit any image)."""
+        pictures.store_picture(
+            db_session(), current_caller(), id, esi, upload["file"].read(), resize=args["resize"]
+        )
+        location = url_for("pictures.PersonPicture", id=id, esi=esi)
+        response = Response(json.dumps(location), status=201, mimetype="application/json")
+        response.headers["Location"] = location
+        return response
+
+    @blp.response(204)
+    @blp.doc(security=SECURITY, operationId="deleteStudentPicture")
+    def delete(self, id: str, esi: str) -> None:
+        """Remove your organisation's picture of a person."""
+        pictures.delete_picture(db_session(), current_caller(), id, esi)

@@ -1,0 +1,194 @@
+import base64
+import datetime as dt
+import re
+
+import pytest
+from sqlalchemy import select, update
+
+from router.db import utcnow
+from router.domain.escn import EscnGenerator
+from router.models import ApiKey, OAuthToken
+from router.services import credentials, organisations
+from router.services.caller import Scope
+from tests.conftest import esi, person_body
+
+PUBLIC = {"/api/v2/cards/<string:escn>/status"}
+SAMPLE_ARGS = {
+    "escn": EscnGenerator().generate("999999999"),
+    "esi": esi("sample"),
+    "identifier": "999999999",
+    "id": "999999999",
+    "prefix": "escr_00000000",
+}
+
+
+def api_routes(app):
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def test_every_api_route_but_the_public_status_needs_a_credential(app, client):
+    checked = 0
+    for rule, method in api_routes(app):
+        values = {k: SAMPLE_ARGS.get(k, "x") for k in rule.arguments}
+        path = rule.build(values, append_unknown=False)[1]
+        response = client.open(path, method=method, json={})
+        if rule.rule in PUBLIC:
+            assert response.status_code != 401, (method, rule.rule)
+            continue
+        assert response.status_code == 401, (method, rule.rule, response.status_code)
+        assert response.json["code"] == "SE-0001"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        checked += 1
+    assert checked >= 15
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer escr_deadbeef_forgedforgedforgedforgedforgedforgedfor"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"api_key": "wrong"},
+        {},
+    ],
+)
+def test_missing_or_forged_credentials_are_401(client, uni, headers):
+    response = client.get("/api/v2/persons", headers=headers)
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+
+
+def test_the_api_key_header_works_like_bearer(client, uni):
+    assert client.get("/api/v2/persons", headers={"api_key": uni.key}).status_code == 200
+    assert client.get("/api/v2/persons", headers=uni.headers).status_code == 200
+
+
+def test_revoked_and_expired_keys_are_401(client, uni, db):
+    prefix = re.match(r"(escr_[0-9a-f]{8})_", uni.key).group(1)
+    with db.session() as session:
+        credentials.revoke_api_key(session, None, prefix)
+    response = client.get("/api/v2/persons", headers=uni.headers)
+    assert response.status_code == 401 and "revoked" in response.json["message"]
+
+    with db.session() as session:
+        organisation = organisations.get_organisation(session, uni.pic)
+        issued = credentials.create_api_key(
+            session, organisation, expires_at=utcnow() - dt.timedelta(seconds=1)
+        )
+    response = client.get("/api/v2/persons", headers={"Authorization": f"Bearer {issued.secret}"})
+    assert response.status_code == 401 and "expired" in response.json["message"]
+
+
+def test_keys_are_stored_hashed(uni, db):
+    with db.session() as session:
+        stored = session.scalars(select(ApiKey)).all()
+        assert stored
+        for key in stored:
+            assert uni.key not in (key.key_digest, key.prefix)
+            assert len(key.key_digest) == 64
+
+
+def test_key_management_over_the_api(client, uni):
+    issued = client.post(
+        "/api/x/api-keys", json={"name": "sgc", "scopes": ["cards:read"]}, headers=uni.headers
+    )
+    assert issued.status_code == 201
+    secret, prefix = issued.json["secret"], issued.json["prefix"]
+    assert secret.startswith(prefix + "_")
+    listed = client.get("/api/x/api-keys", headers=uni.headers).json
+    assert prefix in [k["prefix"] for k in listed]
+    assert all("secret" not in k for k in listed)
+
+    narrow = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v2/cards", headers=narrow).status_code == 200
+    refused = client.get("/api/v2/persons", headers=narrow)
+    assert refused.status_code == 403 and refused.json["code"] == "SE-0002"
+    # A narrow key cannot mint a broader one.
+    escalate = client.post("/api/x/api-keys", json={"scopes": ["admin"]}, headers=narrow)
+    assert escalate.status_code == 403
+
+    rotated = client.post(f"/api/x/api-keys/{prefix}/rotate", headers=uni.headers)
+    assert rotated.status_code == 201 and rotated.json["scopes"] == ["cards:read"]
+    assert client.get("/api/v2/cards", headers=narrow).status_code == 401
+    fresh = {"Authorization": f"Bearer {rotated.json['secret']}"}
+    assert client.get("/api/v2/cards", headers=fresh).status_code == 200
+
+    assert client.delete(f"/api/x/api-keys/{rotated.json['prefix']}",
+                         headers=uni.headers).status_code == 204
+    assert client.get("/api/v2/cards", headers=fresh).status_code == 401
+
+
+def test_an_organisation_cannot_revoke_another_organisations_key(client, uni, other_uni):
+    prefix = re.match(r"(escr_[0-9a-f]{8})_", uni.key).group(1)
+    response = client.delete(f"/api/x/api-keys/{prefix}", headers=other_uni.headers)
+    assert response.status_code == 404
+    assert client.get("/api/v2/persons", headers=uni.headers).status_code == 200
+
+
+def _oauth_client(db, pic, scopes=None):
+    with db.session() as session:
+        organisation = organisations.get_organisation(session, pic)
+        issued = credentials.create_oauth_client(session, organisation, scopes=scopes)
+        return issued.record.client_id, issued.secret
+
+
+def test_oauth2_client_credentials_issue_expiring_scoped_tokens(client, uni, db):
+    client_id, secret = _oauth_client(db, uni.pic)
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "persons:read cards:read"},
+        headers={"Authorization": f"Basic {basic}"},
+    )
+    assert response.status_code == 200, response.json
+    token = response.json
+    assert token["token_type"].lower() == "bearer"
+    assert token["expires_in"] > 0
+    assert set(token["scope"].split()) == {"persons:read", "cards:read"}
+    bearer = {"Authorization": f"Bearer {token['access_token']}"}
+    assert client.get("/api/v2/persons", headers=bearer).status_code == 200
+    write = client.post("/api/v2/persons", json=person_body(esi("T1"), uni.pic), headers=bearer)
+    assert write.status_code == 403 and write.json["code"] == "SE-0002"
+
+    with db.session() as session:
+        session.execute(update(OAuthToken).values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+        session.commit()
+    expired = client.get("/api/v2/persons", headers=bearer)
+    assert expired.status_code == 401 and "expired" in expired.json["message"]
+
+
+def test_oauth2_client_secret_in_the_form_body_and_revocation(client, uni, db):
+    client_id, secret = _oauth_client(db, uni.pic, scopes=[Scope.CARDS_READ])
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id,
+              "client_secret": secret},
+    )
+    assert response.status_code == 200
+    assert response.json["scope"] == "cards:read"
+    bearer = {"Authorization": f"Bearer {response.json['access_token']}"}
+    assert client.get("/api/v2/cards", headers=bearer).status_code == 200
+    with db.session() as session:
+        credentials.revoke_oauth_client(session, client_id)
+    assert client.get("/api/v2/cards", headers=bearer).status_code == 401
+    again = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id,
+              "client_secret": secret},
+    )
+    assert again.status_code in (400, 401) and again.json["error"] == "invalid_client"
+
+
+def test_oauth2_wrong_secret_is_refused(client, uni, db):
+    client_id, _ = _oauth_client(db, uni.pic)
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id,
+              "client_secret": "guess"},
+    )
+    assert response.status_code in (400, 401)
+    assert response.json["error"] == "invalid_client"

@@ -1,0 +1,99 @@
+"""An organisation never reads or writes another organisation's persons or cards."""
+
+import pytest
+
+from tests.conftest import card_body, esi, person_body
+
+
+@pytest.fixture
+def theirs(registered, other_uni):
+    """A person and card of the other university."""
+    return registered("OTHER1", tenant=other_uni)
+
+
+def _operations(record, me):
+    escn, person = record["escn"], record["esi"]
+    return [
+        ("GET", f"/api/v2/persons/{person}", None),
+        ("PUT", f"/api/v2/persons/{person}", person_body(person, "888888888")),
+        ("DELETE", f"/api/v2/persons/{person}", None),
+        ("GET", f"/api/v2/cards/{escn}", None),
+        ("PUT", f"/api/v2/cards/{escn}", card_body(person, "888888888")),
+        ("PUT", f"/api/v2/cards/{escn}", card_body(person, me.pic)),
+        ("DELETE", f"/api/v2/cards/{escn}", None),
+        ("GET", f"/api/v2/cards/{escn}/qr", None),
+        ("GET", f"/api/x/cards/{escn}/lifecycle", None),
+        ("POST", f"/api/x/cards/{escn}/lifecycle", {"action": "REPORT_LOST"}),
+        ("GET", f"/api/x/cards/{escn}/history", None),
+        ("POST", "/api/v2/persons", person_body(esi("NEW"), "888888888")),
+        ("POST", "/api/v2/cards", card_body(person, "888888888")),
+        ("POST", "/api/v2/cards", card_body(person, me.pic)),
+        ("GET", "/api/v2/cards/generate-escn?pic=888888888&prefix=1", None),
+    ]
+
+
+def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
+    client, uni, other_uni, theirs
+):
+    before_card = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
+    before_person = client.get(f"/api/v2/persons/{theirs['esi']}", headers=other_uni.headers).json
+    for method, path, body in _operations(theirs, uni):
+        response = client.open(path, method=method, json=body, headers=uni.headers)
+        assert response.status_code == 403, (method, path, response.status_code, response.json)
+        assert response.json["code"] == "SE-0000"
+    after_card = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
+    after_person = client.get(f"/api/v2/persons/{theirs['esi']}", headers=other_uni.headers).json
+    assert after_card == before_card
+    assert after_person == before_person
+    history = client.get(f"/api/x/cards/{theirs['escn']}/history", headers=other_uni.headers)
+    assert [h["event"] for h in history.json] == ["ISSUED"]
+
+
+def test_lists_show_only_your_own_records(client, uni, other_uni, registered, theirs):
+    mine = registered("MINE1")
+    persons = client.get("/api/v2/persons", headers=uni.headers).json["content"]
+    cards = client.get("/api/v2/cards", headers=uni.headers).json["content"]
+    assert [p["identifier"] for p in persons] == [mine["esi"]]
+    assert [c["cardNumber"] for c in cards] == [mine["escn"]]
+    searched = client.get(f"/api/v2/cards?search={theirs['escn']}", headers=uni.headers).json
+    assert searched["content"] == []
+
+
+def test_a_shared_person_shows_each_organisation_only_its_own_link(client, uni, other_uni):
+    identifier = esi("SHARED")
+    client.post("/api/v2/persons", json=person_body(identifier, uni.pic, email="home@uni.example"),
+                headers=uni.headers)
+    client.put(f"/api/v2/persons/{identifier}",
+               json=person_body(identifier, other_uni.pic, email="host@other.example"),
+               headers=other_uni.headers)
+    for tenant, email in ((uni, "home@uni.example"), (other_uni, "host@other.example")):
+        view = client.get(f"/api/v2/persons/{identifier}", headers=tenant.headers).json
+        assert [o["contactPoint"]["email"] for o in view["organisations"]] == [email]
+        assert view["organisationCount"] == 1
+    # The host cannot issue a card in the home institution's name, nor see its cards.
+    card = client.post("/api/v2/cards", json=card_body(identifier, uni.pic),
+                       headers=other_uni.headers)
+    assert card.status_code == 403
+
+
+def test_organisation_admin_needs_the_admin_scope(client, uni, make_tenant):
+    body = {"identifier": "777777777", "name": "New University", "country": "DE"}
+    refused = client.post("/api/x/organisations", json=body, headers=uni.headers)
+    assert refused.status_code == 403 and refused.json["code"] == "SE-0002"
+    admin = make_tenant("100000000", "Router operator", scopes=["admin"])
+    created = client.post("/api/x/organisations", json=body, headers=admin.headers)
+    assert created.status_code == 201
+    assert created.json["escnPrefixes"] == ["001"]
+    changed = client.patch("/api/x/organisations/777777777",
+                           json={"escnPrefixes": ["001", "002"], "name": "Renamed"},
+                           headers=admin.headers)
+    assert changed.json["escnPrefixes"] == ["001", "002"] and changed.json["name"] == "Renamed"
+    assert client.patch("/api/x/organisations/777777777", json={"name": "x"},
+                        headers=uni.headers).status_code == 403
+    duplicate = client.post("/api/x/organisations", json=body, headers=admin.headers)
+    assert duplicate.status_code == 409
+    listed = client.get("/api/x/organisations", headers=uni.headers).json
+    assert "777777777" in [o["identifier"] for o in listed]
+    me = client.get("/api/x/organisations/me", headers=uni.headers).json
+    assert me["identifier"] == uni.pic
+    assert client.get("/api/x/organisations/123123123", headers=uni.headers).status_code == 404
