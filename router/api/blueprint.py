@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser
 
@@ -20,3 +22,34 @@ class RouterBlueprint(Blueprint):
 
 # Declared on every authenticated operation; both schemes carry the same API key or token.
 SECURITY = [{"bearerAuth": []}, {"api_key": []}]
+
+_ERROR_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Entity not found",
+    409: "Entity already exists",
+    410: "Gone: the person was erased",
+    422: "Well-formed, but refused by the rules",
+    500: "Unexpected error",
+}
+_ERROR_CONTENT = {
+    media_type: {"schema": {"$ref": "#/components/schemas/ApiErrorMessage"}}
+    for media_type in ("application/json", "application/problem+json")
+}
+
+
+def operation_doc(operation_id: str, *error_codes: int, public: bool = False) -> dict[str, Any]:
+    """``blp.doc`` arguments of an operation: its operationId, security and error responses.
+
+    The v2 operations keep the real router's operationIds and document the same error statuses,
+    so generated clients of the real router match ours.
+    """
+    return {
+        "operationId": operation_id,
+        "security": [] if public else SECURITY,
+        "responses": {
+            str(code): {"description": _ERROR_DESCRIPTIONS[code], "content": _ERROR_CONTENT}
+            for code in error_codes
+        },
+    }

@@ -8,7 +8,7 @@ from flask import Response, request
 from flask.views import MethodView
 from marshmallow import fields, validate
 
-from router.api.blueprint import SECURITY
+from router.api.blueprint import operation_doc
 from router.api.schemas import InputSchema
 from router.api.v2_cards import blp
 from router.qr import (
@@ -49,7 +49,7 @@ class CardQr(MethodView):
         content_type="image/svg+xml",
         description="The QR code (Accept: image/svg+xml, text/plain for base64, image/png)",
     )
-    @blp.doc(security=SECURITY, operationId="getQRCode")
+    @blp.doc(**operation_doc("getQRCode", 400, 401, 403, 404, 500))
     def get(self, args: dict[str, Any], escn: str) -> Response:
         """Download the QR code pointing at the card's public verification page."""
         card = cards.get_card(db_session(), current_caller(), escn)

@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from router.api import schemas
-from router.api.blueprint import SECURITY, RouterBlueprint
+from router.api.blueprint import RouterBlueprint, operation_doc
 from router.api.representations import card_lite, card_status_view, card_view, paged
 from router.api.v2_persons import page_request
 from router.models import Card
@@ -45,7 +45,7 @@ class Cards(MethodView):
 
     @blp.arguments(schemas.PageArgs, location="query")
     @blp.response(200, schemas.PagedResourcesCardLiteView)
-    @blp.doc(security=SECURITY, operationId="findAll_1")
+    @blp.doc(**operation_doc("findAll_1", 400, 401, 403, 500))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List your organisation's cards, paged."""
         caller = current_caller()
@@ -60,7 +60,7 @@ class Cards(MethodView):
     @blp.arguments(schemas.CardUpdateView)
     @blp.response(201, schemas.CardView)
     @blp.alt_response(409, schema=schemas.ApiErrorMessage, description="Entity already exists")
-    @blp.doc(security=SECURITY, operationId="create_1")
+    @blp.doc(**operation_doc("create_1", 400, 401, 403, 404, 409, 422, 500))
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Issue a card; leave cardNumber blank to have one generated."""
         return full_view(cards.register_card(db_session(), current_caller(), card_input(body)))
@@ -72,9 +72,8 @@ class GenerateEscn(MethodView):
 
     @blp.arguments(schemas.GenerateEscnArgs, location="query")
     @blp.response(200, description="Entity retrieved")
+    @blp.doc(**operation_doc("getEscnList", 400, 401, 403, 500))
     @blp.doc(
-        security=SECURITY,
-        operationId="getEscnList",
         responses={
             "200": {
                 "content": {
@@ -100,21 +99,21 @@ class CardByNumber(MethodView):
     """One card, by ESCN."""
 
     @blp.response(200, schemas.CardView)
-    @blp.doc(security=SECURITY, operationId="findByExternalId_1")
+    @blp.doc(**operation_doc("findByExternalId_1", 400, 401, 403, 404, 500))
     def get(self, escn: str) -> dict[str, Any]:
         """Read a card of your organisation."""
         return full_view(cards.get_card(db_session(), current_caller(), escn))
 
     @blp.arguments(schemas.CardUpdateView)
     @blp.response(200, schemas.CardView)
-    @blp.doc(security=SECURITY, operationId="update_1")
+    @blp.doc(**operation_doc("update_1", 400, 401, 403, 404, 409, 422, 500))
     def put(self, body: dict[str, Any], escn: str) -> dict[str, Any]:
         """Update a card; to bring back an expired card, set its status and a new expiresAt."""
         card = cards.update_card(db_session(), current_caller(), escn, card_input(body))
         return full_view(card)
 
     @blp.response(204)
-    @blp.doc(security=SECURITY, operationId="delete_1")
+    @blp.doc(**operation_doc("delete_1", 400, 401, 403, 404, 500))
     def delete(self, escn: str) -> None:
         """Delete a card of your organisation (its history is kept)."""
         cards.delete_card(db_session(), current_caller(), escn)
@@ -125,7 +124,7 @@ class CardStatus(MethodView):
     """The public status behind the QR code."""
 
     @blp.response(200, schemas.CardStatusView)
-    @blp.doc(security=[], operationId="status")
+    @blp.doc(**operation_doc("status", 400, 404, 500, public=True))
     def get(self, escn: str) -> dict[str, Any]:
         """Tell whether a card is ACTIVE, INACTIVE or EXPIRED; no key needed."""
         status = cards.card_status(db_session(), escn, caller=optional_caller())

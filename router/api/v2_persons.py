@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from router.api import schemas
-from router.api.blueprint import SECURITY, RouterBlueprint
+from router.api.blueprint import RouterBlueprint, operation_doc
 from router.api.representations import paged, person_lite, person_view, picture_holders
 from router.request_context import current_caller, db_session, settings
 from router.services import persons
@@ -58,7 +58,7 @@ class Persons(MethodView):
 
     @blp.arguments(schemas.PageArgs, location="query")
     @blp.response(200, schemas.PagedResourcesPersonLiteView)
-    @blp.doc(security=SECURITY, operationId="findAll")
+    @blp.doc(**operation_doc("findAll", 400, 401, 403, 500))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the persons of your organisation, paged."""
         caller = current_caller()
@@ -72,7 +72,7 @@ class Persons(MethodView):
     @blp.arguments(schemas.PersonUpdateView)
     @blp.response(201, schemas.PersonView)
     @blp.alt_response(409, schema=schemas.ApiErrorMessage, description="Entity already exists")
-    @blp.doc(security=SECURITY, operationId="create")
+    @blp.doc(**operation_doc("create", 400, 401, 403, 409, 410, 500))
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Register a person linked to your organisation."""
         person = persons.create_person(db_session(), current_caller(), person_input(body))
@@ -84,21 +84,21 @@ class PersonByEsi(MethodView):
     """One person, by ESI."""
 
     @blp.response(200, schemas.PersonView)
-    @blp.doc(security=SECURITY, operationId="findByExternalId")
+    @blp.doc(**operation_doc("findByExternalId", 400, 401, 403, 404, 410, 500))
     def get(self, esi: str) -> dict[str, Any]:
         """Read a person linked to your organisation."""
         return _view(persons.get_person(db_session(), current_caller(), esi))
 
     @blp.arguments(schemas.PersonUpdateView)
     @blp.response(200, schemas.PersonView)
-    @blp.doc(security=SECURITY, operationId="update")
+    @blp.doc(**operation_doc("update", 400, 401, 403, 404, 410, 500))
     def put(self, body: dict[str, Any], esi: str) -> dict[str, Any]:
         """Replace what your organisation holds of a person (links it if not yet linked)."""
         person = persons.replace_person(db_session(), current_caller(), esi, person_input(body))
         return _view(person)
 
     @blp.response(204)
-    @blp.doc(security=SECURITY, operationId="delete")
+    @blp.doc(**operation_doc("delete", 400, 401, 403, 404, 410, 500))
     def delete(self, esi: str) -> None:
         """Erase what your organisation holds of a person, with your cards of that person."""
         persons.delete_person(db_session(), current_caller(), esi)

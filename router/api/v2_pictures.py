@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest.fields import Upload
 from marshmallow import fields
 
-from router.api.blueprint import SECURITY, RouterBlueprint
+from router.api.blueprint import RouterBlueprint, operation_doc
 from router.api.schemas import InputSchema
 from router.request_context import current_caller, db_session
 from router.services import pictures
@@ -34,7 +34,6 @@ _PATH_PARAMETERS = [
         "schema": {"type": "string"},
     },
 ]
-_ERROR = {"$ref": "#/components/schemas/ApiErrorMessage"}
 
 
 class PictureUpload(InputSchema):
@@ -64,29 +63,16 @@ class PictureArgs(InputSchema):
 class PersonPicture(MethodView):
     """The picture an organisation holds of one of its persons (``id``: the spec's name)."""
 
+    @blp.doc(**operation_doc("getStudentPicture", 401, 403, 404, 500))
     @blp.doc(
-        security=SECURITY,
-        operationId="getStudentPicture",
         responses={
             "200": {
                 "description": "File retrieved (image/jpeg or image/png)",
                 "content": {
                     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
                 },
-            },
-            "401": {
-                "description": "Unauthorized",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
-            "403": {
-                "description": "Forbidden",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
-            "404": {
-                "description": "Entity not found",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
-        },
+            }
+        }
     )
     def get(self, id: str, esi: str) -> Response:
         """Download your organisation's picture of a person."""
@@ -95,23 +81,14 @@ class PersonPicture(MethodView):
 
     @blp.arguments(PictureArgs, location="query")
     @blp.arguments(PictureUpload, location="files")
+    @blp.doc(**operation_doc("uploadStudentPicture", 400, 401, 403, 404, 500))
     @blp.doc(
-        security=SECURITY,
-        operationId="uploadStudentPicture",
         responses={
             "201": {
                 "description": "File created",
                 "content": {"application/json": {"schema": {"type": "string"}}},
-            },
-            "403": {
-                "description": "Forbidden",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
-            "404": {
-                "description": "Entity not found",
-                "content": {"application/json": {"schema": _ERROR}},
-            },
-        },
+            }
+        }
     )
     def post(self, args: dict[str, Any], upload: dict[str, Any], id: str, esi: str) -> Response:
         """Store your organisation's 200x300 picture of a person (resize=true to fit any image)."""
@@ -124,7 +101,7 @@ class PersonPicture(MethodView):
         return response
 
     @blp.response(204)
-    @blp.doc(security=SECURITY, operationId="deleteStudentPicture")
+    @blp.doc(**operation_doc("deleteStudentPicture", 401, 403, 404, 500))
     def delete(self, id: str, esi: str) -> None:
         """Remove your organisation's picture of a person."""
         pictures.delete_picture(db_session(), current_caller(), id, esi)
