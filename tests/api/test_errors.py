@@ -74,9 +74,10 @@ def test_problem_types_are_documented(client):
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(junk=st.text(min_size=1, max_size=80).filter(lambda s: "/" not in s and s not in {".", ".."}))
+@given(junk=st.text(min_size=1, max_size=80).filter(lambda s: "/" not in s and s.strip(".")))
 def test_no_identifier_makes_the_router_fail(client, uni, junk):
-    for path in (f"/api/v2/persons/{junk}", f"/api/v2/cards/{junk}", f"/api/v2/cards/{junk}/status"):
+    paths = (f"/api/v2/persons/{junk}", f"/api/v2/cards/{junk}", f"/api/v2/cards/{junk}/status")
+    for path in paths:
         response = client.get(path, headers=uni.headers)
         assert response.status_code < 500, (path, response.data)
         assert response.status_code in {400, 404}, (path, response.status_code)
