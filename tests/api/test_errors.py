@@ -79,8 +79,11 @@ def test_no_identifier_makes_the_router_fail(client, uni, junk):
     paths = (f"/api/v2/persons/{junk}", f"/api/v2/cards/{junk}", f"/api/v2/cards/{junk}/status")
     for path in paths:
         response = client.get(path, headers=uni.headers)
+        # Control characters can make the URL normalise to another route (a 308): fine, not a 500.
         assert response.status_code < 500, (path, response.data)
-        assert response.status_code in {400, 404}, (path, response.status_code)
+        if response.status_code >= 400:
+            assert response.status_code in {400, 404}, (path, response.status_code)
+            assert response.mimetype == "application/problem+json"
 
 
 @settings(
