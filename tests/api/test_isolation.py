@@ -1,8 +1,19 @@
 """An organisation never reads or writes another organisation's persons or cards."""
 
+import io
+
 import pytest
+from PIL import Image
 
 from tests.conftest import card_body, esi, person_body
+
+UPLOAD = "multipart upload of a 200x300 picture"
+
+
+def _picture() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 300)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -29,7 +40,39 @@ def _operations(record, me):
         ("POST", "/api/v2/cards", card_body(person, "888888888")),
         ("POST", "/api/v2/cards", card_body(person, me.pic)),
         ("GET", "/api/v2/cards/generate-escn?pic=888888888&prefix=1", None),
+        ("GET", f"/api/v2/organisations/888888888/person/{person}/picture", None),
+        ("POST", f"/api/v2/organisations/888888888/person/{person}/picture", UPLOAD),
+        ("DELETE", f"/api/v2/organisations/888888888/person/{person}/picture", None),
+        ("GET", f"/api/v2/organisations/{me.pic}/person/{person}/picture", None),
+        ("POST", f"/api/v2/organisations/{me.pic}/person/{person}/picture", UPLOAD),
+        ("DELETE", f"/api/v2/organisations/{me.pic}/person/{person}/picture", None),
     ]
+
+
+def _send(client, method, path, body, headers):
+    if body == UPLOAD:
+        return client.open(
+            path, method=method, data={"file": (io.BytesIO(_picture()), "p.png")},
+            content_type="multipart/form-data", headers=headers,
+        )
+    return client.open(path, method=method, json=body, headers=headers)
+
+
+def test_every_route_on_a_person_or_card_is_in_the_isolation_list(app, uni, theirs):
+    """A new route naming a person, card or organisation must be added to _operations."""
+    adapter = app.url_map.bind("router.test")
+    covered = {
+        (method, adapter.match(path.split("?")[0], method=method)[0])
+        for method, path, _ in _operations(theirs, uni)
+    }
+    needed = {
+        (method, rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.arguments & {"escn", "esi", "id"}
+        and rule.endpoint != "cards.CardStatus"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert needed - covered == set()
 
 
 def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
@@ -38,7 +81,7 @@ def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
     before_card = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
     before_person = client.get(f"/api/v2/persons/{theirs['esi']}", headers=other_uni.headers).json
     for method, path, body in _operations(theirs, uni):
-        response = client.open(path, method=method, json=body, headers=uni.headers)
+        response = _send(client, method, path, body, uni.headers)
         assert response.status_code == 403, (method, path, response.status_code, response.json)
         assert response.json["code"] == "SE-0000"
     after_card = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json

@@ -1,0 +1,155 @@
+"""Benchmark the router over HTTP: gunicorn on a loopback port, concurrent clients.
+
+Run on demand (not part of the tests):
+
+    .venv/bin/python bench/router_http.py --requests 2000 --concurrency 8
+    ESCR_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \
+        .venv/bin/python bench/router_http.py
+
+Prints, for each scenario, throughput, latency percentiles and the server's memory (RSS).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.prefix) / "bin"
+PIC = "999999999"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (the gunicorn workers), in MiB."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for each in pids:
+        status = Path(f"/proc/{each}/status")
+        if status.exists():
+            found = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
+            total += int(found.group(1)) if found else 0
+    return total / 1024
+
+
+def _run(
+    name: str, count: int, concurrency: int, call: Callable[[httpx.Client, int], None],
+    base: str, server_pid: int,
+) -> None:
+    latencies: list[float] = []
+
+    def one(index: int, client: httpx.Client) -> None:
+        started = time.perf_counter()
+        call(client, index)
+        latencies.append(time.perf_counter() - started)
+
+    with httpx.Client(base_url=base, timeout=30) as client:
+        began = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(lambda i: one(i, client), range(count)))
+        elapsed = time.perf_counter() - began
+    q = statistics.quantiles(latencies, n=100)
+    click.echo(
+        f"{name:<22} {count / elapsed:8.1f} req/s   p50 {q[49] * 1000:6.1f} ms   "
+        f"p95 {q[94] * 1000:6.1f} ms   p99 {q[98] * 1000:6.1f} ms   "
+        f"server RSS {_rss_mib(server_pid):6.1f} MiB"
+    )
+
+
+@click.command()
+@click.option("--requests", "count", default=2000, show_default=True)
+@click.option("--concurrency", default=8, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="gunicorn workers")
+def main(count: int, concurrency: int, workers: int) -> None:
+    """Start a router, then measure card registration, reads, public status and listing."""
+    instance = Path(tempfile.mkdtemp(prefix="escr-bench-"))
+    port = _free_port()
+    env = {**os.environ, "ESCR_INSTANCE_PATH": str(instance)}
+    subprocess.run([BIN / "escr-admin", "db", "upgrade"], env=env, check=True, cwd=ROOT)
+    demo = subprocess.run(
+        [BIN / "escr-admin", "key", "create", "--pic", PIC], env=env, cwd=ROOT,
+        capture_output=True, text=True,
+    )
+    if demo.returncode != 0:
+        subprocess.run([BIN / "escr-admin", "demo"], env=env, check=True, cwd=ROOT,
+                       capture_output=True)
+        demo = subprocess.run([BIN / "escr-admin", "key", "create", "--pic", PIC], env=env,
+                              cwd=ROOT, capture_output=True, text=True, check=True)
+    auth = {"Authorization": f"Bearer {demo.stdout.strip()}"}
+    server = subprocess.Popen(
+        [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "router.wsgi:app"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/openapi.json", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        run_id = os.urandom(4).hex()
+        cards: list[str] = []
+
+        def register(client: httpx.Client, i: int) -> None:
+            esi = f"urn:schac:personalUniqueCode:int:esi:FR:bench-{run_id}-{i}"
+            person = client.post("/api/v2/persons", headers=auth, json={
+                "identifier": esi,
+                "personOrganisationUpdateViews": [
+                    {"organisationIdentifier": PIC, "academicLevel": "MASTER",
+                     "email": f"s{i}@example.org", "fullName": f"Student {i}"}],
+            })
+            person.raise_for_status()
+            card = client.post("/api/v2/cards", headers=auth, json={
+                "personIdentifier": esi, "issuerIdentifier": PIC, "cardType": "SMART_CDZ",
+                "cardStatusType": "ACTIVE", "issuedAt": "2026-09-01",
+                "expiresAt": "2030-08-31", "displayName": f"Student {i}",
+            })
+            card.raise_for_status()
+            cards.append(card.json()["cardNumber"])
+
+        def read(client: httpx.Client, i: int) -> None:
+            client.get(f"/api/v2/cards/{cards[i % len(cards)]}", headers=auth).raise_for_status()
+
+        def status(client: httpx.Client, i: int) -> None:
+            client.get(f"/api/v2/cards/{cards[i % len(cards)]}/status").raise_for_status()
+
+        def listing(client: httpx.Client, i: int) -> None:
+            client.get("/api/v2/cards", params={"page": i % 10, "size": 50},
+                       headers=auth).raise_for_status()
+
+        click.echo(f"{count} requests per scenario, {concurrency} clients, {workers} workers, "
+                   f"database {env.get('ESCR_DATABASE_URL', 'SQLite')}")
+        _run("register person+card", count, concurrency, register, base, server.pid)
+        _run("read card (key)", count, concurrency, read, base, server.pid)
+        _run("public status", count, concurrency, status, base, server.pid)
+        _run("list 50 cards", max(count // 4, 1), concurrency, listing, base, server.pid)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
