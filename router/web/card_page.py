@@ -16,7 +16,7 @@ from router.api.schemas import CardStatusView
 from router.domain.errors import CardNotFound, InvalidIdentifier, RateLimited, RouterError
 from router.request_context import db_session, optional_caller
 from router.services import cards, verification
-from router.web.messages import DEFAULT_LANGUAGE, LANGUAGES, Messages
+from router.web.messages import Messages, negotiate
 
 blp = Blueprint("web", __name__)
 
@@ -41,7 +41,7 @@ def wants_json() -> bool:
 
 def messages() -> Messages:
     """The catalogue of the visitor's preferred language."""
-    return Messages(request.accept_languages.best_match(LANGUAGES, default=DEFAULT_LANGUAGE))
+    return Messages(negotiate(request.accept_languages))
 
 
 def _page(template: str, status: int, **context: object) -> Response:

@@ -7,6 +7,7 @@ a key missing from a language falls back to English. Add a language by adding a 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 DEFAULT_LANGUAGE = "en"
 
@@ -93,6 +94,20 @@ _MONTHS = {
 }
 
 LANGUAGES = tuple(CATALOGUES)
+
+
+def negotiate(preferences: Iterable[tuple[str, float]]) -> str:
+    """The catalogue for Accept-Language ``(tag, quality)`` pairs, best first; English if none.
+
+    Matches on the primary subtag, so ``en-US`` picks English before ``fr;q=0.9`` picks French
+    (werkzeug's ``best_match`` prefers any exact match, whatever its quality).
+    """
+    ranked = sorted(preferences, key=lambda pair: pair[1], reverse=True)
+    for tag, quality in ranked:
+        primary = tag.split("-")[0].strip().lower()
+        if quality > 0 and primary in CATALOGUES:
+            return primary
+    return DEFAULT_LANGUAGE
 
 
 class Messages:

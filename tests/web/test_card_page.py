@@ -140,3 +140,30 @@ def test_json_errors_are_problems(client, uni):
     bad = client.get("/cards/nope", headers={"Accept": "application/json"})
     assert bad.status_code == 400
     assert bad.json["code"] == "ER-0401"
+
+
+@pytest.mark.parametrize(
+    ("header", "language"),
+    [
+        ("en-US,fr;q=0.9", "en"),
+        ("fr-CA", "fr"),
+        ("de-DE,fr;q=0.5,en;q=0.3", "fr"),
+        ("FR", "fr"),
+        ("*", "en"),
+        ("fr;q=0,en;q=0.1", "en"),
+        ("", "en"),
+    ],
+)
+def test_language_follows_the_visitors_preference_order(client, registered, header, language):
+    html = page(client, registered()["escn"], header).get_data(as_text=True)
+    assert f'<html lang="{language}">' in html
+
+
+def test_every_message_is_translated_in_every_language():
+    from router.domain.verification import VerdictReason
+    from router.web.messages import CATALOGUES
+
+    english = set(CATALOGUES["en"])
+    assert {f"reason.{r.value}" for r in VerdictReason} <= english
+    for language, catalogue in CATALOGUES.items():
+        assert set(catalogue) == english, language
