@@ -6,11 +6,14 @@ import datetime as dt
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from router.domain.errors import (
     ForeignRouterCard,
     MalformedVerificationUrl,
     NotAnEscn,
+    RouterError,
     UnreadableScan,
 )
 from router.domain.lifecycle import CardState
@@ -93,3 +96,26 @@ def test_rate_windows_are_aligned_and_retry_after_counts_down():
     assert rate.window_start(1_800_000_059.9) == 1_800_000_000
     assert rate.retry_after(1_800_000_000) == 60
     assert rate.retry_after(1_800_000_059.5) == 1
+
+
+@given(
+    st.one_of(
+        st.text(max_size=300),
+        st.builds(
+            lambda scheme, host, path: f"{scheme}://{host}/{path}",
+            st.sampled_from(["http", "https", "ftp", "HTTPS", ""]),
+            st.text(max_size=40),
+            st.text(max_size=80),
+        ),
+        st.builds(lambda tail: f"https://cards.example.eu/esc/cards/{tail}", st.text(max_size=60)),
+    )
+)
+def test_any_scan_gives_an_escn_or_a_4xx_router_error(scanned):
+    try:
+        escn = parse_scan(scanned, "https://cards.example.eu/esc")
+    except RouterError as error:
+        assert 400 <= error.status < 500
+        assert error.message
+    else:
+        assert escn.value == escn.value.lower()
+        assert len(escn.value) == 36
