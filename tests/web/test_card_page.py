@@ -28,6 +28,8 @@ def test_valid_card_page_in_english(client, registered):
     assert "Valid until" in html
     assert "31 August 2030" in html
     assert card["escn"] in html
+    assert "Checked at" in html
+    assert " UTC</time>" in html
 
 
 def test_valid_card_page_in_french(client, registered):
@@ -37,6 +39,7 @@ def test_valid_card_page_in_french(client, registered):
     assert "Carte d'étudiant européenne valide" in html or "Carte d&#39;étudiant" in html
     assert "Valable jusqu&#39;au" in html or "Valable jusqu'au" in html
     assert "31 août 2030" in html
+    assert "Vérifiée le" in html
 
 
 def test_unsupported_language_falls_back_to_english(client, registered):
