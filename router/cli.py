@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from router import migrate
 from router.db import Database
 from router.domain.errors import RouterError
-from router.services import credentials, organisations
+from router.services import credentials, organisations, rate_limits, verification
 from router.services.caller import Scope
 from router.settings import Settings
 
@@ -210,6 +211,28 @@ def oauth_client_revoke(client_id: str) -> None:
     with _session() as session:
         credentials.revoke_oauth_client(session, client_id)
         click.echo(f"revoked {client_id}")
+
+
+@escr_group.group()
+def verifications() -> None:
+    """Partner verification records."""
+
+
+@verifications.command("purge")
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=1),
+    help="Retention in days (default: ESCR_VERIFICATION_RETENTION_DAYS, 90 unless set).",
+)
+def verifications_purge(older_than_days: int | None) -> None:
+    """Delete verification records older than the retention, and ended rate-limit windows."""
+    settings = Settings.from_env()
+    days = older_than_days or settings.verification_retention_days
+    with _session() as session:
+        removed = verification.purge_verifications(session, retention_days=days)
+        windows = rate_limits.purge_windows(session, time.time(), settings.public_rate)
+        click.echo(f"purged {removed} verification record(s) older than {days} day(s)")
+        click.echo(f"purged {windows} ended rate-limit window(s)", err=True)
 
 
 @escr_group.command("demo")

@@ -238,3 +238,40 @@ class PersonPicture(Base):
     content_type: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VerificationRecord(Base):
+    """One partner verification: who checked which card, when, and the verdict; nothing personal.
+
+    Keyed by the card number (not a foreign key) so that the record outlives the card, with the
+    issuer kept so that an institution can list the lookups of its own cards. Purged after the
+    retention period.
+    """
+
+    __tablename__ = "verification_records"
+    __table_args__ = (Index("ix_verification_records_issuer_id_at", "issuer_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )
+    partner_credential: Mapped[str | None] = mapped_column(String(64))
+    card_number: Mapped[str] = mapped_column(String(36), index=True)
+    issuer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )
+    valid: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(16))
+
+    partner: Mapped[Organisation | None] = relationship(foreign_keys=[partner_id], lazy="joined")
+
+
+class RateLimitWindow(Base):
+    """A fixed-window request counter shared by every worker: one row per client and window."""
+
+    __tablename__ = "rate_limit_windows"
+
+    bucket: Mapped[str] = mapped_column(String(128), primary_key=True)
+    window_start: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from router.domain.rate_limit import RateLimit, parse_rate_limit
+
 
 def _default_instance_path() -> Path:
     return Path.cwd() / "instance"
@@ -25,6 +27,10 @@ class Settings:
     max_page_size: int = 1000
     max_escn_per_request: int = 100
     sql_echo: bool = False
+    # Anonymous lookups (the public card page, the v2 status) per client address: "N/unit".
+    public_rate_limit: str = "60/minute"
+    # Partner verification records older than this are purged (GDPR storage limitation).
+    verification_retention_days: int = 90
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -32,6 +38,15 @@ class Settings:
             object.__setattr__(self, "database_url", f"sqlite:///{sqlite_file}")
         if not self.secret_key:
             object.__setattr__(self, "secret_key", secrets.token_urlsafe(32))
+        # Fail at start-up, not on the first anonymous request.
+        parse_rate_limit(self.public_rate_limit)
+        if self.verification_retention_days < 1:
+            raise ValueError("ESCR_VERIFICATION_RETENTION_DAYS must be at least 1.")
+
+    @property
+    def public_rate(self) -> RateLimit:
+        """The parsed limit of anonymous lookups per client address."""
+        return parse_rate_limit(self.public_rate_limit)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -47,6 +62,8 @@ class Settings:
             ("token_lifetime_seconds", "ESCR_TOKEN_LIFETIME", int),
             ("default_page_size", "ESCR_DEFAULT_PAGE_SIZE", int),
             ("max_page_size", "ESCR_MAX_PAGE_SIZE", int),
+            ("public_rate_limit", "ESCR_PUBLIC_RATE_LIMIT", str),
+            ("verification_retention_days", "ESCR_VERIFICATION_RETENTION_DAYS", int),
         ):
             if env.get(key):
                 values[name] = cast(env[key])

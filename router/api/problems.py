@@ -57,6 +57,9 @@ def render_router_error(error: RouterError) -> Response:
     )
     if error.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="escrouter"'
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 

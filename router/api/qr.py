@@ -7,6 +7,7 @@ from typing import Any
 from flask import Response, request
 from flask.views import MethodView
 from marshmallow import fields, validate
+from werkzeug.exceptions import NotAcceptable
 
 from router.api.blueprint import operation_doc
 from router.api.schemas import InputSchema
@@ -60,9 +61,14 @@ class CardQr(MethodView):
         )
         url = verification_url(settings().public_url, card.card_number)
         # No Accept, or */*, gets the SVG: the real router's default.
-        chosen = request.accept_mimetypes.best_match(MEDIA_TYPES, default="image/svg+xml")
-        if request.accept_mimetypes and request.accept_mimetypes.best == "*/*":
+        chosen = request.accept_mimetypes.best_match(MEDIA_TYPES)
+        if not request.accept_mimetypes or request.accept_mimetypes.best == "*/*":
             chosen = "image/svg+xml"
+        if chosen is None:
+            raise NotAcceptable(
+                f"The QR code is served as {', '.join(MEDIA_TYPES)}; "
+                f"none of them is acceptable to {request.headers.get('Accept')!r}."
+            )
         if chosen == "image/png":
             return Response(render_png(url, options), mimetype="image/png")
         svg = render_svg(url, card.card_number, options)

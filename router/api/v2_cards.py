@@ -6,6 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 
+from router.anonymous_limits import limit_anonymous_lookup
 from router.api import schemas
 from router.api.blueprint import RouterBlueprint, operation_doc
 from router.api.representations import card_lite, card_status_view, card_view, paged
@@ -127,5 +128,8 @@ class CardStatus(MethodView):
     @blp.doc(**operation_doc("status", 400, 404, 500, public=True))
     def get(self, escn: str) -> dict[str, Any]:
         """Tell whether a card is ACTIVE, INACTIVE or EXPIRED; no key needed."""
-        status = cards.card_status(db_session(), escn, caller=optional_caller())
+        caller = optional_caller()
+        if caller is None:
+            limit_anonymous_lookup()
+        status = cards.card_status(db_session(), escn, caller=caller)
         return card_status_view(status)

@@ -201,6 +201,54 @@ class InvalidPicture(RouterError):
     title = "Invalid picture"
 
 
+class UnreadableScan(RouterError):
+    """What a partner scanned is neither a card number nor a verification URL."""
+
+    status = 400
+    code = "ER-0090"
+    slug = "unreadable-scan"
+    title = "Unreadable scan"
+
+
+class MalformedVerificationUrl(RouterError):
+    """A scanned URL that cannot be parsed, or whose path names no card number."""
+
+    status = 400
+    code = "ER-0091"
+    slug = "malformed-verification-url"
+    title = "Malformed verification URL"
+
+
+class NotAnEscn(RouterError):
+    """A scanned identifier that looks like a UUID but is not a European Student Card Number."""
+
+    status = 400
+    code = "ER-0092"
+    slug = "not-an-escn"
+    title = "Not a European Student Card Number"
+
+
+class ForeignRouterCard(RuleViolation):
+    """A verification URL of another router: this router cannot vouch for that card."""
+
+    code = "ER-0093"
+    slug = "foreign-router-card"
+    title = "Card of another router"
+
+
+class RateLimited(RouterError):
+    """Too many anonymous lookups from one client address in the current window."""
+
+    status = 429
+    code = "ER-0094"
+    slug = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, details={"retryAfter": retry_after})
+        self.retry_after = retry_after
+
+
 def all_error_classes() -> list[type[RouterError]]:
     """Every concrete error class, for the problem-type documentation."""
     seen: list[type[RouterError]] = []

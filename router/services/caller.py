@@ -16,10 +16,14 @@ class Scope:
     CARDS_READ = "cards:read"
     CARDS_WRITE = "cards:write"
     VERIFY = "verify"
+    # A verifier that may also see the holder's display name (e.g. a library checking a face).
+    VERIFY_HOLDER = "verify:holder"
     ADMIN = "admin"
 
-    ALL = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY, ADMIN)
+    ALL = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY, VERIFY_HOLDER, ADMIN)
     INSTITUTION = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY)
+    # Partners (transport, culture, catering...) verify cards and nothing else.
+    PARTNER = (VERIFY,)
 
 
 def parse_scopes(text: str) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from router.db import utcnow
 from router.domain.errors import CredentialNotFound, NotAuthenticated
 from router.models import ApiKey, OAuthClient, OAuthToken, Organisation
 from router.services.caller import Caller, Scope, parse_scopes
+from router.services.organisations import PARTNER_KINDS
 
 KEY_PREFIX = "escr_"
 
@@ -27,6 +28,11 @@ KEY_PREFIX = "escr_"
 def digest(secret: str) -> str:
     """SHA-256 hex digest of a secret, as stored."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def default_scopes(organisation: Organisation) -> tuple[str, ...]:
+    """The scopes a credential gets when none are named: partners may only verify."""
+    return Scope.PARTNER if organisation.kind in PARTNER_KINDS else Scope.INSTITUTION
 
 
 def _scope_string(scopes: Iterable[str] | None, default: Iterable[str]) -> str:
@@ -50,7 +56,7 @@ def create_api_key(
     scopes: Iterable[str] | None = None,
     expires_at: dt.datetime | None = None,
 ) -> IssuedKey:
-    """Issue an API key for ``organisation``; institution scopes unless told otherwise."""
+    """Issue an API key for ``organisation``; its kind's default scopes unless told otherwise."""
     public_id = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}{public_id}_{secrets.token_urlsafe(32)}"
     record = ApiKey(
@@ -58,7 +64,7 @@ def create_api_key(
         name=name,
         prefix=f"{KEY_PREFIX}{public_id}",
         key_digest=digest(secret),
-        scopes=_scope_string(scopes, Scope.INSTITUTION),
+        scopes=_scope_string(scopes, default_scopes(organisation)),
         expires_at=expires_at,
     )
     session.add(record)
@@ -133,7 +139,7 @@ def create_oauth_client(
         secret_digest=digest(secret),
         organisation=organisation,
         name=name,
-        scopes=_scope_string(scopes, Scope.INSTITUTION),
+        scopes=_scope_string(scopes, default_scopes(organisation)),
     )
     session.add(record)
     session.commit()

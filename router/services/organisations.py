@@ -19,6 +19,8 @@ from router.domain.escn import validate_pic, validate_prefix
 from router.models import Organisation, OrganisationPrefix
 
 KINDS = ("institution", "processor", "transport", "culture", "catering", "partner")
+# Organisations that only verify cards: their credentials default to the ``verify`` scope.
+PARTNER_KINDS = ("transport", "culture", "catering", "partner")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _VAT = re.compile(r"^[A-Z0-9]{2,64}$")
 

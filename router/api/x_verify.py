@@ -1,0 +1,182 @@
+"""``/api/x/verify`` (partners check a scanned card) and ``/api/x/verifications`` (the log)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+
+from router.api.blueprint import SECURITY, RouterBlueprint
+from router.api.representations import paged
+from router.api.schemas import InputSchema, Link, PageMetadata
+from router.domain.verification import VerdictReason
+from router.models import VerificationRecord
+from router.request_context import current_caller, db_session, settings
+from router.services import verification
+from router.services.pagination import PageRequest
+
+blp = RouterBlueprint(
+    "x-verify",
+    __name__,
+    url_prefix="/api/x",
+    description="escrouter: partner verification of scanned cards, and its log",
+)
+
+
+class VerifyRequest(InputSchema):
+    """What a partner's reader scanned."""
+
+    scanned = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=4096),
+        metadata={
+            "description": "The QR code's text (https://host/cards/<ESCN>, http://esc.gg/<ESCN>) "
+            "or a bare card number",
+            "example": "https://router.example/cards/f81d4fae-7dec-11d0-a765-001999999999",
+        },
+    )
+
+
+class IssuerView(Schema):
+    """The public facts of the card's issuer."""
+
+    identifier = fields.String(metadata={"description": "PIC"})
+    name = fields.String()
+    country = fields.String(allow_none=True)
+
+
+class VerdictView(Schema):
+    """Minimal disclosure: valid or not, why, the issuer and the expiry."""
+
+    valid = fields.Boolean()
+    reason = fields.String(
+        allow_none=True,
+        metadata={
+            "enum": [r.value for r in VerdictReason],
+            "description": "null when valid",
+        },
+    )
+    cardNumber = fields.String(allow_none=True)
+    issuer = fields.Nested(IssuerView, allow_none=True)
+    expiresAt = fields.Date(allow_none=True)
+    displayName = fields.String(
+        allow_none=True, metadata={"description": "Only with the verify:holder scope"}
+    )
+    checkedAt = fields.DateTime()
+
+
+class VerificationArgs(InputSchema):
+    """Paging of the verification log, newest first by default."""
+
+    cardNumber = fields.String(metadata={"description": "Only the lookups of this card"})
+    sort = fields.String(
+        load_default="checkedAt", validate=validate.OneOf(sorted(verification.VERIFICATION_SORTS))
+    )
+    direction = fields.String(
+        load_default="DESC", validate=validate.OneOf(["ASC", "DESC", "asc", "desc"])
+    )
+    page = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    size = fields.Integer(load_default=10, validate=validate.Range(min=1))
+
+
+class PartnerView(Schema):
+    """The organisation that verified."""
+
+    identifier = fields.String()
+    name = fields.String()
+    kind = fields.String()
+
+
+class VerificationRecordView(Schema):
+    """One recorded lookup of one of your cards."""
+
+    id = fields.Integer()
+    cardNumber = fields.String()
+    checkedAt = fields.DateTime()
+    valid = fields.Boolean()
+    reason = fields.String(allow_none=True)
+    partner = fields.Nested(PartnerView, allow_none=True)
+
+
+class PagedVerificationRecords(Schema):
+    """A page of verification records."""
+
+    content = fields.List(fields.Nested(VerificationRecordView))
+    empty = fields.Boolean()
+    links = fields.List(fields.Nested(Link))
+    page = fields.Nested(PageMetadata)
+
+
+def verdict_view(verdict: verification.Verdict) -> dict[str, Any]:
+    """The VerdictView of a verdict."""
+    issuer = verdict.issuer
+    return {
+        "valid": verdict.valid,
+        "reason": verdict.reason.value if verdict.reason else None,
+        "cardNumber": verdict.card_number,
+        "issuer": (
+            {"identifier": issuer.identifier, "name": issuer.name, "country": issuer.country}
+            if issuer
+            else None
+        ),
+        "expiresAt": verdict.expires_at,
+        "displayName": verdict.display_name,
+        "checkedAt": verdict.checked_at,
+    }
+
+
+def record_view(record: VerificationRecord) -> dict[str, Any]:
+    """The VerificationRecordView of a record (the partner may since have been removed)."""
+    partner = record.partner
+    return {
+        "id": record.id,
+        "cardNumber": record.card_number,
+        "checkedAt": record.at,
+        "valid": record.valid,
+        "reason": record.reason,
+        "partner": (
+            {"identifier": partner.identifier, "name": partner.name, "kind": partner.kind}
+            if partner
+            else None
+        ),
+    }
+
+
+@blp.route("/verify")
+class Verify(MethodView):
+    """Verify a scanned card."""
+
+    @blp.arguments(VerifyRequest)
+    @blp.response(200, VerdictView)
+    @blp.doc(security=SECURITY, operationId="verifyScan")
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Tell a partner whether the scanned card is valid (scope ``verify``); recorded."""
+        verdict = verification.verify_scan(
+            db_session(), current_caller(), body["scanned"], public_url=settings().public_url
+        )
+        return verdict_view(verdict)
+
+
+@blp.route("/verifications")
+class Verifications(MethodView):
+    """The recorded partner lookups of your organisation's cards."""
+
+    @blp.arguments(VerificationArgs, location="query")
+    @blp.response(200, PagedVerificationRecords)
+    @blp.doc(security=SECURITY, operationId="listVerifications")
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List who verified your cards, when, and the verdict (scope ``cards:read``)."""
+        page = verification.list_verifications(
+            db_session(),
+            current_caller(),
+            PageRequest(
+                page=args["page"],
+                size=args["size"],
+                sort=args["sort"],
+                direction=args["direction"].upper(),
+            ),
+            card_number=args.get("cardNumber"),
+            max_size=settings().max_page_size,
+        )
+        return paged(page, [record_view(r) for r in page.items])

@@ -1,0 +1,158 @@
+"""Partner verification: what a scanned card tells a partner, the log of lookups, its purge.
+
+Minimal disclosure: a partner learns whether the card is valid, why not, the issuer's name, PIC and
+country and the expiry; the holder's display name only with the ``verify:holder`` scope (or for the
+issuer's own cards). Never an email address or an ESI. Every partner verification is recorded
+without personal data, and the records are purged after the retention period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from router.db import utcnow
+from router.domain.errors import CardNotFound, MalformedRequest
+from router.domain.escn import Escn, parse_escn
+from router.domain.lifecycle import CardState
+from router.domain.verification import VerdictReason, parse_scan, verdict_reason
+from router.models import Card, Organisation, VerificationRecord
+from router.services.caller import Caller, Scope
+from router.services.organisations import find_organisation
+from router.services.pagination import Page, PageRequest, paginate
+
+
+@dataclass(frozen=True)
+class IssuerInfo:
+    """The public facts of a card's issuer."""
+
+    identifier: str
+    name: str
+    country: str | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a verification tells: valid or not, why, and the minimal facts about the card."""
+
+    valid: bool
+    reason: VerdictReason | None
+    card_number: str | None
+    issuer: IssuerInfo | None
+    expires_at: dt.date | None
+    display_name: str | None
+    checked_at: dt.datetime
+
+
+def _issuer(organisation: Organisation) -> IssuerInfo:
+    return IssuerInfo(organisation.identifier, organisation.name, organisation.country)
+
+
+def _find(session: Session, escn: Escn) -> Card | None:
+    return session.scalar(select(Card).where(Card.card_number == escn.value))
+
+
+def _judge(card: Card | None, escn: Escn, now: dt.datetime, *, show_holder: bool) -> Verdict:
+    if card is None:
+        return Verdict(False, VerdictReason.UNKNOWN, escn.value, None, None, None, now)
+    reason = verdict_reason(CardState(card.state), card.expires_at, now.date())
+    return Verdict(
+        valid=reason is None,
+        reason=reason,
+        card_number=card.card_number,
+        issuer=_issuer(card.issuer),
+        expires_at=card.expires_at,
+        display_name=card.display_name if show_holder else None,
+        checked_at=now,
+    )
+
+
+def verify_scan(
+    session: Session,
+    caller: Caller,
+    scanned: str,
+    *,
+    public_url: str | None = None,
+    now: dt.datetime | None = None,
+) -> Verdict:
+    """Verify what a partner scanned, and record the lookup (scope ``verify``).
+
+    ``public_url`` is this router's public base URL: a verification URL of another host is then
+    refused as a card of another router. Bad scans raise a 4xx error and record nothing.
+    """
+    caller.require(Scope.VERIFY)
+    escn = parse_scan(scanned, public_url)
+    checked_at = now or utcnow()
+    card = _find(session, escn)
+    show_holder = card is not None and (
+        Scope.VERIFY_HOLDER in caller.scopes or card.issuer_id == caller.organisation_id
+    )
+    verdict = _judge(card, escn, checked_at, show_holder=show_holder)
+    # For an unknown number, the issuer named by its PIC still sees that someone tried it.
+    issuer = card.issuer if card is not None else find_organisation(session, escn.pic)
+    session.add(
+        VerificationRecord(
+            at=checked_at,
+            partner_id=caller.organisation_id,
+            partner_credential=caller.credential,
+            card_number=escn.value,
+            issuer_id=issuer.id if issuer is not None else None,
+            valid=verdict.valid,
+            reason=verdict.reason.value if verdict.reason else None,
+        )
+    )
+    session.commit()
+    return verdict
+
+
+def public_verdict(session: Session, escn: str, *, now: dt.datetime | None = None) -> Verdict:
+    """The verdict an anonymous visitor of the card's public page sees: nothing personal.
+
+    Unknown cards raise :class:`CardNotFound`, as the v2 status does. Not recorded: the page is
+    public and anonymous, and logging visitors' addresses would be personal data.
+    """
+    parsed = parse_escn(escn)
+    card = _find(session, parsed)
+    if card is None:
+        raise CardNotFound(f"No card {parsed.value} is registered.")
+    return _judge(card, parsed, now or utcnow(), show_holder=False)
+
+
+VERIFICATION_SORTS = {
+    "checkedAt": VerificationRecord.at,
+    "cardNumber": VerificationRecord.card_number,
+    "id": VerificationRecord.id,
+}
+
+
+def list_verifications(
+    session: Session,
+    caller: Caller,
+    request: PageRequest,
+    *,
+    card_number: str | None = None,
+    max_size: int = 1000,
+) -> Page[VerificationRecord]:
+    """The recorded verifications of the caller's own cards, paged (scope ``cards:read``)."""
+    caller.require(Scope.CARDS_READ)
+    query = select(VerificationRecord).where(VerificationRecord.issuer_id == caller.organisation_id)
+    if card_number is not None:
+        query = query.where(VerificationRecord.card_number == parse_escn(card_number).value)
+    return paginate(
+        session, query, request, sortable=VERIFICATION_SORTS, default_sort="id", max_size=max_size
+    )
+
+
+def purge_verifications(
+    session: Session, *, retention_days: int, now: dt.datetime | None = None
+) -> int:
+    """Delete the verification records older than ``retention_days``; return how many."""
+    if retention_days < 1:
+        raise MalformedRequest("The retention is at least one day.")
+    cutoff = (now or utcnow()) - dt.timedelta(days=retention_days)
+    result = session.execute(delete(VerificationRecord).where(VerificationRecord.at < cutoff))
+    session.commit()
+    return result.rowcount or 0

@@ -1,0 +1,12 @@
+"""Pages for people rather than programs: the card's public status page behind the QR code."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_web(app: Flask) -> None:
+    """Register the public pages."""
+    from router.web.card_page import blp
+
+    app.register_blueprint(blp)

@@ -1,0 +1,92 @@
+"""``/cards/<ESCN>``: the page a phone opens when it scans a card's QR code.
+
+Anyone may open it, so it shows nothing personal: valid or not, why not, the issuing institution
+and the validity date. No JavaScript; localised from Accept-Language. ``Accept: application/json``
+gets the v2 CardStatusView instead, as ``/api/v2/cards/{escn}/status`` answers it.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from router.anonymous_limits import limit_anonymous_lookup
+from router.api.problems import render_router_error
+from router.api.representations import card_status_view
+from router.api.schemas import CardStatusView
+from router.domain.errors import CardNotFound, InvalidIdentifier, RateLimited, RouterError
+from router.request_context import db_session, optional_caller
+from router.services import cards, verification
+from router.web.messages import Messages, negotiate
+
+blp = Blueprint("web", __name__)
+
+# The page has no script and loads nothing: forbid everything but its inline style.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # The status changes when a card is reported lost: never serve a stale copy.
+    "Cache-Control": "no-store",
+    "Vary": "Accept, Accept-Language",
+}
+
+
+def wants_json() -> bool:
+    """True when the client prefers JSON to HTML (browsers send text/html first)."""
+    accept = request.accept_mimetypes
+    best = accept.best_match(["text/html", "application/json"])
+    return best == "application/json" and accept["application/json"] > accept["text/html"]
+
+
+def messages() -> Messages:
+    """The catalogue of the visitor's preferred language."""
+    return Messages(negotiate(request.accept_languages))
+
+
+def _page(template: str, status: int, **context: object) -> Response:
+    text = messages()
+    response = Response(
+        render_template(template, t=text, lang=text.language, **context),
+        status=status,
+        mimetype="text/html",
+    )
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+@blp.get("/cards/<string:escn>")
+def card_status_page(escn: str) -> Response:
+    """The card's public status, as a page or (Accept: application/json) as the v2 view."""
+    if wants_json():
+        caller = optional_caller()
+        if caller is None:
+            limit_anonymous_lookup()
+        status = cards.card_status(db_session(), escn, caller=caller)
+        # Dumped through the API's schema, so both URLs answer byte-for-byte the same view.
+        response = jsonify(CardStatusView().dump(card_status_view(status)))
+        response.headers.update({"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"})
+        return response
+    limit_anonymous_lookup()
+    verdict = verification.public_verdict(db_session(), escn)
+    return _page("card_status.html", 200, verdict=verdict)
+
+
+@blp.errorhandler(RouterError)
+def render_page_error(error: RouterError) -> Response:
+    """Errors of the page as a page (problem+json for JSON clients), with the same status."""
+    if wants_json():
+        return render_router_error(error)
+    text = messages()
+    if isinstance(error, CardNotFound):
+        response = _page("card_status.html", 404, verdict=None)
+    elif isinstance(error, InvalidIdentifier):
+        response = _page("card_error.html", 400, message=text("error.bad_number"))
+    elif isinstance(error, RateLimited):
+        response = _page(
+            "card_error.html", 429, message=text("error.rate_limited", seconds=error.retry_after)
+        )
+        response.headers["Retry-After"] = str(error.retry_after)
+    else:
+        response = _page("card_error.html", error.status, message=error.message)
+    return response

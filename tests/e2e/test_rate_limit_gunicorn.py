@@ -1,0 +1,78 @@
+"""The anonymous rate limit holds across gunicorn worker processes, not per process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+LIMIT = 6
+PERIOD = 3600
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn_url(app, database_url: str, tmp_path: Path) -> Iterator[str]:
+    """Two gunicorn workers serving the test database on a free loopback port."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ESCR_DATABASE_URL": database_url,
+        "ESCR_INSTANCE_PATH": str(tmp_path),
+        "ESCR_SECRET_KEY": "test-secret",
+        "ESCR_PUBLIC_URL": "https://router.test",
+        "ESCR_PUBLIC_RATE_LIMIT": f"{LIMIT}/hour",
+    }
+    process = subprocess.Popen(
+        [str(GUNICORN), "--workers", "2", "--bind", f"127.0.0.1:{port}", "router.wsgi:app"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{url}/openapi.json", timeout=2)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, process.stderr.read().decode()[-2000:]
+                time.sleep(0.1)
+        else:
+            pytest.fail("gunicorn did not start")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.mark.e2e
+def test_the_limit_is_shared_by_all_workers(gunicorn_url, registered):
+    escn = registered()["escn"]
+    # Start in a fresh window, so that the count cannot be split by an hour boundary.
+    left = PERIOD - time.time() % PERIOD
+    if left < 60:
+        time.sleep(left + 1)
+    statuses = []
+    for _ in range(LIMIT + 1):
+        # A new connection each time: gunicorn's sync workers take turns accepting them.
+        with httpx.Client() as http:
+            statuses.append(http.get(f"{gunicorn_url}/api/v2/cards/{escn}/status").status_code)
+    assert statuses == [200] * LIMIT + [429]
+    with httpx.Client() as http:
+        refused = http.get(f"{gunicorn_url}/cards/{escn}", headers={"Accept": "text/html"})
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= PERIOD
