@@ -195,7 +195,9 @@ class BulkImporter:
                     parsed.error = f"duplicate of row {earlier} ({parsed.key})"
                     parsed.body = None
             if parsed.error is not None:
-                results[parsed.row] = RowResult(parsed.row, parsed.key, "failed", reason=parsed.error)
+                results[parsed.row] = RowResult(
+                    parsed.row, parsed.key, "failed", reason=parsed.error
+                )
                 self.on_progress(1)
                 continue
             done = self.journal.finished(parsed.row, parsed.digest) if self.journal else None

@@ -168,9 +168,7 @@ def read_persons(path: Path, pic: str) -> Iterator[ParsedRow]:
             problems.append(f"phone: {phone!r} is not a phone number")
         level = values.get("academicLevel")
         if level is not None and level.upper() not in ACADEMIC_LEVELS:
-            problems.append(
-                f"academicLevel: {level!r} is not one of {', '.join(ACADEMIC_LEVELS)}"
-            )
+            problems.append(f"academicLevel: {level!r} is not one of {', '.join(ACADEMIC_LEVELS)}")
         full_name = values.get("fullName")
         if full_name is not None and len(full_name) > 255:
             problems.append("fullName: longer than 255 characters")
@@ -260,7 +258,9 @@ def read_cards(path: Path, pic: str) -> Iterator[ParsedRow]:
             problems.append(f"cardType: {values.get('cardType')!r} is not one of the card types")
         status = (values.get("cardStatusType") or "").upper()
         if status not in CARD_STATUS_TYPES:
-            problems.append(f"cardStatusType: {values.get('cardStatusType')!r} is not ACTIVE/INACTIVE")
+            problems.append(
+                f"cardStatusType: {values.get('cardStatusType')!r} is not ACTIVE/INACTIVE"
+            )
         issued = _date(values, "issuedAt", problems)
         expires = _date(values, "expiresAt", problems)
         if issued and expires and expires <= issued:
