@@ -88,7 +88,10 @@ class RouterClient:
     """A client of an ESC router: escrouter or the real one (same v2 API).
 
     ``base_url`` is where ``/api/v2`` lives: ``https://router.europeanstudentcard.eu/esc-rest``
-    for the real router, ``http://127.0.0.1:8080`` (or ``…/esc-rest``) for escrouter.
+    for the real router, ``http://127.0.0.1:8080`` (or ``…/esc-rest``) for escrouter. An API key
+    is sent as ``Authorization: Bearer <key>``, as clients in the field do (proxies such as nginx
+    and gunicorn drop the OpenAPI document's ``api_key`` header: underscores are not allowed in
+    header names by default); ``api_key_header="api_key"`` sends that header instead.
     """
 
     def __init__(
@@ -100,7 +103,7 @@ class RouterClient:
         client_secret: str | None = None,
         scope: str | None = None,
         token_url: str | None = None,
-        api_key_header: str = "api_key",
+        api_key_header: str = "Authorization",
         timeout: float = 30.0,
         retries: int = 3,
         backoff: float = 0.5,
