@@ -56,6 +56,7 @@ class Context:
                     client_secret=self.options["client_secret"],
                     timeout=self.options["timeout"],
                     retries=self.options["retries"],
+                    transport=self.options["transport"],
                 )
             except ValueError as error:
                 raise click.UsageError(str(error)) from error
@@ -92,7 +93,9 @@ def _api_errors() -> Iterator[None]:
 @click.pass_context
 def cli(ctx: click.Context, **options: Any) -> None:
     """Keep an ESC router in sync with your card management system."""
-    ctx.obj = Context(**options)
+    # A program embedding the CLI may pass {"transport": httpx transport} as obj (tests do).
+    transport = ctx.obj.get("transport") if isinstance(ctx.obj, dict) else None
+    ctx.obj = Context(transport=transport, **options)
     ctx.call_on_close(ctx.obj.close)
 
 
