@@ -95,3 +95,33 @@ def live_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRouter
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+@dataclass
+class LiveTenant:
+    """An institution of the live router with its API key."""
+
+    pic: str
+    key: str
+
+
+_next_pic = iter(range(777_000_001, 777_999_999))
+
+
+@pytest.fixture
+def make_live_tenant(live_router: LiveRouter):
+    """Factory: a fresh institution, so tests do not see each other's persons and cards."""
+
+    def factory() -> LiveTenant:
+        pic = str(next(_next_pic))
+        live_router.admin("org", "create", "--pic", pic, "--name", f"University {pic}")
+        key = live_router.admin("key", "create", "--pic", pic).strip().splitlines()[0]
+        return LiveTenant(pic=pic, key=key)
+
+    return factory
+
+
+@pytest.fixture
+def live_tenant(make_live_tenant) -> LiveTenant:
+    """A fresh institution of the live router."""
+    return make_live_tenant()
