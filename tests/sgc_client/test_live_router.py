@@ -194,11 +194,11 @@ def test_cards_import_per_row_by_number_and_by_chip(live_router, live_tenant, tm
             "2030-08-31",
             "",
         ],
-        ["", "0411223344", holders[2], "SMART_CDZ", "INACTIVE", "2026-09-01", "2030-08-31", "B"],
+        ["", "04112233", holders[2], "SMART_CDZ", "INACTIVE", "2026-09-01", "2030-08-31", "B"],
         ["", "", holders[3], "SMART_CDZ", "ACTIVE", "2026-09-01", "2030-08-31", ""],
         [
             "",
-            "0455667788",
+            "04556677",
             "urn:schac:personalUniqueCode:int:esi:FR:unknown",
             "SMART_CDZ",
             "ACTIVE",
@@ -213,7 +213,9 @@ def test_cards_import_per_row_by_number_and_by_chip(live_router, live_tenant, tm
     result = run_cli(
         live_router, live_tenant, "cards", "import", str(cards), "--report", str(report)
     )
-    assert summary_of(result.output) == {"created": 3, "updated": 0, "unchanged": 0, "failed": 2}
+    assert summary_of(result.output) == {"created": 3, "updated": 0, "unchanged": 0, "failed": 2}, (
+        result.output
+    )
     document = json.loads(report.read_text())
     assert document["mode"] == "per-row"
     outcome = document["rows"]
@@ -221,7 +223,7 @@ def test_cards_import_per_row_by_number_and_by_chip(live_router, live_tenant, tm
     assert outcome[4]["status"] in (400, 404, 422) and "ER-" in outcome[4]["reason"]
     by_chip = outcome[2]["identifier"]
     with client_of(live_router, live_tenant) as client:
-        assert client.cards.get(by_chip)["csn"] == "0411223344"
+        assert client.cards.get(by_chip)["csn"] == "04112233"
 
     again = run_cli(live_router, live_tenant, "cards", "import", str(cards))
     assert summary_of(again.output) == {"created": 0, "updated": 0, "unchanged": 3, "failed": 2}
