@@ -26,6 +26,8 @@ from sgc_client.cli import EXIT_ROWS_FAILED, cli
 from tests.sgc_client.conftest import LiveRouter, LiveTenant
 from tests.sgc_client.factories import esi_of, write_persons_csv
 
+pytestmark = pytest.mark.e2e
+
 PER_ROW_ROWS = 1_000
 BATCH_ROWS = 10_000
 ESCR_SGC = str(Path(sys.executable).parent / "escr-sgc")
