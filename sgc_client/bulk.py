@@ -16,6 +16,7 @@ second run changes nothing and reports every row unchanged.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -161,6 +162,7 @@ class BulkImporter:
         on_progress: Callable[[int], None] | None = None,
         chunk_size: int = BATCH_LIMIT,
         list_page_size: int = 500,
+        workers: int = 1,
     ) -> None:
         if kind not in ("persons", "cards"):
             raise ValueError("kind is persons or cards")
@@ -174,6 +176,7 @@ class BulkImporter:
         self.on_progress = on_progress or (lambda _n: None)
         self.chunk_size = max(1, min(chunk_size, BATCH_LIMIT))
         self.list_page_size = list_page_size
+        self.workers = max(1, workers)
         self._listing: dict[str, dict[str, Any]] | None = None
         self._full_cards: dict[str, dict[str, Any]] = {}
 
@@ -219,9 +222,7 @@ class BulkImporter:
         if pending and mode in ("auto", "batch"):
             mode = self._run_batches(pending, results)
         if pending and mode == "per-row":
-            for parsed in pending:
-                if parsed.row not in results:
-                    self._finish(parsed, self._one_row(parsed), results)
+            self._run_per_row([p for p in pending if p.row not in results], results)
         if self.journal is not None:
             self.journal.sync()
         report.mode = mode if pending else self.mode
@@ -298,6 +299,26 @@ class BulkImporter:
         return "batch"
 
     # -- per-row transport ------------------------------------------------------------------
+
+    def _run_per_row(self, pending: list[ParsedRow], results: dict[int, RowResult]) -> None:
+        """One row at a time, or ``workers`` rows at a time on as many connections."""
+        if self.workers == 1 or len(pending) < 2:
+            for parsed in pending:
+                self._finish(parsed, self._one_row(parsed), results)
+            return
+        try:
+            self.listing()  # once, before the workers compare against it
+        except errors.ApiError as error:
+            _abort_if_fatal(error)
+            raise
+        executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="escr-sgc")
+        try:
+            futures = {executor.submit(self._one_row, parsed): parsed for parsed in pending}
+            # Results are journaled from this thread only, in the order they complete.
+            for future in as_completed(futures):
+                self._finish(futures[future], future.result(), results)
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
 
     def _failed(self, parsed: ParsedRow, error: errors.RouterClientError) -> RowResult:
         status = error.status if isinstance(error, errors.ApiError) else None

@@ -130,6 +130,13 @@ def _bulk_options(function: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(dir_okay=False, path_type=Path),
             help="Write every row's outcome and reason to this JSON file.",
         ),
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 16),
+            default=1,
+            show_default=True,
+            help="Rows sent at once in per-row mode (mind the router's rate limits).",
+        ),
         click.option("--progress/--no-progress", default=True, help="Show a progress bar."),
     ]
     for option in reversed(options):
@@ -188,6 +195,7 @@ def _run_bulk(
     journal: Path | None,
     report: Path | None,
     progress: bool,
+    workers: int = 1,
     find_missing: bool = False,
     delete_missing: bool = False,
 ) -> None:
@@ -220,6 +228,7 @@ def _run_bulk(
                     mode=mode,
                     journal=run_journal,
                     on_progress=lambda n: bar.advance(task, n),
+                    workers=workers,
                 )
                 outcome = importer.run(
                     rows, find_missing=find_missing, delete_missing=delete_missing
