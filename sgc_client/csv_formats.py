@@ -74,9 +74,18 @@ class ParsedRow:
 
 
 def canonical_esi(esi: str) -> str:
-    """The ESI with its fixed prefix in the standard case: how two spellings compare equal."""
+    """The ESI as the router stores it, so that two spellings of one ESI compare equal.
+
+    The prefix is written in its standard case, a country scope in upper case and a domain scope
+    in lower case (the router's rule); the student code is kept as it is.
+    """
+    esi = esi.strip()
     if esi[: len(ESI_PREFIX)].lower() == ESI_PREFIX.lower():
-        return ESI_PREFIX + esi[len(ESI_PREFIX) :]
+        scope, sep, code = esi[len(ESI_PREFIX) :].partition(":")
+        scope = scope.upper() if len(scope) == 2 and scope.isalpha() else scope.lower()
+        return f"{ESI_PREFIX}{scope}{sep}{code}"
+    if _LEGACY_ESI.match(esi):
+        return esi[:2].upper() + esi[2:]
     return esi
 
 

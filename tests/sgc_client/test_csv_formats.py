@@ -88,6 +88,13 @@ def test_esi_forms():
     assert check_esi("urn:schac:personalUniqueCode:int:esi:FR") is not None
     assert check_esi(ESI + "x" * 300) is not None
     assert canonical_esi(ESI.upper()) == "urn:schac:personalUniqueCode:int:esi:FR:123"
+    assert canonical_esi("URN:SCHAC:personalUniqueCode:int:esi:fr:AbC") == (
+        "urn:schac:personalUniqueCode:int:esi:FR:AbC"
+    )
+    assert canonical_esi("urn:schac:personalUniqueCode:int:esi:LMU.de:Xy") == (
+        "urn:schac:personalUniqueCode:int:esi:lmu.de:Xy"
+    )
+    assert canonical_esi("fr-999999999-Ab") == "FR-999999999-Ab"
 
 
 CARD_HEADER = "cardNumber,csn,esi,cardType,cardStatusType,issuedAt,expiresAt,displayName\n"

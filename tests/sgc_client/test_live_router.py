@@ -338,3 +338,15 @@ def test_client_errors_oauth_pictures_and_the_esc_rest_base(
         cli, ["--router", live_router.url, "--api-key", "nope", "consent", "withdraw", esi]
     )
     assert bad.exit_code == 1 and "401" in bad.output
+
+
+def test_another_spelling_of_an_esi_is_the_same_person(live_router, live_tenant, tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "esi,fullName\nURN:schac:personalUniqueCode:int:esi:fr:Ab1,A\n"
+        "urn:schac:personalUniqueCode:int:esi:Uni-X.EU:Cd2,B\n"
+    )
+    first = run_cli(live_router, live_tenant, "persons", "import", str(path))
+    assert summary_of(first.output) == {"created": 2, "updated": 0, "unchanged": 0, "failed": 0}
+    second = run_cli(live_router, live_tenant, "persons", "import", str(path))
+    assert summary_of(second.output) == {"created": 0, "updated": 0, "unchanged": 2, "failed": 0}
