@@ -413,6 +413,10 @@ class BulkImporter:
         report.missing = missing
         if not delete:
             return
+        if not any(r.outcome != "failed" for r in report.results):
+            # An empty or wholly broken file would otherwise erase everything the router holds.
+            report.notes.append("not deleting: no row of the file was imported")
+            return
         unresolved = [
             r for r in report.results if r.outcome == "failed" and (r.key or "").startswith("csn:")
         ]

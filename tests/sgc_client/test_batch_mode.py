@@ -217,3 +217,14 @@ def test_a_refused_key_stops_the_run_with_a_clear_error(tmp_path):
     )
     assert result.exit_code == 1
     assert "SE-0001" in result.output
+
+
+def test_delete_missing_refuses_to_empty_the_router_from_an_empty_file(tmp_path):
+    fake = FakeRouter()
+    persons = write_persons_csv(tmp_path / "p.csv", 10)
+    run(fake, "persons", "import", str(persons.path), "--no-progress")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("esi,fullName\n")
+    result = run(fake, "sync", str(empty), "--no-progress", "--delete-missing")
+    assert "not deleting: no row of the file was imported" in result.output
+    assert set(fake.persons) == set(persons.valid)
