@@ -61,6 +61,15 @@ class FakeRouter:
             return self._page(request, list(self.persons.values()))
         if path == "/api/v2/cards" and request.method == "GET":
             return self._page(request, [self._card_lite(c) for c in self.cards.values()])
+        if path == "/api/v2/persons" and request.method == "POST":
+            body = json.loads(request.content)
+            if body.get("identifier") in self.persons:
+                return httpx.Response(409, json=_error("ER-0019", "exists"))
+            _outcome, status, _esi, error = self._person_item(body)
+            return httpx.Response(status, json=error or self.persons[_esi])
+        if path.startswith("/api/v2/persons/") and request.method == "PUT":
+            _outcome, status, _esi, error = self._person_item(json.loads(request.content))
+            return httpx.Response(200 if status == 201 else status, json=error or {})
         if path.startswith("/api/v2/persons/") and request.method == "DELETE":
             esi = path.removeprefix("/api/v2/persons/")
             self.persons.pop(esi)

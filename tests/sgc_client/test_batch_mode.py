@@ -190,10 +190,16 @@ def test_the_cli_falls_back_to_one_call_per_row_when_batches_are_not_offered(tmp
     fake = FakeRouter(batch=False)
     persons = write_persons_csv(tmp_path / "p.csv", 3)
     result = run(fake, "persons", "import", str(persons.path), "--no-progress", "--mode", "auto")
-    # The fake has no v2 person writes: the per-row transport was used and its calls failed alone.
-    assert ("POST", "/api/x/persons:batch") in fake.requests
-    assert ("POST", "/api/v2/persons") in fake.requests
-    assert summary_of(result.output)["failed"] == 3
+    assert fake.requests[:3] == [
+        ("GET", "/api/x/organisations/me"),
+        ("POST", "/api/x/persons:batch"),
+        ("GET", "/api/v2/persons"),
+    ]
+    assert [r for r in fake.requests if r[0] == "POST"][1:] == [("POST", "/api/v2/persons")] * 3
+    assert summary_of(result.output)["created"] == 3
+    assert set(fake.persons) == set(persons.valid)
+    again = run(fake, "persons", "import", str(persons.path), "--no-progress")
+    assert summary_of(again.output)["unchanged"] == 3
 
 
 def test_a_refused_key_stops_the_run_with_a_clear_error(tmp_path):
