@@ -30,7 +30,7 @@ from sgc_client.resources import (
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Refresh an OAuth2 token this many seconds before the router would refuse it.
 TOKEN_REFRESH_MARGIN = 30.0
-DEFAULT_USER_AGENT = "escr-sgc/0.1 (+https://github.com/escrouter)"
+DEFAULT_USER_AGENT = "escr-sgc/0.1"
 
 
 class OAuthToken:
