@@ -3,6 +3,7 @@
 import csv
 import json
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -234,3 +235,20 @@ def test_delete_missing_refuses_to_empty_the_router_from_an_empty_file(tmp_path)
     result = run(fake, "sync", str(empty), "--no-progress", "--delete-missing")
     assert "not deleting: no row of the file was imported" in result.output
     assert set(fake.persons) == set(persons.valid)
+
+
+def test_without_organisations_me_the_pic_must_be_given(tmp_path):
+    fake = FakeRouter()
+    original = fake.handle
+
+    def real_router_like(request):
+        if request.url.path == "/api/x/organisations/me":
+            return httpx.Response(404, json={"code": "ER-0404", "message": "not found"})
+        return original(request)
+
+    fake.handle = real_router_like
+    persons = write_persons_csv(tmp_path / "p.csv", 3)
+    result = run(fake, "persons", "import", str(persons.path), "--no-progress")
+    assert result.exit_code == 2 and "pass --pic" in result.output
+    result = run(fake, "persons", "import", str(persons.path), "--no-progress", "--pic", fake.pic)
+    assert summary_of(result.output)["created"] == len(persons.valid)

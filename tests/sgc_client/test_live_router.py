@@ -350,3 +350,28 @@ def test_another_spelling_of_an_esi_is_the_same_person(live_router, live_tenant,
     assert summary_of(first.output) == {"created": 2, "updated": 0, "unchanged": 0, "failed": 0}
     second = run_cli(live_router, live_tenant, "persons", "import", str(path))
     assert summary_of(second.output) == {"created": 0, "updated": 0, "unchanged": 2, "failed": 0}
+
+    path.write_text(path.read_text().replace(",B", ",Bea"))
+    third = run_cli(live_router, live_tenant, "persons", "import", str(path))
+    assert summary_of(third.output) == {"created": 0, "updated": 1, "unchanged": 1, "failed": 0}
+    with client_of(live_router, live_tenant) as client:
+        person = client.persons.get("urn:schac:personalUniqueCode:int:esi:uni-x.eu:Cd2")
+        assert person["organisations"][0]["fullName"] == "Bea"
+
+
+def test_a_key_without_write_scope_stops_the_run_and_keeps_the_journal(
+    live_router, live_tenant, tmp_path
+):
+    reader = live_router.admin(
+        "key", "create", "--pic", live_tenant.pic, "--scope", "persons:read"
+    ).split()[0]
+    persons = write_persons_csv(tmp_path / "p.csv", 5, start=99_000)
+    result = CliRunner().invoke(
+        cli,
+        ["--router", live_router.url, "--api-key", reader, "persons", "import", str(persons.path)],
+    )
+    assert result.exit_code == 1
+    assert "stopped: SE-0002" in result.output
+    assert (tmp_path / "p.csv.persons.journal").exists()
+    with client_of(live_router, live_tenant) as client:
+        assert list(client.persons.list()) == []
