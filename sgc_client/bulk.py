@@ -1,0 +1,438 @@
+"""Bulk import and sync of persons and cards: batch calls where offered, one call per row elsewhere.
+
+Two transports give the same outcomes:
+
+* **batch** (escrouter): ``POST /api/x/persons:batch`` / ``cards:batch`` with up to 500 rows per
+  call; the router says per row whether it created, updated, left unchanged or refused it.
+* **per-row** (the real router, which answers 404/405 on ``/api/x``): one walk of the v2 list to
+  learn what the router holds, then for each row a comparison and a POST or PUT only when something
+  differs; cards are read whole (GET) when the list does not show enough to compare.
+
+A malformed row fails alone with its reason and costs no request. Every finished row is written to
+the journal, so an interrupted run resumes; rows are matched by key (ESI, card number or CSN), so a
+second run changes nothing and reports every row unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sgc_client import errors
+from sgc_client.client import RouterClient
+from sgc_client.csv_formats import ParsedRow, canonical_esi, normalise_csn
+from sgc_client.journal import Journal, JournalEntry
+from sgc_client.resources import BATCH_LIMIT
+
+OUTCOMES = ("created", "updated", "unchanged", "failed")
+MODES = ("auto", "batch", "per-row")
+
+
+class ImportAborted(errors.RouterClientError):
+    """The run cannot go on (the credential is refused); finished rows stay in the journal."""
+
+
+@dataclass
+class RowResult:
+    """What became of one row."""
+
+    row: int
+    key: str | None
+    outcome: str
+    status: int | None = None
+    identifier: str | None = None
+    reason: str | None = None
+    resumed: bool = False
+
+
+@dataclass
+class ImportReport:
+    """The outcome of a run: per row, in file order, plus what the router has beyond the file."""
+
+    kind: str
+    mode: str
+    results: list[RowResult] = field(default_factory=list)
+    missing: list[str] | None = None
+    deleted: list[str] = field(default_factory=list)
+    delete_failures: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """How many rows ended in each outcome."""
+        totals = dict.fromkeys(OUTCOMES, 0)
+        for result in self.results:
+            totals[result.outcome] += 1
+        return totals
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as written by ``--report``."""
+        return {
+            "kind": self.kind,
+            "mode": self.mode,
+            "summary": self.counts(),
+            "resumed": sum(1 for r in self.results if r.resumed),
+            "rows": [asdict(r) for r in self.results],
+            "missing": self.missing,
+            "deleted": self.deleted,
+            "deleteFailures": self.delete_failures,
+            "notes": self.notes,
+        }
+
+
+def _reason(error: errors.RouterClientError) -> str:
+    if isinstance(error, errors.ApiError):
+        return f"{error.code or error.status}: {error.message}"
+    return str(error)
+
+
+def _abort_if_fatal(error: errors.ApiError) -> None:
+    # A refused credential or a missing scope fails every row alike: stop rather than repeat it.
+    if isinstance(error, errors.Unauthorized) or (
+        isinstance(error, errors.Forbidden) and error.code == "SE-0002"
+    ):
+        raise ImportAborted(_reason(error)) from error
+
+
+def _code_key(value: Any) -> Any:
+    return value.get("key") if isinstance(value, dict) else value
+
+
+def person_matches(existing: dict[str, Any], body: dict[str, Any], pic: str) -> bool:
+    """Whether the router's person already holds what ``body`` says for organisation ``pic``."""
+    wanted = body["personOrganisationUpdateViews"][0]
+    link = next(
+        (
+            o
+            for o in existing.get("organisations") or []
+            if (o.get("organisation") or {}).get("identifier") == pic
+        ),
+        None,
+    )
+    if link is None:
+        return False
+    contact = link.get("contactPoint") or {}
+    full_name = link["fullName"] if "fullName" in link else existing.get("fullName")
+    if (full_name or None) != wanted["fullName"]:
+        return False
+    if (contact.get("email") or None) != wanted["email"]:
+        return False
+    # The real router has no phone: compare it only where the router shows one.
+    if "phone" in contact and (contact.get("phone") or None) != wanted["phone"]:
+        return False
+    return (_code_key(link.get("academicLevel")) or None) == wanted["academicLevel"]
+
+
+def card_lite_matches(existing: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether the fields a card list shows already hold what ``body`` says."""
+    person = existing.get("person") or {}
+    return (
+        str(existing.get("issuedAt")) == body["issuedAt"]
+        and str(existing.get("expiresAt")) == body["expiresAt"]
+        and (existing.get("displayName") or None) == body["displayName"]
+        and canonical_esi(person.get("identifier") or "") == body["personIdentifier"]
+    )
+
+
+def card_matches(existing: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether a whole card (CardView) already holds what ``body`` says."""
+    if not card_lite_matches(existing, body):
+        return False
+    if _code_key(existing.get("cardType")) != body["cardType"]:
+        return False
+    if _code_key(existing.get("cardStatusType")) != body["cardStatusType"]:
+        return False
+    if "csn" in body and "csn" in existing:
+        return normalise_csn(existing.get("csn") or "") == body["csn"]
+    return True
+
+
+class BulkImporter:
+    """Feeds parsed rows of one kind (``persons`` or ``cards``) to the router."""
+
+    def __init__(
+        self,
+        client: RouterClient,
+        kind: str,
+        pic: str,
+        *,
+        mode: str = "auto",
+        journal: Journal | None = None,
+        on_progress: Callable[[int], None] | None = None,
+        chunk_size: int = BATCH_LIMIT,
+        list_page_size: int = 500,
+        workers: int = 1,
+    ) -> None:
+        if kind not in ("persons", "cards"):
+            raise ValueError("kind is persons or cards")
+        if mode not in MODES:
+            raise ValueError(f"mode is one of {', '.join(MODES)}")
+        self.client = client
+        self.kind = kind
+        self.pic = pic
+        self.mode = mode
+        self.journal = journal
+        self.on_progress = on_progress or (lambda _n: None)
+        self.chunk_size = max(1, min(chunk_size, BATCH_LIMIT))
+        self.list_page_size = list_page_size
+        self.workers = max(1, workers)
+        self._listing: dict[str, dict[str, Any]] | None = None
+        self._full_cards: dict[str, dict[str, Any]] = {}
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def run(
+        self, rows: Iterable[ParsedRow], *, find_missing: bool = False, delete_missing: bool = False
+    ) -> ImportReport:
+        """Import every row; optionally report (and delete) what the router has beyond the file."""
+        report = ImportReport(kind=self.kind, mode=self.mode)
+        results: dict[int, RowResult] = {}
+        pending: list[ParsedRow] = []
+        all_rows = list(rows)
+        first_row_of: dict[str, int] = {}
+        for parsed in all_rows:
+            if parsed.error is None and parsed.key is not None:
+                earlier = first_row_of.setdefault(parsed.key, parsed.row)
+                if earlier != parsed.row:
+                    parsed.error = f"duplicate of row {earlier} ({parsed.key})"
+                    parsed.body = None
+            if parsed.error is not None:
+                results[parsed.row] = RowResult(
+                    parsed.row, parsed.key, "failed", reason=parsed.error
+                )
+                self.on_progress(1)
+                continue
+            done = self.journal.finished(parsed.row, parsed.digest) if self.journal else None
+            if done is not None:
+                results[parsed.row] = RowResult(
+                    parsed.row,
+                    parsed.key,
+                    done.outcome,
+                    status=done.status,
+                    identifier=done.identifier,
+                    reason=done.reason,
+                    resumed=True,
+                )
+                self.on_progress(1)
+                continue
+            pending.append(parsed)
+
+        mode = self.mode
+        if pending and mode in ("auto", "batch"):
+            mode = self._run_batches(pending, results)
+        if pending and mode == "per-row":
+            self._run_per_row([p for p in pending if p.row not in results], results)
+        if self.journal is not None:
+            self.journal.sync()
+        report.mode = mode if pending else self.mode
+        report.results = [results[p.row] for p in all_rows]
+        if find_missing or delete_missing:
+            self._missing(all_rows, report, delete=delete_missing)
+        return report
+
+    def _finish(self, parsed: ParsedRow, result: RowResult, results: dict[int, RowResult]) -> None:
+        results[parsed.row] = result
+        if self.journal is not None:
+            self.journal.record(
+                JournalEntry(
+                    row=parsed.row,
+                    digest=parsed.digest,
+                    outcome=result.outcome,
+                    identifier=result.identifier,
+                    status=result.status,
+                    reason=result.reason,
+                )
+            )
+        self.on_progress(1)
+
+    # -- batch transport --------------------------------------------------------------------
+
+    def _run_batches(self, pending: list[ParsedRow], results: dict[int, RowResult]) -> str:
+        """Send the rows in chunks; answer the mode that did the work (per-row after a 404)."""
+        batch = self.client.persons.batch if self.kind == "persons" else self.client.cards.batch
+        for start in range(0, len(pending), self.chunk_size):
+            chunk = pending[start : start + self.chunk_size]
+            try:
+                answer = batch([p.body for p in chunk if p.body is not None])
+            except (errors.NotFound, errors.MethodNotAllowed) as error:
+                if self.mode == "auto" and start == 0:
+                    return "per-row"  # the real router: no /api/x batch endpoints
+                raise ImportAborted(f"batch endpoint refused: {_reason(error)}") from error
+            except errors.ApiError as error:
+                _abort_if_fatal(error)
+                for parsed in chunk:
+                    self._finish(parsed, self._failed(parsed, error), results)
+                continue
+            except errors.TransportError as error:
+                # Some rows may have been applied; the journal lets a re-run settle them.
+                for parsed in chunk:
+                    self._finish(parsed, self._failed(parsed, error), results)
+                continue
+            by_index = {r.index: r for r in answer.results}
+            for index, parsed in enumerate(chunk):
+                item = by_index.get(index)
+                if item is None:
+                    result = RowResult(
+                        parsed.row, parsed.key, "failed", reason="no result for this row"
+                    )
+                elif item.outcome == "failed" or item.outcome not in OUTCOMES:
+                    result = RowResult(
+                        parsed.row,
+                        parsed.key,
+                        "failed",
+                        status=item.status,
+                        identifier=item.identifier,
+                        reason=f"{item.error_code or item.status}: {item.error_message}",
+                    )
+                else:
+                    result = RowResult(
+                        parsed.row,
+                        parsed.key,
+                        item.outcome,
+                        status=item.status,
+                        identifier=item.identifier,
+                    )
+                self._finish(parsed, result, results)
+            if self.journal is not None:
+                self.journal.sync()
+        return "batch"
+
+    # -- per-row transport ------------------------------------------------------------------
+
+    def _run_per_row(self, pending: list[ParsedRow], results: dict[int, RowResult]) -> None:
+        """One row at a time, or ``workers`` rows at a time on as many connections."""
+        if self.workers == 1 or len(pending) < 2:
+            for parsed in pending:
+                self._finish(parsed, self._one_row(parsed), results)
+            return
+        try:
+            self.listing()  # once, before the workers compare against it
+        except errors.ApiError as error:
+            _abort_if_fatal(error)
+            raise
+        executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="escr-sgc")
+        try:
+            futures = {executor.submit(self._one_row, parsed): parsed for parsed in pending}
+            # Results are journaled from this thread only, in the order they complete.
+            for future in as_completed(futures):
+                self._finish(futures[future], future.result(), results)
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _failed(self, parsed: ParsedRow, error: errors.RouterClientError) -> RowResult:
+        status = error.status if isinstance(error, errors.ApiError) else None
+        return RowResult(parsed.row, parsed.key, "failed", status=status, reason=_reason(error))
+
+    def listing(self) -> dict[str, dict[str, Any]]:
+        """What the router holds for this organisation, by key (ESI or card number)."""
+        if self._listing is None:
+            if self.kind == "persons":
+                items = self.client.persons.list(size=self.list_page_size)
+                self._listing = {canonical_esi(p["identifier"]): p for p in items}
+            else:
+                items = self.client.cards.list(size=self.list_page_size)
+                self._listing = {c["cardNumber"]: c for c in items}
+        return self._listing
+
+    def _one_row(self, parsed: ParsedRow) -> RowResult:
+        assert parsed.body is not None and parsed.key is not None
+        try:
+            if self.kind == "persons":
+                return self._one_person(parsed)
+            return self._one_card(parsed)
+        except errors.ApiError as error:
+            _abort_if_fatal(error)
+            return self._failed(parsed, error)
+        except errors.TransportError as error:
+            return self._failed(parsed, error)
+
+    def _one_person(self, parsed: ParsedRow) -> RowResult:
+        assert parsed.body is not None and parsed.key is not None
+        existing = self.listing().get(parsed.key)
+        if existing is not None:
+            if person_matches(existing, parsed.body, self.pic):
+                return RowResult(parsed.row, parsed.key, "unchanged", 200, parsed.key)
+            self.client.persons.replace(parsed.key, parsed.body)
+            return RowResult(parsed.row, parsed.key, "updated", 200, parsed.key)
+        try:
+            self.client.persons.create(parsed.body)
+        except errors.Conflict:
+            # Known to the router through another organisation: link it to ours.
+            self.client.persons.replace(parsed.key, parsed.body)
+        return RowResult(parsed.row, parsed.key, "created", 201, parsed.key)
+
+    def _full_card(self, number: str) -> dict[str, Any]:
+        if number not in self._full_cards:
+            self._full_cards[number] = self.client.cards.get(number)
+        return self._full_cards[number]
+
+    def _card_by_csn(self, csn: str, esi: str) -> dict[str, Any] | None:
+        # The list does not show chip numbers: read the cards of the same holder whole.
+        for number, lite in self.listing().items():
+            holder = canonical_esi((lite.get("person") or {}).get("identifier") or "")
+            if holder == esi:
+                card = self._full_card(number)
+                if normalise_csn(card.get("csn") or "") == csn:
+                    return card
+        return None
+
+    def _one_card(self, parsed: ParsedRow) -> RowResult:
+        body = parsed.body
+        assert body is not None
+        number = body.get("cardNumber")
+        existing: dict[str, Any] | None = None
+        if number is not None:
+            lite = self.listing().get(number)
+            if lite is not None:
+                existing = lite if not card_lite_matches(lite, body) else self._full_card(number)
+        else:
+            existing = self._card_by_csn(body["csn"], body["personIdentifier"])
+            if existing is not None:
+                number = existing["cardNumber"]
+        if existing is None:
+            created = self.client.cards.create(body)
+            return RowResult(parsed.row, parsed.key, "created", 201, created.get("cardNumber"))
+        assert number is not None
+        if card_lite_matches(existing, body) and card_matches(existing, body):
+            return RowResult(parsed.row, parsed.key, "unchanged", 200, number)
+        self.client.cards.update(number, {**body, "cardNumber": number})
+        return RowResult(parsed.row, parsed.key, "updated", 200, number)
+
+    # -- what the file no longer has --------------------------------------------------------
+
+    def _missing(self, rows: list[ParsedRow], report: ImportReport, *, delete: bool) -> None:
+        self._listing = None  # read afresh: the run itself changed the router
+        listed = self.listing()
+        if self.kind == "persons":
+            in_file = {p.key for p in rows if p.key}
+        else:
+            in_file = {p.key for p in rows if p.key}
+            in_file |= {r.identifier for r in report.results if r.identifier}
+        missing = sorted(key for key in listed if key not in in_file)
+        report.missing = missing
+        if not delete:
+            return
+        if not any(r.outcome != "failed" for r in report.results):
+            # An empty or wholly broken file would otherwise erase everything the router holds.
+            report.notes.append("not deleting: no row of the file was imported")
+            return
+        unresolved = [
+            r for r in report.results if r.outcome == "failed" and (r.key or "").startswith("csn:")
+        ]
+        if self.kind == "cards" and unresolved:
+            report.notes.append(
+                f"not deleting: {len(unresolved)} row(s) keyed by csn failed, so their cards "
+                "cannot be told apart from missing ones"
+            )
+            return
+        for key in missing:
+            try:
+                if self.kind == "persons":
+                    self.client.persons.delete(key)
+                else:
+                    self.client.cards.delete(key)
+            except errors.RouterClientError as error:
+                report.delete_failures[key] = _reason(error)
+            else:
+                report.deleted.append(key)

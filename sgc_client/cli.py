@@ -1,0 +1,424 @@
+"""``escr-sgc``: feed a router from an institution's card system (SGC) from the command line.
+
+Exit status: 0 when everything succeeded, 3 when the run completed but some rows failed (see the
+summary and ``--report``), 1 on an error that stopped the command.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sgc_client import errors
+from sgc_client.bulk import MODES, BulkImporter, ImportAborted, ImportReport
+from sgc_client.client import RouterClient
+from sgc_client.csv_formats import CsvFormatError, read_cards, read_persons, sniff_kind
+from sgc_client.journal import Journal, JournalMismatch
+
+EXIT_ROWS_FAILED = 3
+# How many failed rows the terminal summary lists; --report FILE.json holds all of them.
+SHOWN_FAILURES = 20
+
+
+class Context:
+    """The global options, and the client made from them on first use."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self._client: RouterClient | None = None
+
+    @property
+    def client(self) -> RouterClient:
+        """The router client, built from --router and the credential options."""
+        if self._client is None:
+            router = self.options["router"]
+            if not router:
+                raise click.UsageError("Name the router: --router URL or ESCR_SGC_ROUTER.")
+            if not self.options["api_key"] and not self.options["client_id"]:
+                raise click.UsageError(
+                    "Give a credential: --api-key (ESCR_SGC_API_KEY) or "
+                    "--client-id/--client-secret."
+                )
+            try:
+                self._client = RouterClient(
+                    router,
+                    api_key=self.options["api_key"],
+                    client_id=self.options["client_id"],
+                    client_secret=self.options["client_secret"],
+                    timeout=self.options["timeout"],
+                    retries=self.options["retries"],
+                    transport=self.options["transport"],
+                )
+            except ValueError as error:
+                raise click.UsageError(str(error)) from error
+        return self._client
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        if self._client is not None:
+            self._client.close()
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@contextmanager
+def _api_errors() -> Iterator[None]:
+    try:
+        yield
+    except errors.ApiError as error:
+        raise click.ClickException(f"{error.status} {error.code or ''} {error.message}") from error
+    except (errors.RouterClientError, CsvFormatError, JournalMismatch) as error:
+        raise click.ClickException(str(error)) from error
+
+
+@click.group()
+@click.option(
+    "--router", envvar="ESCR_SGC_ROUTER", help="Base URL of the router (env ESCR_SGC_ROUTER)."
+)
+@click.option("--api-key", envvar="ESCR_SGC_API_KEY", help="API key (env ESCR_SGC_API_KEY).")
+@click.option("--client-id", envvar="ESCR_SGC_CLIENT_ID", help="OAuth2 client id.")
+@click.option("--client-secret", envvar="ESCR_SGC_CLIENT_SECRET", help="OAuth2 client secret.")
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True)
+@click.pass_context
+def cli(ctx: click.Context, **options: Any) -> None:
+    """Keep an ESC router in sync with your card management system."""
+    # A program embedding the CLI may pass {"transport": httpx transport} as obj (tests do).
+    transport = ctx.obj.get("transport") if isinstance(ctx.obj, dict) else None
+    ctx.obj = Context(transport=transport, **options)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _own_pic(context: Context, pic: str | None) -> str:
+    if pic:
+        return pic
+    try:
+        return context.client.organisations.me()["identifier"]
+    except (errors.NotFound, errors.MethodNotAllowed) as error:
+        raise click.UsageError(
+            "This router does not tell who you are (/api/x/organisations/me): pass --pic."
+        ) from error
+
+
+def _bulk_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--pic", help="Your institution's PIC (default: asked from the router)."),
+        click.option(
+            "--mode",
+            type=click.Choice(MODES),
+            default="auto",
+            show_default=True,
+            help="batch: /api/x/*:batch; per-row: v2 calls; auto: batch if offered.",
+        ),
+        click.option(
+            "--journal",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Journal file for resuming (default: FILE.<kind>.journal next to FILE).",
+        ),
+        click.option(
+            "--report",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write every row's outcome and reason to this JSON file.",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 16),
+            default=1,
+            show_default=True,
+            help="Rows sent at once in per-row mode (mind the router's rate limits).",
+        ),
+        click.option("--progress/--no-progress", default=True, help="Show a progress bar."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _print_summary(console: Console, report: ImportReport) -> None:
+    counts = report.counts()
+    resumed = sum(1 for r in report.results if r.resumed)
+    table = Table(title=f"{report.kind} ({report.mode})", show_header=True)
+    for name in ("created", "updated", "unchanged", "failed"):
+        table.add_column(name, justify="right")
+    table.add_row(*(str(counts[name]) for name in ("created", "updated", "unchanged", "failed")))
+    console.print(table)
+    if resumed:
+        console.print(f"{resumed} row(s) were finished by an earlier, interrupted run.")
+    failures = [r for r in report.results if r.outcome == "failed"]
+    for result in failures[:SHOWN_FAILURES]:
+        console.print(
+            f"row {result.row}: failed: {result.reason}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    if len(failures) > SHOWN_FAILURES:
+        console.print(f"... and {len(failures) - SHOWN_FAILURES} more failed row(s)")
+    if report.missing is not None:
+        console.print(f"{len(report.missing)} record(s) in the router are not in the file")
+        for key in report.missing[:SHOWN_FAILURES]:
+            console.print(f"missing: {key}", markup=False, highlight=False, soft_wrap=True)
+    if report.deleted:
+        console.print(f"deleted {len(report.deleted)} record(s) missing from the file")
+    for key, reason in report.delete_failures.items():
+        console.print(
+            f"could not delete {key}: {reason}", markup=False, highlight=False, soft_wrap=True
+        )
+    for note in report.notes:
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
+    # One plain line for scripts to read.
+    click.echo(
+        "summary: "
+        + " ".join(
+            f"{name}={counts[name]}" for name in ("created", "updated", "unchanged", "failed")
+        )
+    )
+
+
+def _run_bulk(
+    context: Context,
+    kind: str,
+    file: Path,
+    *,
+    pic: str | None,
+    mode: str,
+    journal: Path | None,
+    report: Path | None,
+    progress: bool,
+    workers: int = 1,
+    find_missing: bool = False,
+    delete_missing: bool = False,
+) -> None:
+    console = Console(stderr=True)
+    with _api_errors():
+        own_pic = _own_pic(context, pic)
+        reader = read_persons if kind == "persons" else read_cards
+        rows = list(reader(file, own_pic))
+        journal_path = journal or file.with_name(f"{file.name}.{kind}.journal")
+        run_journal = Journal(
+            journal_path,
+            {"kind": kind, "router": context.client.base_url, "pic": own_pic},
+        )
+        run_journal.open()
+        complete = False
+        try:
+            with Progress(
+                TextColumn(f"{kind}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                disable=not progress,
+            ) as bar:
+                task = bar.add_task(kind, total=len(rows))
+                importer = BulkImporter(
+                    context.client,
+                    kind,
+                    own_pic,
+                    mode=mode,
+                    journal=run_journal,
+                    on_progress=lambda n: bar.advance(task, n),
+                    workers=workers,
+                )
+                outcome = importer.run(
+                    rows, find_missing=find_missing, delete_missing=delete_missing
+                )
+            complete = True
+        except ImportAborted as error:
+            raise click.ClickException(
+                f"stopped: {error}; finished rows are kept in {journal_path}"
+            ) from error
+        finally:
+            run_journal.close(complete=complete)
+    if report is not None:
+        report.write_text(json.dumps(outcome.to_json(), indent=2), encoding="utf-8")
+    _print_summary(console, outcome)
+    if outcome.counts()["failed"]:
+        sys.exit(EXIT_ROWS_FAILED)
+
+
+@cli.group()
+def persons() -> None:
+    """Persons (students) of your institution."""
+
+
+@persons.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_bulk_options
+@pass_context
+def persons_import(context: Context, file: Path, **options: Any) -> None:
+    """Register new persons and update changed ones from FILE (CSV)."""
+    _run_bulk(context, "persons", file, **options)
+
+
+@cli.group()
+def cards() -> None:
+    """Cards of your institution, in bulk."""
+
+
+@cards.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_bulk_options
+@pass_context
+def cards_import(context: Context, file: Path, **options: Any) -> None:
+    """Register new cards and update changed ones from FILE (CSV)."""
+    _run_bulk(context, "cards", file, **options)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--kind",
+    type=click.Choice(["persons", "cards"]),
+    help="What FILE holds (default: guessed from its header).",
+)
+@click.option(
+    "--delete-missing",
+    is_flag=True,
+    help="Delete what the router has and FILE no longer has (default: only report it).",
+)
+@_bulk_options
+@pass_context
+def sync(
+    context: Context, file: Path, kind: str | None, delete_missing: bool, **options: Any
+) -> None:
+    """Import FILE, then report what the router holds that FILE no longer has."""
+    _run_bulk(
+        context,
+        kind or sniff_kind(file),
+        file,
+        find_missing=True,
+        delete_missing=delete_missing,
+        **options,
+    )
+
+
+@cli.group()
+def card() -> None:
+    """One card: lifecycle actions and QR code."""
+
+
+def _print_lifecycle(view: dict[str, Any]) -> None:
+    click.echo(f"{view['cardNumber']}: {view['state']} ({view['cardStatusType']})")
+    replacement = view.get("replacement")
+    if replacement:
+        click.echo(f"replaced by {replacement['cardNumber']}")
+
+
+def _lifecycle_command(name: str, action: str, help_text: str) -> None:
+    @card.command(name, help=help_text)
+    @click.argument("escn")
+    @pass_context
+    def command(context: Context, escn: str) -> None:
+        with _api_errors():
+            _print_lifecycle(context.client.cards.change_state(escn, action))
+
+
+_lifecycle_command("lost", "REPORT_LOST", "Report card ESCN lost (escrouter only).")
+_lifecycle_command("stolen", "REPORT_STOLEN", "Report card ESCN stolen (escrouter only).")
+_lifecycle_command("suspend", "SUSPEND", "Suspend card ESCN (escrouter only).")
+_lifecycle_command("reactivate", "REACTIVATE", "Reactivate card ESCN (escrouter only).")
+
+
+@card.command("renew")
+@click.argument("escn")
+@click.option("--card-number", help="Number of the new card (default: generated).")
+@click.option("--issued-at", help="Issue date of the new card (YYYY-MM-DD).")
+@click.option("--expires-at", help="Expiry date of the new card (YYYY-MM-DD).")
+@click.option("--card-type", help="Type of the new card (default: the old card's).")
+@click.option("--display-name")
+@click.option("--csn", help="Chip serial number of the new card.")
+@pass_context
+def card_renew(context: Context, escn: str, **renewal: str | None) -> None:
+    """Replace card ESCN by a new card (escrouter only)."""
+    names = {
+        "card_number": "cardNumber",
+        "issued_at": "issuedAt",
+        "expires_at": "expiresAt",
+        "card_type": "cardType",
+        "display_name": "displayName",
+        "csn": "csn",
+    }
+    with _api_errors():
+        view = context.client.cards.renew(
+            escn, **{names[k]: v for k, v in renewal.items() if v is not None}
+        )
+    _print_lifecycle(view)
+
+
+@card.command("qr")
+@click.argument("escn")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (default: standard output).",
+)
+@click.option(
+    "--format",
+    "qr_format",
+    type=click.Choice(["svg", "png", "text"]),
+    default="svg",
+    show_default=True,
+)
+@click.option("--orientation", type=click.Choice(["horizontal", "vertical"]))
+@click.option("--colours", type=click.Choice(["normal", "inverted"]))
+@click.option("--size", type=click.Choice(["XS", "S", "M"]))
+@pass_context
+def card_qr(
+    context: Context,
+    escn: str,
+    output: Path | None,
+    qr_format: str,
+    orientation: str | None,
+    colours: str | None,
+    size: str | None,
+) -> None:
+    """Download the QR code of card ESCN."""
+    with _api_errors():
+        content = context.client.cards.qr(
+            escn,
+            format=qr_format,  # type: ignore[arg-type]
+            orientation=orientation,
+            colours=colours,
+            size=size,
+        )
+    if output is None:
+        click.get_binary_stream("stdout").write(content)
+    else:
+        output.write_bytes(content)
+        click.echo(f"wrote {output} ({len(content)} bytes)", err=True)
+
+
+@cli.group()
+def consent() -> None:
+    """Students' consent to share their card data."""
+
+
+@consent.command("withdraw")
+@click.argument("esi")
+@pass_context
+def consent_withdraw(context: Context, esi: str) -> None:
+    """Erase person ESI from the router (with your cards of them): consent withdrawn."""
+    with _api_errors():
+        context.client.persons.delete(esi)
+    click.echo(f"erased {esi}")
+
+
+def main() -> None:
+    """Console entry point of ``escr-sgc``."""
+    cli(prog_name="escr-sgc")
+
+
+if __name__ == "__main__":
+    main()
