@@ -25,6 +25,11 @@ class Settings:
     max_page_size: int = 1000
     max_escn_per_request: int = 100
     sql_echo: bool = False
+    # GraphQL limits: deeper, larger or costlier queries are refused before they run.
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 20
+    graphql_max_tokens: int = 2000
+    graphql_max_cost: int = 5000
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -47,6 +52,10 @@ class Settings:
             ("token_lifetime_seconds", "ESCR_TOKEN_LIFETIME", int),
             ("default_page_size", "ESCR_DEFAULT_PAGE_SIZE", int),
             ("max_page_size", "ESCR_MAX_PAGE_SIZE", int),
+            ("graphql_max_depth", "ESCR_GRAPHQL_MAX_DEPTH", int),
+            ("graphql_max_aliases", "ESCR_GRAPHQL_MAX_ALIASES", int),
+            ("graphql_max_tokens", "ESCR_GRAPHQL_MAX_TOKENS", int),
+            ("graphql_max_cost", "ESCR_GRAPHQL_MAX_COST", int),
         ):
             if env.get(key):
                 values[name] = cast(env[key])
