@@ -106,8 +106,10 @@ def test_person_update_and_delete_the_same_through_both(client, gql, uni):
     body = gql(
         f"mutation($e: String!, $p: PersonInput!) {{ updatePerson(esi: $e, input: $p) "
         f"{{ {PERSON} }} }}",
-        {"e": esi("U2"), "p": gql_person_input(esi("U2"), email="new@example.org",
-                                               academicLevel=None)},
+        {
+            "e": esi("U2"),
+            "p": gql_person_input(esi("U2"), email="new@example.org", academicLevel=None),
+        },
         tenant=uni,
     )
     assert body["data"]["updatePerson"] == {**rest_person(rest.json), "identifier": esi("U2")}
@@ -339,9 +341,7 @@ def test_illegal_transition_is_er_0050_on_both(client, gql, uni, registered):
     assert error["extensions"]["errors"] == rest.json["errors"]
 
 
-def test_another_organisations_records_are_se_0000_on_both(
-    client, gql, uni, other_uni, registered
-):
+def test_another_organisations_records_are_se_0000_on_both(client, gql, uni, other_uni, registered):
     theirs = registered("F1", tenant=other_uni)
     scenarios = [
         (
