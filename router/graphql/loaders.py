@@ -66,18 +66,30 @@ class Loaders:
         def pictures(ids: list[int]) -> dict[int, bool]:
             return {pid: True for pid in bulk_reads.persons_with_picture(session, caller, ids)}
 
+        history_by_card: BatchLoader[str, list[CardHistoryEntry]] = BatchLoader(
+            lambda numbers: bulk_reads.histories_by_card(session, caller, numbers), list
+        )
+        organisation_by_identifier: BatchLoader[str, Organisation | None] = BatchLoader(
+            lambda identifiers: bulk_reads.organisations_by_identifier(session, identifiers),
+            lambda: None,
+        )
+
+        def cards(ids: list[int]) -> dict[int, list[Card]]:
+            found = bulk_reads.cards_by_person(session, caller, ids)
+            # The nodes of these cards are built person by person, later; announcing every
+            # card now lets one batch fetch the histories and processors of all of them.
+            loaded = [card for person_cards in found.values() for card in person_cards]
+            history_by_card.expect(card.card_number for card in loaded)
+            organisation_by_identifier.expect(
+                card.processor_identifier for card in loaded if card.processor_identifier
+            )
+            return found
+
         return cls(
-            cards_by_person=BatchLoader(
-                lambda ids: bulk_reads.cards_by_person(session, caller, ids), list
-            ),
+            cards_by_person=BatchLoader(cards, list),
             has_picture=BatchLoader(pictures, lambda: False),
-            history_by_card=BatchLoader(
-                lambda numbers: bulk_reads.histories_by_card(session, caller, numbers), list
-            ),
-            organisation_by_identifier=BatchLoader(
-                lambda identifiers: bulk_reads.organisations_by_identifier(session, identifiers),
-                lambda: None,
-            ),
+            history_by_card=history_by_card,
+            organisation_by_identifier=organisation_by_identifier,
             organisation_identifier_by_id=BatchLoader(
                 lambda ids: bulk_reads.organisation_identifiers_by_id(session, ids), lambda: None
             ),

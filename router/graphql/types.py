@@ -252,6 +252,10 @@ def card_nodes(context: GraphQLContext, cards: Iterable[models.Card]) -> list[Ca
             )
         )
     context.loaders.history_by_card.expect(node.card_number for node in nodes)
+    # A card's holder is already loaded, but the holder's own fields (cards, picture) batch too.
+    holders = [node.model.person_id for node in nodes]
+    context.loaders.cards_by_person.expect(holders)
+    context.loaders.has_picture.expect(holders)
     context.loaders.organisation_by_identifier.expect(
         node.processor_identifier for node in nodes if node.processor_identifier
     )
