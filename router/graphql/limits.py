@@ -48,6 +48,8 @@ def _page_size(node: FieldNode, variables: Mapping[str, Any], max_page: int) -> 
             return int(value.value)
         if isinstance(value, VariableNode):
             given = variables.get(value.name.value)
+            if given is None:  # a null variable is an argument left out
+                continue
             return given if isinstance(given, int) else max_page
     return None
 
