@@ -192,12 +192,15 @@ def _write(info: GraphQLInfo, change: Callable[[], T]) -> T:
         raise
 
 
-@strawberry.type(description="What an institution can change.")
+@strawberry.type(
+    description="What an institution can change. Each mutation commits or fails on its own: a "
+    "failed one answers null with an error and changes nothing, and the next ones still run."
+)
 class Mutation:
-    """The write side of the schema."""
+    """The write side of the schema; results are nullable so one failure spares the others."""
 
     @strawberry.mutation(description="Register a person linked to your organisation.")
-    def create_person(self, info: GraphQLInfo, input: PersonInput) -> Person:
+    def create_person(self, info: GraphQLInfo, input: PersonInput) -> Person | None:
         """Same as ``POST /api/v2/persons``."""
         context = context_of(info)
         person = _write(
@@ -214,7 +217,7 @@ class Mutation:
         info: GraphQLInfo,
         esi: str,
         input: PersonInput,
-    ) -> Person:
+    ) -> Person | None:
         """Same as ``PUT /api/v2/persons/{esi}``."""
         context = context_of(info)
         person = _write(
@@ -226,14 +229,14 @@ class Mutation:
         return person_nodes(context, [person])[0]
 
     @strawberry.mutation(description="Erase what your organisation holds of a person.")
-    def delete_person(self, info: GraphQLInfo, esi: str) -> DeletedPerson:
+    def delete_person(self, info: GraphQLInfo, esi: str) -> DeletedPerson | None:
         """Same as ``DELETE /api/v2/persons/{esi}``."""
         context = context_of(info)
         _write(info, lambda: persons.delete_person(context.session, context.caller, esi))
         return DeletedPerson(identifier=parse_esi(esi).value)
 
     @strawberry.mutation(description="Issue a card to a person of your organisation.")
-    def issue_card(self, info: GraphQLInfo, input: CardInput) -> Card:
+    def issue_card(self, info: GraphQLInfo, input: CardInput) -> Card | None:
         """Same as ``POST /api/v2/cards``."""
         context = context_of(info)
         card = _write(
@@ -254,7 +257,7 @@ class Mutation:
         escn: str,
         action: CardAction,  # type: ignore[valid-type]
         renewal: RenewalInput | None = None,
-    ) -> CardStatusChange:
+    ) -> CardStatusChange | None:
         """Same as ``POST /api/x/cards/{escn}/lifecycle``."""
         context = context_of(info)
         card, replacement = _write(

@@ -21,7 +21,7 @@ from strawberry.types import ExecutionResult
 
 from router.domain.errors import NotAuthenticated
 from router.graphql.context import GraphQLContext
-from router.graphql.errors import map_error, router_error_extensions
+from router.graphql.errors import MALFORMED, map_error, router_error_extensions
 from router.request_context import current_caller, db_session, settings
 
 
@@ -35,7 +35,16 @@ class RouterGraphQLView(GraphQLView):
                 current_caller()
             except NotAuthenticated as error:
                 return _unauthenticated(error)
-        return super().dispatch_request()
+        response = super().dispatch_request()
+        # Strawberry refuses some requests in plain text (a body that is not JSON, a mutation
+        # sent by GET); clients get the same JSON error shape as everywhere else.
+        if (
+            isinstance(response, Response)
+            and response.status_code >= 400
+            and response.mimetype == "text/plain"
+        ):
+            return _http_error(response.status_code, response.get_data(as_text=True))
+        return response
 
     def get_context(self, request: Request, response: Response) -> GraphQLContext:  # type: ignore[override]
         """The request's session and caller, the same a REST view would use."""
@@ -46,6 +55,16 @@ class RouterGraphQLView(GraphQLView):
         if result.errors:
             result.errors = [map_error(error) for error in result.errors]
         return super().process_result(request, result)
+
+
+def _http_error(status: int, reason: str) -> Response:
+    extensions = {**MALFORMED, "status": status}
+    if status == 405:
+        extensions.update(
+            code="ER-0405", type="/problems/method-not-allowed", title="Method not allowed"
+        )
+    body = {"data": None, "errors": [{"message": reason, "extensions": extensions}]}
+    return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
 def _unauthenticated(error: NotAuthenticated) -> Response:
