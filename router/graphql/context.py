@@ -23,6 +23,10 @@ class GraphQLContext:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
+        self.reset_loaders()
+
+    def reset_loaders(self) -> None:
+        """Start with empty loaders: after a mutation, nothing cached before it is trusted."""
         self.loaders = Loaders.for_request(self.session, self.caller)
 
 

@@ -185,11 +185,15 @@ def _write(info: GraphQLInfo, change: Callable[[], T]) -> T:
     A GraphQL request may hold several mutations on one session: without the rollback, a later
     mutation's commit would also commit what a failed one left half-done.
     """
+    context = context_of(info)
     try:
         return change()
     except Exception:
-        context_of(info).session.rollback()
+        context.session.rollback()
         raise
+    finally:
+        # What the loaders cached before the change may be stale now (a history, a card list).
+        context.reset_loaders()
 
 
 @strawberry.type(

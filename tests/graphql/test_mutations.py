@@ -128,3 +128,21 @@ def test_a_body_that_is_not_json_is_a_json_error(client, uni):
     )
     assert response.status_code == 400
     assert response.json["errors"][0]["extensions"]["code"] == "ER-0400"
+
+
+def test_later_mutations_of_a_document_see_the_earlier_changes(gql, uni, registered):
+    record = registered("V7")
+    body = gql(
+        """mutation($n: String!) {
+            first: changeCardStatus(escn: $n, action: SUSPEND) { card { history { event } } }
+            second: changeCardStatus(escn: $n, action: REPORT_LOST) {
+                card { state history { event } person { cards { state } } } } }""",
+        {"n": record["escn"]},
+        tenant=uni,
+    )
+    assert "errors" not in body, body
+    assert [h["event"] for h in body["data"]["first"]["card"]["history"]] == ["ISSUED", "SUSPEND"]
+    second = body["data"]["second"]["card"]
+    assert [h["event"] for h in second["history"]] == ["ISSUED", "SUSPEND", "REPORT_LOST"]
+    assert second["state"] == "LOST"
+    assert second["person"]["cards"] == [{"state": "LOST"}]
