@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import strawberry
@@ -43,9 +44,19 @@ class Window:
 
 
 def window(
-    first: int | None, after: str | None, last: int | None, before: str | None, *, max_size: int
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    *,
+    max_size: int,
+    count: Callable[[], int],
 ) -> Window:
-    """Turn Relay arguments into an offset and a size, refusing nonsense with a clear message."""
+    """Turn Relay arguments into an offset and a size, refusing nonsense with a clear message.
+
+    ``count`` gives the length of the list; it is called only for ``last`` without ``before``,
+    the one case that needs to know where the list ends.
+    """
     if first is not None and last is not None:
         raise MalformedRequest("Give either first or last, not both.")
     for name, value in (("first", first), ("last", last)):
@@ -57,7 +68,7 @@ def window(
         raise MalformedRequest("The before cursor comes ahead of the after cursor.")
     if last is not None:
         if end is None:
-            raise MalformedRequest("last needs a before cursor (paging backward from the end).")
+            end = max(count(), start)
         begin = max(start, end - last)
         return Window(offset=begin, size=end - begin)
     size = first if first is not None else 10

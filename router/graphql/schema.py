@@ -50,7 +50,7 @@ from router.graphql.types import (
     person_nodes,
 )
 from router.services import cards, organisations, persons
-from router.services.pagination import PageRequest
+from router.services.pagination import Page, PageRequest
 from router.settings import Settings
 
 T = TypeVar("T")
@@ -66,9 +66,17 @@ def _page_request(
     search: str | None,
     sort: str | None,
     direction: OrderDirection,
+    list_page: Callable[[PageRequest], Page[Any]],
 ) -> tuple[PageRequest, int]:
     """The service's page request of Relay arguments, and how many rows the window wants."""
-    wanted = window(first, after, last, before, max_size=context_of(info).settings.max_page_size)
+    wanted = window(
+        first,
+        after,
+        last,
+        before,
+        max_size=context_of(info).settings.max_page_size,
+        count=lambda: list_page(PageRequest(size=1, search=search)).total_elements,
+    )
     # An empty window still asks the service for one row, so that scopes are checked as usual.
     request = PageRequest(
         size=max(wanted.size, 1),
@@ -108,6 +116,12 @@ class Query:
     ) -> PersonConnection:
         """Same list, search and sort as ``GET /api/v2/persons``."""
         context = context_of(info)
+
+        def list_page(request: PageRequest) -> Page[Any]:
+            return persons.list_persons(
+                context.session, context.caller, request, max_size=context.settings.max_page_size
+            )
+
         request, size = _page_request(
             info,
             first,
@@ -117,10 +131,9 @@ class Query:
             filter.search if filter else None,
             order_by.value if order_by else None,
             direction,
+            list_page,
         )
-        page = persons.list_persons(
-            context.session, context.caller, request, max_size=context.settings.max_page_size
-        )
+        page = list_page(request)
         nodes = person_nodes(context, page.items[:size])
         offset = request.offset or 0
         return PersonConnection(
@@ -151,6 +164,12 @@ class Query:
     ) -> CardConnection:
         """Same list, search and sort as ``GET /api/v2/cards``."""
         context = context_of(info)
+
+        def list_page(request: PageRequest) -> Page[Any]:
+            return cards.list_cards(
+                context.session, context.caller, request, max_size=context.settings.max_page_size
+            )
+
         request, size = _page_request(
             info,
             first,
@@ -160,10 +179,9 @@ class Query:
             filter.search if filter else None,
             order_by.value if order_by else None,
             direction,
+            list_page,
         )
-        page = cards.list_cards(
-            context.session, context.caller, request, max_size=context.settings.max_page_size
-        )
+        page = list_page(request)
         nodes = card_nodes(context, page.items[:size])
         offset = request.offset or 0
         return CardConnection(

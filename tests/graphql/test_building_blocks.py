@@ -24,15 +24,21 @@ def test_cursors_round_trip_and_refuse_strangers():
 
 
 def test_windows_follow_the_relay_arguments():
-    assert window(None, None, None, None, max_size=100) == Window(0, 10)
-    assert window(5, encode_cursor(9), None, None, max_size=100) == Window(10, 5)
-    assert window(None, None, 3, encode_cursor(10), max_size=100) == Window(7, 3)
-    assert window(None, encode_cursor(8), 5, encode_cursor(10), max_size=100) == Window(9, 1)
-    assert window(50, encode_cursor(0), None, encode_cursor(3), max_size=100) == Window(1, 2)
+    assert window(None, None, None, None, max_size=100, count=lambda: 30) == Window(0, 10)
+    assert window(5, encode_cursor(9), None, None, max_size=100, count=lambda: 30) == Window(10, 5)
+    assert window(None, None, 3, encode_cursor(10), max_size=100, count=lambda: 30) == Window(7, 3)
+    assert window(
+        None, encode_cursor(8), 5, encode_cursor(10), max_size=100, count=lambda: 30
+    ) == Window(9, 1)
+    assert window(
+        50, encode_cursor(0), None, encode_cursor(3), max_size=100, count=lambda: 30
+    ) == Window(1, 2)
+    assert window(None, None, 4, None, max_size=100, count=lambda: 30) == Window(26, 4)
+    assert window(None, encode_cursor(27), 4, None, max_size=100, count=lambda: 30) == Window(28, 2)
     with pytest.raises(MalformedRequest):
-        window(101, None, None, None, max_size=100)
+        window(101, None, None, None, max_size=100, count=lambda: 30)
     with pytest.raises(MalformedRequest):
-        window(None, encode_cursor(5), None, encode_cursor(2), max_size=100)
+        window(None, encode_cursor(5), None, encode_cursor(2), max_size=100, count=lambda: 30)
 
 
 def test_page_info_of_a_middle_page():

@@ -52,6 +52,15 @@ def test_walking_backward_with_last_and_before(gql, uni, twenty_five):
     assert page["pageInfo"]["hasNextPage"] is True
 
 
+def test_last_without_before_pages_back_from_the_end(gql, uni, twenty_five):
+    page = _page(gql, uni, last=3)
+    assert [e["node"]["identifier"] for e in page["edges"]] == twenty_five[22:]
+    assert page["pageInfo"]["hasNextPage"] is False
+    assert page["pageInfo"]["hasPreviousPage"] is True
+    earlier = _page(gql, uni, last=3, before=page["pageInfo"]["startCursor"])
+    assert [e["node"]["identifier"] for e in earlier["edges"]] == twenty_five[19:22]
+
+
 def test_an_empty_list_has_no_cursors(gql, uni):
     page = _page(gql, uni, first=5)
     assert page == {
@@ -93,7 +102,7 @@ def test_filter_and_order_match_the_rest_list(client, gql, uni, twenty_five):
         {"first": 5, "last": 5},
         {"after": "not-a-cursor"},
         {"after": "b2Zmc2V0Oi0x"},  # "offset:-1"
-        {"last": 5},
+        {"last": 0},
     ],
 )
 def test_bad_paging_arguments_are_er_0400(gql, uni, variables):
