@@ -23,10 +23,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     from router import request_context
     from router.api import init_api
     from router.cli import escr_group
+    from router.graphql import init_graphql
     from router.web import init_web
 
     app.teardown_appcontext(request_context.close_session)
     init_api(app)
     init_web(app)
+    init_graphql(app, settings)
     app.cli.add_command(escr_group, "escr")
     return app

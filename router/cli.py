@@ -261,6 +261,32 @@ def demo() -> None:
         click.echo(f"Its API key (shown once, keep it): {issued.secret}")
 
 
+@escr_group.group("graphql")
+def graphql_group() -> None:
+    """The GraphQL schema."""
+
+
+@graphql_group.command("export-schema")
+@click.option(
+    "--output",
+    "-o",
+    default="schema.graphql",
+    show_default=True,
+    help="File to write, or - for standard output.",
+)
+def graphql_export_schema(output: str) -> None:
+    """Write the GraphQL schema in SDL (the repository keeps it in schema.graphql)."""
+    from router.graphql.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if output == "-":
+        click.echo(sdl, nl=False)
+        return
+    with open(output, "w", encoding="utf-8") as handle:
+        handle.write(sdl)
+    click.echo(f"wrote {output}", err=True)
+
+
 def main() -> None:
     """Console entry point of ``escr-admin``."""
     escr_group(prog_name="escr-admin")

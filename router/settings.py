@@ -31,6 +31,11 @@ class Settings:
     public_rate_limit: str = "60/minute"
     # Partner verification records older than this are purged (GDPR storage limitation).
     verification_retention_days: int = 90
+    # GraphQL limits: deeper, larger or costlier queries are refused before they run.
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 20
+    graphql_max_tokens: int = 2000
+    graphql_max_cost: int = 5000
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -64,6 +69,10 @@ class Settings:
             ("max_page_size", "ESCR_MAX_PAGE_SIZE", int),
             ("public_rate_limit", "ESCR_PUBLIC_RATE_LIMIT", str),
             ("verification_retention_days", "ESCR_VERIFICATION_RETENTION_DAYS", int),
+            ("graphql_max_depth", "ESCR_GRAPHQL_MAX_DEPTH", int),
+            ("graphql_max_aliases", "ESCR_GRAPHQL_MAX_ALIASES", int),
+            ("graphql_max_tokens", "ESCR_GRAPHQL_MAX_TOKENS", int),
+            ("graphql_max_cost", "ESCR_GRAPHQL_MAX_COST", int),
         ):
             if env.get(key):
                 values[name] = cast(env[key])

@@ -17,13 +17,18 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class PageRequest:
-    """What page of a list the client asked for; ``sort`` is ``field`` or ``field,asc|desc``."""
+    """What page of a list the client asked for; ``sort`` is ``field`` or ``field,asc|desc``.
+
+    ``offset``, when set, replaces ``page * size`` as the first row: cursor pagination (GraphQL)
+    resumes right after the last item seen, which need not be a page boundary.
+    """
 
     page: int = 0
     size: int = 10
     sort: str | None = None
     direction: str = "ASC"
     search: str | None = None
+    offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ def paginate(
     """Apply sort and paging to ``query`` (which selects one entity) and run it."""
     if request.page < 0:
         raise MalformedRequest("page numbers start at 0.")
+    if request.offset is not None and request.offset < 0:
+        raise MalformedRequest("offsets start at 0.")
     if not 1 <= request.size <= max_size:
         raise MalformedRequest(f"size must be between 1 and {max_size}.")
     field, direction = _parse_sort(request.sort or default_sort, request.direction)
@@ -67,7 +74,8 @@ def paginate(
     tie_breaker = sortable[default_sort]
     if tie_breaker is not column:
         ordered = ordered.order_by(tie_breaker.asc())
-    rows = session.scalars(ordered.offset(request.page * request.size).limit(request.size))
+    first_row = request.page * request.size if request.offset is None else request.offset
+    rows = session.scalars(ordered.offset(first_row).limit(request.size))
     return Page(
         items=list(rows.unique()),
         number=request.page,

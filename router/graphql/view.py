@@ -1,0 +1,77 @@
+"""``/graphql``: strawberry's Flask view, authenticated like the REST API.
+
+The credential is checked before the document is even parsed, as REST checks it before reading
+arguments: a request without a valid credential gets HTTP 401 with a GraphQL error body whose
+``extensions.code`` is ``SE-0001`` (and a ``WWW-Authenticate`` header), so HTTP clients and
+GraphQL clients both see the failure. GraphiQL's page itself (a browser's GET asking for HTML)
+loads without a credential; its queries then carry the key set in its headers editor.
+Errors of an authenticated request (not found, forbidden, invalid input) answer 200 with
+``errors``, as GraphQL over HTTP expects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Request, Response, json, request
+from flask.typing import ResponseReturnValue
+from strawberry.flask.views import GraphQLView
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from router.domain.errors import NotAuthenticated
+from router.graphql.context import GraphQLContext
+from router.graphql.errors import MALFORMED, map_error, router_error_extensions
+from router.request_context import current_caller, db_session, settings
+
+
+class RouterGraphQLView(GraphQLView):
+    """Strawberry's view with the router's authentication, context and error codes."""
+
+    def dispatch_request(self) -> ResponseReturnValue:
+        """Authenticate, unless the browser only asks for GraphiQL's page."""
+        if not self.should_render_graphql_ide(self.request_adapter_class(request)):
+            try:
+                current_caller()
+            except NotAuthenticated as error:
+                return _unauthenticated(error)
+        response = super().dispatch_request()
+        # Strawberry refuses some requests in plain text (a body that is not JSON, a mutation
+        # sent by GET); clients get the same JSON error shape as everywhere else.
+        if (
+            isinstance(response, Response)
+            and response.status_code >= 400
+            and response.mimetype == "text/plain"
+        ):
+            return _http_error(response.status_code, response.get_data(as_text=True))
+        return response
+
+    def get_context(self, request: Request, response: Response) -> GraphQLContext:  # type: ignore[override]
+        """The request's session and caller, the same a REST view would use."""
+        return GraphQLContext(session=db_session(), caller=current_caller(), settings=settings())
+
+    def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """Map errors raised outside the operation too (the schema's extension maps the rest)."""
+        if result.errors:
+            result.errors = [map_error(error) for error in result.errors]
+        return super().process_result(request, result)
+
+
+def _http_error(status: int, reason: str) -> Response:
+    extensions = {**MALFORMED, "status": status}
+    if status == 405:
+        extensions.update(
+            code="ER-0405", type="/problems/method-not-allowed", title="Method not allowed"
+        )
+    body = {"data": None, "errors": [{"message": reason, "extensions": extensions}]}
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _unauthenticated(error: NotAuthenticated) -> Response:
+    body: dict[str, Any] = {
+        "data": None,
+        "errors": [{"message": error.message, "extensions": router_error_extensions(error)}],
+    }
+    response = Response(json.dumps(body), status=401, mimetype="application/json")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="escrouter"'
+    return response

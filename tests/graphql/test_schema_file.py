@@ -1,0 +1,46 @@
+"""schema.graphql in the repository is the schema the router serves."""
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from router.cli import escr_group
+from router.graphql.schema import schema_sdl
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
+REGENERATE = "escr-admin graphql export-schema"
+
+
+def test_schema_file_matches_the_code():
+    committed = SCHEMA_FILE.read_text(encoding="utf-8") if SCHEMA_FILE.exists() else ""
+    assert committed == schema_sdl(), (
+        f"schema.graphql is out of date with the code: regenerate it with `{REGENERATE}` "
+        "at the repository root and commit it."
+    )
+
+
+def test_export_command_writes_the_schema(tmp_path):
+    target = tmp_path / "schema.graphql"
+    result = CliRunner().invoke(escr_group, ["graphql", "export-schema", "--output", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_text(encoding="utf-8") == schema_sdl()
+    printed = CliRunner().invoke(escr_group, ["graphql", "export-schema", "-o", "-"])
+    assert printed.output == schema_sdl()
+
+
+def test_the_served_schema_is_the_exported_one(client, uni):
+    response = client.post(
+        "/graphql",
+        json={"query": "{ __schema { mutationType { fields { name } } } }"},
+        headers=uni.headers,
+    )
+    names = {f["name"] for f in response.json["data"]["__schema"]["mutationType"]["fields"]}
+    assert names == {
+        "createPerson",
+        "updatePerson",
+        "deletePerson",
+        "issueCard",
+        "changeCardStatus",
+    }
+    for name in names:
+        assert f"  {name}(" in SCHEMA_FILE.read_text(encoding="utf-8")
