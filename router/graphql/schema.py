@@ -46,10 +46,12 @@ from router.graphql.types import (
     DeletedPerson,
     Organisation,
     Person,
+    Verification,
     card_nodes,
     person_nodes,
 )
 from router.services import cards, organisations, persons
+from router.services import verification as verification_service
 from router.services.pagination import Page, PageRequest
 from router.settings import Settings
 
@@ -195,6 +197,18 @@ class Query:
         """Same as ``GET /api/v2/cards/{escn}``."""
         context = context_of(info)
         return card_nodes(context, [cards.get_card(context.session, context.caller, escn)])[0]
+
+    @strawberry.field(
+        description="Verify what a partner scanned (a verification URL or a card number), as "
+        "POST /api/x/verify does: scope verify; the lookup is recorded."
+    )
+    def verification(self, info: GraphQLInfo, scanned: str) -> Verification:
+        """Same as ``POST /api/x/verify``."""
+        context = context_of(info)
+        verdict = verification_service.verify_scan(
+            context.session, context.caller, scanned, public_url=context.settings.public_url
+        )
+        return Verification.of(verdict)
 
 
 def _write(info: GraphQLInfo, change: Callable[[], T]) -> T:

@@ -18,9 +18,11 @@ from router import models
 from router.domain.lifecycle import CardAction as DomainCardAction
 from router.domain.lifecycle import CardState as DomainCardState
 from router.domain.lifecycle import V2Status, allowed_actions, public_status, write_status
+from router.domain.verification import VerdictReason as DomainVerdictReason
 from router.graphql.context import GraphQLContext, context_of
 from router.services.cards import CARD_TYPES, WRITE_STATUSES
 from router.services.persons import ACADEMIC_LEVELS, visible_links
+from router.services.verification import Verdict
 
 # The enums mirror the domain's values, so GraphQL validates them before a service runs.
 CardState = strawberry.enum(DomainCardState, description="Where a card stands in its life.")
@@ -37,6 +39,9 @@ CardType = strawberry.enum(
 CardStatusType = strawberry.enum(
     enum.StrEnum("CardStatusType", {name: name for name in WRITE_STATUSES}),  # type: ignore[misc]
     description="The v2 status an institution writes: ACTIVE or INACTIVE.",
+)
+VerdictReason = strawberry.enum(
+    DomainVerdictReason, description="Why a scanned card does not verify as valid."
 )
 AcademicLevel = strawberry.enum(
     enum.StrEnum("AcademicLevel", {name: name for name in ACADEMIC_LEVELS}),  # type: ignore[misc]
@@ -260,3 +265,44 @@ def card_nodes(context: GraphQLContext, cards: Iterable[models.Card]) -> list[Ca
         node.processor_identifier for node in nodes if node.processor_identifier
     )
     return nodes
+
+
+@strawberry.type(description="The public facts of a card's issuer.")
+class Issuer:
+    """An issuer as a verification discloses it: PIC, name and country."""
+
+    identifier: str
+    name: str
+    country: str | None
+
+
+@strawberry.type(
+    description="What a verification tells: valid or not, why, and the minimal facts about the "
+    "card (never an email address or an ESI)."
+)
+class Verification:
+    """The verdict of ``POST /api/x/verify``, field for field."""
+
+    valid: bool
+    reason: VerdictReason | None  # type: ignore[valid-type]
+    card_number: str | None
+    issuer: Issuer | None
+    expires_at: dt.date | None
+    display_name: str | None
+    checked_at: dt.datetime
+
+    @classmethod
+    def of(cls, verdict: Verdict) -> Verification:
+        """The node of a service verdict."""
+        issuer = verdict.issuer
+        return cls(
+            valid=verdict.valid,
+            reason=verdict.reason,
+            card_number=verdict.card_number,
+            issuer=Issuer(identifier=issuer.identifier, name=issuer.name, country=issuer.country)
+            if issuer is not None
+            else None,
+            expires_at=verdict.expires_at,
+            display_name=verdict.display_name,
+            checked_at=verdict.checked_at,
+        )
