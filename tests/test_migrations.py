@@ -1,4 +1,4 @@
-"""The alembic migrations build exactly the schema the models declare, both ways, on each backend."""
+"""The alembic migrations build exactly the models' schema, both ways, on each backend."""
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext

@@ -35,6 +35,7 @@ def init_api(app: Flask) -> Api:
         v2_cards,
         v2_persons,
         v2_pictures,
+        x_batch,
         x_cards,
         x_organisations,
     )
@@ -68,6 +69,7 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(v2_pictures.blp)
     api.register_blueprint(x_cards.blp)
     api.register_blueprint(x_organisations.blp)
+    api.register_blueprint(x_batch.blp)
 
     @app.get("/docs/assets/<path:filename>")
     def swagger_assets(filename: str):  # type: ignore[no-untyped-def]

@@ -100,3 +100,42 @@ class HistoryEntryView(InputSchema):
     actorOrganisation = fields.String(allow_none=True)
     actorCredential = fields.String(allow_none=True)
     relatedCardNumber = fields.String(allow_none=True)
+
+
+class BatchRequest(InputSchema):
+    """A batch: 1 to 500 items, each validated on its own so one bad item fails alone."""
+
+    items = fields.List(fields.Raw(), required=True)
+
+
+class BatchItemError(InputSchema):
+    """Why an item failed: the code and message the single call would have answered."""
+
+    code = fields.String()
+    message = fields.String()
+
+
+class BatchItemResult(InputSchema):
+    """The result of one item of a batch."""
+
+    index = fields.Integer()
+    outcome = fields.String(validate=validate.OneOf(["created", "updated", "unchanged", "failed"]))
+    status = fields.Integer(metadata={"description": "HTTP status of the equivalent single call"})
+    identifier = fields.String(allow_none=True, metadata={"description": "ESI or card number"})
+    error = fields.Nested(BatchItemError, allow_none=True)
+
+
+class BatchSummary(InputSchema):
+    """How many items ended in each outcome."""
+
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    failed = fields.Integer()
+
+
+class BatchResponse(InputSchema):
+    """Per-item results, in the order of the items, and their summary."""
+
+    results = fields.List(fields.Nested(BatchItemResult))
+    summary = fields.Nested(BatchSummary)
