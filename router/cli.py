@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from router import migrate
 from router.db import Database
 from router.domain.errors import RouterError
-from router.services import credentials, organisations
+from router.services import credentials, organisations, webhook_delivery
 from router.services.caller import Scope
 from router.settings import Settings
 
@@ -236,6 +237,43 @@ def demo() -> None:
         issued = credentials.create_api_key(session, organisation, name="demo")
         click.echo(f"Created demo organisation {DEMO_PIC} (Demo University).")
         click.echo(f"Its API key (shown once, keep it): {issued.secret}")
+
+
+@escr_group.group()
+def webhooks() -> None:
+    """Webhook deliveries."""
+
+
+@webhooks.command("deliver")
+@click.option("--once", is_flag=True, help="Deliver what is due, then exit.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds to wait when nothing is due.",
+)
+@click.option("--batch", type=click.IntRange(min=1), default=50, show_default=True)
+def webhooks_deliver(once: bool, interval: float, batch: int) -> None:
+    """POST due webhook events, signed, retrying with backoff; safe to run in several copies."""
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    policy = webhook_delivery.DeliveryPolicy.from_settings(settings)
+    try:
+        if once:
+            run = webhook_delivery.drain(database, policy, limit=batch)
+            click.echo(f"delivered={run.delivered} retried={run.retried} dead={run.dead}")
+            return
+        while True:
+            run = webhook_delivery.deliver_due(database, policy, limit=batch)
+            if run.attempted:
+                click.echo(f"delivered={run.delivered} retried={run.retried} dead={run.dead}")
+            else:
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        database.engine.dispose()
 
 
 def main() -> None:

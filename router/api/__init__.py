@@ -38,6 +38,7 @@ def init_api(app: Flask) -> Api:
         x_batch,
         x_cards,
         x_organisations,
+        x_webhooks,
     )
     from router.api.oauth import init_oauth
 
@@ -70,6 +71,7 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(x_cards.blp)
     api.register_blueprint(x_organisations.blp)
     api.register_blueprint(x_batch.blp)
+    api.register_blueprint(x_webhooks.blp)
 
     @app.get("/docs/assets/<path:filename>")
     def swagger_assets(filename: str):  # type: ignore[no-untyped-def]

@@ -139,3 +139,54 @@ class BatchResponse(InputSchema):
 
     results = fields.List(fields.Nested(BatchItemResult))
     summary = fields.Nested(BatchSummary)
+
+
+class WebhookCreate(InputSchema):
+    """A callback URL (https://) and the event types it receives."""
+
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    events = fields.List(
+        fields.String(validate=validate.OneOf(["card.status_changed"])),
+        load_default=lambda: ["card.status_changed"],
+        validate=validate.Length(min=1),
+    )
+
+
+class WebhookView(InputSchema):
+    """A webhook subscription, without its secret."""
+
+    id = fields.String()
+    url = fields.String()
+    events = fields.List(fields.String())
+    createdAt = fields.DateTime()
+
+
+class CreatedWebhookView(WebhookView):
+    """A new subscription: the signing secret appears in this answer only."""
+
+    secret = fields.String()
+
+
+class DeliveryArgs(InputSchema):
+    """Filter of the delivery list."""
+
+    status = fields.String(validate=validate.OneOf(["pending", "delivered", "dead"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class DeliveryView(InputSchema):
+    """One event sent (or to send) to a subscription, with its attempts."""
+
+    id = fields.Integer()
+    eventId = fields.String()
+    eventType = fields.String()
+    cardNumber = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "pending, delivered or dead (gave up)"})
+    attempts = fields.Integer()
+    nextAttemptAt = fields.DateTime(allow_none=True)
+    lastAttemptAt = fields.DateTime(allow_none=True)
+    lastStatusCode = fields.Integer(allow_none=True)
+    lastError = fields.String(allow_none=True)
+    deliveredAt = fields.DateTime(allow_none=True)
+    createdAt = fields.DateTime()
+    payload = fields.Dict(metadata={"description": "The JSON body sent"})
