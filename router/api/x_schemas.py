@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from router.api.schemas import CardView, InputSchema, OrganisationLiteView
+from router.api.schemas import CardView, CsvValidationError, InputSchema, OrganisationLiteView
 from router.domain.lifecycle import CardAction, HistoryEvent
 from router.services.caller import Scope
 from router.services.organisations import KINDS
@@ -190,3 +190,29 @@ class DeliveryView(InputSchema):
     deliveredAt = fields.DateTime(allow_none=True)
     createdAt = fields.DateTime()
     payload = fields.Dict(metadata={"description": "The JSON body sent"})
+
+
+class CsvImportRowResult(InputSchema):
+    """The outcome of one row of a CSV import."""
+
+    rowNumber = fields.Integer()
+    outcome = fields.String(
+        validate=validate.OneOf(["created", "updated", "unchanged", "deleted", "failed"])
+    )
+    status = fields.Integer(metadata={"description": "HTTP status of the equivalent single call"})
+    identifier = fields.String(allow_none=True, metadata={"description": "The card number"})
+    error = fields.Nested(BatchItemError, allow_none=True)
+    errors = fields.List(fields.Nested(CsvValidationError))
+
+
+class CsvImportSummary(BatchSummary):
+    """How many rows ended in each outcome."""
+
+    deleted = fields.Integer()
+
+
+class CsvImportResponse(InputSchema):
+    """Per-row results, in file order, and their summary."""
+
+    results = fields.List(fields.Nested(CsvImportRowResult))
+    summary = fields.Nested(CsvImportSummary)

@@ -32,6 +32,10 @@ class Outcome(enum.StrEnum):
     UPDATED = "updated"
     UNCHANGED = "unchanged"
     FAILED = "failed"
+    DELETED = "deleted"  # CSV imports only: batches never delete
+
+
+BATCH_OUTCOMES = (Outcome.CREATED, Outcome.UPDATED, Outcome.UNCHANGED, Outcome.FAILED)
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class BatchReport:
 
     def summary(self) -> dict[str, int]:
         """How many items ended in each outcome."""
-        counts = {outcome.value: 0 for outcome in Outcome}
+        counts = {outcome.value: 0 for outcome in BATCH_OUTCOMES}
         for result in self.results:
             counts[result.outcome.value] += 1
         return counts
@@ -70,7 +74,7 @@ def failed(index: int, error: RouterError, identifier: str | None = None) -> Ite
     return ItemResult(index, Outcome.FAILED, error.status, identifier, error)
 
 
-def _guarded(
+def guarded(
     session: Session, index: int, identifier: str | None, apply: Callable[[], ItemResult]
 ) -> ItemResult:
     """Run one item; on a refusal roll back whatever it had pending and report the error."""
@@ -128,7 +132,7 @@ def upsert_person(
         persons.replace_person(session, caller, esi, data)
         return ItemResult(index, Outcome.UPDATED, 200, esi)
 
-    return _guarded(session, index, _identifier_of(data.identifier, parse_esi), apply)
+    return guarded(session, index, _identifier_of(data.identifier, parse_esi), apply)
 
 
 def persons_batch(
@@ -194,7 +198,7 @@ def apply_card(session: Session, caller: Caller, index: int, data: cards.CardInp
         updated = cards.update_card(session, caller, card.card_number, data)
         return ItemResult(index, Outcome.UPDATED, 200, updated.card_number)
 
-    return _guarded(session, index, _identifier_of(data.card_number, parse_escn), apply)
+    return guarded(session, index, _identifier_of(data.card_number, parse_escn), apply)
 
 
 def cards_batch(
