@@ -201,7 +201,6 @@ class InvalidPicture(RouterError):
     title = "Invalid picture"
 
 
-
 class WebhookNotFound(NotFound):
     """No webhook subscription with this id belongs to the caller's organisation."""
 
@@ -244,6 +243,7 @@ class InvalidCsvRow(RouterError):
     code = "ER-0084"
     slug = "invalid-csv-row"
     title = "Invalid CSV row"
+
 
 def all_error_classes() -> list[type[RouterError]]:
     """Every concrete error class, for the problem-type documentation."""

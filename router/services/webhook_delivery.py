@@ -76,9 +76,16 @@ def _due(now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def claim_due(session: Session, *, now: dt.datetime, limit: int, token: str) -> list[int]:
+def claim_due(
+    session: Session,
+    *,
+    now: dt.datetime,
+    limit: int,
+    token: str,
+    lease_seconds: float = LEASE_SECONDS,
+) -> list[int]:
     """Lease up to ``limit`` due deliveries to the claim ``token``; returns their ids."""
-    lease = now + dt.timedelta(seconds=LEASE_SECONDS)
+    lease = now + dt.timedelta(seconds=lease_seconds)
     candidates = select(WebhookDelivery.id).where(*_due(now))
     candidates = candidates.order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
     if session.get_bind().dialect.name == "postgresql":
@@ -180,7 +187,9 @@ def deliver_due(
     client = http or httpx.Client(timeout=policy.timeout_seconds, follow_redirects=False)
     try:
         with database.session() as session:
-            ids = claim_due(session, now=now(), limit=limit, token=token)
+            # The lease outlives the slowest pass, so no other worker takes a row still in hand.
+            lease = max(LEASE_SECONDS, limit * policy.timeout_seconds + 30)
+            ids = claim_due(session, now=now(), limit=limit, token=token, lease_seconds=lease)
             for delivery_id in ids:
                 delivery = session.get(WebhookDelivery, delivery_id)
                 if delivery is None or delivery.claim_token != token:
