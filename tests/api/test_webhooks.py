@@ -184,3 +184,15 @@ def test_delivery_list_filters_by_status(client, uni, registered, subscribe):
     assert _deliveries(client, uni, hook, status="dead") == []
     bad = client.get(f"{HOOKS}/{hook['id']}/deliveries?status=lost", headers=uni.headers)
     assert bad.status_code == 400
+
+
+def test_batches_and_csv_imports_queue_events_too(client, uni, registered, subscribe):
+    hook = subscribe(uni)
+    record = registered("W8")
+    item = card_body(record["esi"], uni.pic, cardNumber=record["escn"], cardStatusType="INACTIVE")
+    response = client.post("/api/x/cards:batch", json={"items": [item]}, headers=uni.headers)
+    assert response.json["results"][0]["outcome"] == "updated"
+    unchanged = client.post("/api/x/cards:batch", json={"items": [item]}, headers=uni.headers)
+    assert unchanged.json["results"][0]["outcome"] == "unchanged"
+    rows = _deliveries(client, uni, hook)
+    assert [r["payload"]["data"]["reason"] for r in rows] == ["DEACTIVATE"]
