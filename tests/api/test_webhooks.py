@@ -186,7 +186,7 @@ def test_delivery_list_filters_by_status(client, uni, registered, subscribe):
     assert bad.status_code == 400
 
 
-def test_batches_and_csv_imports_queue_events_too(client, uni, registered, subscribe):
+def test_batch_status_changes_queue_events_and_unchanged_items_none(client, uni, registered, subscribe):
     hook = subscribe(uni)
     record = registered("W8")
     item = card_body(record["esi"], uni.pic, cardNumber=record["escn"], cardStatusType="INACTIVE")
