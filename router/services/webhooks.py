@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import uuid
@@ -59,6 +60,17 @@ def _require_subscriber(caller: Caller) -> None:
         )
 
 
+def _is_internal_host(hostname: str) -> bool:
+    """Whether a literal host names this machine or a private network (no DNS lookup)."""
+    if hostname.lower() == "localhost" or hostname.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(hostname)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
 def check_url(url: str, *, allow_insecure: bool = False) -> str:
     """Accept an absolute https:// URL with a host (http:// too when ``allow_insecure``)."""
     url = url.strip()
@@ -74,6 +86,11 @@ def check_url(url: str, *, allow_insecure: bool = False) -> str:
         raise InvalidWebhookUrl("A webhook URL must use https://.")
     if not parts.hostname:
         raise InvalidWebhookUrl(f"{url!r} has no host.")
+    if not allow_insecure and _is_internal_host(parts.hostname):
+        raise InvalidWebhookUrl(
+            f"{parts.hostname} is a loopback, private or link-local address; "
+            "webhooks go to public hosts."
+        )
     if parts.username or parts.password:
         raise InvalidWebhookUrl("A webhook URL cannot carry credentials; the signature proves us.")
     return url

@@ -50,6 +50,11 @@ def test_subscribe_list_and_unsubscribe(client, uni, subscribe):
         ({"url": "https://"}, "ER-0081"),
         ({"url": "https://user:pw@hooks.example.org/"}, "ER-0081"),
         ({"url": "https://hooks.example.org:99999/"}, "ER-0081"),
+        ({"url": "https://127.0.0.1/hook"}, "ER-0081"),
+        ({"url": "https://[::1]/hook"}, "ER-0081"),
+        ({"url": "https://10.1.2.3/hook"}, "ER-0081"),
+        ({"url": "https://169.254.169.254/latest"}, "ER-0081"),
+        ({"url": "https://localhost:8443/hook"}, "ER-0081"),
         ({"url": URL, "events": ["card.created"]}, "ER-0400"),
         ({"url": URL, "events": []}, "ER-0400"),
         ({}, "ER-0400"),
@@ -186,7 +191,7 @@ def test_delivery_list_filters_by_status(client, uni, registered, subscribe):
     assert bad.status_code == 400
 
 
-def test_batch_status_changes_queue_events_and_unchanged_items_none(client, uni, registered, subscribe):
+def test_batch_status_changes_queue_events_unchanged_items_none(client, uni, registered, subscribe):
     hook = subscribe(uni)
     record = registered("W8")
     item = card_body(record["esi"], uni.pic, cardNumber=record["escn"], cardStatusType="INACTIVE")
