@@ -73,6 +73,7 @@ def test_batches_need_a_credential_and_the_write_scopes(client, uni, make_tenant
     refused = client.post(PERSONS, json=body, headers=reader.headers)
     assert refused.status_code == 403 and refused.json["code"] == "SE-0002"
     assert client.post(CARDS, json=body, headers=reader.headers).status_code == 403
+    assert client.post(CARDS, json={"items": []}, headers=reader.headers).status_code == 403
     assert client.get("/api/v2/persons", headers=uni.headers).json["content"] == []
 
 
