@@ -231,3 +231,22 @@ def test_the_cli_drains_the_outbox_once(client, uni, registered, hook, settings,
     assert result.exit_code == 0, result.output
     assert "delivered=1 retried=0 dead=0" in result.output
     assert len(receiver.received) == 1 and receiver.received[0]["valid"]
+
+
+def test_the_delivery_policy_and_insecure_mode_come_from_the_environment(tmp_path):
+    from router.settings import Settings
+
+    env = {
+        "ESCR_INSTANCE_PATH": str(tmp_path),
+        "ESCR_WEBHOOK_MAX_ATTEMPTS": "4",
+        "ESCR_WEBHOOK_BACKOFF": "5",
+        "ESCR_WEBHOOK_MAX_BACKOFF": "60",
+        "ESCR_WEBHOOK_TIMEOUT": "2.5",
+        "ESCR_WEBHOOK_ALLOW_INSECURE": "1",
+    }
+    configured = Settings.from_env(env)
+    assert configured.webhook_allow_insecure is True
+    assert DeliveryPolicy.from_settings(configured) == DeliveryPolicy(
+        max_attempts=4, backoff_seconds=5, max_backoff_seconds=60, timeout_seconds=2.5
+    )
+    assert Settings.from_env({"ESCR_INSTANCE_PATH": str(tmp_path)}).webhook_allow_insecure is False
