@@ -7,8 +7,9 @@ institution of ``scripts/serve``. It works on the database of ``ESCR_DATABASE_UR
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sys
-import time
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -259,18 +260,25 @@ def webhooks_deliver(once: bool, interval: float, batch: int) -> None:
     settings = Settings.from_env()
     database = Database(settings.database_url)
     policy = webhook_delivery.DeliveryPolicy.from_settings(settings)
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        stop.set()
+
     try:
         if once:
             run = webhook_delivery.drain(database, policy, limit=batch)
             click.echo(f"delivered={run.delivered} retried={run.retried} dead={run.dead}")
             return
-        while True:
+        # SIGTERM or Ctrl-C end the loop between passes, so no delivery is left half-recorded.
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        while not stop.is_set():
             run = webhook_delivery.deliver_due(database, policy, limit=batch)
             if run.attempted:
                 click.echo(f"delivered={run.delivered} retried={run.retried} dead={run.dead}")
             else:
-                time.sleep(interval)
-    except KeyboardInterrupt:
+                stop.wait(interval)
         click.echo("stopped")
     finally:
         database.engine.dispose()
