@@ -7,7 +7,9 @@ institution of ``scripts/serve``. It works on the database of ``ESCR_DATABASE_UR
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +20,13 @@ from sqlalchemy.orm import Session
 from router import migrate
 from router.db import Database
 from router.domain.errors import RouterError
-from router.services import credentials, organisations, rate_limits, verification
+from router.services import (
+    credentials,
+    organisations,
+    rate_limits,
+    verification,
+    webhook_delivery,
+)
 from router.services.caller import Scope
 from router.settings import Settings
 
@@ -285,6 +293,50 @@ def graphql_export_schema(output: str) -> None:
     with open(output, "w", encoding="utf-8") as handle:
         handle.write(sdl)
     click.echo(f"wrote {output}", err=True)
+
+
+@escr_group.group()
+def webhooks() -> None:
+    """Webhook deliveries."""
+
+
+@webhooks.command("deliver")
+@click.option("--once", is_flag=True, help="Deliver what is due, then exit.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds to wait when nothing is due.",
+)
+@click.option("--batch", type=click.IntRange(min=1), default=50, show_default=True)
+def webhooks_deliver(once: bool, interval: float, batch: int) -> None:
+    """POST due webhook events, signed, retrying with backoff; safe to run in several copies."""
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    policy = webhook_delivery.DeliveryPolicy.from_settings(settings)
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        stop.set()
+
+    try:
+        if once:
+            run = webhook_delivery.drain(database, policy, limit=batch)
+            click.echo(f"delivered={run.delivered} retried={run.retried} dead={run.dead}")
+            return
+        # SIGTERM or Ctrl-C end the loop between passes, so no delivery is left half-recorded.
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        while not stop.is_set():
+            run = webhook_delivery.deliver_due(database, policy, limit=batch)
+            if run.attempted:
+                click.echo(f"delivered={run.delivered} retried={run.retried} dead={run.dead}")
+            else:
+                stop.wait(interval)
+        click.echo("stopped")
+    finally:
+        database.engine.dispose()
 
 
 def main() -> None:

@@ -36,6 +36,12 @@ class Settings:
     graphql_max_aliases: int = 20
     graphql_max_tokens: int = 2000
     graphql_max_cost: int = 5000
+    # Webhooks: plain http:// callbacks are for local tests only.
+    webhook_allow_insecure: bool = False
+    webhook_max_attempts: int = 10
+    webhook_backoff_seconds: int = 30
+    webhook_max_backoff_seconds: int = 6 * 3600
+    webhook_timeout_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -73,10 +79,18 @@ class Settings:
             ("graphql_max_aliases", "ESCR_GRAPHQL_MAX_ALIASES", int),
             ("graphql_max_tokens", "ESCR_GRAPHQL_MAX_TOKENS", int),
             ("graphql_max_cost", "ESCR_GRAPHQL_MAX_COST", int),
+            ("webhook_max_attempts", "ESCR_WEBHOOK_MAX_ATTEMPTS", int),
+            ("webhook_backoff_seconds", "ESCR_WEBHOOK_BACKOFF", int),
+            ("webhook_max_backoff_seconds", "ESCR_WEBHOOK_MAX_BACKOFF", int),
+            ("webhook_timeout_seconds", "ESCR_WEBHOOK_TIMEOUT", float),
         ):
             if env.get(key):
                 values[name] = cast(env[key])
-        if env.get("ESCR_SQL_ECHO"):
-            values["sql_echo"] = env["ESCR_SQL_ECHO"].lower() in {"1", "true", "yes"}
+        for name, key in (
+            ("sql_echo", "ESCR_SQL_ECHO"),
+            ("webhook_allow_insecure", "ESCR_WEBHOOK_ALLOW_INSECURE"),
+        ):
+            if env.get(key):
+                values[name] = env[key].lower() in {"1", "true", "yes"}
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

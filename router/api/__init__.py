@@ -30,14 +30,17 @@ def authenticate_api_request() -> None:
 
 def init_api(app: Flask) -> Api:
     """Register the blueprints, the OpenAPI document (/openapi.json) and Swagger UI (/docs)."""
-    from router.api import (  # noqa: F401  (qr adds its routes to the cards blueprint)
+    from router.api import (  # noqa: F401  (qr, v2_card_csv add routes to the cards blueprint)
         qr,
+        v2_card_csv,
         v2_cards,
         v2_persons,
         v2_pictures,
+        x_batch,
         x_cards,
         x_organisations,
         x_verify,
+        x_webhooks,
     )
     from router.api.oauth import init_oauth
 
@@ -70,6 +73,9 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(x_cards.blp)
     api.register_blueprint(x_organisations.blp)
     api.register_blueprint(x_verify.blp)
+    api.register_blueprint(x_batch.blp)
+    api.register_blueprint(x_webhooks.blp)
+    api.register_blueprint(v2_card_csv.x_blp)
 
     @app.get("/docs/assets/<path:filename>")
     def swagger_assets(filename: str):  # type: ignore[no-untyped-def]

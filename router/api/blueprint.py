@@ -15,9 +15,30 @@ class _Parser(FlaskParser):
 
 
 class RouterBlueprint(Blueprint):
-    """A flask-smorest blueprint whose argument errors are 400, not 422."""
+    """A flask-smorest blueprint whose argument errors are 400, not 422.
+
+    ``spec_tag`` tags its operations as the real router's document does (``V2/card``...), so
+    clients generated from either document group the operations alike.
+    """
 
     ARGUMENTS_PARSER = _Parser()
+
+    def __init__(self, *args: Any, spec_tag: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spec_tag = spec_tag
+
+    def route(  # type: ignore[override]
+        self,
+        rule: str,
+        *,
+        parameters: list[Any] | None = None,
+        tags: list[str] | None = None,
+        **options: Any,
+    ) -> Any:
+        """Flask-smorest's route, tagged with ``spec_tag`` unless tags are given."""
+        if tags is None and self.spec_tag:
+            tags = [self.spec_tag]
+        return super().route(rule, parameters=parameters, tags=tags, **options)
 
 
 # Declared on every authenticated operation; both schemes carry the same API key or token.

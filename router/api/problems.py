@@ -63,18 +63,18 @@ def render_router_error(error: RouterError) -> Response:
     return response
 
 
-def _flatten(messages: Any) -> str:
+def flatten_messages(messages: Any) -> str:
     """Turn webargs/marshmallow messages into one readable sentence."""
     if isinstance(messages, dict):
         parts = []
         for key, value in messages.items():
-            inner = _flatten(value)
+            inner = flatten_messages(value)
             parts.append(
                 inner if key in {"json", "query", "form", "files", "headers"} else f"{key}: {inner}"
             )
         return "; ".join(parts)
     if isinstance(messages, list | tuple):
-        return " ".join(_flatten(m) for m in messages)
+        return " ".join(flatten_messages(m) for m in messages)
     return str(messages)
 
 
@@ -87,7 +87,7 @@ def render_http_exception(error: HTTPException) -> Response:
         # webargs reports schema validation failures as 422; for us they are malformed: 400.
         status = 400
     code, slug, title = _HTTP_CODES.get(status, ("ER-0500", "error", error.name))
-    message = _flatten(messages) if messages else (error.description or error.name)
+    message = flatten_messages(messages) if messages else (error.description or error.name)
     extra = {"errors": messages} if messages else None
     response = problem_response(status, code, slug, title, message, extra)
     for header in ("Allow", "Retry-After"):

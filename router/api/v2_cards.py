@@ -15,7 +15,13 @@ from router.models import Card
 from router.request_context import current_caller, db_session, optional_caller, settings
 from router.services import cards
 
-blp = RouterBlueprint("cards", __name__, url_prefix="/api/v2/cards", description="V2/card")
+blp = RouterBlueprint(
+    "cards",
+    __name__,
+    url_prefix="/api/v2/cards",
+    description="The real router's cards",
+    spec_tag="V2/card",
+)
 
 
 def card_input(body: dict[str, Any]) -> cards.CardInput:

@@ -15,7 +15,11 @@ from router.request_context import current_caller, db_session
 from router.services import pictures
 
 blp = RouterBlueprint(
-    "pictures", __name__, url_prefix="/api/v2/organisations", description="V2/image"
+    "pictures",
+    __name__,
+    url_prefix="/api/v2/organisations",
+    description="The real router's person pictures",
+    spec_tag="V2/image",
 )
 
 _PATH_PARAMETERS = [

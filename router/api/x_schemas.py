@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from router.api.schemas import CardView, InputSchema, OrganisationLiteView
+from router.api.schemas import CardView, CsvValidationError, InputSchema, OrganisationLiteView
 from router.domain.lifecycle import CardAction, HistoryEvent
 from router.services.caller import Scope
 from router.services.organisations import KINDS
@@ -100,3 +100,119 @@ class HistoryEntryView(InputSchema):
     actorOrganisation = fields.String(allow_none=True)
     actorCredential = fields.String(allow_none=True)
     relatedCardNumber = fields.String(allow_none=True)
+
+
+class BatchRequest(InputSchema):
+    """A batch: 1 to 500 items, each validated on its own so one bad item fails alone."""
+
+    items = fields.List(fields.Raw(), required=True)
+
+
+class BatchItemError(InputSchema):
+    """Why an item failed: the code and message the single call would have answered."""
+
+    code = fields.String()
+    message = fields.String()
+
+
+class BatchItemResult(InputSchema):
+    """The result of one item of a batch."""
+
+    index = fields.Integer()
+    outcome = fields.String(validate=validate.OneOf(["created", "updated", "unchanged", "failed"]))
+    status = fields.Integer(metadata={"description": "HTTP status of the equivalent single call"})
+    identifier = fields.String(allow_none=True, metadata={"description": "ESI or card number"})
+    error = fields.Nested(BatchItemError, allow_none=True)
+
+
+class BatchSummary(InputSchema):
+    """How many items ended in each outcome."""
+
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    failed = fields.Integer()
+
+
+class BatchResponse(InputSchema):
+    """Per-item results, in the order of the items, and their summary."""
+
+    results = fields.List(fields.Nested(BatchItemResult))
+    summary = fields.Nested(BatchSummary)
+
+
+class WebhookCreate(InputSchema):
+    """A callback URL (https://) and the event types it receives."""
+
+    url = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    events = fields.List(
+        fields.String(validate=validate.OneOf(["card.status_changed"])),
+        load_default=lambda: ["card.status_changed"],
+        validate=validate.Length(min=1),
+    )
+
+
+class WebhookView(InputSchema):
+    """A webhook subscription, without its secret."""
+
+    id = fields.String()
+    url = fields.String()
+    events = fields.List(fields.String())
+    createdAt = fields.DateTime()
+
+
+class CreatedWebhookView(WebhookView):
+    """A new subscription: the signing secret appears in this answer only."""
+
+    secret = fields.String()
+
+
+class DeliveryArgs(InputSchema):
+    """Filter of the delivery list."""
+
+    status = fields.String(validate=validate.OneOf(["pending", "delivered", "dead"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+
+
+class DeliveryView(InputSchema):
+    """One event sent (or to send) to a subscription, with its attempts."""
+
+    id = fields.Integer()
+    eventId = fields.String()
+    eventType = fields.String()
+    cardNumber = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "pending, delivered or dead (gave up)"})
+    attempts = fields.Integer()
+    nextAttemptAt = fields.DateTime(allow_none=True)
+    lastAttemptAt = fields.DateTime(allow_none=True)
+    lastStatusCode = fields.Integer(allow_none=True)
+    lastError = fields.String(allow_none=True)
+    deliveredAt = fields.DateTime(allow_none=True)
+    createdAt = fields.DateTime()
+    payload = fields.Dict(metadata={"description": "The JSON body sent"})
+
+
+class CsvImportRowResult(InputSchema):
+    """The outcome of one row of a CSV import."""
+
+    rowNumber = fields.Integer()
+    outcome = fields.String(
+        validate=validate.OneOf(["created", "updated", "unchanged", "deleted", "failed"])
+    )
+    status = fields.Integer(metadata={"description": "HTTP status of the equivalent single call"})
+    identifier = fields.String(allow_none=True, metadata={"description": "The card number"})
+    error = fields.Nested(BatchItemError, allow_none=True)
+    errors = fields.List(fields.Nested(CsvValidationError))
+
+
+class CsvImportSummary(BatchSummary):
+    """How many rows ended in each outcome."""
+
+    deleted = fields.Integer()
+
+
+class CsvImportResponse(InputSchema):
+    """Per-row results, in file order, and their summary."""
+
+    results = fields.List(fields.Nested(CsvImportRowResult))
+    summary = fields.Nested(CsvImportSummary)

@@ -249,6 +249,50 @@ class RateLimited(RouterError):
         self.retry_after = retry_after
 
 
+class WebhookNotFound(NotFound):
+    """No webhook subscription with this id belongs to the caller's organisation."""
+
+    code = "ER-0080"
+    slug = "webhook-not-found"
+    title = "Webhook subscription not found"
+
+
+class InvalidWebhookUrl(RouterError):
+    """A webhook callback URL that is not an absolute HTTPS URL."""
+
+    status = 400
+    code = "ER-0081"
+    slug = "invalid-webhook-url"
+    title = "Invalid webhook URL"
+
+
+class UnreadableCsv(RouterError):
+    """An uploaded CSV file that cannot be read at all (encoding, empty, no rows)."""
+
+    status = 400
+    code = "ER-0082"
+    slug = "unreadable-csv"
+    title = "Unreadable CSV file"
+
+
+class BatchSizeInvalid(RouterError):
+    """A batch request with no items or more items than one request may carry."""
+
+    status = 400
+    code = "ER-0083"
+    slug = "batch-size-invalid"
+    title = "Batch size out of range"
+
+
+class InvalidCsvRow(RouterError):
+    """A CSV row whose fields fail validation; the details list each field's problem."""
+
+    status = 400
+    code = "ER-0084"
+    slug = "invalid-csv-row"
+    title = "Invalid CSV row"
+
+
 def all_error_classes() -> list[type[RouterError]]:
     """Every concrete error class, for the problem-type documentation."""
     seen: list[type[RouterError]] = []

@@ -42,6 +42,7 @@ from router.services.caller import Caller, Scope
 from router.services.organisations import find_organisation
 from router.services.pagination import Page, PageRequest, like_pattern, paginate
 from router.services.persons import visible_links
+from router.services.webhooks import record_card_event
 
 CARD_TYPES = (
     "UNKNOWN",
@@ -252,6 +253,8 @@ def update_card(session: Session, caller: Caller, escn: str, data: CardInput) ->
         HistoryEvent(action.value) if action else HistoryEvent.UPDATED,
         before,
     )
+    if action is not None:
+        record_card_event(session, card, before, action.value)
     _commit(session, card.card_number)
     return card
 
@@ -271,6 +274,7 @@ def delete_card(session: Session, caller: Caller, escn: str) -> None:
             actor_credential=caller.credential,
         )
     )
+    record_card_event(session, card, before, HistoryEvent.DELETED.value, deleted=True)
     session.commit()
 
 
@@ -383,6 +387,7 @@ def change_state(
         before,
         related=replacement.card_number if replacement else None,
     )
+    record_card_event(session, card, before, action.value)
     _commit(session, card.card_number)
     return card, replacement
 

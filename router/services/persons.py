@@ -35,6 +35,7 @@ from router.models import (
 )
 from router.services.caller import Caller, Scope
 from router.services.pagination import Page, PageRequest, like_pattern, paginate
+from router.services.webhooks import record_card_event
 
 ACADEMIC_LEVELS = ("BACHELOR", "MASTER", "DOCTORATE")
 
@@ -186,6 +187,7 @@ def delete_person(session: Session, caller: Caller, esi: str) -> None:
                 actor_credential=caller.credential,
             )
         )
+        record_card_event(session, card, card.state, HistoryEvent.DELETED.value, deleted=True)
         session.delete(card)
     session.execute(
         delete(PersonPicture).where(

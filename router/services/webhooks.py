@@ -1,0 +1,242 @@
+"""Webhook subscriptions and the event outbox written beside each card status change.
+
+A card status change adds one outbox row per interested subscription in the same transaction as the
+change, so an event exists exactly when the change was committed; :mod:`webhook_delivery` sends
+them later. Who is interested in a card is decided in one place, :func:`subscriptions_for_card`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import uuid
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from router.db import utcnow
+from router.domain.errors import (
+    InsufficientScope,
+    InvalidWebhookUrl,
+    MalformedRequest,
+    WebhookNotFound,
+)
+from router.domain.lifecycle import CardState, write_status
+from router.models import Card, VerificationRecord, WebhookDelivery, WebhookSubscription
+from router.services.caller import Caller, Scope
+
+CARD_STATUS_CHANGED = "card.status_changed"
+EVENT_TYPES = (CARD_STATUS_CHANGED,)
+DELETED_STATE = "DELETED"
+MAX_URL_LENGTH = 2048
+
+
+class DeliveryStatus:
+    """Where an outbox row stands."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+    ALL = (PENDING, DELIVERED, DEAD)
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Escr-Signature`` value: HMAC-SHA256 of ``"{timestamp}." + body`` under ``secret``."""
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"sha256={digest.hexdigest()}"
+
+
+def _require_subscriber(caller: Caller) -> None:
+    """Institutions (cards:read) and partners (verify) may subscribe; nobody else."""
+    if Scope.CARDS_READ not in caller.scopes and Scope.VERIFY not in caller.scopes:
+        raise InsufficientScope(
+            "Webhooks need the scope 'cards:read' or 'verify'; the credential has "
+            f"{' '.join(sorted(caller.scopes)) or 'none'}."
+        )
+
+
+def _is_internal_host(hostname: str) -> bool:
+    """Whether a literal host names this machine or a private network (no DNS lookup)."""
+    if hostname.lower() == "localhost" or hostname.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(hostname)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_link_local
+
+
+def check_url(url: str, *, allow_insecure: bool = False) -> str:
+    """Accept an absolute https:// URL with a host (http:// too when ``allow_insecure``)."""
+    url = url.strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidWebhookUrl(f"The URL is longer than {MAX_URL_LENGTH} characters.")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a malformed port raises here)
+    except ValueError as exc:
+        raise InvalidWebhookUrl(f"{url!r} is not a valid URL.") from exc
+    allowed = ("https", "http") if allow_insecure else ("https",)
+    if parts.scheme not in allowed:
+        raise InvalidWebhookUrl("A webhook URL must use https://.")
+    if not parts.hostname:
+        raise InvalidWebhookUrl(f"{url!r} has no host.")
+    if not allow_insecure and _is_internal_host(parts.hostname):
+        raise InvalidWebhookUrl(
+            f"{parts.hostname} is a loopback, private or link-local address; "
+            "webhooks go to public hosts."
+        )
+    if parts.username or parts.password:
+        raise InvalidWebhookUrl("A webhook URL cannot carry credentials; the signature proves us.")
+    return url
+
+
+def create_subscription(
+    session: Session,
+    caller: Caller,
+    url: str,
+    events: list[str] | None = None,
+    *,
+    allow_insecure: bool = False,
+) -> WebhookSubscription:
+    """Subscribe the caller's organisation; the new secret is on the returned subscription."""
+    _require_subscriber(caller)
+    wanted = list(dict.fromkeys(events or [CARD_STATUS_CHANGED]))
+    unknown = [e for e in wanted if e not in EVENT_TYPES]
+    if unknown:
+        raise MalformedRequest(
+            f"Unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}."
+        )
+    subscription = WebhookSubscription(
+        id=str(uuid.uuid4()),
+        organisation_id=caller.organisation_id,
+        url=check_url(url, allow_insecure=allow_insecure),
+        events=" ".join(wanted),
+        secret=secrets.token_urlsafe(32),
+        created_at=utcnow(),
+    )
+    session.add(subscription)
+    session.commit()
+    return subscription
+
+
+def list_subscriptions(session: Session, caller: Caller) -> list[WebhookSubscription]:
+    """The caller's organisation's subscriptions, oldest first."""
+    _require_subscriber(caller)
+    return list(
+        session.scalars(
+            select(WebhookSubscription)
+            .where(WebhookSubscription.organisation_id == caller.organisation_id)
+            .order_by(WebhookSubscription.created_at, WebhookSubscription.id)
+        )
+    )
+
+
+def get_subscription(session: Session, caller: Caller, subscription_id: str) -> WebhookSubscription:
+    """A subscription of the caller's organisation; another's is reported as not found."""
+    _require_subscriber(caller)
+    subscription = session.get(WebhookSubscription, subscription_id)
+    # Not found rather than forbidden: a subscription id says nothing about other organisations.
+    if subscription is None or subscription.organisation_id != caller.organisation_id:
+        raise WebhookNotFound(f"No webhook subscription {subscription_id} is yours.")
+    return subscription
+
+
+def delete_subscription(session: Session, caller: Caller, subscription_id: str) -> None:
+    """Remove a subscription and its pending deliveries."""
+    session.delete(get_subscription(session, caller, subscription_id))
+    session.commit()
+
+
+def list_deliveries(
+    session: Session,
+    caller: Caller,
+    subscription_id: str,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[WebhookDelivery]:
+    """The newest deliveries of one of the caller's subscriptions, optionally of one status."""
+    subscription = get_subscription(session, caller, subscription_id)
+    query = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    query = query.order_by(WebhookDelivery.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def subscriptions_for_card(session: Session, card: Card) -> list[WebhookSubscription]:
+    """The subscriptions that receive the events of ``card``.
+
+    The card's issuer, and the partners that verified the card: they learn no more than a new
+    verification would tell them, and only while their lookup is kept (the retention period).
+    """
+    verified_by = select(VerificationRecord.partner_id).where(
+        VerificationRecord.card_number == card.card_number,
+        VerificationRecord.partner_id.is_not(None),
+    )
+    candidates = session.scalars(
+        select(WebhookSubscription)
+        .where(
+            or_(
+                WebhookSubscription.organisation_id == card.issuer_id,
+                WebhookSubscription.organisation_id.in_(verified_by),
+            )
+        )
+        .order_by(WebhookSubscription.id)
+    )
+    return [s for s in candidates if CARD_STATUS_CHANGED in s.event_types]
+
+
+def record_card_event(
+    session: Session,
+    card: Card,
+    previous_state: str | None,
+    reason: str,
+    *,
+    deleted: bool = False,
+) -> None:
+    """Queue a ``card.status_changed`` event for each interested subscription (not committed).
+
+    Call it before the change is committed: the event and the change then commit together.
+    """
+    subscriptions = subscriptions_for_card(session, card)
+    if not subscriptions:
+        return
+    occurred_at = utcnow()
+    event_id = str(uuid.uuid4())
+    state = DELETED_STATE if deleted else card.state
+    status = "INACTIVE" if deleted else write_status(CardState(card.state)).value
+    body = json.dumps(
+        {
+            "id": event_id,
+            "type": CARD_STATUS_CHANGED,
+            "occurredAt": occurred_at.isoformat(),
+            "data": {
+                "cardNumber": card.card_number,
+                "state": state,
+                "cardStatusType": status,
+                "previousState": previous_state,
+                "reason": reason,
+            },
+        },
+        separators=(",", ":"),
+    )
+    for subscription in subscriptions:
+        session.add(
+            WebhookDelivery(
+                subscription_id=subscription.id,
+                event_id=event_id,
+                event_type=CARD_STATUS_CHANGED,
+                card_number=card.card_number,
+                body=body,
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                next_attempt_at=occurred_at,
+                created_at=occurred_at,
+            )
+        )
