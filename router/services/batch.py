@@ -129,7 +129,11 @@ def upsert_person(
             return ItemResult(index, Outcome.CREATED, 201, esi)
         if _person_unchanged(existing, caller, data):
             return ItemResult(index, Outcome.UNCHANGED, 200, esi)
+        # Known to the router through another organisation only: for the caller, a new record.
+        linked = bool(persons.visible_links(existing, caller))
         persons.replace_person(session, caller, esi, data)
+        if not linked:
+            return ItemResult(index, Outcome.CREATED, 201, esi)
         return ItemResult(index, Outcome.UPDATED, 200, esi)
 
     return guarded(session, index, _identifier_of(data.identifier, parse_esi), apply)

@@ -1,9 +1,9 @@
 """escr-sgc and RouterClient against a live router (gunicorn on a loopback port).
 
-Sizes: one call per row costs about 8-25 ms on this router (SQLite, two shared cores), so the
-per-row runs use 1,000 rows (malformed ones included) to stay well under a minute; the
-10,000-row file goes through the live router when it offers ``/api/x/persons:batch``, and always
-through the batch transport against the in-memory router of test_batch_mode.py.
+Sizes: the 10,000-row file (malformed rows included) goes through ``/api/x/persons:batch``, as a
+full run, a second run that changes nothing, and a run killed half-way then resumed. One call per
+row costs about 8-25 ms on this router (SQLite, two shared cores), so the per-row transport, the
+one the real router allows, runs on 1,000 rows.
 """
 
 from __future__ import annotations
@@ -60,11 +60,12 @@ def client_of(router: LiveRouter, tenant: LiveTenant, **kwargs) -> RouterClient:
 def test_import_with_malformed_rows_then_a_second_run_changes_nothing(
     live_router, live_tenant, tmp_path
 ):
-    rows = BATCH_ROWS if offers_batches(live_router, live_tenant) else PER_ROW_ROWS
-    persons = write_persons_csv(tmp_path / "persons.csv", rows)
+    assert offers_batches(live_router, live_tenant)
+    persons = write_persons_csv(tmp_path / "persons.csv", BATCH_ROWS)
     report = tmp_path / "report.json"
     result = run_cli(
-        live_router, live_tenant, "persons", "import", str(persons.path), "--report", str(report)
+        live_router, live_tenant, "persons", "import", str(persons.path), "--report", str(report),
+        "--mode", "batch",
     )
     assert result.exit_code == EXIT_ROWS_FAILED, result.output
     expected = {
@@ -93,12 +94,19 @@ def test_import_with_malformed_rows_then_a_second_run_changes_nothing(
         assert link["fullName"] == "Student 1" and link["academicLevel"]["key"] == "MASTER"
         assert link["contactPoint"] == {"email": "s1@uni.example", "phone": "+33 1 23 45 67 89"}
 
-    again = run_cli(live_router, live_tenant, "persons", "import", str(persons.path))
+    again = run_cli(
+        live_router, live_tenant, "persons", "import", str(persons.path), "--mode", "batch"
+    )
     assert summary_of(again.output) == {**expected, "created": 0, "unchanged": len(persons.valid)}
 
 
-def test_a_run_killed_half_way_resumes_and_finishes(live_router, live_tenant, tmp_path):
-    persons = write_persons_csv(tmp_path / "persons.csv", PER_ROW_ROWS, start=50_000)
+@pytest.mark.parametrize(("mode", "rows", "kill_after"), [("batch", BATCH_ROWS, 2_000),
+                                                          ("per-row", PER_ROW_ROWS, 300)])
+def test_a_run_killed_half_way_resumes_and_finishes(
+    live_router, live_tenant, tmp_path, mode, rows, kill_after
+):
+    start = 50_000 if mode == "per-row" else 200_000
+    persons = write_persons_csv(tmp_path / "persons.csv", rows, start=start)
     journal = tmp_path / "persons.csv.persons.journal"
     command = [
         ESCR_SGC,
@@ -111,14 +119,14 @@ def test_a_run_killed_half_way_resumes_and_finishes(live_router, live_tenant, tm
         str(persons.path),
         "--no-progress",
         "--mode",
-        "per-row",
+        mode,
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     try:
         while True:
             lines = journal.read_text().count("\n") if journal.exists() else 0
-            if lines > 300:
+            if lines > kill_after:
                 break
             assert process.poll() is None, "the import ended before it could be killed"
             assert time.monotonic() < deadline
@@ -128,7 +136,7 @@ def test_a_run_killed_half_way_resumes_and_finishes(live_router, live_tenant, tm
         process.wait()
     with client_of(live_router, live_tenant) as client:
         done_before = sum(1 for _ in client.persons.list(size=500))
-    assert 300 <= done_before < len(persons.valid)
+    assert kill_after <= done_before < len(persons.valid)
     assert journal.exists()
 
     resumed = subprocess.run(command, capture_output=True, text=True, timeout=300)
@@ -217,7 +225,8 @@ def test_cards_import_per_row_by_number_and_by_chip(live_router, live_tenant, tm
     write_cards_csv(cards, rows)
     report = tmp_path / "r.json"
     result = run_cli(
-        live_router, live_tenant, "cards", "import", str(cards), "--report", str(report)
+        live_router, live_tenant, "cards", "import", str(cards), "--report", str(report),
+        "--mode", "per-row",
     )
     assert summary_of(result.output) == {"created": 3, "updated": 0, "unchanged": 0, "failed": 2}, (
         result.output
