@@ -20,6 +20,7 @@ from router.domain.esi import parse_esi
 from router.graphql.connections import (
     CardConnection,
     CardEdge,
+    PageInfo,
     PersonConnection,
     PersonEdge,
     encode_cursor,
@@ -56,6 +57,7 @@ from router.services.pagination import Page, PageRequest
 from router.settings import Settings
 
 T = TypeVar("T")
+N = TypeVar("N")
 GraphQLInfo = Info[GraphQLContext, Any]
 
 
@@ -90,6 +92,31 @@ def _page_request(
     return request, wanted.size
 
 
+def _connection_page(
+    info: GraphQLInfo,
+    window_args: tuple[int | None, str | None, int | None, str | None],
+    search: str | None,
+    sort: str | None,
+    direction: OrderDirection,
+    list_service: Callable[..., Page[Any]],
+    build_nodes: Callable[[GraphQLContext, list[Any]], list[N]],
+) -> tuple[list[tuple[str, N]], PageInfo, int]:
+    """One Relay window of a list service: (cursor, node) pairs, page info and the total."""
+    context = context_of(info)
+
+    def list_page(request: PageRequest) -> Page[Any]:
+        return list_service(
+            context.session, context.caller, request, max_size=context.settings.max_page_size
+        )
+
+    request, size = _page_request(info, *window_args, search, sort, direction, list_page)
+    page = list_page(request)
+    nodes = build_nodes(context, page.items[:size])
+    offset = request.offset or 0
+    pairs = [(encode_cursor(offset + i), node) for i, node in enumerate(nodes)]
+    return pairs, page_info(offset, len(nodes), page.total_elements), page.total_elements
+
+
 @strawberry.type(description="What an institution's dashboard can read.")
 class Query:
     """The read side of the schema."""
@@ -117,34 +144,17 @@ class Query:
         direction: OrderDirection = OrderDirection.ASC,
     ) -> PersonConnection:
         """Same list, search and sort as ``GET /api/v2/persons``."""
-        context = context_of(info)
-
-        def list_page(request: PageRequest) -> Page[Any]:
-            return persons.list_persons(
-                context.session, context.caller, request, max_size=context.settings.max_page_size
-            )
-
-        request, size = _page_request(
+        pairs, info_, total = _connection_page(
             info,
-            first,
-            after,
-            last,
-            before,
+            (first, after, last, before),
             filter.search if filter else None,
             order_by.value if order_by else None,
             direction,
-            list_page,
+            persons.list_persons,
+            person_nodes,
         )
-        page = list_page(request)
-        nodes = person_nodes(context, page.items[:size])
-        offset = request.offset or 0
-        return PersonConnection(
-            edges=[
-                PersonEdge(cursor=encode_cursor(offset + i), node=n) for i, n in enumerate(nodes)
-            ],
-            page_info=page_info(offset, len(nodes), page.total_elements),
-            total_count=page.total_elements,
-        )
+        edges = [PersonEdge(cursor=cursor, node=node) for cursor, node in pairs]
+        return PersonConnection(edges=edges, page_info=info_, total_count=total)
 
     @strawberry.field(description="A person of your organisation, by ESI, with their cards.")
     def person(self, info: GraphQLInfo, esi: str) -> Person:
@@ -165,32 +175,17 @@ class Query:
         direction: OrderDirection = OrderDirection.ASC,
     ) -> CardConnection:
         """Same list, search and sort as ``GET /api/v2/cards``."""
-        context = context_of(info)
-
-        def list_page(request: PageRequest) -> Page[Any]:
-            return cards.list_cards(
-                context.session, context.caller, request, max_size=context.settings.max_page_size
-            )
-
-        request, size = _page_request(
+        pairs, info_, total = _connection_page(
             info,
-            first,
-            after,
-            last,
-            before,
+            (first, after, last, before),
             filter.search if filter else None,
             order_by.value if order_by else None,
             direction,
-            list_page,
+            cards.list_cards,
+            card_nodes,
         )
-        page = list_page(request)
-        nodes = card_nodes(context, page.items[:size])
-        offset = request.offset or 0
-        return CardConnection(
-            edges=[CardEdge(cursor=encode_cursor(offset + i), node=n) for i, n in enumerate(nodes)],
-            page_info=page_info(offset, len(nodes), page.total_elements),
-            total_count=page.total_elements,
-        )
+        edges = [CardEdge(cursor=cursor, node=node) for cursor, node in pairs]
+        return CardConnection(edges=edges, page_info=info_, total_count=total)
 
     @strawberry.field(description="A card of your organisation, by ESCN, with its history.")
     def card(self, info: GraphQLInfo, escn: str) -> Card:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +22,8 @@ from router.domain.lifecycle import CardState, action_for_v2_status
 from router.models import Card, Person
 from router.services import cards, persons
 from router.services.caller import Caller, Scope
+
+T = TypeVar("T")
 
 MAX_BATCH_ITEMS = 500
 
@@ -139,19 +142,30 @@ def upsert_person(
     return guarded(session, index, _identifier_of(data.identifier, parse_esi), apply)
 
 
-def persons_batch(
-    session: Session, caller: Caller, items: Sequence[persons.PersonInput | RouterError]
+def _run_batch(
+    session: Session,
+    caller: Caller,
+    scope: str,
+    items: Sequence[T | RouterError],
+    apply_item: Callable[[Session, Caller, int, T], ItemResult],
 ) -> BatchReport:
-    """Upsert each person; an item given as an error (it did not parse) is reported failed."""
-    caller.require(Scope.PERSONS_WRITE)
+    """Apply each item on its own; an item given as an error (it did not parse) is failed."""
+    caller.require(scope)
     check_batch_size(len(items))
     report = BatchReport()
     for index, item in enumerate(items):
         if isinstance(item, RouterError):
             report.results.append(failed(index, item))
         else:
-            report.results.append(upsert_person(session, caller, index, item))
+            report.results.append(apply_item(session, caller, index, item))
     return report
+
+
+def persons_batch(
+    session: Session, caller: Caller, items: Sequence[persons.PersonInput | RouterError]
+) -> BatchReport:
+    """Upsert each person; an item given as an error (it did not parse) is reported failed."""
+    return _run_batch(session, caller, Scope.PERSONS_WRITE, items, upsert_person)
 
 
 # --- cards ---------------------------------------------------------------------------------
@@ -209,12 +223,4 @@ def cards_batch(
     session: Session, caller: Caller, items: Sequence[cards.CardInput | RouterError]
 ) -> BatchReport:
     """Upsert each card; an item given as an error (it did not parse) is reported failed."""
-    caller.require(Scope.CARDS_WRITE)
-    check_batch_size(len(items))
-    report = BatchReport()
-    for index, item in enumerate(items):
-        if isinstance(item, RouterError):
-            report.results.append(failed(index, item))
-        else:
-            report.results.append(apply_card(session, caller, index, item))
-    return report
+    return _run_batch(session, caller, Scope.CARDS_WRITE, items, apply_card)
