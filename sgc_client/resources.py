@@ -319,7 +319,7 @@ class Verification(Resource):
 
     def verify(self, scanned: str) -> Verdict:
         """Verify what a reader scanned: a verification URL or a bare card number."""
-        # Verification writes nothing, so it is retried like a GET.
+        # Verification changes no card (it only records the lookup), so it is retried like a GET.
         response = self._client.request(
             "POST", "/api/x/verify", json={"scanned": scanned}, idempotent=True
         )

@@ -56,6 +56,8 @@ def live_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRouter
         "ESCR_INSTANCE_PATH": str(instance),
         "ESCR_DATABASE_URL": f"sqlite:///{instance / 'router.sqlite3'}",
         "ESCR_SECRET_KEY": "live-test-secret",
+        # The webhook receiver of the tests listens on plain http://127.0.0.1.
+        "ESCR_WEBHOOK_ALLOW_INSECURE": "1",
     }
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
