@@ -39,10 +39,10 @@ from router.domain.lifecycle import (
 )
 from router.models import Card, CardHistoryEntry, EscnReservation, Organisation, Person
 from router.services.caller import Caller, Scope
+from router.services.card_history import record_change
 from router.services.organisations import find_organisation
 from router.services.pagination import Page, PageRequest, like_pattern, paginate
 from router.services.persons import visible_links
-from router.services.webhooks import record_card_event
 
 CARD_TYPES = (
     "UNKNOWN",
@@ -117,27 +117,6 @@ def _holder(session: Session, caller: Caller, person_identifier: str) -> Person:
     return person
 
 
-def _record(
-    session: Session,
-    caller: Caller | None,
-    card: Card,
-    event: HistoryEvent,
-    from_state: str | None,
-    related: str | None = None,
-) -> None:
-    session.add(
-        CardHistoryEntry(
-            card_number=card.card_number,
-            event=event,
-            from_state=from_state,
-            to_state=card.state,
-            actor_organisation_id=caller.organisation_id if caller else None,
-            actor_credential=caller.credential if caller else None,
-            related_card_number=related,
-        )
-    )
-
-
 def _new_number(session: Session, organisation: Organisation, generator: EscnGenerator) -> str:
     prefix = organisation.prefix_codes[0] if organisation.prefixes else "001"
     for _ in range(_GENERATION_ATTEMPTS):
@@ -199,7 +178,7 @@ def register_card(session: Session, caller: Caller, data: CardInput) -> Card:
         csn=csn,
     )
     session.add(card)
-    _record(session, caller, card, HistoryEvent.ISSUED, None)
+    record_change(session, caller, card, HistoryEvent.ISSUED, None)
     _commit(session, number)
     return card
 
@@ -246,15 +225,13 @@ def update_card(session: Session, caller: Caller, escn: str, data: CardInput) ->
     card.display_name = data.display_name
     card.processor_identifier = data.processor_identifier or None
     card.csn = csn
-    _record(
+    record_change(
         session,
         caller,
         card,
         HistoryEvent(action.value) if action else HistoryEvent.UPDATED,
         before,
     )
-    if action is not None:
-        record_card_event(session, card, before, action.value)
     _commit(session, card.card_number)
     return card
 
@@ -264,17 +241,8 @@ def delete_card(session: Session, caller: Caller, escn: str) -> None:
     caller.require(Scope.CARDS_WRITE)
     card = _get_own(session, caller, escn)
     before = card.state
+    record_change(session, caller, card, HistoryEvent.DELETED, before)
     session.delete(card)
-    session.add(
-        CardHistoryEntry(
-            card_number=card.card_number,
-            event=HistoryEvent.DELETED,
-            from_state=before,
-            actor_organisation_id=caller.organisation_id,
-            actor_credential=caller.credential,
-        )
-    )
-    record_card_event(session, card, before, HistoryEvent.DELETED.value, deleted=True)
     session.commit()
 
 
@@ -378,8 +346,10 @@ def change_state(
         )
         card.replaced_by = number
         session.add(replacement)
-        _record(session, caller, replacement, HistoryEvent.ISSUED, None, related=card.card_number)
-    _record(
+        record_change(
+            session, caller, replacement, HistoryEvent.ISSUED, None, related=card.card_number
+        )
+    record_change(
         session,
         caller,
         card,
@@ -387,7 +357,6 @@ def change_state(
         before,
         related=replacement.card_number if replacement else None,
     )
-    record_card_event(session, card, before, action.value)
     _commit(session, card.card_number)
     return card, replacement
 

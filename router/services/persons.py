@@ -27,15 +27,14 @@ from router.domain.esi import parse_esi
 from router.domain.lifecycle import HistoryEvent
 from router.models import (
     Card,
-    CardHistoryEntry,
     ErasedPerson,
     Person,
     PersonOrganisation,
     PersonPicture,
 )
 from router.services.caller import Caller, Scope
+from router.services.card_history import record_change
 from router.services.pagination import Page, PageRequest, like_pattern, paginate
-from router.services.webhooks import record_card_event
 
 ACADEMIC_LEVELS = ("BACHELOR", "MASTER", "DOCTORATE")
 
@@ -178,16 +177,7 @@ def delete_person(session: Session, caller: Caller, esi: str) -> None:
         select(Card).where(Card.person_id == person.id, Card.issuer_id == caller.organisation_id)
     ).all()
     for card in cards:
-        session.add(
-            CardHistoryEntry(
-                card_number=card.card_number,
-                event=HistoryEvent.DELETED,
-                from_state=card.state,
-                actor_organisation_id=caller.organisation_id,
-                actor_credential=caller.credential,
-            )
-        )
-        record_card_event(session, card, card.state, HistoryEvent.DELETED.value, deleted=True)
+        record_change(session, caller, card, HistoryEvent.DELETED, card.state)
         session.delete(card)
     session.execute(
         delete(PersonPicture).where(
