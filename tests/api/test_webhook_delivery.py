@@ -2,13 +2,9 @@
 
 import dataclasses
 import datetime as dt
-import hashlib
-import hmac
 import json
-import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from click.testing import CliRunner
@@ -17,9 +13,10 @@ from router.cli import escr_group
 from router.db import utcnow
 from router.services import webhook_delivery
 from router.services.webhook_delivery import DeliveryPolicy
+from tests.live_server import WebhookReceiver as Receiver
+from tests.live_server import free_port
 
 HOOKS = "/api/x/webhooks"
-MAX_AGE_SECONDS = 300
 
 
 @pytest.fixture
@@ -28,61 +25,9 @@ def settings(settings):
     return dataclasses.replace(settings, webhook_allow_insecure=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Receiver:
-    """A webhook endpoint that checks signatures as a subscriber must."""
-
-    def __init__(self, port: int, secret: str, status: int = 204):
-        self.port, self.secret, self.status = port, secret, status
-        self.received: list[dict] = []
-        self.server: ThreadingHTTPServer | None = None
-
-    def verify(self, headers, body: bytes) -> bool:
-        timestamp = headers["X-Escr-Timestamp"]
-        if abs(time.time() - int(timestamp)) > MAX_AGE_SECONDS:
-            return False
-        expected = hmac.new(
-            self.secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
-        ).hexdigest()
-        return hmac.compare_digest(headers["X-Escr-Signature"], f"sha256={expected}")
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append(
-                    {
-                        "headers": dict(self.headers),
-                        "body": body,
-                        "valid": receiver.verify(self.headers, body),
-                    }
-                )
-                self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-
 @pytest.fixture
 def hook(client, uni):
-    port = _free_port()
+    port = free_port()
     response = client.post(
         HOOKS, json={"url": f"http://127.0.0.1:{port}/hook"}, headers=uni.headers
     )

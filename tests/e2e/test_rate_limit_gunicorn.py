@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,21 +12,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.live_server import free_port, wait_until_serving
+
 LIMIT = 6
 PERIOD = 3600
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn_url(app, database_url: str, tmp_path: Path) -> Iterator[str]:
     """Two gunicorn workers serving the test database on a free loopback port."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ESCR_DATABASE_URL": database_url,
@@ -36,23 +31,18 @@ def gunicorn_url(app, database_url: str, tmp_path: Path) -> Iterator[str]:
         "ESCR_PUBLIC_URL": "https://router.test",
         "ESCR_PUBLIC_RATE_LIMIT": f"{LIMIT}/hour",
     }
-    process = subprocess.Popen(
-        [str(GUNICORN), "--workers", "2", "--bind", f"127.0.0.1:{port}", "router.wsgi:app"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # A log file, not a pipe: an unread pipe would block gunicorn once its buffer is full.
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(
+            [str(GUNICORN), "--workers", "2", "--bind", f"127.0.0.1:{port}", "router.wsgi:app"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{url}/openapi.json", timeout=2)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None, process.stderr.read().decode()[-2000:]
-                time.sleep(0.1)
-        else:
-            pytest.fail("gunicorn did not start")
+        wait_until_serving(url, process, why_not=lambda: log.read_text()[-2000:])
         yield url
     finally:
         process.terminate()

@@ -3,44 +3,24 @@
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import PG_URL, esi
+from tests.live_server import free_port, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = re.compile(r"API key \(shown once, keep it\): (\S+)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_up(base: str, process: subprocess.Popen, output: list[str]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail("scripts/serve exited:\n" + "".join(output))
-        try:
-            if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    pytest.fail("the router did not answer within 60 s")
-
-
 @pytest.fixture(params=["sqlite", "postgresql"] if PG_URL else ["sqlite"])
 def served(request, tmp_path):
     """The router as scripts/serve starts it, with the demo key it printed."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "ESCR_VENV": sys.prefix,
@@ -71,7 +51,7 @@ def served(request, tmp_path):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, process, [log.read_text()])
+        wait_until_serving(base, process, why_not=log.read_text)
         found = KEY.search(log.read_text())
         assert found, log.read_text()
         yield base, found.group(1)

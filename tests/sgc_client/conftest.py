@@ -7,16 +7,15 @@ institutions with an API key each (``escr-admin org create`` / ``key create``).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.live_server import free_port, wait_until_serving
 
 BIN = Path(sys.executable).parent
 
@@ -41,12 +40,6 @@ class LiveRouter:
         return done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def live_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRouter]:
     """gunicorn serving a fresh router on 127.0.0.1, for the whole session."""
@@ -59,7 +52,7 @@ def live_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRouter
         # The webhook receiver of the tests listens on plain http://127.0.0.1.
         "ESCR_WEBHOOK_ALLOW_INSECURE": "1",
     }
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env["ESCR_PUBLIC_URL"] = url
     router = LiveRouter(url=url, env=env, keys={})
@@ -82,16 +75,7 @@ def live_router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRouter
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not start; see {instance / 'gunicorn.log'}")
-            time.sleep(0.2)
+        wait_until_serving(url, server, timeout=30, why_not=(instance / 'gunicorn.log').read_text)
         yield router
     finally:
         server.terminate()

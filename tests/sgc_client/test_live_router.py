@@ -23,6 +23,7 @@ from PIL import Image
 
 from sgc_client import RouterClient, errors
 from sgc_client.cli import EXIT_ROWS_FAILED, cli
+from tests.live_server import WebhookReceiver, free_port
 from tests.sgc_client.conftest import LiveRouter, LiveTenant
 from tests.sgc_client.factories import esi_of, write_persons_csv
 
@@ -389,55 +390,38 @@ def test_a_key_without_write_scope_stops_the_run_and_keeps_the_journal(
 def test_webhook_delivery_verifies_and_partners_verify_over_http(
     live_router, live_tenant, make_live_tenant, tmp_path
 ):
-    import http.server
-    import socket
-    import threading
-
     from sgc_client.webhooks import verify_signature
 
-    received: list[tuple[dict[str, str], bytes]] = []
+    persons = write_persons_csv(tmp_path / "p.csv", 1, start=99_000)
+    run_cli(live_router, live_tenant, "persons", "import", str(persons.path))
+    port = free_port()
+    with client_of(live_router, live_tenant) as client:
+        hook = client.webhooks.create(f"http://127.0.0.1:{port}/hook")
+        assert hook.secret and [h.id for h in client.webhooks.list()] == [hook.id]
+        card = client.cards.create({
+            "personIdentifier": persons.valid[0], "issuerIdentifier": live_tenant.pic,
+            "cardType": "SMART_CDZ", "cardStatusType": "ACTIVE", "issuedAt": "2026-09-01",
+            "expiresAt": "2030-08-31", "displayName": "Live card",
+        })
+    escn = card["cardNumber"]
+    assert run_cli(live_router, live_tenant, "card", "suspend", escn).exit_code == 0
 
-    class Receiver(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((dict(self.headers.items()), body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = http.server.HTTPServer(("127.0.0.1", port), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    receiver = WebhookReceiver(port, hook.secret)
+    receiver.start()
     try:
-        persons = write_persons_csv(tmp_path / "p.csv", 1, start=99_000)
-        run_cli(live_router, live_tenant, "persons", "import", str(persons.path))
-        with client_of(live_router, live_tenant) as client:
-            hook = client.webhooks.create(f"http://127.0.0.1:{port}/hook")
-            assert hook.secret and [h.id for h in client.webhooks.list()] == [hook.id]
-            card = client.cards.create({
-                "personIdentifier": persons.valid[0], "issuerIdentifier": live_tenant.pic,
-                "cardType": "SMART_CDZ", "cardStatusType": "ACTIVE", "issuedAt": "2026-09-01",
-                "expiresAt": "2030-08-31", "displayName": "Live card",
-            })
-            escn = card["cardNumber"]
-        assert run_cli(live_router, live_tenant, "card", "suspend", escn).exit_code == 0
         live_router.admin("webhooks", "deliver", "--once")
-        assert len(received) == 1
-        headers, body = received[0]
-        verify_signature(hook.secret, headers, body)
-        event = json.loads(body)
-        assert event["data"]["cardNumber"] == escn and event["data"]["state"] == "SUSPENDED"
-
-        partner = make_live_tenant()
-        with client_of(live_router, partner) as client:
-            verdict = client.verification.verify(f"{live_router.url}/cards/{escn}")
-        assert (verdict.valid, verdict.reason, verdict.card_number) == (False, "SUSPENDED", escn)
-        assert verdict.display_name is None
-        assert verdict.issuer["identifier"] == live_tenant.pic
     finally:
-        server.shutdown()
-        server.server_close()
+        receiver.stop()
+    assert len(receiver.received) == 1
+    delivery = receiver.received[0]
+    assert delivery["valid"]
+    verify_signature(hook.secret, delivery["headers"], delivery["body"])
+    event = json.loads(delivery["body"])
+    assert event["data"]["cardNumber"] == escn and event["data"]["state"] == "SUSPENDED"
+
+    partner = make_live_tenant()
+    with client_of(live_router, partner) as client:
+        verdict = client.verification.verify(f"{live_router.url}/cards/{escn}")
+    assert (verdict.valid, verdict.reason, verdict.card_number) == (False, "SUSPENDED", escn)
+    assert verdict.display_name is None
+    assert verdict.issuer["identifier"] == live_tenant.pic
