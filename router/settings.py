@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -50,13 +51,13 @@ class Settings:
         if not self.secret_key:
             object.__setattr__(self, "secret_key", secrets.token_urlsafe(32))
         # Fail at start-up, not on the first anonymous request.
-        parse_rate_limit(self.public_rate_limit)
+        _ = self.public_rate
         if self.verification_retention_days < 1:
             raise ValueError("ESCR_VERIFICATION_RETENTION_DAYS must be at least 1.")
 
-    @property
+    @functools.cached_property
     def public_rate(self) -> RateLimit:
-        """The parsed limit of anonymous lookups per client address."""
+        """The parsed limit of anonymous lookups per client address (parsed once)."""
         return parse_rate_limit(self.public_rate_limit)
 
     @classmethod

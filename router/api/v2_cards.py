@@ -126,6 +126,17 @@ class CardByNumber(MethodView):
         cards.delete_card(db_session(), current_caller(), escn)
 
 
+def public_status_view(escn: str) -> dict[str, Any]:
+    """The CardStatusView of a card for whoever asks; anonymous lookups count to the rate limit.
+
+    Served here and by the public card page for ``Accept: application/json``.
+    """
+    caller = optional_caller()
+    if caller is None:
+        limit_anonymous_lookup()
+    return card_status_view(cards.card_status(db_session(), escn, caller=caller))
+
+
 @blp.route("/<string:escn>/status")
 class CardStatus(MethodView):
     """The public status behind the QR code."""
@@ -134,8 +145,4 @@ class CardStatus(MethodView):
     @blp.doc(**operation_doc("status", 400, 404, 500, public=True))
     def get(self, escn: str) -> dict[str, Any]:
         """Tell whether a card is ACTIVE, INACTIVE or EXPIRED; no key needed."""
-        caller = optional_caller()
-        if caller is None:
-            limit_anonymous_lookup()
-        status = cards.card_status(db_session(), escn, caller=caller)
-        return card_status_view(status)
+        return public_status_view(escn)
