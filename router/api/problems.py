@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
-from router.domain.errors import NotFound, RouterError, all_error_classes
+from router.domain.errors import InternalError, NotFound, RouterError, all_error_classes
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -99,9 +99,7 @@ def render_http_exception(error: HTTPException) -> Response:
 def render_unexpected(error: Exception) -> Response:
     """Last resort: log the failure and answer 500 without leaking internals."""
     log.exception("unexpected error", exc_info=error)
-    return problem_response(
-        500, "ER-0500", "internal-error", "Internal error", "The router failed unexpectedly."
-    )
+    return render_router_error(InternalError())
 
 
 def register_error_handlers(app: Flask) -> None:

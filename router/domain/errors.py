@@ -48,6 +48,18 @@ class InvalidIdentifier(RouterError):
     title = "Invalid identifier"
 
 
+class InternalError(RouterError):
+    """The router failed unexpectedly; the failure is logged and its details are not shown."""
+
+    status = 500
+    code = "ER-0500"
+    slug = "internal-error"
+    title = "Internal error"
+
+    def __init__(self, message: str = "The router failed unexpectedly.") -> None:
+        super().__init__(message)
+
+
 class NotAuthenticated(RouterError):
     """No credential, or one that is unknown, revoked, expired or forged."""
 

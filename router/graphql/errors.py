@@ -15,23 +15,9 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from router.domain.errors import RouterError
+from router.domain.errors import InternalError, MalformedRequest, RouterError
 
 log = logging.getLogger(__name__)
-
-MALFORMED = {
-    "code": "ER-0400",
-    "status": 400,
-    "type": "/problems/malformed-request",
-    "title": "Malformed request",
-}
-UNEXPECTED = {
-    "code": "ER-0500",
-    "status": 500,
-    "type": "/problems/internal-error",
-    "title": "Internal error",
-}
-
 
 def router_error_extensions(error: RouterError) -> dict[str, Any]:
     """The ``extensions`` of a domain error: what the REST problem+json body says of it."""
@@ -44,6 +30,11 @@ def router_error_extensions(error: RouterError) -> dict[str, Any]:
     if error.details:
         extensions["errors"] = error.details
     return extensions
+
+
+# What a document refused before it runs, and an unexpected failure, answer: REST's values.
+MALFORMED = router_error_extensions(MalformedRequest("The GraphQL document is malformed."))
+UNEXPECTED = router_error_extensions(InternalError())
 
 
 def router_graphql_error(error: RouterError) -> GraphQLError:
@@ -64,7 +55,7 @@ def map_error(error: GraphQLError) -> GraphQLError:
         extensions, message = MALFORMED, error.message
     else:
         # Logged by RouterSchema.process_errors; the client learns nothing of the internals.
-        extensions, message = UNEXPECTED, "The router failed unexpectedly."
+        extensions, message = UNEXPECTED, InternalError().message
     return GraphQLError(
         message,
         nodes=error.nodes,
