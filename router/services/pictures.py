@@ -12,7 +12,7 @@ import warnings
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from router.domain.errors import InvalidPicture, PictureNotFound
@@ -69,6 +69,14 @@ def _prepare(data: bytes, resize: bool) -> Picture:
     return Picture("image/png", buffer.getvalue())
 
 
+def _held_by(caller: Caller, person_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The conditions selecting the caller's organisation's picture of a person."""
+    return (
+        PersonPicture.person_id == person_id,
+        PersonPicture.organisation_id == caller.organisation_id,
+    )
+
+
 def _own_person_id(session: Session, caller: Caller, organisation_identifier: str, esi: str) -> int:
     caller.require_own_identifier(organisation_identifier, "The organisation")
     return persons.get_person(session, caller, esi).id
@@ -80,12 +88,7 @@ def get_picture(
     """The picture the caller's organisation holds of a person it is linked to."""
     caller.require(Scope.PERSONS_READ)
     person_id = _own_person_id(session, caller, organisation_identifier, esi)
-    stored = session.scalar(
-        select(PersonPicture).where(
-            PersonPicture.person_id == person_id,
-            PersonPicture.organisation_id == caller.organisation_id,
-        )
-    )
+    stored = session.scalar(select(PersonPicture).where(*_held_by(caller, person_id)))
     if stored is None:
         raise PictureNotFound(f"Your organisation holds no picture of {esi}.")
     return Picture(stored.content_type, stored.content)
@@ -104,12 +107,7 @@ def store_picture(
     caller.require(Scope.PERSONS_WRITE)
     person_id = _own_person_id(session, caller, organisation_identifier, esi)
     picture = _prepare(data, resize)
-    stored = session.scalar(
-        select(PersonPicture).where(
-            PersonPicture.person_id == person_id,
-            PersonPicture.organisation_id == caller.organisation_id,
-        )
-    )
+    stored = session.scalar(select(PersonPicture).where(*_held_by(caller, person_id)))
     if stored is None:
         stored = PersonPicture(person_id=person_id, organisation_id=caller.organisation_id)
         session.add(stored)
@@ -125,10 +123,5 @@ def delete_picture(
     """Remove the caller's picture of a person; removing an absent picture is not an error."""
     caller.require(Scope.PERSONS_WRITE)
     person_id = _own_person_id(session, caller, organisation_identifier, esi)
-    session.execute(
-        delete(PersonPicture).where(
-            PersonPicture.person_id == person_id,
-            PersonPicture.organisation_id == caller.organisation_id,
-        )
-    )
+    session.execute(delete(PersonPicture).where(*_held_by(caller, person_id)))
     session.commit()
