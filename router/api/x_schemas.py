@@ -45,8 +45,13 @@ class ApiKeyCreate(InputSchema):
     """A new API key for the caller's organisation."""
 
     name = fields.String(load_default="", validate=validate.Length(max=255))
-    scopes = fields.List(fields.String(validate=validate.OneOf(Scope.ALL)))
-    expiresAt = fields.AwareDateTime(allow_none=True)
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(Scope.ALL)),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "At least one; only scopes your own credential holds"},
+    )
+    expiresAt = fields.AwareDateTime(allow_none=True, metadata={"description": "In the future"})
 
 
 class ApiKeyView(InputSchema):

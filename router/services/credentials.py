@@ -17,7 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from router.db import utcnow
-from router.domain.errors import CredentialNotFound, NotAuthenticated
+from router.domain.errors import (
+    CredentialNotFound,
+    MalformedRequest,
+    NotAuthenticated,
+    RuleViolation,
+)
 from router.models import ApiKey, OAuthClient, OAuthToken, Organisation
 from router.services.caller import Caller, Scope, parse_scopes
 from router.services.organisations import PARTNER_KINDS
@@ -115,6 +120,63 @@ def rotate_api_key(session: Session, organisation: Organisation | None, prefix: 
         scopes=old.scopes.split(),
         expires_at=old.expires_at,
     )
+
+
+# --- the organisation's own keys, managed by one of its credentials (scope keys:manage) ---------
+#
+# A credential manages only keys no more powerful than itself: it issues keys with a subset of its
+# scopes, and rotates or revokes only keys whose scopes it holds, so that no key (or OAuth2 token)
+# ever yields a key with more scopes than it has.
+
+
+def list_own_keys(session: Session, caller: Caller) -> list[ApiKey]:
+    """The caller's organisation's keys (scope ``keys:manage``)."""
+    caller.require(Scope.KEYS_MANAGE)
+    return list_api_keys(session, caller.organisation)
+
+
+def issue_own_key(
+    session: Session,
+    caller: Caller,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: dt.datetime | None = None,
+) -> IssuedKey:
+    """Issue a key for the caller's organisation with at most the caller's scopes."""
+    caller.require(Scope.KEYS_MANAGE)
+    wanted = tuple(dict.fromkeys(scopes))
+    if not wanted:
+        raise MalformedRequest("scopes: name at least one scope for the new key.")
+    try:
+        parse_scopes(" ".join(wanted))
+    except ValueError as error:
+        raise MalformedRequest(f"scopes: {error}.") from error
+    caller.require_all(wanted, "The new key")
+    if expires_at is not None and expires_at <= utcnow():
+        raise RuleViolation(f"expiresAt ({expires_at.isoformat()}) is not in the future.")
+    return create_api_key(
+        session, caller.organisation, name=name, scopes=wanted, expires_at=expires_at
+    )
+
+
+def _manageable_key(session: Session, caller: Caller, prefix: str) -> ApiKey:
+    caller.require(Scope.KEYS_MANAGE)
+    key = _find_key(session, caller.organisation, prefix)
+    caller.require_all(key.scopes.split(), f"The key {prefix}")
+    return key
+
+
+def rotate_own_key(session: Session, caller: Caller, prefix: str) -> IssuedKey:
+    """Rotate a key of the caller's organisation whose scopes the caller holds."""
+    _manageable_key(session, caller, prefix)
+    return rotate_api_key(session, caller.organisation, prefix)
+
+
+def revoke_own_key(session: Session, caller: Caller, prefix: str) -> ApiKey:
+    """Revoke a key of the caller's organisation whose scopes the caller holds."""
+    _manageable_key(session, caller, prefix)
+    return revoke_api_key(session, caller.organisation, prefix)
 
 
 @dataclass(frozen=True)
