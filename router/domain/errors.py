@@ -87,6 +87,19 @@ class InsufficientScope(RouterError):
     title = "Insufficient scope"
 
 
+class UnauthorisedPic(RouterError):
+    """The request names an organisation (PIC) the credential does not belong to.
+
+    The real router answers 401 here, and its clients read a 401 on such a call as "unauthorised
+    PIC for this key"; a refusal for a missing scope stays a 403.
+    """
+
+    status = 401
+    code = "SE-0003"
+    slug = "unauthorised-pic"
+    title = "Unauthorised PIC for this credential"
+
+
 class NotFound(RouterError):
     """Base of the "no such thing" errors."""
 
@@ -194,6 +207,15 @@ class TooManyNumbers(RouterError):
     code = "ER-0060"
     slug = "too-many-numbers"
     title = "Too many card numbers requested"
+
+
+class NoNumbersRequested(RouterError):
+    """A card number reservation asking for no number at all (zero or fewer)."""
+
+    status = 400
+    code = "ER-0100"
+    slug = "no-numbers-requested"
+    title = "No card number requested"
 
 
 class PictureNotFound(NotFound):

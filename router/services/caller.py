@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from router.domain.errors import AccessDenied, InsufficientScope
+from router.domain.errors import InsufficientScope, UnauthorisedPic
 from router.models import Organisation
 
 
@@ -80,9 +80,9 @@ class Caller:
             )
 
     def require_own_identifier(self, identifier: str, what: str) -> None:
-        """Refuse an organisation identifier in a request body that is not the caller's own."""
+        """Refuse (401, as the real router) an organisation identifier not the caller's own."""
         if identifier != self.organisation.identifier:
-            raise AccessDenied(
+            raise UnauthorisedPic(
                 f"{what} {identifier!r} is not your organisation "
                 f"({self.organisation.identifier}); you can only write your own records."
             )

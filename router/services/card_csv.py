@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.domain.errors import InvalidCsvRow, RouterError, UnreadableCsv
+from router.domain.errors import InvalidCsvRow, RouterError, UnauthorisedPic, UnreadableCsv
 from router.domain.escn import parse_escn
 from router.domain.esi import parse_esi
 from router.models import Card, Person
@@ -298,7 +298,12 @@ class RowChecker:
         issuer = row.get("issuerIdentifier") or self.caller.organisation.identifier
         if issuer != self.caller.organisation.identifier:
             problems.append(
-                _problem(row, "issuerIdentifier", "You can only import your own cards.", "SE-0000")
+                _problem(
+                    row,
+                    "issuerIdentifier",
+                    "You can only import your own cards.",
+                    UnauthorisedPic.code,
+                )
             )
         esi = self._person(row, problems, card)
         card_type = _choice(row, "cardType", cards.CARD_TYPES, problems)

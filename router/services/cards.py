@@ -16,6 +16,7 @@ from router.domain.errors import (
     CardNotFound,
     InvalidIdentifier,
     MalformedRequest,
+    NoNumbersRequested,
     PersonNotFound,
     RuleViolation,
     TooManyNumbers,
@@ -206,8 +207,8 @@ def get_card(session: Session, caller: Caller, escn: str) -> Card:
 def update_card(session: Session, caller: Caller, escn: str, data: CardInput) -> Card:
     """Replace a card's fields; a status change goes through the lifecycle rules."""
     caller.require(Scope.CARDS_WRITE)
+    _check_input(caller, data)  # a body naming another PIC is refused first, as on create
     card = _get_own(session, caller, escn)
-    _check_input(caller, data)
     if data.card_number and parse_escn(data.card_number).value != card.card_number:
         raise RuleViolation("cardNumber cannot change; issue a new card instead.")
     holder = _holder(session, caller, data.person_identifier)
@@ -386,8 +387,10 @@ def reserve_card_numbers(
 ) -> list[str]:
     """Generate and reserve ``count`` card numbers for the caller's own PIC (at most ``limit``)."""
     caller.require(Scope.CARDS_WRITE)
-    if count < 1 or count > limit:
-        raise TooManyNumbers(f"numberOfESCN must be between 1 and {limit}, not {count}.")
+    if count < 1:
+        raise NoNumbersRequested(f"numberOfESCN must be at least 1, not {count}.")
+    if count > limit:
+        raise TooManyNumbers(f"numberOfESCN is at most {limit} per request, not {count}.")
     validate_pic(pic)
     code = validate_prefix(prefix)
     caller.require_own_identifier(pic, "pic")
