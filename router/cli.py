@@ -329,7 +329,12 @@ def webhooks_deliver(once: bool, interval: float, batch: int) -> None:
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         while not stop.is_set():
-            run = webhook_delivery.deliver_due(database, policy, limit=batch)
+            try:
+                run = webhook_delivery.deliver_due(database, policy, limit=batch)
+            except Exception as error:  # the database away for a while: wait, then try again
+                click.echo(f"delivery pass failed ({type(error).__name__}); retrying", err=True)
+                stop.wait(interval)
+                continue
             if run.attempted:
                 click.echo(f"delivered={run.delivered} retried={run.retried} dead={run.dead}")
             else:
