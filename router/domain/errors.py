@@ -174,6 +174,14 @@ class OrganisationAlreadyExists(Conflict):
     title = "Organisation already exists"
 
 
+class ConcurrentChange(Conflict):
+    """A record changed by other requests every time this one tried to write it."""
+
+    code = "ER-0101"
+    slug = "concurrent-change"
+    title = "Changed concurrently"
+
+
 class PersonErased(RouterError):
     """The person was erased (anonymised) at an organisation's request: 410 as the real router."""
 

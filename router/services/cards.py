@@ -41,6 +41,7 @@ from router.domain.lifecycle import (
 from router.models import Card, CardHistoryEntry, EscnReservation, Organisation, Person
 from router.services.caller import Caller, Scope
 from router.services.card_history import record_change
+from router.services.concurrency import serialised
 from router.services.organisations import find_organisation
 from router.services.pagination import Page, PageRequest, like_pattern, paginate
 from router.services.persons import visible_links
@@ -204,6 +205,7 @@ def get_card(session: Session, caller: Caller, escn: str) -> Card:
     return _get_own(session, caller, escn)
 
 
+@serialised
 def update_card(session: Session, caller: Caller, escn: str, data: CardInput) -> Card:
     """Replace a card's fields; a status change goes through the lifecycle rules."""
     caller.require(Scope.CARDS_WRITE)
@@ -237,6 +239,7 @@ def update_card(session: Session, caller: Caller, escn: str, data: CardInput) ->
     return card
 
 
+@serialised
 def delete_card(session: Session, caller: Caller, escn: str) -> None:
     """Delete a card of the caller's organisation; its history stays, without personal data."""
     caller.require(Scope.CARDS_WRITE)
@@ -308,6 +311,7 @@ class RenewalInput:
     csn: str | None = None
 
 
+@serialised
 def change_state(
     session: Session,
     caller: Caller,

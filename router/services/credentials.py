@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from router.db import utcnow
@@ -25,6 +25,7 @@ from router.domain.errors import (
 )
 from router.models import ApiKey, OAuthClient, OAuthToken, Organisation
 from router.services.caller import Caller, Scope, parse_scopes
+from router.services.concurrency import serialised
 from router.services.organisations import PARTNER_KINDS
 
 KEY_PREFIX = "escr_"
@@ -98,6 +99,7 @@ def _find_key(session: Session, organisation: Organisation | None, prefix: str) 
     return key
 
 
+@serialised
 def revoke_api_key(session: Session, organisation: Organisation | None, prefix: str) -> ApiKey:
     """Revoke a key by prefix (within ``organisation`` when given); twice is harmless."""
     key = _find_key(session, organisation, prefix)
@@ -107,6 +109,7 @@ def revoke_api_key(session: Session, organisation: Organisation | None, prefix: 
     return key
 
 
+@serialised
 def rotate_api_key(session: Session, organisation: Organisation | None, prefix: str) -> IssuedKey:
     """Replace a key with a new one of the same name and scopes, and revoke the old one."""
     old = _find_key(session, organisation, prefix)
@@ -237,7 +240,13 @@ def authenticate(session: Session, credential: str | None) -> Caller:
             raise NotAuthenticated("This API key has expired.")
         # Recording use on every request would turn each read into a write; a minute is enough.
         if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
-            key.last_used_at = now
+            # A plain UPDATE, not a versioned one: concurrent uses of a key never conflict.
+            session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key.id)
+                .values(last_used_at=now)
+                .execution_options(synchronize_session=False)
+            )
             session.commit()
         return Caller(key.organisation, key.prefix, frozenset(key.scopes.split()))
     token = session.scalar(select(OAuthToken).where(OAuthToken.token_digest == key_digest))

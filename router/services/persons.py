@@ -34,6 +34,7 @@ from router.models import (
 )
 from router.services.caller import Caller, Scope
 from router.services.card_history import record_change
+from router.services.concurrency import serialised, touch
 from router.services.pagination import Page, PageRequest, like_pattern, paginate
 
 ACADEMIC_LEVELS = ("BACHELOR", "MASTER", "DOCTORATE")
@@ -92,6 +93,7 @@ def _check_input(caller: Caller, data: PersonInput) -> str:
 
 def _apply_links(person: Person, caller: Caller, data: PersonInput) -> None:
     link_data = data.links[0]  # _check_input allows the caller's own organisation only
+    touch(person)  # serialises concurrent changes of this person's links
     link = next((lk for lk in person.links if lk.organisation_id == caller.organisation_id), None)
     if link is None:
         link = PersonOrganisation(organisation=caller.organisation)
@@ -151,6 +153,7 @@ def get_person(session: Session, caller: Caller, esi: str) -> Person:
     return _get_own(session, caller, esi)
 
 
+@serialised
 def replace_person(session: Session, caller: Caller, esi: str, data: PersonInput) -> Person:
     """Replace what the caller's organisation says of a person, linking it if not yet linked."""
     caller.require(Scope.PERSONS_WRITE)
@@ -166,6 +169,7 @@ def replace_person(session: Session, caller: Caller, esi: str, data: PersonInput
     return person
 
 
+@serialised
 def delete_person(session: Session, caller: Caller, esi: str) -> None:
     """Erase what the caller's organisation holds of a person: link, picture, its cards.
 
@@ -187,6 +191,7 @@ def delete_person(session: Session, caller: Caller, esi: str) -> None:
     )
     for link in visible_links(person, caller):
         person.links.remove(link)
+    touch(person)  # two organisations removing their last links at once: one sees the other's
     if not person.links:
         session.add(ErasedPerson(esi_digest=esi_digest(person.esi)))
         session.delete(person)
