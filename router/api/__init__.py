@@ -31,6 +31,7 @@ def authenticate_api_request() -> None:
 def init_api(app: Flask) -> Api:
     """Register the blueprints, the OpenAPI document (/openapi.json) and Swagger UI (/docs)."""
     from router.api import (  # noqa: F401  (qr, v2_card_csv add routes to the cards blueprint)
+        health,
         qr,
         v2_card_csv,
         v2_cards,
@@ -76,6 +77,7 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(x_batch.blp)
     api.register_blueprint(x_webhooks.blp)
     api.register_blueprint(v2_card_csv.x_blp)
+    api.register_blueprint(health.blp)
 
     @app.get("/docs/assets/<path:filename>")
     def swagger_assets(filename: str):  # type: ignore[no-untyped-def]

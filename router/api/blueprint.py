@@ -53,6 +53,7 @@ _ERROR_DESCRIPTIONS = {
     410: "Gone: the person was erased",
     422: "Well-formed, but refused by the rules",
     500: "Unexpected error",
+    503: "Database unavailable: nothing was changed, retry after Retry-After",
 }
 _ERROR_CONTENT = {
     media_type: {"schema": {"$ref": "#/components/schemas/ApiErrorMessage"}}

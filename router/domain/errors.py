@@ -60,6 +60,40 @@ class InternalError(RouterError):
         super().__init__(message)
 
 
+class DatabaseUnavailable(RouterError):
+    """The database cannot be reached (or cannot serve) right now; nothing was changed.
+
+    The router recovers by itself once the database is back: retry after ``Retry-After``.
+    """
+
+    status = 503
+    code = "ER-0102"
+    slug = "database-unavailable"
+    title = "Database unavailable"
+
+    def __init__(
+        self,
+        message: str = "The router's database is unavailable; nothing was changed, retry later.",
+        *,
+        retry_after: int = 5,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotReady(RouterError):
+    """The router is up but not ready to serve: its database is behind the code's migrations."""
+
+    status = 503
+    code = "ER-0103"
+    slug = "not-ready"
+    title = "Not ready"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotAuthenticated(RouterError):
     """No credential, or one that is unknown, revoked, expired or forged."""
 
