@@ -13,12 +13,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=settings.server_secret,
         JSON_SORT_KEYS=False,
         MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     )
     app.extensions["escr.settings"] = settings
-    app.extensions["escr.database"] = Database(settings.database_url, echo=settings.sql_echo)
+    app.extensions["escr.database"] = Database(
+        settings.database_url, echo=settings.sql_echo, erasure_key=settings.erasure_key
+    )
 
     from router import request_context
     from router.api import init_api

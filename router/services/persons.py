@@ -9,12 +9,14 @@ only a digest of the ESI stays behind so that later reads answer 410 Gone as the
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from router.db import ERASURE_KEY, flush_erased_pages
 from router.domain.errors import (
     AccessDenied,
     MalformedRequest,
@@ -61,9 +63,35 @@ class PersonInput:
     full_name: str | None = None
 
 
-def esi_digest(esi: str) -> str:
-    """The digest kept after erasure: enough to recognise the ESI, not to recover it."""
+def esi_digest(session: Session, esi: str) -> str:
+    """The digest kept after erasure: HMAC-SHA256 of the ESI under the server's erasure key.
+
+    Keyed, so that a copy of the table cannot be checked against guessed student numbers.
+    """
+    key = session.info.get(ERASURE_KEY)
+    if not key:
+        raise RuntimeError("this session has no erasure key (Database(erasure_key=...))")
+    return hmac.new(key, esi.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _legacy_digest(esi: str) -> str:
+    """The unkeyed SHA-256 digest that routers before 0004 kept; re-keyed when next met."""
     return hashlib.sha256(esi.encode("utf-8")).hexdigest()
+
+
+def _erasure_trace(session: Session, esi: str) -> ErasedPerson | None:
+    """The trace of an erasure of ``esi``; an old unkeyed trace is replaced by a keyed one."""
+    keyed = session.get(ErasedPerson, esi_digest(session, esi))
+    if keyed is not None:
+        return keyed
+    legacy = session.get(ErasedPerson, _legacy_digest(esi))
+    if legacy is None:
+        return None
+    keyed = ErasedPerson(esi_digest=esi_digest(session, esi), erased_at=legacy.erased_at)
+    session.delete(legacy)
+    session.add(keyed)
+    session.commit()
+    return keyed
 
 
 def visible_links(person: Person, caller: Caller) -> list[PersonOrganisation]:
@@ -114,7 +142,7 @@ def _get_existing(session: Session, esi_text: str) -> Person:
     person = _find(session, esi)
     if person is not None:
         return person
-    if session.get(ErasedPerson, esi_digest(esi)) is not None:
+    if _erasure_trace(session, esi) is not None:
         raise PersonErased(f"The person {esi} was erased at their institution's request.")
     raise PersonNotFound(f"No person {esi} is registered.")
 
@@ -135,7 +163,11 @@ def create_person(session: Session, caller: Caller, data: PersonInput) -> Person
             f"A person {esi} already exists; use PUT /api/v2/persons/{{esi}} to link or update."
         )
     # Registering again after an erasure is a new consent: the erasure trace goes.
-    session.execute(delete(ErasedPerson).where(ErasedPerson.esi_digest == esi_digest(esi)))
+    session.execute(
+        delete(ErasedPerson).where(
+            ErasedPerson.esi_digest.in_([esi_digest(session, esi), _legacy_digest(esi)])
+        )
+    )
     person = Person(esi=esi)
     _apply_links(person, caller, data)
     session.add(person)
@@ -193,9 +225,10 @@ def delete_person(session: Session, caller: Caller, esi: str) -> None:
         person.links.remove(link)
     touch(person)  # two organisations removing their last links at once: one sees the other's
     if not person.links:
-        session.add(ErasedPerson(esi_digest=esi_digest(person.esi)))
+        session.add(ErasedPerson(esi_digest=esi_digest(session, person.esi)))
         session.delete(person)
     session.commit()
+    flush_erased_pages(session)
 
 
 PERSON_SORTS = {
