@@ -24,13 +24,16 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from router import request_context
     from router.api import init_api
+    from router.api.openapi import document_plain_routes
     from router.cli import escr_group
     from router.graphql import init_graphql
     from router.web import init_web
 
     app.teardown_appcontext(request_context.close_session)
-    init_api(app)
+    api = init_api(app)
     init_web(app)
     init_graphql(app, settings)
+    # Last: the document also describes the routes the web and GraphQL parts registered.
+    document_plain_routes(api, app)
     app.cli.add_command(escr_group, "escr")
     return app

@@ -8,7 +8,9 @@ from flask.views import MethodView
 
 from router.api import x_schemas
 from router.api.blueprint import SECURITY, RouterBlueprint
+from router.api.fields import KEY_PREFIX_PARAMETER, ORGANISATION_IDENTIFIER_PARAMETER
 from router.api.representations import organisation_lite
+from router.api.routing import ORGANISATION_SEGMENT
 from router.models import ApiKey, Organisation
 from router.request_context import current_caller, db_session
 from router.services import credentials, organisations
@@ -92,7 +94,7 @@ class OwnOrganisation(MethodView):
         return organisation_view(current_caller().organisation)
 
 
-@blp.route("/organisations/<string:identifier>")
+@blp.route(f"/organisations/{ORGANISATION_SEGMENT}", parameters=[ORGANISATION_IDENTIFIER_PARAMETER])
 class OrganisationByIdentifier(MethodView):
     """One organisation."""
 
@@ -149,7 +151,7 @@ class ApiKeys(MethodView):
         return key_view(issued.record, issued.secret)
 
 
-@blp.route("/api-keys/<string:prefix>")
+@blp.route("/api-keys/<string:prefix>", parameters=[KEY_PREFIX_PARAMETER])
 class ApiKeyByPrefix(MethodView):
     """One API key of the caller's organisation."""
 
@@ -160,7 +162,7 @@ class ApiKeyByPrefix(MethodView):
         credentials.revoke_own_key(db_session(), current_caller(), prefix)
 
 
-@blp.route("/api-keys/<string:prefix>/rotate")
+@blp.route("/api-keys/<string:prefix>/rotate", parameters=[KEY_PREFIX_PARAMETER])
 class ApiKeyRotation(MethodView):
     """Key rotation."""
 

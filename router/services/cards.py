@@ -38,6 +38,7 @@ from router.domain.lifecycle import (
     apply_action,
     public_status,
 )
+from router.domain.text import BLANKS, BLANKS_PATTERN
 from router.models import Card, CardHistoryEntry, EscnReservation, Organisation, Person
 from router.services.caller import Caller, Scope
 from router.services.card_history import record_change
@@ -57,6 +58,13 @@ CARD_TYPES = (
 )
 WRITE_STATUSES = (V2Status.ACTIVE.value, V2Status.INACTIVE.value)
 _CSN = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
+_CSN_SEPARATORS = "[ \\t\\r\\n:-]*"
+_CSN_DIGIT = f"[0-9A-Fa-f]{_CSN_SEPARATORS}"
+# What normalise_csn accepts (blank: no chip), for the OpenAPI document.
+CSN_PATTERN = (
+    f"^{BLANKS_PATTERN}$|^{_CSN_SEPARATORS}"
+    f"(?:(?:{_CSN_DIGIT}){{8}}|(?:{_CSN_DIGIT}){{14}}|(?:{_CSN_DIGIT}){{20}})$"
+)
 _GENERATION_ATTEMPTS = 5
 
 
@@ -91,9 +99,9 @@ class CardStatus:
 
 def normalise_csn(csn: str | None) -> str | None:
     """Upper-case hex of a chip serial number (4, 7 or 10 bytes), separators removed."""
-    if csn is None or not csn.strip():
+    if csn is None or not csn.strip(BLANKS):
         return None
-    cleaned = re.sub(r"[\s:-]", "", csn).upper()
+    cleaned = re.sub("[ \t\r\n:-]", "", csn).upper()
     if not _CSN.match(cleaned):
         raise InvalidIdentifier(f"{csn!r} is not a chip serial number (4, 7 or 10 bytes in hex).")
     return cleaned
@@ -130,7 +138,7 @@ def _new_number(session: Session, organisation: Organisation, generator: EscnGen
 
 
 def _claim_number(session: Session, caller: Caller, given: str | None) -> str:
-    if given is None or not given.strip():
+    if given is None or not given.strip(BLANKS):
         return _new_number(session, caller.organisation, default_generator)
     escn = parse_escn(given)
     if escn.pic != caller.organisation.identifier:

@@ -27,6 +27,7 @@ from router.domain.errors import (
 )
 from router.domain.esi import parse_esi
 from router.domain.lifecycle import HistoryEvent
+from router.domain.text import BLANKS
 from router.models import (
     Card,
     ErasedPerson,
@@ -101,7 +102,7 @@ def visible_links(person: Person, caller: Caller) -> list[PersonOrganisation]:
 
 def _check_input(caller: Caller, data: PersonInput) -> str:
     esi = parse_esi(data.identifier).value
-    if data.identifier_code not in (None, "", "ESI"):
+    if (data.identifier_code or "").strip(BLANKS) not in ("", "ESI"):
         raise MalformedRequest("identifierCode can only be 'ESI'.")
     if not data.links:
         raise MalformedRequest("personOrganisationUpdateViews needs at least one entry.")
