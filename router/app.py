@@ -5,7 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from router.db import Database
+from router.request_body import SizedChunkedBodies
 from router.settings import Settings
+
+# The largest request body the router reads (pictures, CSV files), chunked or not.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -15,8 +19,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.server_secret,
         JSON_SORT_KEYS=False,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
+    app.wsgi_app = SizedChunkedBodies(app.wsgi_app, MAX_BODY_BYTES)  # type: ignore[method-assign]
     app.extensions["escr.settings"] = settings
     app.extensions["escr.database"] = Database(
         settings.database_url, echo=settings.sql_echo, erasure_key=settings.erasure_key

@@ -80,6 +80,9 @@ class Settings:
     webhook_backoff_seconds: int = 30
     webhook_max_backoff_seconds: int = 6 * 3600
     webhook_timeout_seconds: float = 10.0
+    # Rows of one CSV import or validation: more is refused up front (413), so that a request
+    # always finishes, and reports every row, well within a worker's timeout.
+    csv_max_rows: int = 2000
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -138,6 +141,7 @@ class Settings:
             ("webhook_backoff_seconds", "ESCR_WEBHOOK_BACKOFF", int),
             ("webhook_max_backoff_seconds", "ESCR_WEBHOOK_MAX_BACKOFF", int),
             ("webhook_timeout_seconds", "ESCR_WEBHOOK_TIMEOUT", float),
+            ("csv_max_rows", "ESCR_CSV_MAX_ROWS", int),
         ):
             if env.get(key):
                 values[name] = cast(env[key])

@@ -17,7 +17,7 @@ from router.api import schemas, x_schemas
 from router.api.blueprint import SECURITY, RouterBlueprint
 from router.api.v2_cards import blp
 from router.domain.errors import UnreadableCsv
-from router.request_context import current_caller, db_session
+from router.request_context import current_caller, db_session, settings
 from router.services import card_csv
 from router.services.caller import Scope
 
@@ -126,7 +126,13 @@ class ValidateCsv(MethodView):
         caller = current_caller()
         operation = card_csv.CsvOperation(args["operation"])
         try:
-            problems = card_csv.validate_csv(db_session(), caller, operation, files["file"].read())
+            problems = card_csv.validate_csv(
+                db_session(),
+                caller,
+                operation,
+                files["file"].read(),
+                max_rows=settings().csv_max_rows,
+            )
         except UnreadableCsv as error:
             return unreadable_response(error)
         return [problem_view(p) for p in problems]
@@ -149,7 +155,13 @@ class ImportCsv(MethodView):
         caller = current_caller()
         operation = card_csv.CsvOperation(args["operation"])
         try:
-            report = card_csv.import_csv(db_session(), caller, operation, files["file"].read())
+            report = card_csv.import_csv(
+                db_session(),
+                caller,
+                operation,
+                files["file"].read(),
+                max_rows=settings().csv_max_rows,
+            )
         except UnreadableCsv as error:
             return unreadable_response(error)
         return {

@@ -351,6 +351,15 @@ class UnreadableCsv(RouterError):
     title = "Unreadable CSV file"
 
 
+class CsvTooLarge(RouterError):
+    """A CSV file with more rows than one request may carry: nothing of it was read or written."""
+
+    status = 413
+    code = "ER-0104"
+    slug = "csv-too-large"
+    title = "CSV file too large"
+
+
 class BatchSizeInvalid(RouterError):
     """A batch request with no items or more items than one request may carry."""
 
