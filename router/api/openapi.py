@@ -315,6 +315,7 @@ def document_plain_routes(api: Api, app: Flask) -> None:
     )
     spec.path(
         rule=rules["/cards/<string:escn>"],
+        parameters=[dict(ESCN_PARAMETER)],
         operations={
             "get": {
                 "tags": ["public"],
@@ -325,7 +326,6 @@ def document_plain_routes(api: Api, app: Flask) -> None:
                 "status view with `Accept: application/json`. Anonymous lookups are "
                 "rate-limited per client address.",
                 "security": [],
-                "parameters": [ESCN_PARAMETER],
                 "responses": {
                     "200": {
                         "description": "The card's status",
@@ -363,6 +363,14 @@ def document_plain_routes(api: Api, app: Flask) -> None:
     )
     spec.path(
         rule=rules["/problems/<slug>"],
+        parameters=[
+            {
+                "in": "path",
+                "name": "slug",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+            }
+        ],
         operations={
             "get": {
                 "tags": ["problems"],
@@ -370,14 +378,6 @@ def document_plain_routes(api: Api, app: Flask) -> None:
                 PLAIN_ROUTE: True,
                 "summary": "What a problem `type` means: its title, status and code.",
                 "security": [],
-                "parameters": [
-                    {
-                        "in": "path",
-                        "name": "slug",
-                        "required": True,
-                        "schema": {"type": "string", "pattern": "^[a-z0-9-]+$"},
-                    }
-                ],
                 "responses": {
                     "200": {
                         "description": "The problem type",
