@@ -37,5 +37,7 @@ class SizedChunkedBodies:
             environ["wsgi.input"] = io.BytesIO(bytes(body))
             # Past the limit the stated length is too, and the request is refused (413).
             environ["CONTENT_LENGTH"] = str(len(body))
+            # The body is no longer chunked (werkzeug ignores a length beside "chunked").
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
             environ.pop("wsgi.input_terminated", None)
         return self.app(environ, start_response)
