@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from router import request_context
     from router.api import init_api
-    from router.api.openapi import document_plain_routes
+    from router.api.plain_routes import document_plain_routes
     from router.cli import escr_group
     from router.graphql import init_graphql
     from router.web import init_web
