@@ -75,6 +75,28 @@ def db_downgrade(revision: str) -> None:
 
 
 @escr_group.group()
+def secret() -> None:
+    """The server secret (keys the digests of erased ESIs, and Flask's sessions)."""
+
+
+@secret.command("create")
+def secret_create() -> None:
+    """Create the server secret in the instance folder, unless it exists or ESCR_SECRET_KEY is set.
+
+    Keep the file (and its backups) as private as the database: it keys the erasure digests.
+    Several hosts sharing one database must share one secret: set ESCR_SECRET_KEY on each.
+    """
+    settings = Settings.from_env()
+    if settings.secret_key:
+        click.echo("ESCR_SECRET_KEY is set: it is the server secret; no file is needed.")
+        return
+    existed = settings.secret_file.exists()
+    settings.server_secret  # noqa: B018  (creates the file when it is missing)
+    verb = "kept the existing" if existed else "created the"
+    click.echo(f"{verb} server secret {settings.secret_file}")
+
+
+@escr_group.group()
 def org() -> None:
     """Organisations."""
 
@@ -329,7 +351,12 @@ def webhooks_deliver(once: bool, interval: float, batch: int) -> None:
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         while not stop.is_set():
-            run = webhook_delivery.deliver_due(database, policy, limit=batch)
+            try:
+                run = webhook_delivery.deliver_due(database, policy, limit=batch)
+            except Exception as error:  # the database away for a while: wait, then try again
+                click.echo(f"delivery pass failed ({type(error).__name__}); retrying", err=True)
+                stop.wait(interval)
+                continue
             if run.attempted:
                 click.echo(f"delivered={run.delivered} retried={run.retried} dead={run.dead}")
             else:

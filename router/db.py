@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -70,19 +70,54 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             # WAL lets gunicorn workers read while one writes.
             cursor.execute("PRAGMA journal_mode=WAL")
+            # Deleted rows are overwritten, not left in free pages: an erasure erases.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
-class Database:
-    """Holds the engine and the session factory of one application."""
+def flush_erased_pages(session: Session) -> None:
+    """After an erasure on SQLite, move the WAL into the database file and empty it.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    Until a checkpoint the write-ahead log still holds the pages as they were before the erasure
+    (the ESI, names, e-mail addresses); with ``secure_delete`` the checkpointed file keeps none.
+    PostgreSQL's own WAL and dead tuples are its operator's business (VACUUM, WAL retention).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        session.commit()
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` means the database cannot serve now (down, unreachable, busy, restarting).
+
+    These are the database's failures, not the request's: they answer 503 and are retried.
+    """
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error,
+        exc.OperationalError | exc.InterfaceError | exc.DisconnectionError | exc.TimeoutError,
+    )
+
+
+ERASURE_KEY = "erasure_key"
+
+
+class Database:
+    """Holds the engine and the session factory of one application.
+
+    ``erasure_key`` (derived from the server secret) rides on every session's ``info``: the
+    services that keep or look up the digest of an erased ESI take it from there.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False, erasure_key: bytes | None = None) -> None:
         self.url = url
         self.engine = make_engine(url, echo=echo)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        info = {ERASURE_KEY: erasure_key} if erasure_key is not None else {}
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -26,3 +29,13 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 def downgrade(database_url: str, revision: str) -> None:
     """Migrate the database at ``database_url`` down to ``revision``."""
     command.downgrade(alembic_config(database_url), revision)
+
+
+def head_revision() -> str | None:
+    """The newest revision of the migrations this code ships."""
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database behind ``connection`` is migrated to (None: not migrated)."""
+    return MigrationContext.configure(connection).get_current_revision()

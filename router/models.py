@@ -20,6 +20,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from router.db import Base, UTCDateTime, utcnow
 
 
+def version_column() -> Mapped[int]:
+    """A row version for optimistic locking: every ORM update or delete checks and bumps it.
+
+    Two transactions that read the same row and both write it cannot both succeed: the second's
+    ``UPDATE ... WHERE version = <read>`` matches nothing and fails with ``StaleDataError``,
+    which :func:`router.services.concurrency.serialised` turns into a re-run on fresh data.
+    """
+    return mapped_column(Integer, nullable=False, server_default="1")
+
+
 class Organisation(Base):
     """An institution (identified by its PIC) or another organisation (by VAT or PIC)."""
 
@@ -80,8 +90,11 @@ class ApiKey(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = version_column()
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class OAuthClient(Base):
@@ -130,10 +143,14 @@ class Person(Base):
     esi: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Bumped by every change to the person's links or pictures, which serialises them.
+    version: Mapped[int] = version_column()
 
     links: Mapped[list[PersonOrganisation]] = relationship(
         back_populates="person", cascade="all, delete-orphan", lazy="selectin"
     )
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class PersonOrganisation(Base):
@@ -186,9 +203,12 @@ class Card(Base):
     replaced_by: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = version_column()
 
     person: Mapped[Person] = relationship(lazy="joined")
     issuer: Mapped[Organisation] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class CardHistoryEntry(Base):

@@ -8,11 +8,48 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from router.domain.rate_limit import RateLimit, parse_rate_limit
+
+SECRET_FILE_NAME = "secret_key"
+ERASURE_KEY_INFO = b"escrouter erased-person digest v1"
 
 
 def _default_instance_path() -> Path:
     return Path.cwd() / "instance"
+
+
+def ensure_secret_file(path: Path) -> str:
+    """Read the secret kept in ``path``, creating it (random, owner-only) when it is missing.
+
+    The file appears whole or not at all (written aside, then linked in place), so that workers
+    starting together all read the one secret the first of them wrote.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process created it first: theirs is the secret
+        finally:
+            draft.unlink()
+    secret = path.read_text(encoding="ascii").strip()
+    if not secret:
+        raise ValueError(f"{path} is empty; remove it to have a new server secret made.")
+    return secret
+
+
+def derive_key(secret: str, info: bytes) -> bytes:
+    """A 32-byte key for one purpose (``info``), derived from the server secret with HKDF."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
+        secret.encode("utf-8")
+    )
 
 
 @dataclass(frozen=True)
@@ -43,17 +80,37 @@ class Settings:
     webhook_backoff_seconds: int = 30
     webhook_max_backoff_seconds: int = 6 * 3600
     webhook_timeout_seconds: float = 10.0
+    # Rows of one CSV import or validation: more is refused up front (413), so that a request
+    # always finishes, and reports every row, well within a worker's timeout.
+    csv_max_rows: int = 2000
 
     def __post_init__(self) -> None:
         if not self.database_url:
             sqlite_file = self.instance_path / "escrouter.sqlite3"
             object.__setattr__(self, "database_url", f"sqlite:///{sqlite_file}")
-        if not self.secret_key:
-            object.__setattr__(self, "secret_key", secrets.token_urlsafe(32))
         # Fail at start-up, not on the first anonymous request.
         _ = self.public_rate
         if self.verification_retention_days < 1:
             raise ValueError("ESCR_VERIFICATION_RETENTION_DAYS must be at least 1.")
+
+    @functools.cached_property
+    def server_secret(self) -> str:
+        """The server's secret: ``ESCR_SECRET_KEY``, else the instance folder's ``secret_key``.
+
+        The file is created on first need (``escr-admin secret create`` does it ahead); several
+        hosts sharing one database must share the secret, so set ``ESCR_SECRET_KEY`` there.
+        """
+        return self.secret_key or ensure_secret_file(self.secret_file)
+
+    @property
+    def secret_file(self) -> Path:
+        """Where the server secret is kept when ``ESCR_SECRET_KEY`` is not set."""
+        return self.instance_path / SECRET_FILE_NAME
+
+    @functools.cached_property
+    def erasure_key(self) -> bytes:
+        """The key of the digests kept of erased ESIs, derived from the server secret."""
+        return derive_key(self.server_secret, ERASURE_KEY_INFO)
 
     @functools.cached_property
     def public_rate(self) -> RateLimit:
@@ -84,6 +141,7 @@ class Settings:
             ("webhook_backoff_seconds", "ESCR_WEBHOOK_BACKOFF", int),
             ("webhook_max_backoff_seconds", "ESCR_WEBHOOK_MAX_BACKOFF", int),
             ("webhook_timeout_seconds", "ESCR_WEBHOOK_TIMEOUT", float),
+            ("csv_max_rows", "ESCR_CSV_MAX_ROWS", int),
         ):
             if env.get(key):
                 values[name] = cast(env[key])

@@ -7,6 +7,7 @@ database, on PostgreSQL too, in a schema of its own that is dropped at the end.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -213,3 +214,37 @@ def registered(client: FlaskClient, uni: Tenant):
         return {"esi": identifier, "escn": response.json["cardNumber"], "card": response.json}
 
     return factory
+
+
+class FakeDns:
+    """Names the tests resolve without a network; numeric hosts go to the real resolver."""
+
+    def __init__(self, real):
+        self.real = real
+        self.names: dict[str, list[str]] = {}
+        self.lookups: list[str] = []
+
+    def getaddrinfo(self, host, port, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        name = name.rstrip(".").lower()
+        if name not in self.names:
+            return self.real(host, port, *args, **kwargs)
+        self.lookups.append(name)
+        return [
+            (
+                socket.AF_INET6 if ":" in address else socket.AF_INET,
+                socket.SOCK_STREAM,
+                socket.IPPROTO_TCP,
+                "",
+                (address, port or 0),
+            )
+            for address in self.names[name]
+        ]
+
+
+@pytest.fixture
+def fake_dns(monkeypatch) -> FakeDns:
+    """Resolve chosen host names to chosen addresses (``fake_dns.names[host] = [...]``)."""
+    dns = FakeDns(socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", dns.getaddrinfo)
+    return dns

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from flask import Flask, request, send_from_directory
-from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
+from router.api.openapi import RouterApi, TruthfulDocument
 from router.api.problems import register_error_handlers
+from router.api.routing import ExceptConverter
+from router.domain.text import check_text
 from router.request_context import current_caller
+from router.services.caller import Scope
 
 # The only API operations anyone may call without a credential: the status behind the QR code.
 PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus"})
@@ -26,11 +29,28 @@ def authenticate_api_request() -> None:
         and request.method != "OPTIONS"
     ):
         current_caller()
+    check_path_values()
 
 
-def init_api(app: Flask) -> Api:
+# Path values longer than this are no identifier of ours; refusing them spares the database.
+MAX_PATH_VALUE_LENGTH = 255
+
+
+def check_path_values() -> None:
+    """Refuse (400) a path value no route could use: a NUL character or an over-long value.
+
+    Path parameters skip the schemas that check bodies and query strings, and a NUL reaching
+    PostgreSQL is a 500; this check covers every route, those added later included.
+    """
+    for name, value in (request.view_args or {}).items():
+        if isinstance(value, str):
+            check_text(name, value, MAX_PATH_VALUE_LENGTH)
+
+
+def init_api(app: Flask) -> RouterApi:
     """Register the blueprints, the OpenAPI document (/openapi.json) and Swagger UI (/docs)."""
     from router.api import (  # noqa: F401  (qr, v2_card_csv add routes to the cards blueprint)
+        health,
         qr,
         v2_card_csv,
         v2_cards,
@@ -62,11 +82,22 @@ def init_api(app: Flask) -> Api:
                 "securitySchemes": {
                     "bearerAuth": {"type": "http", "scheme": "bearer"},
                     "api_key": {"type": "apiKey", "in": "header", "name": "api_key"},
+                    "clientBasic": {"type": "http", "scheme": "basic"},
+                    "oauth2": {
+                        "type": "oauth2",
+                        "flows": {
+                            "clientCredentials": {
+                                "tokenUrl": "/oauth/token",
+                                "scopes": {scope: scope for scope in Scope.ALL},
+                            }
+                        },
+                    },
                 }
             },
         },
     )
-    api = Api(app)
+    app.url_map.converters["except"] = ExceptConverter
+    api = RouterApi(app, spec_kwargs={"extra_plugins": [TruthfulDocument()]})
     api.register_blueprint(v2_persons.blp)
     api.register_blueprint(v2_cards.blp)
     api.register_blueprint(v2_pictures.blp)
@@ -76,6 +107,7 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(x_batch.blp)
     api.register_blueprint(x_webhooks.blp)
     api.register_blueprint(v2_card_csv.x_blp)
+    api.register_blueprint(health.blp)
 
     @app.get("/docs/assets/<path:filename>")
     def swagger_assets(filename: str):  # type: ignore[no-untyped-def]

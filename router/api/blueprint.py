@@ -44,19 +44,25 @@ class RouterBlueprint(Blueprint):
 # Declared on every authenticated operation; both schemes carry the same API key or token.
 SECURITY = [{"bearerAuth": []}, {"api_key": []}]
 
-_ERROR_DESCRIPTIONS = {
+ERROR_DESCRIPTIONS = {
     400: "Bad request",
     401: "Unauthorized",
     403: "Forbidden",
     404: "Entity not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
     409: "Entity already exists",
     410: "Gone: the person was erased",
+    413: "Payload too large",
+    415: "Unsupported media type",
     422: "Well-formed, but refused by the rules",
+    429: "Too many requests",
     500: "Unexpected error",
+    503: "Database unavailable: nothing was changed, retry after Retry-After",
 }
+# Every error is a problem (RFC 7807) carrying the real router's code and message.
 _ERROR_CONTENT = {
-    media_type: {"schema": {"$ref": "#/components/schemas/ApiErrorMessage"}}
-    for media_type in ("application/json", "application/problem+json")
+    "application/problem+json": {"schema": {"$ref": "#/components/schemas/ApiErrorMessage"}}
 }
 
 
@@ -70,7 +76,7 @@ def operation_doc(operation_id: str, *error_codes: int, public: bool = False) ->
         "operationId": operation_id,
         "security": [] if public else SECURITY,
         "responses": {
-            str(code): {"description": _ERROR_DESCRIPTIONS[code], "content": _ERROR_CONTENT}
+            str(code): {"description": ERROR_DESCRIPTIONS[code], "content": _ERROR_CONTENT}
             for code in error_codes
         },
     }

@@ -12,6 +12,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from flask import Flask, Response, current_app
 from sqlalchemy import select
@@ -38,11 +39,14 @@ class ClientAdapter(ClientMixin):
         return None
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        """The requested scopes the client holds; all of its scopes when none are asked for."""
-        allowed = set(self.record.scopes.split())
+        """The requested scopes (all held, the grant checked it); all of them when none asked."""
         if not scope:
             return self.record.scopes
-        return list_to_scope([s for s in scope_to_list(scope) if s in allowed])
+        return list_to_scope(scope_to_list(scope))
+
+    def holds(self, scope: str | None) -> bool:
+        """Whether the client was granted every scope of ``scope``."""
+        return set(scope_to_list(scope) or ()) <= set(self.record.scopes.split())
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         """No redirection in this grant."""
@@ -69,6 +73,13 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """The client credentials grant, with the secret in HTTP Basic or in the form body."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_token_request(self) -> None:
+        """RFC 6749 section 5.2: a scope the client does not hold is ``invalid_scope``."""
+        super().validate_token_request()
+        scope = self.request.payload.scope
+        if not self.request.client.holds(scope):
+            raise InvalidScopeError(description="The client does not hold every scope asked for.")
 
 
 def _query_client(client_id: str) -> ClientAdapter | None:

@@ -8,7 +8,14 @@ from typing import Any
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
-from router.domain.errors import InternalError, NotFound, RouterError, all_error_classes
+from router.db import is_unavailable
+from router.domain.errors import (
+    DatabaseUnavailable,
+    InternalError,
+    NotFound,
+    RouterError,
+    all_error_classes,
+)
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -97,7 +104,10 @@ def render_http_exception(error: HTTPException) -> Response:
 
 
 def render_unexpected(error: Exception) -> Response:
-    """Last resort: log the failure and answer 500 without leaking internals."""
+    """Last resort: 503 while the database is away, else log the failure and answer 500."""
+    if is_unavailable(error):
+        log.warning("database unavailable: %s", type(error).__name__)
+        return render_router_error(DatabaseUnavailable())
     log.exception("unexpected error", exc_info=error)
     return render_router_error(InternalError())
 

@@ -10,6 +10,8 @@ from marshmallow import fields, validate
 from werkzeug.exceptions import NotAcceptable
 
 from router.api.blueprint import operation_doc
+from router.api.fields import ESCN_PARAMETER
+from router.api.routing import ESCN_SEGMENT
 from router.api.schemas import InputSchema
 from router.api.v2_cards import blp
 from router.qr import (
@@ -40,7 +42,7 @@ class QrArgs(InputSchema):
     size = fields.String(load_default="S", validate=validate.OneOf([s.value for s in QrSize]))
 
 
-@blp.route("/<string:escn>/qr")
+@blp.route(f"/{ESCN_SEGMENT}/qr", parameters=[ESCN_PARAMETER])
 class CardQr(MethodView):
     """A card's QR code."""
 

@@ -8,7 +8,12 @@ than we read keep working.
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, INCLUDE, Schema, fields, validate
+
+from router.api.fields import ESCN_PATTERN, ESI_PATTERN, PIC_TEXT_PATTERN, BoundedInteger, Text
+from router.domain import text
+from router.services.cards import CSN_PATTERN
+from router.services.pagination import SORT_PATTERN_TEMPLATE
 
 DATE_HELP = " (yyyy-MM-dd ISO-8601)"
 CARD_NUMBER_HELP = (
@@ -116,25 +121,29 @@ class PersonOrganisationUpdateView(InputSchema):
         allow_none=True,
         metadata={"example": "BACHELOR"},
     )
-    email = fields.String(validate=validate.Length(max=255), allow_none=True)
-    fullName = fields.String(validate=validate.Length(max=255), allow_none=True)
-    organisationIdentifier = fields.String(required=True, metadata={"example": "999999999"})
-    phone = fields.String(validate=validate.Length(max=32), allow_none=True)
+    email = Text(text.EMAIL_LENGTH, allow_none=True)
+    fullName = Text(text.NAME_LENGTH, allow_none=True)
+    organisationIdentifier = Text(
+        text.ORGANISATION_IDENTIFIER_LENGTH, required=True, metadata={"example": "999999999"}
+    )
+    phone = Text(text.PHONE_LENGTH, allow_none=True)
 
 
 class PersonUpdateView(InputSchema):
     """A person, as written."""
 
-    fullName = fields.String(
-        validate=validate.Length(max=255), allow_none=True, metadata={"deprecated": True}
-    )
-    identifier = fields.String(
+    fullName = Text(text.NAME_LENGTH, allow_none=True, metadata={"deprecated": True})
+    identifier = Text(
+        text.IDENTIFIER_LENGTH,
         required=True,
-        validate=validate.Length(min=1, max=255),
+        identifier_pattern=ESI_PATTERN,
         metadata={"example": "urn:schac:personalUniqueCode:int:esi:HR:xxxxxxxxxx"},
     )
-    identifierCode = fields.String(
-        validate=validate.Length(max=255), allow_none=True, metadata={"example": "ESI"}
+    identifierCode = Text(
+        text.IDENTIFIER_LENGTH,
+        allow_none=True,
+        pattern=f"^{text.BLANKS_PATTERN}(ESI)?{text.BLANKS_PATTERN}$",
+        metadata={"example": "ESI", "description": "'ESI' is the only available option"},
     )
     personOrganisationUpdateViews = fields.List(
         fields.Nested(PersonOrganisationUpdateView),
@@ -142,6 +151,9 @@ class PersonUpdateView(InputSchema):
         validate=validate.Length(min=1),
     )
 
+
+# A card number, or nothing (blank: the router generates one).
+BLANK_OR_ESCN_PATTERN = f"^{text.BLANKS_PATTERN}$|{ESCN_PATTERN}"
 
 CARD_TYPE_HELP = (
     "Card Type: UNKNOWN, PASSIVE, SMART_NO_CDZ, SMART_CDZ, SMART_MAY_SP, SMART_PASSIVE, "
@@ -152,9 +164,10 @@ CARD_TYPE_HELP = (
 class CardUpdateView(InputSchema):
     """A card, as written (``csn``, the chip serial number, is our addition)."""
 
-    cardNumber = fields.String(
-        validate=validate.Length(max=255),
+    cardNumber = Text(
+        text.CARD_NUMBER_LENGTH,
         allow_none=True,
+        identifier_pattern=BLANK_OR_ESCN_PATTERN,
         metadata={"description": CARD_NUMBER_HELP},
     )
     cardStatusType = fields.String(
@@ -177,13 +190,25 @@ class CardUpdateView(InputSchema):
         ),
         metadata={"description": CARD_TYPE_HELP},
     )
-    displayName = fields.String(validate=validate.Length(max=255), allow_none=True)
+    displayName = Text(text.DISPLAY_NAME_LENGTH, allow_none=True)
     expiresAt = fields.Date(required=True, metadata={"description": "Expiry" + DATE_HELP})
     issuedAt = fields.Date(required=True, metadata={"description": "Issue date" + DATE_HELP})
-    issuerIdentifier = fields.String(required=True, metadata={"description": "Issuer PIC"})
-    personIdentifier = fields.String(required=True, metadata={"description": "The holder's ESI"})
-    processorIdentifier = fields.String(allow_none=True)
-    csn = fields.String(allow_none=True, metadata={"description": "Chip serial number, hex"})
+    issuerIdentifier = Text(
+        text.ORGANISATION_IDENTIFIER_LENGTH, required=True, metadata={"description": "Issuer PIC"}
+    )
+    personIdentifier = Text(
+        text.IDENTIFIER_LENGTH,
+        required=True,
+        identifier_pattern=ESI_PATTERN,
+        metadata={"description": "The holder's ESI"},
+    )
+    processorIdentifier = Text(text.PROCESSOR_LENGTH, allow_none=True)
+    csn = Text(
+        text.CSN_LENGTH,
+        allow_none=True,
+        identifier_pattern=CSN_PATTERN,
+        metadata={"description": "Chip serial number, hex (4, 7 or 10 bytes)"},
+    )
 
 
 class CardLiteView(Schema):
@@ -262,7 +287,15 @@ class PagedResourcesPersonLiteView(Schema):
 
 
 class ApiErrorMessage(Schema):
-    """An error: the real router's code and message, with the RFC 7807 members beside them."""
+    """An error: the real router's code and message, with the RFC 7807 members beside them.
+
+    Served as ``application/problem+json``. Extension members may follow (RFC 7807 section 3.2).
+    """
+
+    class Meta:
+        """Problem details may carry extension members."""
+
+        unknown = INCLUDE
 
     code = fields.String()
     message = fields.String()
@@ -270,6 +303,9 @@ class ApiErrorMessage(Schema):
     title = fields.String()
     status = fields.Integer()
     detail = fields.String()
+    errors = fields.Raw(
+        metadata={"description": "What was wrong, field by field, or the rule's details"}
+    )
 
 
 class CsvValidationError(Schema):
@@ -281,26 +317,70 @@ class CsvValidationError(Schema):
     rowNumber = fields.Integer(metadata={"format": "int32"})
 
 
-class PageArgs(InputSchema):
-    """Paging, sorting and searching query parameters of the v2 lists."""
+def page_args(name: str, sortable: tuple[str, ...]) -> type[InputSchema]:
+    """The paging, sorting and searching query parameters of a v2 list sortable by ``sortable``.
 
-    sort = fields.String(metadata={"description": "field, or field,asc|desc"})
-    direction = fields.String(
-        load_default="ASC",
-        validate=validate.OneOf(["ASC", "DESC", "asc", "desc"]),
-    )
-    page = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    size = fields.Integer(load_default=10, validate=validate.Range(min=1))
-    search = fields.String()
+    ``size`` above the router's maximum page size is lowered to it, as the real router's paging
+    does; ``page`` is an int32, as its document declares.
+    """
+    sort_pattern = SORT_PATTERN_TEMPLATE.format(fields="|".join(sortable))
+
+    class PageArgs(InputSchema):
+        sort = Text(
+            64,
+            pattern=sort_pattern,
+            metadata={"description": f"field, or field,asc|desc; fields: {', '.join(sortable)}"},
+        )
+        direction = fields.String(
+            load_default="ASC",
+            validate=validate.OneOf(["ASC", "DESC", "asc", "desc"]),
+        )
+        page = BoundedInteger(load_default=0, maximum=text.INT32_MAX)
+        size = BoundedInteger(load_default=10, minimum=1, maximum=text.INT32_MAX)
+        search = Text(text.SEARCH_LENGTH)
+
+    PageArgs.__name__ = PageArgs.__qualname__ = name
+    PageArgs.__doc__ = f"Paging, sorting and searching of a v2 list ({name})."
+    return PageArgs
 
 
 class GenerateEscnArgs(InputSchema):
     """Query parameters of ``generate-escn``."""
 
-    prefix = fields.Integer(
+    prefix = BoundedInteger(
         required=True,
-        validate=validate.Range(min=0, max=999),
+        maximum=999,
         metadata={"description": "3 digit prefix to distinguish servers of a same institution"},
     )
-    pic = fields.String(required=True, metadata={"description": "The PIC of the organisation"})
-    numberOfESCN = fields.Integer(load_default=1, metadata={"description": "At most 100"})
+    pic = Text(
+        9, required=True, identifier_pattern=PIC_TEXT_PATTERN, metadata={"description": "The PIC"}
+    )
+    # The service refuses 0 and more than the limit, each with its own error (not a Range).
+    numberOfESCN = fields.Integer(
+        load_default=1,
+        metadata={"description": "1 to 100", "minimum": 1, "maximum": 100, "format": "int32"},
+    )
+
+
+def _members_may_be_null(*views: type[Schema]) -> None:
+    """Document (and allow) null for every member of these views but their identifiers.
+
+    The views carry what was stored, and what a client left out is stored, and read back, as
+    null (an academic level, a display name, a processor): the document says so.
+    """
+    for view in views:
+        for name, field in view._declared_fields.items():
+            if name not in {"identifier", "cardNumber"}:
+                field.allow_none = True
+
+
+_members_may_be_null(
+    OrganisationLiteView,
+    ContactPointView,
+    PersonOrganisationView,
+    PersonLiteView,
+    PersonView,
+    CardLiteView,
+    CardView,
+    CardStatusView,
+)

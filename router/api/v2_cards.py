@@ -9,11 +9,15 @@ from flask.views import MethodView
 from router.anonymous_limits import limit_anonymous_lookup
 from router.api import schemas
 from router.api.blueprint import RouterBlueprint, operation_doc
+from router.api.fields import ESCN_PARAMETER
 from router.api.representations import card_lite, card_status_view, card_view, paged
+from router.api.routing import ESCN_SEGMENT
 from router.api.v2_persons import page_request
 from router.models import Card
 from router.request_context import current_caller, db_session, optional_caller, settings
 from router.services import cards
+
+CardPageArgs = schemas.page_args("CardPageArgs", tuple(cards.CARD_SORTS))
 
 blp = RouterBlueprint(
     "cards",
@@ -50,7 +54,7 @@ def full_view(card: Card) -> dict[str, Any]:
 class Cards(MethodView):
     """The cards issued by the caller's organisation."""
 
-    @blp.arguments(schemas.PageArgs, location="query")
+    @blp.arguments(CardPageArgs, location="query")
     @blp.response(200, schemas.PagedResourcesCardLiteView)
     @blp.doc(**operation_doc("findAll_1", 400, 401, 403, 500))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +105,7 @@ class GenerateEscn(MethodView):
         )
 
 
-@blp.route("/<string:escn>")
+@blp.route(f"/{ESCN_SEGMENT}", parameters=[ESCN_PARAMETER])
 class CardByNumber(MethodView):
     """One card, by ESCN."""
 
@@ -137,7 +141,7 @@ def public_status_view(escn: str) -> dict[str, Any]:
     return card_status_view(cards.card_status(db_session(), escn, caller=caller))
 
 
-@blp.route("/<string:escn>/status")
+@blp.route(f"/{ESCN_SEGMENT}/status", parameters=[ESCN_PARAMETER])
 class CardStatus(MethodView):
     """The public status behind the QR code."""
 

@@ -8,10 +8,13 @@ from flask.views import MethodView
 
 from router.api import schemas
 from router.api.blueprint import RouterBlueprint, operation_doc
+from router.api.fields import ESI_PARAMETER
 from router.api.representations import paged, person_lite, person_view, picture_holders
 from router.request_context import current_caller, db_session, settings
 from router.services import persons
 from router.services.pagination import PageRequest
+
+PersonPageArgs = schemas.page_args("PersonPageArgs", tuple(persons.PERSON_SORTS))
 
 blp = RouterBlueprint(
     "persons",
@@ -62,7 +65,7 @@ def _view(person: Any) -> dict[str, Any]:
 class Persons(MethodView):
     """The persons linked to the caller's organisation."""
 
-    @blp.arguments(schemas.PageArgs, location="query")
+    @blp.arguments(PersonPageArgs, location="query")
     @blp.response(200, schemas.PagedResourcesPersonLiteView)
     @blp.doc(**operation_doc("findAll", 400, 401, 403, 500))
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +88,7 @@ class Persons(MethodView):
         return _view(person)
 
 
-@blp.route("/<path:esi>")
+@blp.route("/<path:esi>", parameters=[ESI_PARAMETER])
 class PersonByEsi(MethodView):
     """One person, by ESI."""
 

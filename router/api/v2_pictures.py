@@ -10,6 +10,7 @@ from flask_smorest.fields import Upload
 from marshmallow import fields
 
 from router.api.blueprint import RouterBlueprint, operation_doc
+from router.api.fields import ESI_PARAMETER, ORGANISATION_ID_PARAMETER
 from router.api.schemas import InputSchema
 from router.request_context import current_caller, db_session
 from router.services import pictures
@@ -22,22 +23,7 @@ blp = RouterBlueprint(
     spec_tag="V2/image",
 )
 
-_PATH_PARAMETERS = [
-    {
-        "in": "path",
-        "name": "id",
-        "required": True,
-        "description": "The identifier of the organisation",
-        "schema": {"type": "string"},
-    },
-    {
-        "in": "path",
-        "name": "esi",
-        "required": True,
-        "description": "The identifier of the student",
-        "schema": {"type": "string"},
-    },
-]
+_PATH_PARAMETERS = [ORGANISATION_ID_PARAMETER, ESI_PARAMETER]
 
 
 class PictureUpload(InputSchema):

@@ -31,7 +31,7 @@ def parse_items(
     parsed: list[T | RouterError] = []
     for item in items:
         try:
-            if not isinstance(item, dict):
+            if not isinstance(item, dict):  # null, a number, a list...
                 raise MalformedRequest("Each item must be a JSON object.")
             parsed.append(convert(schema.load(item)))
         except ValidationError as error:

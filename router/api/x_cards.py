@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from router.api import x_schemas
 from router.api.blueprint import SECURITY, RouterBlueprint
+from router.api.fields import ESCN_PARAMETER
 from router.api.v2_cards import full_view
 from router.domain.lifecycle import CardAction, CardState, allowed_actions, write_status
 from router.models import Card, Organisation
@@ -33,7 +34,7 @@ def lifecycle_view(card: Card, replacement: Card | None = None) -> dict[str, Any
     }
 
 
-@blp.route("/<string:escn>/lifecycle")
+@blp.route("/<string:escn>/lifecycle", parameters=[ESCN_PARAMETER])
 class Lifecycle(MethodView):
     """A card's lifecycle state."""
 
@@ -62,7 +63,7 @@ class Lifecycle(MethodView):
         return lifecycle_view(card, replacement)
 
 
-@blp.route("/<string:escn>/history")
+@blp.route("/<string:escn>/history", parameters=[ESCN_PARAMETER])
 class History(MethodView):
     """A card's append-only history."""
 

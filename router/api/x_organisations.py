@@ -8,7 +8,9 @@ from flask.views import MethodView
 
 from router.api import x_schemas
 from router.api.blueprint import SECURITY, RouterBlueprint
+from router.api.fields import KEY_PREFIX_PARAMETER, ORGANISATION_IDENTIFIER_PARAMETER
 from router.api.representations import organisation_lite
+from router.api.routing import ORGANISATION_SEGMENT
 from router.models import ApiKey, Organisation
 from router.request_context import current_caller, db_session
 from router.services import credentials, organisations
@@ -92,7 +94,7 @@ class OwnOrganisation(MethodView):
         return organisation_view(current_caller().organisation)
 
 
-@blp.route("/organisations/<string:identifier>")
+@blp.route(f"/organisations/{ORGANISATION_SEGMENT}", parameters=[ORGANISATION_IDENTIFIER_PARAMETER])
 class OrganisationByIdentifier(MethodView):
     """One organisation."""
 
@@ -132,48 +134,41 @@ class ApiKeys(MethodView):
     @blp.doc(security=SECURITY)
     def get(self) -> list[dict[str, Any]]:
         """List your organisation's keys by prefix (secrets are never shown again)."""
-        caller = current_caller()
-        return [key_view(k) for k in credentials.list_api_keys(db_session(), caller.organisation)]
+        return [key_view(k) for k in credentials.list_own_keys(db_session(), current_caller())]
 
     @blp.arguments(x_schemas.ApiKeyCreate)
     @blp.response(201, x_schemas.IssuedApiKeyView)
     @blp.doc(security=SECURITY)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Issue a key for your organisation, with at most the scopes of the calling key."""
-        caller = current_caller()
-        scopes = body.get("scopes") or sorted(caller.scopes)
-        for scope in scopes:
-            caller.require(scope)  # a key can never mint a more powerful key
-        issued = credentials.create_api_key(
+        """Issue a key for your organisation (scope keys:manage), with at most your scopes."""
+        issued = credentials.issue_own_key(
             db_session(),
-            caller.organisation,
+            current_caller(),
             name=body["name"],
-            scopes=scopes,
+            scopes=body["scopes"],
             expires_at=body.get("expiresAt"),
         )
         return key_view(issued.record, issued.secret)
 
 
-@blp.route("/api-keys/<string:prefix>")
+@blp.route("/api-keys/<string:prefix>", parameters=[KEY_PREFIX_PARAMETER])
 class ApiKeyByPrefix(MethodView):
     """One API key of the caller's organisation."""
 
     @blp.response(204)
     @blp.doc(security=SECURITY)
     def delete(self, prefix: str) -> None:
-        """Revoke a key at once."""
-        caller = current_caller()
-        credentials.revoke_api_key(db_session(), caller.organisation, prefix)
+        """Revoke a key at once (scope keys:manage, and every scope of that key)."""
+        credentials.revoke_own_key(db_session(), current_caller(), prefix)
 
 
-@blp.route("/api-keys/<string:prefix>/rotate")
+@blp.route("/api-keys/<string:prefix>/rotate", parameters=[KEY_PREFIX_PARAMETER])
 class ApiKeyRotation(MethodView):
     """Key rotation."""
 
     @blp.response(201, x_schemas.IssuedApiKeyView)
     @blp.doc(security=SECURITY)
     def post(self, prefix: str) -> dict[str, Any]:
-        """Replace a key by a new one with the same name and scopes; the old one is revoked."""
-        caller = current_caller()
-        issued = credentials.rotate_api_key(db_session(), caller.organisation, prefix)
+        """Replace a key by a new one with the same name and scopes (scope keys:manage)."""
+        issued = credentials.rotate_own_key(db_session(), current_caller(), prefix)
         return key_view(issued.record, issued.secret)

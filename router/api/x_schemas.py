@@ -4,33 +4,47 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from router.api.schemas import CardView, CsvValidationError, InputSchema, OrganisationLiteView
+from router.api.fields import Text
+from router.api.schemas import (
+    BLANK_OR_ESCN_PATTERN,
+    CardView,
+    CsvValidationError,
+    InputSchema,
+    OrganisationLiteView,
+)
+from router.domain import text
 from router.domain.lifecycle import CardAction, HistoryEvent
+from router.services.batch import MAX_BATCH_ITEMS
 from router.services.caller import Scope
+from router.services.cards import CARD_TYPES, CSN_PATTERN
 from router.services.organisations import KINDS
 
 
 class OrganisationCreate(InputSchema):
     """An organisation to register (administrators only)."""
 
-    identifier = fields.String(required=True, metadata={"description": "PIC (or VAT)"})
+    identifier = Text(
+        text.ORGANISATION_IDENTIFIER_LENGTH,
+        required=True,
+        metadata={"description": "PIC (or VAT)"},
+    )
     identifierType = fields.String(load_default="PIC", validate=validate.OneOf(["PIC", "VAT"]))
     kind = fields.String(load_default="institution", validate=validate.OneOf(KINDS))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
-    country = fields.String(validate=validate.Length(equal=2), allow_none=True)
-    schacHomeOrganization = fields.String(allow_none=True)
-    website = fields.String(allow_none=True)
-    escnPrefixes = fields.List(fields.String(), load_default=lambda: ["001"])
+    name = Text(text.NAME_LENGTH, required=True, min_length=1)
+    country = Text(2, min_length=2, allow_none=True)
+    schacHomeOrganization = Text(text.NAME_LENGTH, allow_none=True)
+    website = Text(text.NAME_LENGTH, allow_none=True)
+    escnPrefixes = fields.List(Text(3), load_default=lambda: ["001"])
 
 
 class OrganisationUpdate(InputSchema):
     """Changes to an organisation; absent fields stay as they are."""
 
-    name = fields.String(validate=validate.Length(min=1, max=255))
-    country = fields.String(validate=validate.Length(equal=2))
-    schacHomeOrganization = fields.String()
-    website = fields.String()
-    escnPrefixes = fields.List(fields.String())
+    name = Text(text.NAME_LENGTH, min_length=1)
+    country = Text(2, min_length=2)
+    schacHomeOrganization = Text(text.NAME_LENGTH)
+    website = Text(text.NAME_LENGTH)
+    escnPrefixes = fields.List(Text(3))
 
 
 class OrganisationView(OrganisationLiteView):
@@ -44,9 +58,14 @@ class OrganisationView(OrganisationLiteView):
 class ApiKeyCreate(InputSchema):
     """A new API key for the caller's organisation."""
 
-    name = fields.String(load_default="", validate=validate.Length(max=255))
-    scopes = fields.List(fields.String(validate=validate.OneOf(Scope.ALL)))
-    expiresAt = fields.AwareDateTime(allow_none=True)
+    name = Text(text.NAME_LENGTH, load_default="")
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(Scope.ALL)),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "At least one; only scopes your own credential holds"},
+    )
+    expiresAt = fields.AwareDateTime(allow_none=True, metadata={"description": "In the future"})
 
 
 class ApiKeyView(InputSchema):
@@ -73,10 +92,12 @@ class CardTransition(InputSchema):
     action = fields.String(required=True, validate=validate.OneOf([a.value for a in CardAction]))
     issuedAt = fields.Date(allow_none=True)
     expiresAt = fields.Date(allow_none=True)
-    cardNumber = fields.String(allow_none=True)
-    cardType = fields.String(allow_none=True)
-    displayName = fields.String(allow_none=True)
-    csn = fields.String(allow_none=True)
+    cardNumber = Text(
+        text.CARD_NUMBER_LENGTH, allow_none=True, identifier_pattern=BLANK_OR_ESCN_PATTERN
+    )
+    cardType = fields.String(allow_none=True, validate=validate.OneOf(CARD_TYPES))
+    displayName = Text(text.DISPLAY_NAME_LENGTH, allow_none=True)
+    csn = Text(text.CSN_LENGTH, allow_none=True, identifier_pattern=CSN_PATTERN)
 
 
 class CardLifecycleView(InputSchema):
@@ -105,7 +126,17 @@ class HistoryEntryView(InputSchema):
 class BatchRequest(InputSchema):
     """A batch: 1 to 500 items, each validated on its own so one bad item fails alone."""
 
-    items = fields.List(fields.Raw(), required=True)
+    items = fields.List(
+        # Any JSON value: an item that is not a valid view fails alone, in the results.
+        fields.Raw(allow_none=True),
+        required=True,
+        # Checked by the service (ER-0083, after the scope), documented here.
+        metadata={
+            "description": "Each item is validated on its own",
+            "minItems": 1,
+            "maxItems": MAX_BATCH_ITEMS,
+        },
+    )
 
 
 class BatchItemError(InputSchema):
@@ -144,7 +175,7 @@ class BatchResponse(InputSchema):
 class WebhookCreate(InputSchema):
     """A callback URL (https://) and the event types it receives."""
 
-    url = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    url = Text(text.URL_LENGTH, required=True, min_length=1)
     events = fields.List(
         fields.String(validate=validate.OneOf(["card.status_changed"])),
         load_default=lambda: ["card.status_changed"],

@@ -8,8 +8,10 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from router.api.blueprint import SECURITY, RouterBlueprint
+from router.api.fields import ESCN_PATTERN, BoundedInteger, Text
 from router.api.representations import paged
 from router.api.schemas import InputSchema, Link, PageMetadata
+from router.domain.text import INT32_MAX
 from router.domain.verification import VerdictReason
 from router.models import VerificationRecord
 from router.request_context import current_caller, db_session, settings
@@ -27,9 +29,10 @@ blp = RouterBlueprint(
 class VerifyRequest(InputSchema):
     """What a partner's reader scanned."""
 
-    scanned = fields.String(
+    scanned = Text(
+        4096,
+        min_length=1,
         required=True,
-        validate=validate.Length(min=1, max=4096),
         metadata={
             "description": "The QR code's text (https://host/cards/<ESCN>, http://esc.gg/<ESCN>) "
             "or a bare card number",
@@ -69,15 +72,19 @@ class VerdictView(Schema):
 class VerificationArgs(InputSchema):
     """Paging of the verification log, newest first by default."""
 
-    cardNumber = fields.String(metadata={"description": "Only the lookups of this card"})
+    cardNumber = Text(
+        64,
+        identifier_pattern=ESCN_PATTERN,
+        metadata={"description": "Only the lookups of this card"},
+    )
     sort = fields.String(
         load_default="checkedAt", validate=validate.OneOf(sorted(verification.VERIFICATION_SORTS))
     )
     direction = fields.String(
         load_default="DESC", validate=validate.OneOf(["ASC", "DESC", "asc", "desc"])
     )
-    page = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    size = fields.Integer(load_default=10, validate=validate.Range(min=1))
+    page = BoundedInteger(load_default=0, maximum=INT32_MAX)
+    size = BoundedInteger(load_default=10, minimum=1, maximum=INT32_MAX)
 
 
 class PartnerView(Schema):

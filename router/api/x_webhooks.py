@@ -9,6 +9,7 @@ from flask.views import MethodView
 
 from router.api import x_schemas
 from router.api.blueprint import SECURITY, RouterBlueprint
+from router.api.fields import SUBSCRIPTION_ID_PARAMETER
 from router.models import WebhookDelivery, WebhookSubscription
 from router.request_context import current_caller, db_session, settings
 from router.services import webhooks
@@ -82,7 +83,7 @@ class Webhooks(MethodView):
         return subscription_view(subscription, with_secret=True)
 
 
-@blp.route("/<string:subscription_id>")
+@blp.route("/<string:subscription_id>", parameters=[SUBSCRIPTION_ID_PARAMETER])
 class WebhookById(MethodView):
     """One subscription."""
 
@@ -93,7 +94,7 @@ class WebhookById(MethodView):
         webhooks.delete_subscription(db_session(), current_caller(), subscription_id)
 
 
-@blp.route("/<string:subscription_id>/deliveries")
+@blp.route("/<string:subscription_id>/deliveries", parameters=[SUBSCRIPTION_ID_PARAMETER])
 class Deliveries(MethodView):
     """The deliveries of one subscription."""
 

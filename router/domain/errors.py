@@ -60,6 +60,40 @@ class InternalError(RouterError):
         super().__init__(message)
 
 
+class DatabaseUnavailable(RouterError):
+    """The database cannot be reached (or cannot serve) right now; nothing was changed.
+
+    The router recovers by itself once the database is back: retry after ``Retry-After``.
+    """
+
+    status = 503
+    code = "ER-0102"
+    slug = "database-unavailable"
+    title = "Database unavailable"
+
+    def __init__(
+        self,
+        message: str = "The router's database is unavailable; nothing was changed, retry later.",
+        *,
+        retry_after: int = 5,
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotReady(RouterError):
+    """The router is up but not ready to serve: its database is behind the code's migrations."""
+
+    status = 503
+    code = "ER-0103"
+    slug = "not-ready"
+    title = "Not ready"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotAuthenticated(RouterError):
     """No credential, or one that is unknown, revoked, expired or forged."""
 
@@ -85,6 +119,19 @@ class InsufficientScope(RouterError):
     code = "SE-0002"
     slug = "insufficient-scope"
     title = "Insufficient scope"
+
+
+class UnauthorisedPic(RouterError):
+    """The request names an organisation (PIC) the credential does not belong to.
+
+    The real router answers 401 here, and its clients read a 401 on such a call as "unauthorised
+    PIC for this key"; a refusal for a missing scope stays a 403.
+    """
+
+    status = 401
+    code = "SE-0003"
+    slug = "unauthorised-pic"
+    title = "Unauthorised PIC for this credential"
 
 
 class NotFound(RouterError):
@@ -161,6 +208,14 @@ class OrganisationAlreadyExists(Conflict):
     title = "Organisation already exists"
 
 
+class ConcurrentChange(Conflict):
+    """A record changed by other requests every time this one tried to write it."""
+
+    code = "ER-0101"
+    slug = "concurrent-change"
+    title = "Changed concurrently"
+
+
 class PersonErased(RouterError):
     """The person was erased (anonymised) at an organisation's request: 410 as the real router."""
 
@@ -194,6 +249,15 @@ class TooManyNumbers(RouterError):
     code = "ER-0060"
     slug = "too-many-numbers"
     title = "Too many card numbers requested"
+
+
+class NoNumbersRequested(RouterError):
+    """A card number reservation asking for no number at all (zero or fewer)."""
+
+    status = 400
+    code = "ER-0100"
+    slug = "no-numbers-requested"
+    title = "No card number requested"
 
 
 class PictureNotFound(NotFound):
@@ -285,6 +349,15 @@ class UnreadableCsv(RouterError):
     code = "ER-0082"
     slug = "unreadable-csv"
     title = "Unreadable CSV file"
+
+
+class CsvTooLarge(RouterError):
+    """A CSV file with more rows than one request may carry: nothing of it was read or written."""
+
+    status = 413
+    code = "ER-0104"
+    slug = "csv-too-large"
+    title = "CSV file too large"
 
 
 class BatchSizeInvalid(RouterError):

@@ -15,8 +15,16 @@ import uuid
 from dataclasses import dataclass
 
 from router.domain.errors import InvalidIdentifier
+from router.domain.text import BLANKS, BLANKS_PATTERN
 
 PIC_PATTERN = re.compile(r"^[0-9]{9}$")
+PIC_TEXT_PATTERN = PIC_PATTERN.pattern
+# What parse_escn accepts (either case, surrounding spaces), for the OpenAPI document.
+ESCN_PATTERN = (
+    f"^{BLANKS_PATTERN}"
+    "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-1[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9]{12}"
+    f"{BLANKS_PATTERN}$"
+)
 PREFIX_PATTERN = re.compile(r"^[0-9]{3}$")
 _CANONICAL = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -61,7 +69,7 @@ def parse_escn(text: str) -> Escn:
     """Parse and validate an ESCN; upper-case input is accepted and returned in lower case."""
     if not isinstance(text, str):
         raise InvalidIdentifier("An ESCN is a string.")
-    candidate = text.strip().lower()
+    candidate = text.strip(BLANKS).lower()
     if not _CANONICAL.match(candidate):
         raise InvalidIdentifier(
             f"{text!r} is not a card number: expected a UUID written 8-4-4-4-12 in hex digits."

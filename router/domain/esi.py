@@ -12,9 +12,24 @@ import re
 from dataclasses import dataclass
 
 from router.domain.errors import InvalidIdentifier
+from router.domain.text import BLANKS, BLANKS_PATTERN
 
 ESI_PREFIX = "urn:schac:personalUniqueCode:int:esi:"
 MAX_LENGTH = 255
+
+
+def _case_blind(literal: str) -> str:
+    """A regular expression matching ``literal`` in any case, without inline flags (ECMA-262)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in literal)
+
+
+# The form parse_esi accepts, as one regular expression (ECMA-262 and Python alike) for the
+# OpenAPI document; with a maximum length of MAX_LENGTH it accepts exactly what parse_esi does.
+_DOMAIN_TEXT = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+ESI_PATTERN = (
+    rf"^{BLANKS_PATTERN}(?:{_case_blind(ESI_PREFIX)}(?:[A-Za-z]{{2}}|{_DOMAIN_TEXT}):[!-~]+"
+    rf"|[A-Za-z]{{2}}-[0-9]{{9}}-[!-~]+){BLANKS_PATTERN}$"
+)
 
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 _DOMAIN = re.compile(
@@ -46,9 +61,9 @@ class Esi:
 
 def parse_esi(text: str) -> Esi:
     """Parse an ESI in the current or the legacy form; the URN prefix is matched case-blind."""
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str) or not text.strip(BLANKS):
         raise InvalidIdentifier("An ESI is a non-empty string.")
-    candidate = text.strip()
+    candidate = text.strip(BLANKS)
     if len(candidate) > MAX_LENGTH:
         raise InvalidIdentifier(f"An ESI has at most {MAX_LENGTH} characters.")
     if candidate[: len(ESI_PREFIX)].lower() == ESI_PREFIX.lower():

@@ -15,6 +15,7 @@ import strawberry
 
 from router.domain.errors import MalformedRequest
 from router.graphql.types import Card, Person
+from router.services.pagination import MAX_OFFSET
 
 _PREFIX = "offset:"
 
@@ -30,9 +31,12 @@ def decode_cursor(cursor: str) -> int:
         text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise MalformedRequest(f"{cursor!r} is not a valid cursor.") from exc
-    if not text.startswith(_PREFIX) or not text[len(_PREFIX) :].isdigit():
+    digits = text[len(_PREFIX) :]
+    if not text.startswith(_PREFIX) or not digits.isascii() or not digits.isdigit():
         raise MalformedRequest(f"{cursor!r} is not a valid cursor.")
-    return int(text[len(_PREFIX) :])
+    if len(digits) > len(str(MAX_OFFSET)) or int(digits) > MAX_OFFSET:
+        raise MalformedRequest(f"{cursor!r} points past the end of any list.")
+    return int(digits)
 
 
 @dataclass(frozen=True)

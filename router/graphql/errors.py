@@ -15,7 +15,8 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from router.domain.errors import InternalError, MalformedRequest, RouterError
+from router.db import is_unavailable
+from router.domain.errors import DatabaseUnavailable, InternalError, MalformedRequest, RouterError
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,9 @@ def map_error(error: GraphQLError) -> GraphQLError:
     if isinstance(original, RouterError):
         extensions = router_error_extensions(original)
         message = original.message
+    elif original is not None and is_unavailable(original):
+        unavailable = DatabaseUnavailable()
+        extensions, message = router_error_extensions(unavailable), unavailable.message
     elif original is None or isinstance(original, GraphQLError):
         # Raised by graphql-core itself: the document does not parse, validate or coerce.
         extensions, message = MALFORMED, error.message

@@ -12,7 +12,7 @@ import enum
 
 import strawberry
 
-from router.domain.errors import MalformedRequest
+from router.domain import text
 from router.graphql.types import AcademicLevel, CardStatusType, CardType
 from router.services.caller import Caller
 from router.services.cards import CardInput as ServiceCardInput
@@ -20,15 +20,26 @@ from router.services.cards import RenewalInput as ServiceRenewalInput
 from router.services.persons import LinkInput
 from router.services.persons import PersonInput as ServicePersonInput
 
-# The same column limits the REST schemas enforce, so that neither adapter reaches the database
-# with a value it cannot store.
-_MAX_LENGTHS = {"identifier": 255, "fullName": 255, "email": 255, "phone": 32, "displayName": 255}
+# The limits the REST schemas enforce (router.domain.text), so that neither adapter reaches the
+# database with a value it cannot store, and both refuse it with the same code and message.
+_MAX_LENGTHS = {
+    "identifier": text.IDENTIFIER_LENGTH,
+    "personIdentifier": text.IDENTIFIER_LENGTH,
+    "fullName": text.NAME_LENGTH,
+    "email": text.EMAIL_LENGTH,
+    "phone": text.PHONE_LENGTH,
+    "displayName": text.DISPLAY_NAME_LENGTH,
+    "processorIdentifier": text.PROCESSOR_LENGTH,
+    "cardNumber": text.CARD_NUMBER_LENGTH,
+    "csn": text.CSN_LENGTH,
+    "search": text.SEARCH_LENGTH,
+}
 
 
-def _check_length(name: str, value: str | None) -> None:
-    limit = _MAX_LENGTHS[name]
-    if value is not None and len(value) > limit:
-        raise MalformedRequest(f"{name}: longer than maximum length {limit}.")
+def check_fields(**values: str | None) -> None:
+    """Refuse (400 ER-0400) a NUL character or an over-long value in any of ``values``."""
+    for name, value in values.items():
+        text.check_text(name, value, _MAX_LENGTHS[name])
 
 
 def _value(member: enum.Enum | None) -> str | None:
@@ -47,13 +58,12 @@ class PersonInput:
 
     def to_service(self, caller: Caller) -> ServicePersonInput:
         """The service input, linking the person to the caller's own organisation."""
-        for name, value in (
-            ("identifier", self.identifier),
-            ("fullName", self.full_name),
-            ("email", self.email),
-            ("phone", self.phone),
-        ):
-            _check_length(name, value)
+        check_fields(
+            identifier=self.identifier,
+            fullName=self.full_name,
+            email=self.email,
+            phone=self.phone,
+        )
         return ServicePersonInput(
             identifier=self.identifier,
             links=[
@@ -86,7 +96,13 @@ class CardInput:
 
     def to_service(self, caller: Caller) -> ServiceCardInput:
         """The service input, issued by the caller's own organisation."""
-        _check_length("displayName", self.display_name)
+        check_fields(
+            personIdentifier=self.person_identifier,
+            cardNumber=self.card_number,
+            displayName=self.display_name,
+            processorIdentifier=self.processor_identifier,
+            csn=self.csn,
+        )
         return ServiceCardInput(
             card_type=str(_value(self.card_type)),
             card_status_type=str(_value(self.card_status_type)),
@@ -114,7 +130,7 @@ class RenewalInput:
 
     def to_service(self) -> ServiceRenewalInput:
         """The service input."""
-        _check_length("displayName", self.display_name)
+        check_fields(cardNumber=self.card_number, displayName=self.display_name, csn=self.csn)
         return ServiceRenewalInput(
             issued_at=self.issued_at,
             expires_at=self.expires_at,

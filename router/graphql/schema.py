@@ -17,6 +17,7 @@ from strawberry.types.execution import ExecutionContext
 
 from router.domain.errors import RouterError
 from router.domain.esi import parse_esi
+from router.domain.text import ORGANISATION_IDENTIFIER_LENGTH, check_text
 from router.graphql.connections import (
     CardConnection,
     CardEdge,
@@ -38,6 +39,7 @@ from router.graphql.inputs import (
     PersonInput,
     PersonOrderField,
     RenewalInput,
+    check_fields,
 )
 from router.graphql.limits import limit_extensions
 from router.graphql.types import (
@@ -59,6 +61,13 @@ from router.settings import Settings
 T = TypeVar("T")
 N = TypeVar("N")
 GraphQLInfo = Info[GraphQLContext, Any]
+
+
+def _search(filter: PersonFilter | CardFilter | None) -> str | None:
+    """The search text of a list filter, checked as REST checks its ``search`` parameter."""
+    search = filter.search if filter else None
+    check_fields(search=search)
+    return search
 
 
 def _page_request(
@@ -129,6 +138,7 @@ class Query:
         context = context_of(info)
         if identifier is None:
             return Organisation.of(context.caller.organisation)
+        check_text("identifier", identifier, ORGANISATION_IDENTIFIER_LENGTH)
         return Organisation.of(organisations.get_organisation(context.session, identifier))
 
     @strawberry.field(description="The persons linked to your organisation, a page at a time.")
@@ -147,7 +157,7 @@ class Query:
         pairs, info_, total = _connection_page(
             info,
             (first, after, last, before),
-            filter.search if filter else None,
+            _search(filter),
             order_by.value if order_by else None,
             direction,
             persons.list_persons,
@@ -178,7 +188,7 @@ class Query:
         pairs, info_, total = _connection_page(
             info,
             (first, after, last, before),
-            filter.search if filter else None,
+            _search(filter),
             order_by.value if order_by else None,
             direction,
             cards.list_cards,

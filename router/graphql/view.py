@@ -35,6 +35,9 @@ class RouterGraphQLView(GraphQLView):
                 current_caller()
             except NotAuthenticated as error:
                 return _unauthenticated(error)
+        refusal = _unreadable_body()
+        if refusal is not None:
+            return _http_error(400, refusal)
         response = super().dispatch_request()
         # Strawberry refuses some requests in plain text (a body that is not JSON, a mutation
         # sent by GET); clients get the same JSON error shape as everywhere else.
@@ -55,6 +58,23 @@ class RouterGraphQLView(GraphQLView):
         if result.errors:
             result.errors = [map_error(error) for error in result.errors]
         return super().process_result(request, result)
+
+
+def _unreadable_body() -> str | None:
+    """Why a POSTed JSON body is no GraphQL request (strawberry fails on some of these)."""
+    if request.method != "POST" or request.mimetype != "application/json":
+        return None
+    try:
+        body = json.loads(request.get_data().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return "The request body is not JSON text."
+    if not isinstance(body, dict) or not isinstance(body.get("query"), str):
+        return "A GraphQL request is a JSON object with a 'query' string."
+    if not isinstance(body.get("operationName"), str | None):
+        return "operationName is a string (or null)."
+    if not isinstance(body.get("variables"), dict | None):
+        return "variables is a JSON object (or null)."
+    return None
 
 
 def _http_error(status: int, reason: str) -> Response:

@@ -19,6 +19,7 @@ from router.domain.errors import BatchSizeInvalid, RouterError
 from router.domain.escn import parse_escn
 from router.domain.esi import parse_esi
 from router.domain.lifecycle import CardState, action_for_v2_status
+from router.domain.text import BLANKS
 from router.models import Card, Person
 from router.services import cards, persons
 from router.services.caller import Caller, Scope
@@ -193,7 +194,7 @@ def _card_unchanged(card: Card, caller: Caller, data: cards.CardInput) -> bool:
 
 def _matching_card(session: Session, caller: Caller, data: cards.CardInput) -> Card | None:
     """The caller's card this item designates: by number when given, else by chip serial."""
-    if data.card_number and data.card_number.strip():
+    if data.card_number and data.card_number.strip(BLANKS):
         return cards.find_card(session, data.card_number)
     csn = cards.normalise_csn(data.csn)
     if csn is None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from router.domain.errors import AccessDenied, InsufficientScope
+from router.domain.errors import InsufficientScope, UnauthorisedPic
 from router.models import Organisation
 
 
@@ -18,10 +19,23 @@ class Scope:
     VERIFY = "verify"
     # A verifier that may also see the holder's display name (e.g. a library checking a face).
     VERIFY_HOLDER = "verify:holder"
+    # Issuing, rotating, revoking and listing the organisation's own credentials. ``admin`` does
+    # not imply it: scopes are flat, a credential may do exactly what it names.
+    KEYS_MANAGE = "keys:manage"
     ADMIN = "admin"
 
-    ALL = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY, VERIFY_HOLDER, ADMIN)
-    INSTITUTION = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY)
+    ALL = (
+        PERSONS_READ,
+        PERSONS_WRITE,
+        CARDS_READ,
+        CARDS_WRITE,
+        VERIFY,
+        VERIFY_HOLDER,
+        KEYS_MANAGE,
+        ADMIN,
+    )
+    # An institution's first key, from ``escr-admin key create``, manages its other keys.
+    INSTITUTION = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY, KEYS_MANAGE)
     # Partners (transport, culture, catering...) verify cards and nothing else.
     PARTNER = (VERIFY,)
 
@@ -56,10 +70,19 @@ class Caller:
                 f"{' '.join(sorted(self.scopes)) or 'none'}."
             )
 
+    def require_all(self, scopes: Iterable[str], what: str) -> None:
+        """Refuse unless the credential carries every one of ``scopes`` (no escalation)."""
+        missing = sorted(set(scopes) - self.scopes)
+        if missing:
+            raise InsufficientScope(
+                f"{what} carries {' '.join(missing)}, which your credential lacks; "
+                "a credential can only give out scopes it holds."
+            )
+
     def require_own_identifier(self, identifier: str, what: str) -> None:
-        """Refuse an organisation identifier in a request body that is not the caller's own."""
+        """Refuse (401, as the real router) an organisation identifier not the caller's own."""
         if identifier != self.organisation.identifier:
-            raise AccessDenied(
+            raise UnauthorisedPic(
                 f"{what} {identifier!r} is not your organisation "
                 f"({self.organisation.identifier}); you can only write your own records."
             )

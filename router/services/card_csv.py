@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.domain.errors import InvalidCsvRow, RouterError, UnreadableCsv
+from router.domain.errors import (
+    CsvTooLarge,
+    InvalidCsvRow,
+    RouterError,
+    UnauthorisedPic,
+    UnreadableCsv,
+)
 from router.domain.escn import parse_escn
 from router.domain.esi import parse_esi
 from router.models import Card, Person
@@ -119,8 +125,11 @@ def _delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
-def read_rows(content: bytes) -> list[CsvRow]:
-    """Parse an import file (UTF-8, optional BOM; comma, semicolon or tab separated)."""
+def read_rows(content: bytes, max_rows: int | None = None) -> list[CsvRow]:
+    """Parse an import file (UTF-8, optional BOM; comma, semicolon or tab separated).
+
+    A file of more than ``max_rows`` data rows is refused whole, before any row is checked.
+    """
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -149,6 +158,11 @@ def read_rows(content: bytes) -> list[CsvRow]:
         numbered = numbered[1:]
     if not numbered:
         raise UnreadableCsv("The file has a header but no data rows.")
+    if max_rows is not None and len(numbered) > max_rows:
+        raise CsvTooLarge(
+            f"The file has {len(numbered)} rows; one request takes at most {max_rows}: "
+            "split the file and send the parts one after the other."
+        )
     return [
         CsvRow(number, {name: value for name, value in zip(names, record, strict=False) if name})
         for number, record in numbered
@@ -298,7 +312,12 @@ class RowChecker:
         issuer = row.get("issuerIdentifier") or self.caller.organisation.identifier
         if issuer != self.caller.organisation.identifier:
             problems.append(
-                _problem(row, "issuerIdentifier", "You can only import your own cards.", "SE-0000")
+                _problem(
+                    row,
+                    "issuerIdentifier",
+                    "You can only import your own cards.",
+                    UnauthorisedPic.code,
+                )
             )
         esi = self._person(row, problems, card)
         card_type = _choice(row, "cardType", cards.CARD_TYPES, problems)
@@ -334,11 +353,16 @@ class RowChecker:
 
 
 def validate_csv(
-    session: Session, caller: Caller, operation: CsvOperation, content: bytes
+    session: Session,
+    caller: Caller,
+    operation: CsvOperation,
+    content: bytes,
+    *,
+    max_rows: int | None = None,
 ) -> list[CsvProblem]:
     """The dry run: every problem of every row; nothing is written."""
     caller.require(Scope.CARDS_WRITE)
-    rows = read_rows(content)
+    rows = read_rows(content, max_rows)
     checker = RowChecker(session, caller, operation)
     problems = [p for checked in checker.check_all(rows) for p in checked.problems]
     session.rollback()
@@ -370,11 +394,19 @@ def _apply(
 
 
 def import_csv(
-    session: Session, caller: Caller, operation: CsvOperation, content: bytes
+    session: Session,
+    caller: Caller,
+    operation: CsvOperation,
+    content: bytes,
+    *,
+    max_rows: int | None = None,
 ) -> ImportReport:
-    """Validate each row, then apply it on its own; a row with problems is reported failed."""
+    """Validate each row, then apply it on its own; a row with problems is reported failed.
+
+    Every row gets its result in the report; a file over ``max_rows`` is refused whole first.
+    """
     caller.require(Scope.CARDS_WRITE)
-    rows = read_rows(content)
+    rows = read_rows(content, max_rows)
     checker = RowChecker(session, caller, operation)
     report = ImportReport()
     for row in rows:

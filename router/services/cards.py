@@ -16,6 +16,7 @@ from router.domain.errors import (
     CardNotFound,
     InvalidIdentifier,
     MalformedRequest,
+    NoNumbersRequested,
     PersonNotFound,
     RuleViolation,
     TooManyNumbers,
@@ -37,9 +38,11 @@ from router.domain.lifecycle import (
     apply_action,
     public_status,
 )
+from router.domain.text import BLANKS, BLANKS_PATTERN
 from router.models import Card, CardHistoryEntry, EscnReservation, Organisation, Person
 from router.services.caller import Caller, Scope
 from router.services.card_history import record_change
+from router.services.concurrency import serialised
 from router.services.organisations import find_organisation
 from router.services.pagination import Page, PageRequest, like_pattern, paginate
 from router.services.persons import visible_links
@@ -55,6 +58,13 @@ CARD_TYPES = (
 )
 WRITE_STATUSES = (V2Status.ACTIVE.value, V2Status.INACTIVE.value)
 _CSN = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
+_CSN_SEPARATORS = "[ \\t\\r\\n:-]*"
+_CSN_DIGIT = f"[0-9A-Fa-f]{_CSN_SEPARATORS}"
+# What normalise_csn accepts (blank: no chip), for the OpenAPI document.
+CSN_PATTERN = (
+    f"^{BLANKS_PATTERN}$|^{_CSN_SEPARATORS}"
+    f"(?:(?:{_CSN_DIGIT}){{8}}|(?:{_CSN_DIGIT}){{14}}|(?:{_CSN_DIGIT}){{20}})$"
+)
 _GENERATION_ATTEMPTS = 5
 
 
@@ -89,9 +99,9 @@ class CardStatus:
 
 def normalise_csn(csn: str | None) -> str | None:
     """Upper-case hex of a chip serial number (4, 7 or 10 bytes), separators removed."""
-    if csn is None or not csn.strip():
+    if csn is None or not csn.strip(BLANKS):
         return None
-    cleaned = re.sub(r"[\s:-]", "", csn).upper()
+    cleaned = re.sub("[ \t\r\n:-]", "", csn).upper()
     if not _CSN.match(cleaned):
         raise InvalidIdentifier(f"{csn!r} is not a chip serial number (4, 7 or 10 bytes in hex).")
     return cleaned
@@ -128,7 +138,7 @@ def _new_number(session: Session, organisation: Organisation, generator: EscnGen
 
 
 def _claim_number(session: Session, caller: Caller, given: str | None) -> str:
-    if given is None or not given.strip():
+    if given is None or not given.strip(BLANKS):
         return _new_number(session, caller.organisation, default_generator)
     escn = parse_escn(given)
     if escn.pic != caller.organisation.identifier:
@@ -203,11 +213,12 @@ def get_card(session: Session, caller: Caller, escn: str) -> Card:
     return _get_own(session, caller, escn)
 
 
+@serialised
 def update_card(session: Session, caller: Caller, escn: str, data: CardInput) -> Card:
     """Replace a card's fields; a status change goes through the lifecycle rules."""
     caller.require(Scope.CARDS_WRITE)
+    _check_input(caller, data)  # a body naming another PIC is refused first, as on create
     card = _get_own(session, caller, escn)
-    _check_input(caller, data)
     if data.card_number and parse_escn(data.card_number).value != card.card_number:
         raise RuleViolation("cardNumber cannot change; issue a new card instead.")
     holder = _holder(session, caller, data.person_identifier)
@@ -236,6 +247,7 @@ def update_card(session: Session, caller: Caller, escn: str, data: CardInput) ->
     return card
 
 
+@serialised
 def delete_card(session: Session, caller: Caller, escn: str) -> None:
     """Delete a card of the caller's organisation; its history stays, without personal data."""
     caller.require(Scope.CARDS_WRITE)
@@ -307,6 +319,7 @@ class RenewalInput:
     csn: str | None = None
 
 
+@serialised
 def change_state(
     session: Session,
     caller: Caller,
@@ -386,8 +399,10 @@ def reserve_card_numbers(
 ) -> list[str]:
     """Generate and reserve ``count`` card numbers for the caller's own PIC (at most ``limit``)."""
     caller.require(Scope.CARDS_WRITE)
-    if count < 1 or count > limit:
-        raise TooManyNumbers(f"numberOfESCN must be between 1 and {limit}, not {count}.")
+    if count < 1:
+        raise NoNumbersRequested(f"numberOfESCN must be at least 1, not {count}.")
+    if count > limit:
+        raise TooManyNumbers(f"numberOfESCN is at most {limit} per request, not {count}.")
     validate_pic(pic)
     code = validate_prefix(prefix)
     caller.require_own_identifier(pic, "pic")

@@ -13,13 +13,19 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from router.db import utcnow
-from router.domain.errors import CredentialNotFound, NotAuthenticated
+from router.domain.errors import (
+    CredentialNotFound,
+    MalformedRequest,
+    NotAuthenticated,
+    RuleViolation,
+)
 from router.models import ApiKey, OAuthClient, OAuthToken, Organisation
 from router.services.caller import Caller, Scope, parse_scopes
+from router.services.concurrency import serialised
 from router.services.organisations import PARTNER_KINDS
 
 KEY_PREFIX = "escr_"
@@ -93,6 +99,7 @@ def _find_key(session: Session, organisation: Organisation | None, prefix: str) 
     return key
 
 
+@serialised
 def revoke_api_key(session: Session, organisation: Organisation | None, prefix: str) -> ApiKey:
     """Revoke a key by prefix (within ``organisation`` when given); twice is harmless."""
     key = _find_key(session, organisation, prefix)
@@ -102,6 +109,7 @@ def revoke_api_key(session: Session, organisation: Organisation | None, prefix: 
     return key
 
 
+@serialised
 def rotate_api_key(session: Session, organisation: Organisation | None, prefix: str) -> IssuedKey:
     """Replace a key with a new one of the same name and scopes, and revoke the old one."""
     old = _find_key(session, organisation, prefix)
@@ -115,6 +123,63 @@ def rotate_api_key(session: Session, organisation: Organisation | None, prefix: 
         scopes=old.scopes.split(),
         expires_at=old.expires_at,
     )
+
+
+# --- the organisation's own keys, managed by one of its credentials (scope keys:manage) ---------
+#
+# A credential manages only keys no more powerful than itself: it issues keys with a subset of its
+# scopes, and rotates or revokes only keys whose scopes it holds, so that no key (or OAuth2 token)
+# ever yields a key with more scopes than it has.
+
+
+def list_own_keys(session: Session, caller: Caller) -> list[ApiKey]:
+    """The caller's organisation's keys (scope ``keys:manage``)."""
+    caller.require(Scope.KEYS_MANAGE)
+    return list_api_keys(session, caller.organisation)
+
+
+def issue_own_key(
+    session: Session,
+    caller: Caller,
+    *,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: dt.datetime | None = None,
+) -> IssuedKey:
+    """Issue a key for the caller's organisation with at most the caller's scopes."""
+    caller.require(Scope.KEYS_MANAGE)
+    wanted = tuple(dict.fromkeys(scopes))
+    if not wanted:
+        raise MalformedRequest("scopes: name at least one scope for the new key.")
+    try:
+        parse_scopes(" ".join(wanted))
+    except ValueError as error:
+        raise MalformedRequest(f"scopes: {error}.") from error
+    caller.require_all(wanted, "The new key")
+    if expires_at is not None and expires_at <= utcnow():
+        raise RuleViolation(f"expiresAt ({expires_at.isoformat()}) is not in the future.")
+    return create_api_key(
+        session, caller.organisation, name=name, scopes=wanted, expires_at=expires_at
+    )
+
+
+def _manageable_key(session: Session, caller: Caller, prefix: str) -> ApiKey:
+    caller.require(Scope.KEYS_MANAGE)
+    key = _find_key(session, caller.organisation, prefix)
+    caller.require_all(key.scopes.split(), f"The key {prefix}")
+    return key
+
+
+def rotate_own_key(session: Session, caller: Caller, prefix: str) -> IssuedKey:
+    """Rotate a key of the caller's organisation whose scopes the caller holds."""
+    _manageable_key(session, caller, prefix)
+    return rotate_api_key(session, caller.organisation, prefix)
+
+
+def revoke_own_key(session: Session, caller: Caller, prefix: str) -> ApiKey:
+    """Revoke a key of the caller's organisation whose scopes the caller holds."""
+    _manageable_key(session, caller, prefix)
+    return revoke_api_key(session, caller.organisation, prefix)
 
 
 @dataclass(frozen=True)
@@ -175,7 +240,13 @@ def authenticate(session: Session, credential: str | None) -> Caller:
             raise NotAuthenticated("This API key has expired.")
         # Recording use on every request would turn each read into a write; a minute is enough.
         if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
-            key.last_used_at = now
+            # A plain UPDATE, not a versioned one: concurrent uses of a key never conflict.
+            session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key.id)
+                .values(last_used_at=now)
+                .execution_options(synchronize_session=False)
+            )
             session.commit()
         return Caller(key.organisation, key.prefix, frozenset(key.scopes.split()))
     token = session.scalar(select(OAuthToken).where(OAuthToken.token_digest == key_digest))

@@ -11,8 +11,15 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from router.domain.errors import MalformedRequest
+from router.domain.text import INT32_MAX
 
 T = TypeVar("T")
+
+# The form of a ``sort`` parameter, with the sortable fields of a list in ``{fields}``: the
+# field (blank: the list's default) and an optional direction in any case.
+SORT_PATTERN_TEMPLATE = "^(?:(?:{fields})(?:,(?:[aA][sS][cC]|[dD][eE][sS][cC])?)?)?$"
+# Cursor offsets beyond this are refused: every integer up to it is exact in JSON clients.
+MAX_OFFSET = 2**53
 
 
 @dataclass(frozen=True)
@@ -56,12 +63,14 @@ def paginate(
     max_size: int,
 ) -> Page[Any]:
     """Apply sort and paging to ``query`` (which selects one entity) and run it."""
-    if request.page < 0:
-        raise MalformedRequest("page numbers start at 0.")
-    if request.offset is not None and request.offset < 0:
-        raise MalformedRequest("offsets start at 0.")
-    if not 1 <= request.size <= max_size:
+    if not 0 <= request.page <= INT32_MAX:
+        raise MalformedRequest(f"page must be between 0 and {INT32_MAX}.")
+    if request.offset is not None and not 0 <= request.offset <= MAX_OFFSET:
+        raise MalformedRequest(f"offsets lie between 0 and {MAX_OFFSET}.")
+    if request.size < 1:
         raise MalformedRequest(f"size must be between 1 and {max_size}.")
+    # A larger page is served at the maximum size, as the real router's (Spring's) paging does.
+    size = min(request.size, max_size)
     field, direction = _parse_sort(request.sort or default_sort, request.direction)
     if field not in sortable:
         raise MalformedRequest(
@@ -74,22 +83,22 @@ def paginate(
     tie_breaker = sortable[default_sort]
     if tie_breaker is not column:
         ordered = ordered.order_by(tie_breaker.asc())
-    first_row = request.page * request.size if request.offset is None else request.offset
-    rows = session.scalars(ordered.offset(first_row).limit(request.size))
+    first_row = request.page * size if request.offset is None else request.offset
+    rows = session.scalars(ordered.offset(first_row).limit(size))
     return Page(
         items=list(rows.unique()),
         number=request.page,
-        size=request.size,
+        size=size,
         total_elements=total,
     )
 
 
 def _parse_sort(sort: str, direction: str) -> tuple[str, str]:
     field, _, inline_direction = sort.partition(",")
-    chosen = (inline_direction or direction or "ASC").strip().upper()
+    chosen = (inline_direction or direction or "ASC").upper()
     if chosen not in {"ASC", "DESC"}:
         raise MalformedRequest(f"direction must be ASC or DESC, not {chosen!r}.")
-    return field.strip(), chosen
+    return field, chosen
 
 
 def like_pattern(text: str) -> str:

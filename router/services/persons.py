@@ -9,12 +9,14 @@ only a digest of the ESI stays behind so that later reads answer 410 Gone as the
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from router.db import ERASURE_KEY, flush_erased_pages
 from router.domain.errors import (
     AccessDenied,
     MalformedRequest,
@@ -25,6 +27,7 @@ from router.domain.errors import (
 )
 from router.domain.esi import parse_esi
 from router.domain.lifecycle import HistoryEvent
+from router.domain.text import BLANKS
 from router.models import (
     Card,
     ErasedPerson,
@@ -34,6 +37,7 @@ from router.models import (
 )
 from router.services.caller import Caller, Scope
 from router.services.card_history import record_change
+from router.services.concurrency import serialised, touch
 from router.services.pagination import Page, PageRequest, like_pattern, paginate
 
 ACADEMIC_LEVELS = ("BACHELOR", "MASTER", "DOCTORATE")
@@ -60,9 +64,35 @@ class PersonInput:
     full_name: str | None = None
 
 
-def esi_digest(esi: str) -> str:
-    """The digest kept after erasure: enough to recognise the ESI, not to recover it."""
+def esi_digest(session: Session, esi: str) -> str:
+    """The digest kept after erasure: HMAC-SHA256 of the ESI under the server's erasure key.
+
+    Keyed, so that a copy of the table cannot be checked against guessed student numbers.
+    """
+    key = session.info.get(ERASURE_KEY)
+    if not key:
+        raise RuntimeError("this session has no erasure key (Database(erasure_key=...))")
+    return hmac.new(key, esi.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _legacy_digest(esi: str) -> str:
+    """The unkeyed SHA-256 digest that routers before 0004 kept; re-keyed when next met."""
     return hashlib.sha256(esi.encode("utf-8")).hexdigest()
+
+
+def _erasure_trace(session: Session, esi: str) -> ErasedPerson | None:
+    """The trace of an erasure of ``esi``; an old unkeyed trace is replaced by a keyed one."""
+    keyed = session.get(ErasedPerson, esi_digest(session, esi))
+    if keyed is not None:
+        return keyed
+    legacy = session.get(ErasedPerson, _legacy_digest(esi))
+    if legacy is None:
+        return None
+    keyed = ErasedPerson(esi_digest=esi_digest(session, esi), erased_at=legacy.erased_at)
+    session.delete(legacy)
+    session.add(keyed)
+    session.commit()
+    return keyed
 
 
 def visible_links(person: Person, caller: Caller) -> list[PersonOrganisation]:
@@ -72,7 +102,7 @@ def visible_links(person: Person, caller: Caller) -> list[PersonOrganisation]:
 
 def _check_input(caller: Caller, data: PersonInput) -> str:
     esi = parse_esi(data.identifier).value
-    if data.identifier_code not in (None, "", "ESI"):
+    if (data.identifier_code or "").strip(BLANKS) not in ("", "ESI"):
         raise MalformedRequest("identifierCode can only be 'ESI'.")
     if not data.links:
         raise MalformedRequest("personOrganisationUpdateViews needs at least one entry.")
@@ -92,6 +122,7 @@ def _check_input(caller: Caller, data: PersonInput) -> str:
 
 def _apply_links(person: Person, caller: Caller, data: PersonInput) -> None:
     link_data = data.links[0]  # _check_input allows the caller's own organisation only
+    touch(person)  # serialises concurrent changes of this person's links
     link = next((lk for lk in person.links if lk.organisation_id == caller.organisation_id), None)
     if link is None:
         link = PersonOrganisation(organisation=caller.organisation)
@@ -112,7 +143,7 @@ def _get_existing(session: Session, esi_text: str) -> Person:
     person = _find(session, esi)
     if person is not None:
         return person
-    if session.get(ErasedPerson, esi_digest(esi)) is not None:
+    if _erasure_trace(session, esi) is not None:
         raise PersonErased(f"The person {esi} was erased at their institution's request.")
     raise PersonNotFound(f"No person {esi} is registered.")
 
@@ -133,7 +164,11 @@ def create_person(session: Session, caller: Caller, data: PersonInput) -> Person
             f"A person {esi} already exists; use PUT /api/v2/persons/{{esi}} to link or update."
         )
     # Registering again after an erasure is a new consent: the erasure trace goes.
-    session.execute(delete(ErasedPerson).where(ErasedPerson.esi_digest == esi_digest(esi)))
+    session.execute(
+        delete(ErasedPerson).where(
+            ErasedPerson.esi_digest.in_([esi_digest(session, esi), _legacy_digest(esi)])
+        )
+    )
     person = Person(esi=esi)
     _apply_links(person, caller, data)
     session.add(person)
@@ -151,6 +186,7 @@ def get_person(session: Session, caller: Caller, esi: str) -> Person:
     return _get_own(session, caller, esi)
 
 
+@serialised
 def replace_person(session: Session, caller: Caller, esi: str, data: PersonInput) -> Person:
     """Replace what the caller's organisation says of a person, linking it if not yet linked."""
     caller.require(Scope.PERSONS_WRITE)
@@ -166,6 +202,7 @@ def replace_person(session: Session, caller: Caller, esi: str, data: PersonInput
     return person
 
 
+@serialised
 def delete_person(session: Session, caller: Caller, esi: str) -> None:
     """Erase what the caller's organisation holds of a person: link, picture, its cards.
 
@@ -187,10 +224,12 @@ def delete_person(session: Session, caller: Caller, esi: str) -> None:
     )
     for link in visible_links(person, caller):
         person.links.remove(link)
+    touch(person)  # two organisations removing their last links at once: one sees the other's
     if not person.links:
-        session.add(ErasedPerson(esi_digest=esi_digest(person.esi)))
+        session.add(ErasedPerson(esi_digest=esi_digest(session, person.esi)))
         session.delete(person)
     session.commit()
+    flush_erased_pages(session)
 
 
 PERSON_SORTS = {

@@ -19,6 +19,7 @@ from router.domain.errors import InvalidPicture, PictureNotFound
 from router.models import PersonPicture
 from router.services import persons
 from router.services.caller import Caller, Scope
+from router.services.concurrency import serialised, touch
 
 WIDTH = 200
 HEIGHT = 300
@@ -77,9 +78,19 @@ def _held_by(caller: Caller, person_id: int) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def _own_person_id(session: Session, caller: Caller, organisation_identifier: str, esi: str) -> int:
+def _own_person_id(
+    session: Session,
+    caller: Caller,
+    organisation_identifier: str,
+    esi: str,
+    *,
+    writing: bool = False,
+) -> int:
     caller.require_own_identifier(organisation_identifier, "The organisation")
-    return persons.get_person(session, caller, esi).id
+    person = persons.get_person(session, caller, esi)
+    if writing:
+        touch(person)  # two uploads of one person's picture at once: the second runs again
+    return person.id
 
 
 def get_picture(
@@ -94,6 +105,7 @@ def get_picture(
     return Picture(stored.content_type, stored.content)
 
 
+@serialised
 def store_picture(
     session: Session,
     caller: Caller,
@@ -105,7 +117,7 @@ def store_picture(
 ) -> Picture:
     """Store (or replace) the caller's picture of a person; 200x300 unless ``resize``."""
     caller.require(Scope.PERSONS_WRITE)
-    person_id = _own_person_id(session, caller, organisation_identifier, esi)
+    person_id = _own_person_id(session, caller, organisation_identifier, esi, writing=True)
     picture = _prepare(data, resize)
     stored = session.scalar(select(PersonPicture).where(*_held_by(caller, person_id)))
     if stored is None:
@@ -117,11 +129,12 @@ def store_picture(
     return picture
 
 
+@serialised
 def delete_picture(
     session: Session, caller: Caller, organisation_identifier: str, esi: str
 ) -> None:
     """Remove the caller's picture of a person; removing an absent picture is not an error."""
     caller.require(Scope.PERSONS_WRITE)
-    person_id = _own_person_id(session, caller, organisation_identifier, esi)
+    person_id = _own_person_id(session, caller, organisation_identifier, esi, writing=True)
     session.execute(delete(PersonPicture).where(*_held_by(caller, person_id)))
     session.commit()

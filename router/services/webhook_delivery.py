@@ -10,6 +10,7 @@ HTTP call happens outside any transaction; its result is written only if the cla
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -20,10 +21,13 @@ from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from router.db import Database, utcnow
+from router.domain.errors import InvalidWebhookUrl
 from router.models import WebhookDelivery
+from router.services.webhook_targets import Resolver, resolve_target, system_resolver
 from router.services.webhooks import DeliveryStatus, sign
 from router.settings import Settings
 
+log = logging.getLogger(__name__)
 LEASE_SECONDS = 120
 ERROR_LENGTH = 500
 
@@ -36,6 +40,9 @@ class DeliveryPolicy:
     backoff_seconds: int = 30
     max_backoff_seconds: int = 6 * 3600
     timeout_seconds: float = 10.0
+    # Local receivers (loopback, private hosts, http://) are for tests only.
+    allow_insecure: bool = False
+    resolver: Resolver = system_resolver
 
     def delay_after(self, attempts: int) -> dt.timedelta:
         """Exponential backoff: ``backoff * 2**(attempts-1)``, capped."""
@@ -50,6 +57,7 @@ class DeliveryPolicy:
             backoff_seconds=settings.webhook_backoff_seconds,
             max_backoff_seconds=settings.webhook_max_backoff_seconds,
             timeout_seconds=settings.webhook_timeout_seconds,
+            allow_insecure=settings.webhook_allow_insecure,
         )
 
 
@@ -122,19 +130,51 @@ def signed_headers(secret: str, event_id: str, body: bytes, timestamp: int) -> d
     }
 
 
-def _post(http: httpx.Client, delivery: WebhookDelivery) -> tuple[int | None, str | None]:
-    """POST one delivery; (status code, error) where error is None on a 2xx answer."""
+def _post(
+    http: httpx.Client, delivery: WebhookDelivery, policy: DeliveryPolicy
+) -> tuple[int | None, str | None]:
+    """POST one delivery; (status code, error) where error is None on a 2xx answer.
+
+    The host is resolved and checked again now (it may point elsewhere since the subscription),
+    and the connection goes to the address checked. Whatever answered, the subscriber is told
+    its status code only, never its body.
+    """
+    try:
+        target = resolve_target(
+            delivery.subscription.url,
+            allow_insecure=policy.allow_insecure,
+            resolver=policy.resolver,
+        )
+    except InvalidWebhookUrl as error:
+        return None, f"refused: {error.message}"[:ERROR_LENGTH]
     body = delivery.body.encode("utf-8")
     headers = signed_headers(
         delivery.subscription.secret, delivery.event_id, body, int(time.time())
     )
+    headers["Host"] = target.host_header
     try:
-        response = http.post(delivery.subscription.url, content=body, headers=headers)
+        response = http.post(
+            target.connect_url,
+            content=body,
+            headers=headers,
+            extensions={"sni_hostname": target.host},
+        )
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: {exc}"[:ERROR_LENGTH]
     if 200 <= response.status_code < 300:
         return response.status_code, None
-    return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
+    return response.status_code, f"HTTP {response.status_code}"
+
+
+def _attempt(
+    http: httpx.Client, delivery: WebhookDelivery, policy: DeliveryPolicy
+) -> tuple[int | None, str | None]:
+    """One attempt; any failure of this delivery is its own outcome, never the worker's end."""
+    try:
+        return _post(http, delivery, policy)
+    except Exception as exc:  # a bad URL httpx refuses, a receiver breaking the protocol...
+        log.warning("webhook delivery %s failed: %s", delivery.id, type(exc).__name__)
+        return None, f"{type(exc).__name__}: the delivery could not be attempted"
 
 
 def _settle(
@@ -194,7 +234,7 @@ def deliver_due(
                 delivery = session.get(WebhookDelivery, delivery_id)
                 if delivery is None or delivery.claim_token != token:
                     continue
-                outcome = _post(client, delivery)
+                outcome = _attempt(client, delivery, policy)
                 status = _settle(session, delivery, token, outcome, policy, now())
                 if status == DeliveryStatus.DELIVERED:
                     run.delivered += 1

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
 import uuid
-from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -21,18 +19,17 @@ from sqlalchemy.orm import Session
 from router.db import utcnow
 from router.domain.errors import (
     InsufficientScope,
-    InvalidWebhookUrl,
     MalformedRequest,
     WebhookNotFound,
 )
 from router.domain.lifecycle import CardState, write_status
 from router.models import Card, VerificationRecord, WebhookDelivery, WebhookSubscription
 from router.services.caller import Caller, Scope
+from router.services.webhook_targets import Resolver, resolve_target, system_resolver
 
 CARD_STATUS_CHANGED = "card.status_changed"
 EVENT_TYPES = (CARD_STATUS_CHANGED,)
 DELETED_STATE = "DELETED"
-MAX_URL_LENGTH = 2048
 
 
 class DeliveryStatus:
@@ -60,42 +57,6 @@ def _require_subscriber(caller: Caller) -> None:
         )
 
 
-def _is_internal_host(hostname: str) -> bool:
-    """Whether a literal host names this machine or a private network (no DNS lookup)."""
-    if hostname.lower() == "localhost" or hostname.lower().endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(hostname)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_link_local
-
-
-def check_url(url: str, *, allow_insecure: bool = False) -> str:
-    """Accept an absolute https:// URL with a host (http:// too when ``allow_insecure``)."""
-    url = url.strip()
-    if len(url) > MAX_URL_LENGTH:
-        raise InvalidWebhookUrl(f"The URL is longer than {MAX_URL_LENGTH} characters.")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (a malformed port raises here)
-    except ValueError as exc:
-        raise InvalidWebhookUrl(f"{url!r} is not a valid URL.") from exc
-    allowed = ("https", "http") if allow_insecure else ("https",)
-    if parts.scheme not in allowed:
-        raise InvalidWebhookUrl("A webhook URL must use https://.")
-    if not parts.hostname:
-        raise InvalidWebhookUrl(f"{url!r} has no host.")
-    if not allow_insecure and _is_internal_host(parts.hostname):
-        raise InvalidWebhookUrl(
-            f"{parts.hostname} is a loopback, private or link-local address; "
-            "webhooks go to public hosts."
-        )
-    if parts.username or parts.password:
-        raise InvalidWebhookUrl("A webhook URL cannot carry credentials; the signature proves us.")
-    return url
-
-
 def create_subscription(
     session: Session,
     caller: Caller,
@@ -103,8 +64,12 @@ def create_subscription(
     events: list[str] | None = None,
     *,
     allow_insecure: bool = False,
+    resolver: Resolver = system_resolver,
 ) -> WebhookSubscription:
-    """Subscribe the caller's organisation; the new secret is on the returned subscription."""
+    """Subscribe the caller's organisation; the new secret is on the returned subscription.
+
+    The URL's host must resolve to public addresses only (see :mod:`webhook_targets`).
+    """
     _require_subscriber(caller)
     wanted = list(dict.fromkeys(events or [CARD_STATUS_CHANGED]))
     unknown = [e for e in wanted if e not in EVENT_TYPES]
@@ -112,10 +77,12 @@ def create_subscription(
         raise MalformedRequest(
             f"Unknown event type(s): {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}."
         )
+    url = url.strip()
+    resolve_target(url, allow_insecure=allow_insecure, resolver=resolver)
     subscription = WebhookSubscription(
         id=str(uuid.uuid4()),
         organisation_id=caller.organisation_id,
-        url=check_url(url, allow_insecure=allow_insecure),
+        url=url,
         events=" ".join(wanted),
         secret=secrets.token_urlsafe(32),
         created_at=utcnow(),

@@ -12,7 +12,7 @@ from router.services import credentials, organisations
 from router.services.caller import Scope
 from tests.conftest import esi, person_body
 
-PUBLIC = {"/api/v2/cards/<string:escn>/status"}
+PUBLIC = {"cards.CardStatus"}  # endpoints, not rule texts: converters may change
 SAMPLE_ARGS = {
     "escn": EscnGenerator().generate("999999999"),
     "esi": esi("sample"),
@@ -36,7 +36,7 @@ def test_every_api_route_but_the_public_status_needs_a_credential(app, client):
         values = {k: SAMPLE_ARGS.get(k, "x") for k in rule.arguments}
         path = rule.build(values, append_unknown=False)[1]
         response = client.open(path, method=method, json={})
-        if rule.rule in PUBLIC:
+        if rule.endpoint in PUBLIC:
             assert response.status_code != 401, (method, rule.rule)
             continue
         assert response.status_code == 401, (method, rule.rule, response.status_code)

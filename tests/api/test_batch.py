@@ -175,10 +175,13 @@ def test_batches_never_touch_another_organisations_records(client, uni, other_un
         card_body(theirs["esi"], uni.pic),
     ]
     response = client.post(CARDS, json={"items": card_items}, headers=uni.headers)
-    assert [r["status"] for r in response.json["results"]] == [403, 403, 403]
+    # Naming their PIC is a 401 (unauthorised PIC), touching their card with ours a 403.
+    assert [r["status"] for r in response.json["results"]] == [403, 401, 403]
     person_items = [person_body(esi("X9"), other_uni.pic)]
     response = client.post(PERSONS, json={"items": person_items}, headers=uni.headers)
-    assert response.json["results"][0]["status"] == 403
+    # Naming another organisation's PIC is the real router's 401, as in the single call.
+    assert response.json["results"][0]["status"] == 401
+    assert response.json["results"][0]["error"]["code"] == "SE-0003"
     after = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
     assert after == before
     assert client.get("/api/v2/cards", headers=uni.headers).json["content"] == []

@@ -205,12 +205,24 @@ def test_generate_escn_reserves_numbers(client, uni):
         ("pic=999999999&prefix=1000", 400),
         ("pic=999999999", 400),
         ("pic=12345&prefix=1", 400),
-        ("pic=888888888&prefix=1", 403),
+        # Another organisation's PIC: 401, as the real router ("unauthorised PIC for this key").
+        ("pic=888888888&prefix=1", 401),
     ],
 )
 def test_generate_escn_refuses_bad_requests_without_a_500(client, uni, query, status):
     response = client.get(f"/api/v2/cards/generate-escn?{query}", headers=uni.headers)
     assert response.status_code == status, response.json
+    assert response.mimetype == "application/problem+json"
+
+
+def test_each_refused_number_count_says_what_is_wrong(client, uni):
+    none = client.get("/api/v2/cards/generate-escn?pic=999999999&prefix=1&numberOfESCN=0",
+                      headers=uni.headers).json
+    many = client.get("/api/v2/cards/generate-escn?pic=999999999&prefix=1&numberOfESCN=101",
+                      headers=uni.headers).json
+    assert none["code"] != many["code"]
+    assert "many" not in none["title"].lower() and "at least 1" in none["detail"]
+    assert "many" in many["title"].lower() and "at most 100" in many["detail"]
 
 
 def test_reserved_number_can_be_used_to_issue_a_card(client, uni):

@@ -22,6 +22,18 @@ def theirs(registered, other_uni):
     return registered("OTHER1", tenant=other_uni)
 
 
+# Requests that name another organisation's PIC: the real router answers 401 there (its clients
+# read it as "unauthorised PIC for this key"); every other cross-organisation request is a 403.
+def _names_their_pic(method, path, body):
+    if "/organisations/888888888/" in path or "pic=888888888" in path:
+        return True
+    if not isinstance(body, dict):
+        return False
+    links = body.get("personOrganisationUpdateViews", [])
+    named = [body.get("issuerIdentifier")] + [v["organisationIdentifier"] for v in links]
+    return "888888888" in named
+
+
 def _operations(record, me):
     escn, person = record["escn"], record["esi"]
     return [
@@ -82,8 +94,10 @@ def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
     before_person = client.get(f"/api/v2/persons/{theirs['esi']}", headers=other_uni.headers).json
     for method, path, body in _operations(theirs, uni):
         response = _send(client, method, path, body, uni.headers)
-        assert response.status_code == 403, (method, path, response.status_code, response.json)
-        assert response.json["code"] == "SE-0000"
+        expected = (401, "SE-0003") if _names_their_pic(method, path, body) else (403, "SE-0000")
+        assert (response.status_code, response.json["code"]) == expected, (
+            method, path, response.status_code, response.json,
+        )
     after_card = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
     after_person = client.get(f"/api/v2/persons/{theirs['esi']}", headers=other_uni.headers).json
     assert after_card == before_card
@@ -116,7 +130,7 @@ def test_a_shared_person_shows_each_organisation_only_its_own_link(client, uni, 
     # The host cannot issue a card in the home institution's name, nor see its cards.
     card = client.post("/api/v2/cards", json=card_body(identifier, uni.pic),
                        headers=other_uni.headers)
-    assert card.status_code == 403
+    assert card.status_code == 401 and card.json["code"] == "SE-0003"
 
 
 def test_organisation_admin_needs_the_admin_scope(client, uni, make_tenant):

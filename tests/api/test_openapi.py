@@ -57,6 +57,11 @@ def _ref_name(schema):
         return schema["$ref"].rsplit("/", 1)[1]
     if len(schema.get("allOf", [])) == 1:
         return _ref_name(schema["allOf"][0])
+    # A nullable reference (our views may carry null where a client sent nothing): the same
+    # component, or null.
+    refs = [s for s in schema.get("anyOf", []) if not s.get("nullable")]
+    if len(refs) == 1 and len(schema["anyOf"]) == 2:
+        return _ref_name(refs[0])
     return None
 
 

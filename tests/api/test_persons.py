@@ -154,10 +154,17 @@ def test_search_wildcards_are_literal(client, uni):
 
 def test_bad_paging_parameters_are_400(client, uni):
     for query in ("page=-1", "size=0", "size=abc", "direction=SIDEWAYS", "sort=password",
-                  f"size={10**6}"):
+                  f"page={10**20}", f"size={10**20}", "search=%00", f"search={'x' * 256}"):
         response = client.get(f"/api/v2/persons?{query}", headers=uni.headers)
         assert response.status_code == 400, query
         assert response.mimetype == "application/problem+json"
+
+
+def test_a_page_larger_than_the_maximum_is_served_at_the_maximum_size(client, uni, settings):
+    # As the real router's (Spring Data) paging: the size is lowered, not refused.
+    response = client.get(f"/api/v2/persons?size={10**6}", headers=uni.headers)
+    assert response.status_code == 200
+    assert response.json["page"]["size"] == settings.max_page_size
 
 
 def test_another_organisation_can_link_an_existing_person_with_put(client, uni, other_uni):

@@ -17,6 +17,8 @@ from tests.live_server import WebhookReceiver as Receiver
 from tests.live_server import free_port
 
 HOOKS = "/api/x/webhooks"
+# The receivers of this module listen on the loopback: the worker runs in insecure mode.
+LOCAL = DeliveryPolicy(backoff_seconds=0, allow_insecure=True)
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def test_events_wait_while_the_receiver_is_down_then_arrive_once_signed(
     subscription, receiver = hook
     escn = registered("D1")["escn"]
     _suspend(client, uni, escn)
-    policy = DeliveryPolicy(max_attempts=5, backoff_seconds=30)
+    policy = DeliveryPolicy(max_attempts=5, backoff_seconds=30, allow_insecure=True)
 
     down = webhook_delivery.deliver_due(db, policy)
     assert (down.delivered, down.retried, down.dead) == (0, 1, 0)
@@ -115,7 +117,9 @@ def test_a_receiver_that_keeps_failing_is_dead_lettered(client, uni, db, registe
     receiver.status = 500
     receiver.start()
     _suspend(client, uni, registered("D2")["escn"])
-    run = webhook_delivery.drain(db, DeliveryPolicy(max_attempts=3, backoff_seconds=0))
+    run = webhook_delivery.drain(
+        db, DeliveryPolicy(max_attempts=3, backoff_seconds=0, allow_insecure=True)
+    )
     assert (run.delivered, run.retried, run.dead) == (0, 2, 1)
     assert len(receiver.received) == 3
     dead = client.get(
@@ -124,7 +128,7 @@ def test_a_receiver_that_keeps_failing_is_dead_lettered(client, uni, db, registe
     assert len(dead) == 1
     assert dead[0]["attempts"] == 3 and dead[0]["lastStatusCode"] == 500
     assert dead[0]["lastError"].startswith("HTTP 500")
-    assert webhook_delivery.drain(db, DeliveryPolicy(backoff_seconds=0)).attempted == 0
+    assert webhook_delivery.drain(db, LOCAL).attempted == 0
 
 
 def test_a_claimed_delivery_is_not_claimed_again(client, uni, db, registered, hook):
@@ -148,7 +152,7 @@ def test_two_workers_at_once_deliver_each_event_exactly_once(client, uni, db, re
         client.post(
             f"/api/x/cards/{record['escn']}/lifecycle", json={"action": action}, headers=uni.headers
         )
-    policy = DeliveryPolicy()
+    policy = LOCAL
     runs: list = []
 
     def work():
@@ -172,6 +176,7 @@ def test_the_cli_drains_the_outbox_once(client, uni, registered, hook, settings,
     receiver.start()
     _suspend(client, uni, registered("D5")["escn"])
     monkeypatch.setenv("ESCR_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ESCR_WEBHOOK_ALLOW_INSECURE", "1")
     result = CliRunner().invoke(escr_group, ["webhooks", "deliver", "--once"])
     assert result.exit_code == 0, result.output
     assert "delivered=1 retried=0 dead=0" in result.output
@@ -192,6 +197,10 @@ def test_the_delivery_policy_and_insecure_mode_come_from_the_environment(tmp_pat
     configured = Settings.from_env(env)
     assert configured.webhook_allow_insecure is True
     assert DeliveryPolicy.from_settings(configured) == DeliveryPolicy(
-        max_attempts=4, backoff_seconds=5, max_backoff_seconds=60, timeout_seconds=2.5
+        max_attempts=4,
+        backoff_seconds=5,
+        max_backoff_seconds=60,
+        timeout_seconds=2.5,
+        allow_insecure=True,
     )
     assert Settings.from_env({"ESCR_INSTANCE_PATH": str(tmp_path)}).webhook_allow_insecure is False

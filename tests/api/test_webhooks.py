@@ -8,6 +8,15 @@ from tests.conftest import card_body
 
 HOOKS = "/api/x/webhooks"
 URL = "https://hooks.example.org/escr"
+# A public address the subscribing tests' host names resolve to; nothing connects to it here.
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture(autouse=True)
+def public_hooks(fake_dns):
+    for name in ("hooks.example.org", "other.example.org"):
+        fake_dns.names[name] = [PUBLIC_ADDRESS]
+    return fake_dns
 
 
 @pytest.fixture

@@ -1,0 +1,55 @@
+"""What a text or number sent by a client may be: the rules both API adapters apply.
+
+Databases refuse some strings outright (PostgreSQL cannot store a NUL character) and every column
+has a length, so such values are refused as malformed requests (400) before any service runs,
+with the same message in REST and GraphQL. The limits live here, in one place, beside the
+column sizes of :mod:`router.models` they protect.
+"""
+
+from __future__ import annotations
+
+from router.domain.errors import MalformedRequest
+
+NUL = "\x00"
+# The blanks identifiers may be surrounded with: ASCII ones only, so that the patterns of the
+# OpenAPI document (ECMA-262, whose \s differs from Python's) say exactly what is accepted.
+BLANKS = " \t\r\n"
+BLANKS_PATTERN = "[ \\t\\r\\n]*"
+# ECMA-262 and Python regular expression: any text without a NUL character.
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+
+# Column and protocol limits, by field name as the APIs spell it.
+NAME_LENGTH = 255
+EMAIL_LENGTH = 255
+PHONE_LENGTH = 32
+DISPLAY_NAME_LENGTH = 255
+PROCESSOR_LENGTH = 64
+IDENTIFIER_LENGTH = 255
+SEARCH_LENGTH = 255
+CARD_NUMBER_LENGTH = 255
+CSN_LENGTH = 64
+URL_LENGTH = 2048
+ORGANISATION_IDENTIFIER_LENGTH = 64
+
+# Integers stored or computed with by the databases (OFFSET, counts) are 64-bit at most; the v2
+# document declares its paging parameters as int32.
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+
+
+def check_text(name: str, value: str | None, max_length: int) -> str | None:
+    """Return ``value`` unless it holds a NUL character or is longer than ``max_length``."""
+    if value is None:
+        return None
+    if NUL in value:
+        raise MalformedRequest(f"{name}: a NUL character is not allowed.")
+    if len(value) > max_length:
+        raise MalformedRequest(f"{name}: longer than maximum length {max_length}.")
+    return value
+
+
+def check_integer(name: str, value: int, minimum: int, maximum: int) -> int:
+    """Return ``value`` if it lies in ``[minimum, maximum]``, else refuse it as malformed."""
+    if not minimum <= value <= maximum:
+        raise MalformedRequest(f"{name}: must be between {minimum} and {maximum}.")
+    return value
