@@ -9,8 +9,9 @@ from swagger_ui_bundle import swagger_ui_path
 from router.api.problems import register_error_handlers
 from router.request_context import current_caller
 
-# The only API operations anyone may call without a credential: the status behind the QR code.
-PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus"})
+# The only API operations anyone may call without a credential: the status behind the QR code,
+# and the institutions' public keys.
+PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus", "x-keys.Jwks"})
 
 
 def authenticate_api_request() -> None:
@@ -38,6 +39,8 @@ def init_api(app: Flask) -> Api:
         v2_pictures,
         x_batch,
         x_cards,
+        x_delegations,
+        x_keys,
         x_organisations,
         x_verify,
         x_webhooks,
@@ -75,6 +78,8 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(x_verify.blp)
     api.register_blueprint(x_batch.blp)
     api.register_blueprint(x_webhooks.blp)
+    api.register_blueprint(x_keys.blp)
+    api.register_blueprint(x_delegations.blp)
     api.register_blueprint(v2_card_csv.x_blp)
 
     @app.get("/docs/assets/<path:filename>")

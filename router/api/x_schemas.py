@@ -8,6 +8,7 @@ from router.api.schemas import CardView, CsvValidationError, InputSchema, Organi
 from router.domain.lifecycle import CardAction, HistoryEvent
 from router.services.caller import Scope
 from router.services.organisations import KINDS
+from router.services.webhooks import CARD_STATUS_CHANGED, EVENT_TYPES
 
 
 class OrganisationCreate(InputSchema):
@@ -146,8 +147,8 @@ class WebhookCreate(InputSchema):
 
     url = fields.String(required=True, validate=validate.Length(min=1, max=2048))
     events = fields.List(
-        fields.String(validate=validate.OneOf(["card.status_changed"])),
-        load_default=lambda: ["card.status_changed"],
+        fields.String(validate=validate.OneOf(EVENT_TYPES)),
+        load_default=lambda: [CARD_STATUS_CHANGED],
         validate=validate.Length(min=1),
     )
 

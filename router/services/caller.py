@@ -19,9 +19,24 @@ class Scope:
     # A verifier that may also see the holder's display name (e.g. a library checking a face).
     VERIFY_HOLDER = "verify:holder"
     ADMIN = "admin"
+    # Register, rotate and revoke the institution's public keys: whoever holds it can make the
+    # router accept signatures in the institution's name, so no credential gets it by default.
+    KEYS_MANAGE = "keys:manage"
+    # Ask for, decide on and follow delegations (a kiosk's credential needs only this one).
+    DELEGATIONS = "delegations"
 
-    ALL = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY, VERIFY_HOLDER, ADMIN)
-    INSTITUTION = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY)
+    ALL = (
+        PERSONS_READ,
+        PERSONS_WRITE,
+        CARDS_READ,
+        CARDS_WRITE,
+        VERIFY,
+        VERIFY_HOLDER,
+        ADMIN,
+        KEYS_MANAGE,
+        DELEGATIONS,
+    )
+    INSTITUTION = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY, DELEGATIONS)
     # Partners (transport, culture, catering...) verify cards and nothing else.
     PARTNER = (VERIFY,)
 
