@@ -128,6 +128,14 @@ def pic_of(value: Any, name: str) -> str:
     return value
 
 
+def issuer_of(escn: str) -> str:
+    """The PIC of a card's issuer: the last nine digits of its ESCN (no lookup needed)."""
+    node = escn.strip().lower()[-9:]
+    if not _PIC.match(node):
+        raise _malformed(f"{escn!r} names no issuer PIC")
+    return node
+
+
 def check_validity(issued_at: int, expires_at: int, now: float) -> None:
     """Refuse a message that is expired, issued in the future or valid for too long."""
     if expires_at <= issued_at or expires_at - issued_at > MAX_LIFETIME:
