@@ -86,9 +86,7 @@ class HomeDesk:
         for request_id, token in self.ledger.unsent():
             if self._send(request_id, token, report):
                 report.resent += 1
-        pending = list(
-            self.client.delegations.list(role="home", states=("requested", "delivered"))
-        )
+        pending = list(self.client.delegations.list(role="home", states=("requested", "delivered")))
         for view in reversed(pending):  # oldest first
             self.handle(view, report)
         if self._settled_at is None or self._clock() - self._settled_at >= SETTLE_INTERVAL:
@@ -158,9 +156,7 @@ class HomeDesk:
             reason=reason[: protocol.REASON_LENGTH],
             **approval,
         )
-        return jose.sign_compact(
-            decision.claims(), self.keys.signing_key(), protocol.DECISION_TYPE
-        )
+        return jose.sign_compact(decision.claims(), self.keys.signing_key(), protocol.DECISION_TYPE)
 
     def refuse(
         self,

@@ -121,7 +121,9 @@ class DelegationHost:
             application=application,
             app_key=sealed,
         )
-        compact = jose.sign_compact(request.claims(), self.keys.signing_key(), protocol.REQUEST_TYPE)
+        compact = jose.sign_compact(
+            request.claims(), self.keys.signing_key(), protocol.REQUEST_TYPE
+        )
         return PreparedRequest(request=request, compact=compact, home=home)
 
     def submit(self, prepared: PreparedRequest) -> dict[str, Any]:

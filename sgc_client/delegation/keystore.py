@@ -137,4 +137,6 @@ class KeyStore:
                 enc=bytes.fromhex(document["enc"]),
             )
         except (KeyError, ValueError, TypeError) as error:
-            raise KeyStoreError(f"{self.directory / DAM_BASE_KEYS} is not a DAM key file") from error
+            raise KeyStoreError(
+                f"{self.directory / DAM_BASE_KEYS} is not a DAM key file"
+            ) from error

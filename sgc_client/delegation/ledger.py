@@ -125,9 +125,7 @@ class Ledger:
         return found.fetchone() is not None
 
     @contextmanager
-    def approval(
-        self, request_id: str, uid: str, aid: str, max_slots: int
-    ) -> Iterator[int | None]:
+    def approval(self, request_id: str, uid: str, aid: str, max_slots: int) -> Iterator[int | None]:
         """Reserve a DAM slot for an approval; the body signs it and calls :meth:`keep_approval`.
 
         Yields the slot number, or None if the request was decided already. Raises

@@ -12,7 +12,8 @@ from router.services import credentials, organisations
 from router.services.caller import Scope
 from tests.conftest import esi, person_body
 
-PUBLIC = {"/api/v2/cards/<string:escn>/status"}
+# The status behind the QR code, and the institutions' public keys (a JWKS per PIC).
+PUBLIC = {"/api/v2/cards/<string:escn>/status", "/api/x/directory/<string:pic>/jwks.json"}
 SAMPLE_ARGS = {
     "escn": EscnGenerator().generate("999999999"),
     "esi": esi("sample"),
