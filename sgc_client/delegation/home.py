@@ -19,18 +19,20 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escr_protocol import delegation as protocol
 from escr_protocol import jose
 from escr_protocol.errors import ProtocolError, Refusal
 from sgc_client import errors
-from sgc_client.client import RouterClient
 from sgc_client.delegation.dam import authorise
 from sgc_client.delegation.directory import KeyResolver
 from sgc_client.delegation.keystore import KeyStore
 from sgc_client.delegation.ledger import Ledger, NoFreeSlot
 from sgc_client.delegation.policy import Action, Policy
+
+if TYPE_CHECKING:
+    from sgc_client.client import RouterClient
 
 # Router codes meaning the decision is there already (or can no longer be given).
 _FINAL_CODES = frozenset({"ER-0205", "ER-0223", "ER-0224"})

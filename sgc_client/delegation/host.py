@@ -13,17 +13,19 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escr_protocol import delegation as protocol
 from escr_protocol import jose
 from escr_protocol.errors import ProtocolError, Refusal
 from reader_tools.desfire.crypto import DamApplication
 from sgc_client import errors
-from sgc_client.client import RouterClient
 from sgc_client.delegation.dam import dam_application
 from sgc_client.delegation.directory import KeyResolver
 from sgc_client.delegation.keystore import KeyStore
+
+if TYPE_CHECKING:
+    from sgc_client.client import RouterClient
 
 PENDING_STATES = frozenset({"requested", "delivered"})
 
