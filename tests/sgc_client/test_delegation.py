@@ -52,8 +52,8 @@ class World:
     escn: str
 
     def desk(self, document: dict | None = None, **kwargs) -> HomeDesk:
-        return HomeDesk(self.home_client, self.home_keys, HOME_PIC,
-                        parse_policy(policy() if document is None else document), self.ledger, **kwargs)
+        chosen = parse_policy(policy() if document is None else document)
+        return HomeDesk(self.home_client, self.home_keys, HOME_PIC, chosen, self.ledger, **kwargs)
 
     def host(self, **kwargs) -> DelegationHost:
         return DelegationHost(self.host_client, self.host_keys, HOST_PIC, **kwargs)
