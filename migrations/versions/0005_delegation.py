@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0003
-Create Date: 2026-11-24 03:38:56.041386
+Create Date: 2026-11-24 04:07:48.878180
 """
 
 from collections.abc import Sequence
@@ -22,6 +22,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("host_id", sa.Integer(), nullable=False),
         sa.Column("home_id", sa.Integer(), nullable=False),
+        sa.Column("host_pic", sa.String(length=64), nullable=False),
+        sa.Column("home_pic", sa.String(length=64), nullable=False),
         sa.Column("card_number", sa.String(length=36), nullable=False),
         sa.Column("uid", sa.String(length=20), nullable=False),
         sa.Column("aid", sa.String(length=6), nullable=False),
@@ -97,14 +99,8 @@ def upgrade() -> None:
         sa.Column("delegation_id", sa.String(length=36), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
-        sa.Column("actor_organisation_id", sa.Integer(), nullable=True),
+        sa.Column("party", sa.String(length=8), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["actor_organisation_id"],
-            ["organisations.id"],
-            name=op.f("fk_delegation_events_actor_organisation_id_organisations"),
-            ondelete="SET NULL",
-        ),
         sa.ForeignKeyConstraint(
             ["delegation_id"],
             ["delegations.id"],

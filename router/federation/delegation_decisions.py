@@ -57,7 +57,7 @@ def verify_decision(
     signer = signer_of(session, message)
     if signer.id != delegation.home_id:
         raise DecisionNotFromIssuer(
-            f"Only the card's issuer, {delegation.home.identifier}, decides on delegation "
+            f"Only the card's issuer, {delegation.home_pic}, decides on delegation "
             f"{delegation.id}; this decision is signed by {signer.identifier}."
         )
     verify_signature(session, message, signer, now, ForgedDecision)
@@ -69,7 +69,7 @@ def verify_decision(
     if (
         decision.request_id != delegation.id
         or decision.request_hash != delegation.request_hash
-        or decision.host != delegation.host.identifier
+        or decision.host != delegation.host_pic
     ):
         raise DecisionNotBound(
             f"The decision answers request {decision.request_id} for {decision.host}, or quotes "
@@ -80,7 +80,7 @@ def verify_decision(
         if not key_directory.is_active_encryption_key(session, delegation.host_id, kid, now):
             raise SecretNotForRecipient(
                 f"The DAM key is encrypted to {kid!r}, which is not an active encryption key of "
-                f"{delegation.host.identifier}."
+                f"{delegation.host_pic}."
             )
     return VerifiedDecision(message=message, decision=decision)
 
@@ -98,21 +98,13 @@ def record_decision(
         )
     if delegation.state == DelegationState.REQUESTED:
         # The decision itself proves the request reached the home.
-        move(
-            session,
-            delegation,
-            DelegationState.DELIVERED,
-            Party.HOME,
-            actor_id=delegation.home_id,
-            now=now,
-        )
+        move(session, delegation, DelegationState.DELIVERED, Party.HOME, now=now)
     target = DelegationState.APPROVED if decision.approved else DelegationState.REFUSED
     move(
         session,
         delegation,
         target,
         Party.HOME,
-        actor_id=delegation.home_id,
         reason=decision.reason or None,
         now=now,
         decision=decision.outcome,

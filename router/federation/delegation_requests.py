@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from escr_protocol import delegation as protocol
 from escr_protocol import jose
@@ -27,7 +27,7 @@ from router.db import utcnow
 from router.domain.escn import parse_escn
 from router.domain.lifecycle import CardState, V2Status, public_status
 from router.federation import key_directory
-from router.federation.delegation_states import DelegationState
+from router.federation.delegation_states import DelegationState, Party
 from router.federation.delegations import record_event
 from router.federation.errors import (
     CardWithoutChipSerial,
@@ -51,6 +51,9 @@ from router.federation.errors import (
 from router.federation.records import Delegation
 from router.models import Card, Organisation
 from router.services.caller import Caller, Scope
+
+# Only the PIC of an organisation is needed here; its ESCN prefixes are loaded if ever read.
+_NO_PREFIXES = lazyload(Organisation.prefixes)
 
 _REFUSALS = {
     Refusal.MALFORMED: MalformedMessage,
@@ -83,7 +86,9 @@ def signer_of(session: Session, message: jose.SignedMessage) -> Organisation:
         pic = protocol.pic_of(message.claims.get("iss"), "iss")
     except ProtocolError as error:
         raise refusal(error) from error
-    organisation = session.scalar(select(Organisation).where(Organisation.identifier == pic))
+    organisation = session.scalar(
+        select(Organisation).where(Organisation.identifier == pic).options(_NO_PREFIXES)
+    )
     if organisation is None:
         raise UnknownSigningKey(f"{pic} is not an institution of this router: no key to check.")
     return organisation
@@ -144,7 +149,9 @@ def verify_request(
 def _card_for(session: Session, host: Organisation, escn_text: str) -> Card:
     """The card the request names, checked: issued here, not the host's own, active."""
     escn = parse_escn(escn_text)
-    home = session.scalar(select(Organisation).where(Organisation.identifier == escn.pic))
+    home = session.scalar(
+        select(Organisation).where(Organisation.identifier == escn.pic).options(_NO_PREFIXES)
+    )
     if home is None:
         raise IssuerNotHosted(
             f"Card {escn.value} is issued by {escn.pic}, which is not an institution of this "
@@ -154,7 +161,11 @@ def _card_for(session: Session, host: Organisation, escn_text: str) -> Card:
         raise OwnCardDelegation(
             f"Card {escn.value} is your own: you hold its DAM keys and need no delegation."
         )
-    card = session.scalar(select(Card).where(Card.card_number == escn.value))
+    card = session.scalar(
+        select(Card)
+        .where(Card.card_number == escn.value)
+        .options(lazyload(Card.person), joinedload(Card.issuer).lazyload(Organisation.prefixes))
+    )
     if card is None:
         raise DelegationCardUnknown(f"{escn.pic} has registered no card {escn.value}.")
     status = public_status(CardState(card.state), card.expires_at, utcnow().date())
@@ -190,6 +201,8 @@ def accept_request(
         id=request.request_id,
         host_id=verified.host.id,
         home_id=card.issuer_id,
+        host_pic=verified.host.identifier,
+        home_pic=card.issuer.identifier,
         card_number=card.card_number,
         uid=request.uid,
         aid=request.application.aid,
@@ -202,10 +215,8 @@ def accept_request(
         state=DelegationState.REQUESTED.value,
         requested_at=now,
     )
-    delegation.host = verified.host
-    delegation.home = card.issuer
     session.add(delegation)
-    record_event(session, delegation, None, verified.host.id, None, now)
+    record_event(session, delegation, None, Party.HOST, None, now)
     try:
         session.commit()
     except IntegrityError as error:

@@ -59,8 +59,8 @@ def _event_data(delegation: Delegation, previous: str | None, reason: str | None
         "delegationId": delegation.id,
         "state": delegation.state,
         "previousState": previous,
-        "host": delegation.host.identifier,
-        "home": delegation.home.identifier,
+        "host": delegation.host_pic,
+        "home": delegation.home_pic,
         "cardNumber": delegation.card_number,
         "aid": delegation.aid,
         "reason": reason,
@@ -77,15 +77,13 @@ def record_event(
     session: Session,
     delegation: Delegation,
     previous: str | None,
-    actor_id: int | None,
+    party: Party,
     reason: str | None,
     at: dt.datetime,
 ) -> None:
     """Append the history entry of the delegation's current state and queue its webhook events."""
     delegation.events.append(
-        DelegationEvent(
-            at=at, state=delegation.state, actor_organisation_id=actor_id, reason=reason
-        )
+        DelegationEvent(at=at, state=delegation.state, party=party.value, reason=reason)
     )
     kind = event_type(DelegationState(delegation.state))
     queue_event(
@@ -103,7 +101,6 @@ def move(
     target: DelegationState,
     party: Party,
     *,
-    actor_id: int | None,
     reason: str | None = None,
     now: dt.datetime | None = None,
     **values: Any,
@@ -131,7 +128,7 @@ def move(
         raise InvalidDelegationTransition(
             "The delegation changed while this request was handled; read it again."
         )
-    record_event(session, delegation, current.value, actor_id, reason, now)
+    record_event(session, delegation, current.value, party, reason, now)
 
 
 def expire_overdue(session: Session, now: dt.datetime | None = None) -> int:
@@ -149,7 +146,7 @@ def expire_overdue(session: Session, now: dt.datetime | None = None) -> int:
     moved = 0
     for delegation in overdue:
         try:
-            move(session, delegation, DelegationState.EXPIRED, Party.ROUTER, actor_id=None, now=now)
+            move(session, delegation, DelegationState.EXPIRED, Party.ROUTER, now=now)
         except InvalidDelegationTransition:
             continue
         session.commit()
@@ -234,7 +231,7 @@ def acknowledge(session: Session, caller: Caller, delegation_id: str) -> Delegat
         return delegation
     party = party_of(delegation, caller.organisation_id)
     assert party is not None
-    move(session, delegation, DelegationState.DELIVERED, party, actor_id=caller.organisation_id)
+    move(session, delegation, DelegationState.DELIVERED, party)
     session.commit()
     return delegation
 
@@ -251,7 +248,6 @@ def cancel(
         delegation,
         DelegationState.CANCELLED,
         party,
-        actor_id=caller.organisation_id,
         reason=_reason(reason),
     )
     session.commit()
@@ -266,20 +262,19 @@ def report_outcome(
     party = party_of(delegation, caller.organisation_id)
     assert party is not None
     target = DelegationState.COMPLETED if completed else DelegationState.FAILED
-    move(
-        session, delegation, target, party, actor_id=caller.organisation_id, reason=_reason(reason)
-    )
+    move(session, delegation, target, party, reason=_reason(reason))
     session.commit()
     return delegation
 
 
 def delegation_view(delegation: Delegation) -> Mapping[str, Any]:
     """What both institutions see of a delegation (REST and GraphQL read this one view)."""
+    pics = {Party.HOST.value: delegation.host_pic, Party.HOME.value: delegation.home_pic}
     return {
         "id": delegation.id,
         "state": delegation.state,
-        "host": delegation.host.identifier,
-        "home": delegation.home.identifier,
+        "host": delegation.host_pic,
+        "home": delegation.home_pic,
         "cardNumber": delegation.card_number,
         "uid": delegation.uid,
         "application": json.loads(delegation.application),
@@ -299,7 +294,7 @@ def delegation_view(delegation: Delegation) -> Mapping[str, Any]:
             {
                 "at": event.at,
                 "state": event.state,
-                "actor": event.actor.identifier if event.actor is not None else None,
+                "actor": pics.get(event.party),
                 "reason": event.reason,
             }
             for event in delegation.events

@@ -41,7 +41,7 @@ class InstitutionKey(Base):
     revocation_reason: Mapped[str | None] = mapped_column(String(255))
     replaced_by: Mapped[str | None] = mapped_column(String(128))
 
-    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    organisation: Mapped[Organisation] = relationship()
 
     def active_at(self, moment: dt.datetime) -> bool:
         """Whether the key may sign or receive at ``moment``."""
@@ -66,6 +66,10 @@ class Delegation(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     host_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     home_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    # The PICs too (identifiers never change): every view of a delegation names both parties,
+    # and reading them here spares loading two organisations each time.
+    host_pic: Mapped[str] = mapped_column(String(64))
+    home_pic: Mapped[str] = mapped_column(String(64))
     card_number: Mapped[str] = mapped_column(String(36), index=True)
     uid: Mapped[str] = mapped_column(String(20))
     aid: Mapped[str] = mapped_column(String(6))
@@ -87,8 +91,8 @@ class Delegation(Base):
     decision_kid: Mapped[str | None] = mapped_column(String(128))
     outcome_reason: Mapped[str | None] = mapped_column(String(500))
 
-    host: Mapped[Organisation] = relationship(foreign_keys=[host_id], lazy="joined")
-    home: Mapped[Organisation] = relationship(foreign_keys=[home_id], lazy="joined")
+    host: Mapped[Organisation] = relationship(foreign_keys=[host_id])
+    home: Mapped[Organisation] = relationship(foreign_keys=[home_id])
     events: Mapped[list[DelegationEvent]] = relationship(
         back_populates="delegation",
         cascade="all, delete-orphan",
@@ -98,7 +102,11 @@ class Delegation(Base):
 
 
 class DelegationEvent(Base):
-    """One change of a delegation's state: when, to what, by which organisation, and why."""
+    """One change of a delegation's state: when, to what, by which party, and why.
+
+    The party is ``host``, ``home`` or ``router`` (its clock expires requests): only the two
+    institutions of a delegation ever move it.
+    """
 
     __tablename__ = "delegation_events"
 
@@ -108,10 +116,7 @@ class DelegationEvent(Base):
     )
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     state: Mapped[str] = mapped_column(String(16))
-    actor_organisation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organisations.id", ondelete="SET NULL")
-    )
+    party: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str | None] = mapped_column(String(500))
 
     delegation: Mapped[Delegation] = relationship(back_populates="events")
-    actor: Mapped[Organisation | None] = relationship(lazy="joined")

@@ -243,7 +243,7 @@ def _listener(address: str, secret: str, wake: threading.Event) -> ThreadingHTTP
 @delegations_group.command("run")
 @_desk_options
 @click.option("--once", is_flag=True, help="One pass: decide what is pending, then exit.")
-@click.option("--interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True)
+@click.option("--interval", type=click.FloatRange(min=0.01), default=2.0, show_default=True)
 @click.option(
     "--listen",
     help="Also receive the router's webhooks on HOST:PORT (a delegation event wakes the loop).",

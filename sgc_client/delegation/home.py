@@ -1,13 +1,14 @@
 """The home institution's side: judge each delegation request on its cards, and answer it signed.
 
-:class:`HomeDesk` pulls the requests the router holds for the home (``role=home``), confirms
-receipt, checks each request itself (the host's signature with the host's key, its times, that the
-card is one of ours) rather than trusting the router's checks, and judges it by the policy:
+:class:`HomeDesk` pulls the requests the router holds for the home (``role=home``), checks each
+itself (the host's signature with the host's key, its times, that the card is one of ours) rather
+than trusting the router's checks, and judges it by the policy (a decision tells the router the
+request was delivered; a queued one is acknowledged at once):
 
 - *approve*: open the application's default key (sealed to us), reserve a DAM slot of the card,
   compute EncK and DAMMAC from the card's DAM keys (diversified from our base keys with the UID),
   seal the card's DAM auth key to the host, sign the approval (bound to the request's hash);
-- *queue*: keep it for a person (``escr-sgc delegations approve|refuse ID``);
+- *queue*: confirm receipt, keep it for a person (``escr-sgc delegations approve|refuse ID``);
 - *refuse*: sign a refusal with the reason.
 
 Every decision is written to the ledger before it is sent, and sent again until the router has it.
@@ -101,8 +102,6 @@ class HomeDesk:
         request_id = str(view["id"])
         if self.ledger.decision(request_id) is not None:
             return  # decided; an unsent decision is resent at the start of the pass
-        if view["state"] == "requested":
-            self.client.delegations.acknowledge(request_id)
         try:
             message, request = self.check(view["request"])
         except ProtocolError as error:
@@ -111,6 +110,9 @@ class HomeDesk:
             return
         verdict = self.policy.judge(request)
         if verdict.action is Action.QUEUE:
+            # Answered later by a person: confirm receipt now. (A decision confirms it too.)
+            if view["state"] == "requested":
+                self.client.delegations.acknowledge(request_id)
             self.ledger.enqueue(
                 request_id, request.host, request.escn, request.application.aid, message.compact
             )

@@ -139,17 +139,29 @@ class DelegationHost:
             raise
 
     def wait(
-        self, delegation_id: str, *, timeout: float = 120.0, interval: float = 0.5
+        self,
+        delegation_id: str,
+        *,
+        timeout: float = 120.0,
+        interval: float = 0.25,
+        max_interval: float = 2.0,
     ) -> dict[str, Any]:
-        """Poll until the delegation is no longer pending (or ``timeout`` passes)."""
+        """Poll until the delegation is no longer pending (or ``timeout`` passes).
+
+        The pause between reads starts at ``interval`` and grows by half each time up to
+        ``max_interval``: an answer that comes quickly is seen quickly, and a kiosk waiting for
+        a person's decision does not keep the router busy.
+        """
         deadline = self._clock() + timeout
+        pause = interval
         while True:
             view = self.client.delegations.get(delegation_id)
             if view["state"] not in PENDING_STATES:
                 return view
             if self._clock() >= deadline:
                 raise DelegationError(f"no decision on {delegation_id} within {timeout:.0f} s")
-            self._sleep(interval)
+            self._sleep(min(pause, max(deadline - self._clock(), 0.0)))
+            pause = min(pause * 1.5, max_interval)
 
     def open(self, prepared: PreparedRequest, view: dict[str, Any]) -> Authorisation | Refused:
         """Check the home's decision and open it: the card's authorisation, or the refusal."""

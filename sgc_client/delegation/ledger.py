@@ -68,6 +68,8 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are opened explicitly (BEGIN IMMEDIATE) below.
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        # WAL: one fsync per decision instead of a rollback journal's several; still durable.
+        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
