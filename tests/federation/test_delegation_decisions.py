@@ -164,3 +164,24 @@ def test_a_revoked_home_key_cannot_approve(client, host, home, pending):
     client.post(f"/api/x/public-keys/{home.signing.kid}/revoke", json={}, headers=home.headers)
     token = sign_decision(decision_claims(home, host, request, "approve"), home.signing)
     assert decide(client, home, delegation_id, token).json["code"] == "ER-0204"
+
+
+def test_escr_admin_expires_overdue_requests_once(client, db, settings, host, home, pending,
+                                                  monkeypatch):
+    from click.testing import CliRunner
+
+    from router.cli import escr_group
+
+    delegation_id, _ = pending
+    with db.session() as session:
+        session.execute(
+            update(Delegation)
+            .where(Delegation.id == delegation_id)
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
+        session.commit()
+    monkeypatch.setenv("ESCR_DATABASE_URL", settings.database_url)
+    runner = CliRunner()
+    assert "expired 1 " in runner.invoke(escr_group, ["delegations", "expire"]).output
+    assert "expired 0 " in runner.invoke(escr_group, ["delegations", "expire"]).output
+    assert state_of(client, host, delegation_id)["state"] == "expired"

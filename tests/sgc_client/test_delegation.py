@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import threading
+import time
 from dataclasses import dataclass
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from escr_protocol import jose
 from escr_protocol.errors import ProtocolError
 from reader_tools.desfire.crypto import diversify_dam_keys, open_enc_k, verify_dam_mac
 from router.services.caller import Scope
 from sgc_client import RouterClient
+from sgc_client.cli import cli
 from sgc_client.delegation import (
     DelegationError,
     DelegationHost,
@@ -29,6 +34,7 @@ from sgc_client.delegation import (
 from sgc_client.delegation.policy import PolicyError
 from tests.conftest import card_body, esi, person_body
 from tests.federation.conftest import application
+from tests.live_server import free_port
 
 HOME_PIC, HOST_PIC = "999999999", "888888888"
 UID = "04A1B2C3D4E5F6"
@@ -44,6 +50,8 @@ def policy(approval: str = "auto", **host: object) -> dict:
 class World:
     """A router with a home (desk, keys, ledger) and a host (client, keys), and a card."""
 
+    transport: httpx.WSGITransport
+    home_api_key: str
     home_client: RouterClient
     host_client: RouterClient
     home_keys: KeyStore
@@ -62,9 +70,10 @@ class World:
 @pytest.fixture
 def world(app, make_tenant, tmp_path):
     transport = httpx.WSGITransport(app=app)
-    clients, stores = {}, {}
+    clients, stores, api_keys = {}, {}, {}
     for pic in (HOME_PIC, HOST_PIC):
         tenant = make_tenant(pic, scopes=[*Scope.INSTITUTION, Scope.KEYS_MANAGE])
+        api_keys[pic] = tenant.key
         clients[pic] = RouterClient("http://router.test", api_key=tenant.key, transport=transport)
         stores[pic] = KeyStore(tmp_path / pic / "keys")
         for use in ("sig", "enc"):
@@ -74,7 +83,8 @@ def world(app, make_tenant, tmp_path):
     home.persons.create(person_body(esi("DAM1"), HOME_PIC))
     escn = home.cards.create(card_body(esi("DAM1"), HOME_PIC, csn=UID))["cardNumber"]
     ledger = Ledger(tmp_path / "ledger.sqlite3")
-    yield World(home, clients[HOST_PIC], stores[HOME_PIC], stores[HOST_PIC], ledger, escn)
+    yield World(transport, api_keys[HOME_PIC], home, clients[HOST_PIC], stores[HOME_PIC],
+                stores[HOST_PIC], ledger, escn)
     ledger.close()
     for client in clients.values():
         client.close()
@@ -215,3 +225,59 @@ def test_the_host_refuses_a_decision_it_cannot_trust(world):
     )
     with pytest.raises(ProtocolError):
         jose.decrypt_compact(sealed, world.home_keys.encryption_key(), "escr-dam-auth-key+json")
+
+
+def test_a_person_lists_approves_and_refuses_queued_requests_from_the_cli(world, tmp_path):
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text(
+        f'[[hosts]]\npic = "{HOST_PIC}"\naids = ["*"]\nmax_quota = 64\napproval = "manual"\n'
+    )
+    host = world.host()
+    first, second = (host.prepare(world.escn, UID, application(aid=aid), DEFAULT_KEY, 0)
+                     for aid in ("F58542", "F58543"))
+    for prepared in (first, second):
+        host.submit(prepared)
+
+    def escr_sgc(*args: str):
+        return CliRunner().invoke(
+            cli,
+            ["--router", "http://router.test", "--api-key", world.home_api_key, *args,
+             "--keys", str(world.home_keys.directory), "--ledger", str(world.ledger.path)],
+            obj={"transport": world.transport},
+            catch_exceptions=False,
+        )
+
+    ran = escr_sgc("delegations", "run", "--once", "--policy", str(policy_file))
+    assert ran.exit_code == 0 and "queued=2" in ran.output
+    listed = escr_sgc("delegations", "list")
+    assert first.id in listed.output and second.id in listed.output
+    assert escr_sgc("delegations", "approve", first.id).exit_code == 0
+    refused = escr_sgc("delegations", "refuse", second.id, "--reason", "not during exams")
+    assert refused.exit_code == 0
+    assert escr_sgc("delegations", "approve", second.id).exit_code != 0
+    assert host.wait(first.id, timeout=5)["state"] == "approved"
+    assert host.open(second, host.wait(second.id, timeout=5)).reason == "not during exams"
+    assert escr_sgc("delegations", "slots", UID).output.split() == ["0", "F58542", "reserved"]
+    again = escr_sgc("delegations", "run", "--once", "--policy", str(policy_file))
+    assert "approved=0 refused=0 queued=0" in again.output
+
+
+def test_a_signed_webhook_wakes_the_loop_and_anything_else_is_refused():
+    from sgc_client.delegation.cli import _listener
+    from sgc_client.webhooks import sign
+
+    wake = threading.Event()
+    port = free_port()
+    server = _listener(f"127.0.0.1:{port}", "s3cret", wake)
+    try:
+        body = json.dumps({"id": "1", "type": "delegation.requested", "data": {}}).encode()
+        stamp = int(time.time())
+        forged = httpx.post(f"http://127.0.0.1:{port}/", content=body, headers={
+            "X-Escr-Timestamp": str(stamp), "X-Escr-Signature": sign("wrong", stamp, body)})
+        assert forged.status_code == 401 and not wake.is_set()
+        answer = httpx.post(f"http://127.0.0.1:{port}/", content=body, headers={
+            "X-Escr-Timestamp": str(stamp), "X-Escr-Signature": sign("s3cret", stamp, body)})
+        assert answer.status_code == 204 and wake.is_set()
+    finally:
+        server.shutdown()
+        server.server_close()
