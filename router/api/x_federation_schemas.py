@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
 
 from router.api.schemas import InputSchema, Link, PageArgs, PageMetadata
 from router.federation.delegation_states import DelegationState
@@ -97,7 +97,13 @@ class OutcomeReport(InputSchema):
 
 
 class DelegationListArgs(PageArgs):
-    """Filters of the delegation list."""
+    """Paging and filters of the delegation list (sort: requestedAt, the default, or id)."""
+
+    class Meta:
+        """No free-text search here; unknown fields are ignored."""
+
+        unknown = EXCLUDE
+        exclude = ("search",)
 
     role = fields.String(
         validate=validate.OneOf(["home", "host"]),

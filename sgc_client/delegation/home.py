@@ -28,7 +28,7 @@ from escr_protocol.errors import ProtocolError, Refusal
 from sgc_client import errors
 from sgc_client.delegation.dam import authorise
 from sgc_client.delegation.directory import KeyResolver
-from sgc_client.delegation.keystore import KeyStore
+from sgc_client.delegation.keystore import KeyStore, KeyStoreError
 from sgc_client.delegation.ledger import Ledger, NoFreeSlot
 from sgc_client.delegation.policy import Action, Policy
 
@@ -86,6 +86,7 @@ class HomeDesk:
     def run_once(self) -> PassReport:
         """Resend unsent decisions, handle every pending request, settle reported slots."""
         report = PassReport()
+        self.ledger.drop_expired(self._clock())
         for request_id, token in self.ledger.unsent():
             if self._send(request_id, token, report):
                 report.resent += 1
@@ -105,6 +106,8 @@ class HomeDesk:
         try:
             message, request = self.check(view["request"])
         except ProtocolError as error:
+            if error.refusal is Refusal.EXPIRED:
+                return  # too late to answer; the router expires it
             self.refuse(request_id, view["host"], view["request"], f"refused: {error.message}")
             report.refused += 1
             return
@@ -114,7 +117,12 @@ class HomeDesk:
             if view["state"] == "requested":
                 self.client.delegations.acknowledge(request_id)
             self.ledger.enqueue(
-                request_id, request.host, request.escn, request.application.aid, message.compact
+                request_id,
+                request.host,
+                request.escn,
+                request.application.aid,
+                message.compact,
+                request.expires_at,
             )
             report.queued += 1
         elif verdict.action is Action.REFUSE:
@@ -185,14 +193,23 @@ class HomeDesk:
     ) -> Action | None:
         """Compute, sign, keep and send the approval; a card without a free slot is refused.
 
-        Returns what was decided: approve, refuse (no slot), or None if decided already.
+        Returns what was decided: approve, refuse (no slot, a key that cannot be used), or None
+        if the request was decided already.
         """
         report = report or PassReport()
-        app_key_kid = jose.read_jwe_header(request.app_key, protocol.APP_KEY_TYPE)["kid"]
-        default = protocol.AppKeySecret.open(
-            request.app_key, self.keys.encryption_key(app_key_kid), request.request_id
-        )
-        host_key = self.resolver.encryption_key(request.host)
+        try:
+            app_key_kid = jose.read_jwe_header(request.app_key, protocol.APP_KEY_TYPE)["kid"]
+            default = protocol.AppKeySecret.open(
+                request.app_key, self.keys.encryption_key(app_key_kid), request.request_id
+            )
+            host_key = self.resolver.encryption_key(request.host)
+        except (ProtocolError, KeyStoreError) as error:
+            # Refused, not retried: the same request would fail the same way at every pass.
+            reason = error.message if isinstance(error, ProtocolError) else "unusable key"
+            refused = self.refuse(
+                request.request_id, request.host, message.compact, f"refused: {reason}"
+            )
+            return Action.REFUSE if refused else None
         slot_version = request.application.slot_version
         try:
             with self.ledger.approval(
@@ -237,8 +254,8 @@ class HomeDesk:
             self.client.delegations.decide(request_id, token)
         except errors.ApiError as error:
             if error.code in _FINAL_CODES:
+                # Received already, decided already, or expired: nothing more to send.
                 self.ledger.mark_sent(request_id)
-                report.failures.append(f"{request_id}: {error.code} {error.message}")
                 return True
             report.failures.append(f"{request_id}: {error.status} {error.code} {error.message}")
             return False

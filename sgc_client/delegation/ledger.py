@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS queue (
     escn TEXT NOT NULL,
     aid TEXT NOT NULL,
     request TEXT NOT NULL,
-    received_at REAL NOT NULL
+    received_at REAL NOT NULL,
+    expires_at REAL NOT NULL
 );
 """
 
@@ -186,19 +187,26 @@ class Ledger:
 
     # -- the queue for a person -------------------------------------------------------------
 
-    def enqueue(self, request_id: str, host: str, escn: str, aid: str, request: str) -> None:
-        """Keep a request for a person to decide (once)."""
+    def enqueue(
+        self, request_id: str, host: str, escn: str, aid: str, request: str, expires_at: float
+    ) -> None:
+        """Keep a request for a person to decide (once), until it expires."""
         self._db.execute(
-            "INSERT OR IGNORE INTO queue (request_id, host, escn, aid, request, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (request_id, host, escn, aid, request, time.time()),
+            "INSERT OR IGNORE INTO queue "
+            "(request_id, host, escn, aid, request, received_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (request_id, host, escn, aid, request, time.time(), expires_at),
         )
+
+    def drop_expired(self, now: float) -> None:
+        """Forget queued requests that expired unanswered (the router expired them too)."""
+        self._db.execute("DELETE FROM queue WHERE expires_at <= ?", (now,))
 
     def queued(self) -> list[QueuedRequest]:
         """Requests waiting for a person, oldest first."""
         rows = self._db.execute(
             "SELECT request_id, host, escn, aid, request, received_at FROM queue "
-            "ORDER BY received_at"
+            "ORDER BY received_at, request_id"
         )
         return [QueuedRequest(*row) for row in rows]
 
