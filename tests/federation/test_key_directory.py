@@ -146,3 +146,16 @@ def test_escr_admin_registers_lists_rotates_and_revokes(settings, home, tmp_path
     assert f"{home.signing.kid}\tsig\tES256\trevoked" in listed
     assert f"{fresh.kid}\tenc\tECDH-ES\tvalid-until" in listed
     assert f"{successor.kid}\tenc\tECDH-ES\tactive" in listed
+
+
+def test_federation_problem_codes_are_unique_in_their_range_and_documented(client):
+    from router.domain.errors import all_error_classes
+    from router.federation import errors
+
+    ours = [c for c in all_error_classes() if c.__module__ == errors.__name__]
+    codes = [c.code for c in ours]
+    assert len(codes) == len(set(codes)) >= 30
+    assert all("ER-0200" <= code <= "ER-0249" for code in codes)
+    for cls in ours:
+        page = client.get(f"/problems/{cls.slug}").json
+        assert page["code"] == cls.code and page["description"]
