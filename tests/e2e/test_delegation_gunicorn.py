@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from escr_protocol import delegation as protocol
@@ -99,10 +101,26 @@ def database_dump(database_url: str) -> str:
         with sqlite3.connect(url.database) as connection:
             return "\n".join(connection.iterdump())
     schema = url.query["options"].split("search_path=")[1]
-    plain = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-    done = subprocess.run(["pg_dump", "--data-only", "--schema", schema, plain],
-                          capture_output=True, text=True, check=True, timeout=60)
-    return done.stdout
+    if shutil.which("pg_dump"):
+        plain = make_url(PG_URL).set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        done = subprocess.run(["pg_dump", "--data-only", "--schema", schema, plain],
+                              capture_output=True, text=True, check=True, timeout=60)
+        return done.stdout
+    # Without the client tools: every row of every table of the schema, as text.
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            tables = connection.execute(text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = :s"
+            ), {"s": schema}).scalars().all()
+            return "\n".join(
+                repr(row) for table in tables
+                for row in connection.execute(text(f'SELECT * FROM "{table}"'))
+            )
+    finally:
+        engine.dispose()
 
 
 def encodings(secret: bytes) -> set[str]:
@@ -194,10 +212,10 @@ def test_a_delegation_end_to_end_leaves_no_secret_on_the_router(live, database_u
     dump, logs = database_dump(database_url), live.log.read_text()
     assert approved.id in dump and approved.compact in dump  # the dump does hold the messages
     assert f"/api/x/delegations/{approved.id}" in logs  # and the log the requests
-    for where, text in (("database dump", dump), ("logs", logs)):
-        assert "PRIVATE KEY" not in text
+    for where, content in (("database dump", dump), ("logs", logs)):
+        assert "PRIVATE KEY" not in content
         for name, secret in secrets_.items():
-            found = [form for form in encodings(secret) if form in text]
+            found = [form for form in encodings(secret) if form in content]
             assert not found, f"{name} found in the router's {where}"
 
 
