@@ -18,6 +18,7 @@ import click
 from sqlalchemy.orm import Session
 
 from router import migrate
+from router.cli_federation import delegations_group, public_key_group
 from router.db import Database
 from router.domain.errors import RouterError
 from router.services import (
@@ -364,6 +365,10 @@ def webhooks_deliver(once: bool, interval: float, batch: int) -> None:
         click.echo("stopped")
     finally:
         database.engine.dispose()
+
+
+escr_group.add_command(public_key_group)
+escr_group.add_command(delegations_group)
 
 
 def main() -> None:

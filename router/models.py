@@ -350,3 +350,8 @@ class WebhookDelivery(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscription: Mapped[WebhookSubscription] = relationship(lazy="joined")
+
+
+# The federation slice keeps its tables beside its services; importing them here registers them
+# on the same metadata, for the migrations and their test.
+from router.federation import records as _federation_records  # noqa: E402, F401

@@ -22,6 +22,7 @@ from sgc_client import errors
 from sgc_client.bulk import MODES, BulkImporter, ImportAborted, ImportReport
 from sgc_client.client import RouterClient
 from sgc_client.csv_formats import CsvFormatError, read_cards, read_persons, sniff_kind
+from sgc_client.delegation.cli import dam_keys_group, delegations_group, keys_group
 from sgc_client.journal import Journal, JournalMismatch
 
 EXIT_ROWS_FAILED = 3
@@ -413,6 +414,11 @@ def consent_withdraw(context: Context, esi: str) -> None:
     with _api_errors():
         context.client.persons.delete(esi)
     click.echo(f"erased {esi}")
+
+
+cli.add_command(keys_group)
+cli.add_command(dam_keys_group)
+cli.add_command(delegations_group)
 
 
 def main() -> None:

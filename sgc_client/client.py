@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from sgc_client import errors
+from sgc_client.delegation.api import Delegations, PublicKeys
 from sgc_client.resources import (
     Cards,
     Organisations,
@@ -140,6 +141,8 @@ class RouterClient:
         self.organisations = Organisations(self)
         self.webhooks = Webhooks(self)
         self.verification = Verification(self)
+        self.public_keys = PublicKeys(self)
+        self.delegations = Delegations(self)
 
     # -- lifecycle --------------------------------------------------------------------------
 

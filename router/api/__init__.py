@@ -12,8 +12,9 @@ from router.domain.text import check_text
 from router.request_context import current_caller
 from router.services.caller import Scope
 
-# The only API operations anyone may call without a credential: the status behind the QR code.
-PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus"})
+# The only API operations anyone may call without a credential: the status behind the QR code,
+# and the institutions' public keys.
+PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus", "x-keys.Jwks"})
 
 
 def authenticate_api_request() -> None:
@@ -58,6 +59,8 @@ def init_api(app: Flask) -> RouterApi:
         v2_pictures,
         x_batch,
         x_cards,
+        x_delegations,
+        x_keys,
         x_organisations,
         x_verify,
         x_webhooks,
@@ -106,6 +109,8 @@ def init_api(app: Flask) -> RouterApi:
     api.register_blueprint(x_verify.blp)
     api.register_blueprint(x_batch.blp)
     api.register_blueprint(x_webhooks.blp)
+    api.register_blueprint(x_keys.blp)
+    api.register_blueprint(x_delegations.blp)
     api.register_blueprint(v2_card_csv.x_blp)
     api.register_blueprint(health.blp)
 

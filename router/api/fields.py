@@ -16,11 +16,13 @@ from marshmallow import ValidationError, fields, validate
 from router.domain import text
 from router.domain.escn import ESCN_PATTERN, PIC_TEXT_PATTERN
 from router.domain.esi import ESI_PATTERN
+from sgc_client.protocol.jose import KID_PATTERN as KID_FORM
 
 __all__ = [
     "ESCN_PATTERN",
     "ESI_PATTERN",
     "KEY_PREFIX_PATTERN",
+    "KID_PATTERN",
     "PIC_TEXT_PATTERN",
     "UUID_PATTERN",
     "BoundedInteger",
@@ -30,6 +32,7 @@ __all__ = [
 
 UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 KEY_PREFIX_PATTERN = "^escr_[0-9a-f]{8}$"
+KID_PATTERN = KID_FORM.pattern
 
 
 def _refuse_nul(value: str) -> None:
@@ -101,6 +104,11 @@ ORGANISATION_IDENTIFIER_PARAMETER = path_parameter(
 )
 KEY_PREFIX_PARAMETER = path_parameter(
     "prefix", KEY_PREFIX_PATTERN, "The key's public prefix", max_length=13
+)
+PIC_PARAMETER = path_parameter("pic", PIC_TEXT_PATTERN, "The institution's PIC", max_length=64)
+KID_PARAMETER = path_parameter("kid", KID_PATTERN, "The key's id (kid)", max_length=128)
+DELEGATION_ID_PARAMETER = path_parameter(
+    "delegation_id", UUID_PATTERN, "The delegation's id (the request's UUID)", max_length=36
 )
 SUBSCRIPTION_ID_PARAMETER = path_parameter(
     "subscription_id", UUID_PATTERN, "The subscription's id", max_length=36

@@ -18,6 +18,7 @@ from router.services.batch import MAX_BATCH_ITEMS
 from router.services.caller import Scope
 from router.services.cards import CARD_TYPES, CSN_PATTERN
 from router.services.organisations import KINDS
+from router.services.webhooks import CARD_STATUS_CHANGED, EVENT_TYPES
 
 
 class OrganisationCreate(InputSchema):
@@ -177,8 +178,8 @@ class WebhookCreate(InputSchema):
 
     url = Text(text.URL_LENGTH, required=True, min_length=1)
     events = fields.List(
-        fields.String(validate=validate.OneOf(["card.status_changed"])),
-        load_default=lambda: ["card.status_changed"],
+        fields.String(validate=validate.OneOf(EVENT_TYPES)),
+        load_default=lambda: [CARD_STATUS_CHANGED],
         validate=validate.Length(min=1),
     )
 

@@ -30,6 +30,7 @@ from router.graphql.connections import (
 )
 from router.graphql.context import GraphQLContext, context_of
 from router.graphql.errors import RouterErrors, log
+from router.graphql.federation import FederationMutation, FederationQuery
 from router.graphql.inputs import (
     CardFilter,
     CardInput,
@@ -127,7 +128,7 @@ def _connection_page(
 
 
 @strawberry.type(description="What an institution's dashboard can read.")
-class Query:
+class Query(FederationQuery):
     """The read side of the schema."""
 
     @strawberry.field(
@@ -237,7 +238,7 @@ def _write(info: GraphQLInfo, change: Callable[[], T]) -> T:
     description="What an institution can change. Each mutation commits or fails on its own: a "
     "failed one answers null with an error and changes nothing, and the next ones still run."
 )
-class Mutation:
+class Mutation(FederationMutation):
     """The write side of the schema; results are nullable so one failure spares the others."""
 
     @strawberry.mutation(description="Register a person linked to your organisation.")

@@ -15,7 +15,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.domain.errors import BatchSizeInvalid, RouterError
+from router.domain.errors import BatchSizeInvalid, PersonAlreadyExists, RouterError
 from router.domain.escn import parse_escn
 from router.domain.esi import parse_esi
 from router.domain.lifecycle import CardState, action_for_v2_status
@@ -129,8 +129,16 @@ def upsert_person(
         esi = parse_esi(data.identifier).value
         existing = session.scalar(select(Person).where(Person.esi == esi))
         if existing is None:
-            persons.create_person(session, caller, data)
-            return ItemResult(index, Outcome.CREATED, 201, esi)
+            try:
+                persons.create_person(session, caller, data)
+                return ItemResult(index, Outcome.CREATED, 201, esi)
+            except PersonAlreadyExists:
+                # Registered by a concurrent request since the lookup (e.g. the batch of an
+                # interrupted run still being applied): an upsert then updates, it does not fail.
+                session.rollback()
+                existing = session.scalar(select(Person).where(Person.esi == esi))
+                if existing is None:
+                    raise
         if _person_unchanged(existing, caller, data):
             return ItemResult(index, Outcome.UNCHANGED, 200, esi)
         # Known to the router through another organisation only: for the caller, a new record.

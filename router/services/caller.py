@@ -19,10 +19,13 @@ class Scope:
     VERIFY = "verify"
     # A verifier that may also see the holder's display name (e.g. a library checking a face).
     VERIFY_HOLDER = "verify:holder"
-    # Issuing, rotating, revoking and listing the organisation's own credentials. ``admin`` does
-    # not imply it: scopes are flat, a credential may do exactly what it names.
+    # Managing what speaks in the organisation's name: its API keys and OAuth2 clients, its
+    # public keys (the router then accepts signatures made with them) and its certificate chain.
+    # ``admin`` does not imply it: scopes are flat, a credential may do exactly what it names.
     KEYS_MANAGE = "keys:manage"
     ADMIN = "admin"
+    # Ask for, decide on and follow delegations (a kiosk's credential needs only this one).
+    DELEGATIONS = "delegations"
 
     ALL = (
         PERSONS_READ,
@@ -32,10 +35,20 @@ class Scope:
         VERIFY,
         VERIFY_HOLDER,
         KEYS_MANAGE,
+        DELEGATIONS,
         ADMIN,
     )
-    # An institution's first key, from ``escr-admin key create``, manages its other keys.
-    INSTITUTION = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY, KEYS_MANAGE)
+    # An institution's first key, from ``escr-admin key create``, manages its other keys and
+    # public keys and takes part in delegations; narrower keys are issued from it.
+    INSTITUTION = (
+        PERSONS_READ,
+        PERSONS_WRITE,
+        CARDS_READ,
+        CARDS_WRITE,
+        VERIFY,
+        KEYS_MANAGE,
+        DELEGATIONS,
+    )
     # Partners (transport, culture, catering...) verify cards and nothing else.
     PARTNER = (VERIFY,)
 

@@ -1,8 +1,9 @@
-"""Webhook subscriptions and the event outbox written beside each card status change.
+"""Webhook subscriptions and the event outbox written beside each card or delegation change.
 
-A card status change adds one outbox row per interested subscription in the same transaction as the
-change, so an event exists exactly when the change was committed; :mod:`webhook_delivery` sends
-them later. Who is interested in a card is decided in one place, :func:`subscriptions_for_card`.
+A change adds one outbox row per interested subscription in the same transaction as the change, so
+an event exists exactly when the change was committed; :mod:`webhook_delivery` sends them later.
+Who is interested in a card is decided in one place, :func:`subscriptions_for_card`; a
+delegation's events go to its two institutions (:func:`subscriptions_of`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import hmac
 import json
 import secrets
 import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -23,12 +26,13 @@ from router.domain.errors import (
     WebhookNotFound,
 )
 from router.domain.lifecycle import CardState, write_status
+from router.federation.delegation_states import EVENT_TYPES as DELEGATION_EVENT_TYPES
 from router.models import Card, VerificationRecord, WebhookDelivery, WebhookSubscription
 from router.services.caller import Caller, Scope
 from router.services.webhook_targets import Resolver, resolve_target, system_resolver
 
 CARD_STATUS_CHANGED = "card.status_changed"
-EVENT_TYPES = (CARD_STATUS_CHANGED,)
+EVENT_TYPES = (CARD_STATUS_CHANGED, *DELEGATION_EVENT_TYPES)
 DELETED_STATE = "DELETED"
 
 
@@ -48,11 +52,14 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"sha256={digest.hexdigest()}"
 
 
+_SUBSCRIBER_SCOPES = frozenset({Scope.CARDS_READ, Scope.VERIFY, Scope.DELEGATIONS})
+
+
 def _require_subscriber(caller: Caller) -> None:
-    """Institutions (cards:read) and partners (verify) may subscribe; nobody else."""
-    if Scope.CARDS_READ not in caller.scopes and Scope.VERIFY not in caller.scopes:
+    """Institutions (cards:read, delegations) and partners (verify) may subscribe; nobody else."""
+    if not _SUBSCRIBER_SCOPES & caller.scopes:
         raise InsufficientScope(
-            "Webhooks need the scope 'cards:read' or 'verify'; the credential has "
+            "Webhooks need the scope 'cards:read', 'delegations' or 'verify'; the credential has "
             f"{' '.join(sorted(caller.scopes)) or 'none'}."
         )
 
@@ -159,6 +166,57 @@ def subscriptions_for_card(session: Session, card: Card) -> list[WebhookSubscrip
     return [s for s in candidates if CARD_STATUS_CHANGED in s.event_types]
 
 
+def subscriptions_of(
+    session: Session, organisation_ids: Iterable[int], event_type: str
+) -> list[WebhookSubscription]:
+    """The subscriptions of these organisations that receive ``event_type``."""
+    candidates = session.scalars(
+        select(WebhookSubscription)
+        .where(WebhookSubscription.organisation_id.in_(set(organisation_ids)))
+        .order_by(WebhookSubscription.id)
+    )
+    return [s for s in candidates if event_type in s.event_types]
+
+
+def queue_event(
+    session: Session,
+    subscriptions: Iterable[WebhookSubscription],
+    event_type: str,
+    data: Mapping[str, Any],
+    *,
+    card_number: str | None = None,
+) -> None:
+    """Add one outbox row per subscription for an event (not committed: it joins the change)."""
+    subscriptions = list(subscriptions)
+    if not subscriptions:
+        return
+    occurred_at = utcnow()
+    event_id = str(uuid.uuid4())
+    body = json.dumps(
+        {
+            "id": event_id,
+            "type": event_type,
+            "occurredAt": occurred_at.isoformat(),
+            "data": dict(data),
+        },
+        separators=(",", ":"),
+    )
+    for subscription in subscriptions:
+        session.add(
+            WebhookDelivery(
+                subscription_id=subscription.id,
+                event_id=event_id,
+                event_type=event_type,
+                card_number=card_number,
+                body=body,
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                next_attempt_at=occurred_at,
+                created_at=occurred_at,
+            )
+        )
+
+
 def record_card_event(
     session: Session,
     card: Card,
@@ -171,39 +229,18 @@ def record_card_event(
 
     Call it before the change is committed: the event and the change then commit together.
     """
-    subscriptions = subscriptions_for_card(session, card)
-    if not subscriptions:
-        return
-    occurred_at = utcnow()
-    event_id = str(uuid.uuid4())
     state = DELETED_STATE if deleted else card.state
     status = "INACTIVE" if deleted else write_status(CardState(card.state)).value
-    body = json.dumps(
+    queue_event(
+        session,
+        subscriptions_for_card(session, card),
+        CARD_STATUS_CHANGED,
         {
-            "id": event_id,
-            "type": CARD_STATUS_CHANGED,
-            "occurredAt": occurred_at.isoformat(),
-            "data": {
-                "cardNumber": card.card_number,
-                "state": state,
-                "cardStatusType": status,
-                "previousState": previous_state,
-                "reason": reason,
-            },
+            "cardNumber": card.card_number,
+            "state": state,
+            "cardStatusType": status,
+            "previousState": previous_state,
+            "reason": reason,
         },
-        separators=(",", ":"),
+        card_number=card.card_number,
     )
-    for subscription in subscriptions:
-        session.add(
-            WebhookDelivery(
-                subscription_id=subscription.id,
-                event_id=event_id,
-                event_type=CARD_STATUS_CHANGED,
-                card_number=card.card_number,
-                body=body,
-                status=DeliveryStatus.PENDING,
-                attempts=0,
-                next_attempt_at=occurred_at,
-                created_at=occurred_at,
-            )
-        )

@@ -12,7 +12,9 @@ from router.services import credentials, organisations
 from router.services.caller import Scope
 from tests.conftest import esi, person_body
 
-PUBLIC = {"cards.CardStatus"}  # endpoints, not rule texts: converters may change
+# Endpoints, not rule texts (converters may change): the status behind the QR code, and the
+# institutions' public keys (a JWKS per PIC).
+PUBLIC = {"cards.CardStatus", "x-keys.Jwks"}
 SAMPLE_ARGS = {
     "escn": EscnGenerator().generate("999999999"),
     "esi": esi("sample"),

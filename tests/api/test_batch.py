@@ -195,3 +195,27 @@ def test_a_chip_of_another_organisation_is_not_matched(client, uni, other_uni, r
     response = client.post(CARDS, json={"items": items}, headers=uni.headers)
     assert response.json["results"][0]["status"] == 409
     assert response.json["results"][0]["error"]["code"] == "ER-0002"
+
+
+def test_a_person_registered_by_a_concurrent_request_is_updated_not_failed(
+    client, uni, db, monkeypatch
+):
+    """The race of an interrupted run's batch still being applied while the resumed run sends
+    the same rows: the other request wins the insert, and this item finds the person."""
+    from router.models import Organisation
+    from router.services import batch, persons
+    from router.services.caller import Caller
+
+    body = person_body(esi("RACE1"), uni.pic)
+    create = persons.create_person
+
+    def create_after_a_concurrent_request(session, caller, data):
+        with db.session() as other:  # the concurrent request, committed first
+            mine = other.get(Organisation, caller.organisation_id)
+            create(other, Caller(mine, caller.credential, caller.scopes), data)
+        return create(session, caller, data)
+
+    monkeypatch.setattr(batch.persons, "create_person", create_after_a_concurrent_request)
+    answer = client.post("/api/x/persons:batch", json={"items": [body]}, headers=uni.headers)
+    [result] = answer.json["results"]
+    assert (result["outcome"], result["status"]) == ("unchanged", 200), result

@@ -130,6 +130,10 @@ def world(client, make_tenant, registered, fake_dns):
         "identifier": tenant.pic,
         "prefix": key.json["prefix"],
         "subscription_id": hook.json["id"],
+        # Bodies are refused before anything is looked up: a well-formed id need not exist.
+        "kid": "hostile-key",
+        "delegation_id": "0b1e5c5e-8d3a-4a52-9d55-3c1f2d4c8a10",
+        "pic": tenant.pic,
     }
     bodies = {
         "create": person_body(esi("NEWONE"), tenant.pic),

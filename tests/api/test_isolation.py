@@ -154,3 +154,96 @@ def test_organisation_admin_needs_the_admin_scope(client, uni, make_tenant):
     me = client.get("/api/x/organisations/me", headers=uni.headers).json
     assert me["identifier"] == uni.pic
     assert client.get("/api/x/organisations/123123123", headers=uni.headers).status_code == 404
+
+
+# -- the federation: keys and delegations ------------------------------------------------------
+
+FEDERATION_PREFIXES = ("/api/x/public-keys", "/api/x/delegations", "/api/x/directory")
+# Public by design: anyone reads an institution's public keys.
+PUBLIC_FEDERATION_ROUTES = {("GET", "x-keys.Jwks")}
+
+
+@pytest.fixture
+def their_delegation(client, make_tenant, registered):
+    """A delegation between two other institutions: 888888888 (home) and 777777777 (host)."""
+    from router.services.caller import Scope
+    from sgc_client.protocol import jose
+    from tests.federation.conftest import (
+        Party,
+        decision_claims,
+        request_claims,
+        sign_decision,
+        sign_request,
+    )
+
+    parties = []
+    for pic in ("888888888", "777777777"):
+        tenant = make_tenant(pic, scopes=[*Scope.INSTITUTION, Scope.KEYS_MANAGE])
+        party = Party(tenant, jose.generate_key("sig"), jose.generate_key("enc"))
+        for key in (party.signing, party.encryption):
+            client.post("/api/x/public-keys", json={"jwk": key.public().jwk},
+                        headers=tenant.headers)
+        parties.append(party)
+    home, host = parties
+    card = registered("THEIRS1", tenant=home.tenant, csn="04A1B2C3D4E5F6")
+    request = sign_request(request_claims(host, home, card["escn"]), host.signing)
+    answer = client.post("/api/x/delegations", json={"request": request}, headers=host.headers)
+    assert answer.status_code == 201
+    decision = sign_decision(decision_claims(home, host, request, "approve"), home.signing)
+    return {"id": answer.json["id"], "home": home, "host": host, "request": request,
+            "decision": decision}
+
+
+def _federation_operations(theirs):
+    delegation, kid = theirs["id"], theirs["home"].signing.kid
+    return [
+        ("GET", f"/api/x/delegations/{delegation}", None),
+        ("POST", f"/api/x/delegations/{delegation}/receipt", None),
+        ("POST", f"/api/x/delegations/{delegation}/decision", {"decision": theirs["decision"]}),
+        ("POST", f"/api/x/delegations/{delegation}/cancel", {}),
+        ("POST", f"/api/x/delegations/{delegation}/outcome", {"outcome": "failed"}),
+        ("GET", f"/api/x/public-keys/{kid}", None),
+        ("POST", f"/api/x/public-keys/{kid}/revoke", {}),
+        ("POST", f"/api/x/public-keys/{kid}/rotate", {"jwk": theirs["host"].signing.public().jwk}),
+        # Collections: they only ever show or take the caller's own.
+        ("GET", "/api/x/delegations", None),
+        ("POST", "/api/x/delegations", {"request": theirs["request"]}),
+        ("GET", "/api/x/public-keys", None),
+        ("POST", "/api/x/public-keys", {"jwk": theirs["home"].signing.public().jwk}),
+    ]
+
+
+def test_every_federation_route_is_in_the_isolation_list(app, their_delegation):
+    adapter = app.url_map.bind("router.test")
+    covered = {
+        (method, adapter.match(path, method=method)[0])
+        for method, path, _ in _federation_operations(their_delegation)
+    }
+    needed = {
+        (method, rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith(FEDERATION_PREFIXES)
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert needed - covered - PUBLIC_FEDERATION_ROUTES == set()
+
+
+def test_no_institution_reads_or_moves_another_ones_delegations_or_keys(
+    client, make_tenant, their_delegation
+):
+    me = make_tenant("999999999", scopes=["delegations", "keys:manage"])
+    home = their_delegation["home"]
+    before = client.get(f"/api/x/delegations/{their_delegation['id']}", headers=home.headers).json
+    keys_before = client.get("/api/x/public-keys", headers=home.headers).json
+    for method, path, body in _federation_operations(their_delegation):
+        response = client.open(path, method=method, json=body, headers=me.headers)
+        if path in ("/api/x/delegations", "/api/x/public-keys") and method == "GET":
+            assert response.status_code == 200
+            listed = response.json["content"] if "deleg" in path else response.json
+            assert listed == [], path
+            continue
+        assert response.status_code in (403, 404, 409), (method, path, response.json)
+        assert response.json["code"] in {"ER-0225", "ER-0233", "ER-0232", "ER-0210"}
+    after = client.get(f"/api/x/delegations/{their_delegation['id']}", headers=home.headers).json
+    assert after == before
+    assert client.get("/api/x/public-keys", headers=home.headers).json == keys_before

@@ -31,6 +31,9 @@ CONTENT_REFUSALS = {
     "ER-0090",  # a scan that is neither a card number nor a verification URL
     "ER-0091",  # a verification URL that names no card
     "ER-0092",  # a UUID that is not a card number
+    "ER-0200",  # a signed message whose header or claims do not read as the protocol's
+    "ER-0201",  # a text that is not a compact JWS (refused with its own code, so no pattern)
+    "ER-0230",  # a JWK that does not load as a usable public key (a point off its curve...)
 }
 
 

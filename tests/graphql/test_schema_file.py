@@ -41,6 +41,14 @@ def test_the_served_schema_is_the_exported_one(client, uni):
         "deletePerson",
         "issueCard",
         "changeCardStatus",
+        "requestDelegation",
+        "acknowledgeDelegation",
+        "decideDelegation",
+        "cancelDelegation",
+        "reportDelegationOutcome",
+        "registerPublicKey",
+        "revokePublicKey",
+        "rotatePublicKey",
     }
     for name in names:
         assert f"  {name}(" in SCHEMA_FILE.read_text(encoding="utf-8")
