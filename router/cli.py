@@ -10,7 +10,6 @@ import datetime as dt
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,7 +22,6 @@ from router.domain.errors import RouterError
 from router.services import (
     credentials,
     organisations,
-    rate_limits,
     verification,
     webhook_delivery,
 )
@@ -233,14 +231,12 @@ def verifications() -> None:
     help="Retention in days (default: ESCR_VERIFICATION_RETENTION_DAYS, 90 unless set).",
 )
 def verifications_purge(older_than_days: int | None) -> None:
-    """Delete verification records older than the retention, and ended rate-limit windows."""
+    """Delete verification records older than the retention."""
     settings = Settings.from_env()
     days = older_than_days or settings.verification_retention_days
     with _session() as session:
         removed = verification.purge_verifications(session, retention_days=days)
-        windows = rate_limits.purge_windows(session, time.time(), settings.public_rate)
         click.echo(f"purged {removed} verification record(s) older than {days} day(s)")
-        click.echo(f"purged {windows} ended rate-limit window(s)", err=True)
 
 
 @escr_group.command("demo")

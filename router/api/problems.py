@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, has_request_context, json
 from werkzeug.exceptions import HTTPException
 
 from router.domain.errors import InternalError, NotFound, RouterError, all_error_classes
+from router.logs import get_logger
+from router.observability import note_problem
 
 PROBLEM_JSON = "application/problem+json"
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # Errors raised by Flask and webargs before a service runs, mapped to stable codes of ours.
 _HTTP_CODES = {
@@ -46,6 +47,8 @@ def problem_response(
     }
     if extra:
         body.update(extra)
+    if has_request_context():
+        note_problem(code)
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
 
 
@@ -98,7 +101,7 @@ def render_http_exception(error: HTTPException) -> Response:
 
 def render_unexpected(error: Exception) -> Response:
     """Last resort: log the failure and answer 500 without leaking internals."""
-    log.exception("unexpected error", exc_info=error)
+    log.error("unexpected error", problem=InternalError.code, exc_info=error)
     return render_router_error(InternalError())
 
 
