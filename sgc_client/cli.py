@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sgc_client import errors
@@ -23,6 +22,7 @@ from sgc_client.bulk import MODES, BulkImporter, ImportAborted, ImportReport
 from sgc_client.client import RouterClient
 from sgc_client.csv_formats import CsvFormatError, read_cards, read_persons, sniff_kind
 from sgc_client.journal import Journal, JournalMismatch
+from sgc_client.progress import import_progress
 
 EXIT_ROWS_FAILED = 3
 # How many failed rows the terminal summary lists; --report FILE.json holds all of them.
@@ -71,6 +71,17 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
+def on_terminal() -> bool:
+    """True when a person types the answers: destructive commands then ask before acting."""
+    return sys.stdin.isatty()
+
+
+def _yes_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts)."
+    )(function)
+
+
 @contextmanager
 def _api_errors() -> Iterator[None]:
     try:
@@ -90,6 +101,7 @@ def _api_errors() -> Iterator[None]:
 @click.option("--client-secret", envvar="ESCR_SGC_CLIENT_SECRET", help="OAuth2 client secret.")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True)
+@click.version_option(package_name="escrouter", prog_name="escr-sgc")
 @click.pass_context
 def cli(ctx: click.Context, **options: Any) -> None:
     """Keep an ESC router in sync with your card management system."""
@@ -198,6 +210,7 @@ def _run_bulk(
     workers: int = 1,
     find_missing: bool = False,
     delete_missing: bool = False,
+    yes: bool = False,
 ) -> None:
     console = Console(stderr=True)
     with _api_errors():
@@ -212,15 +225,20 @@ def _run_bulk(
         run_journal.open()
         complete = False
         try:
-            with Progress(
-                TextColumn(f"{kind}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                disable=not progress,
-            ) as bar:
+            with import_progress(console, kind, disable=not progress) as bar:
                 task = bar.add_task(kind, total=len(rows))
+
+                def confirm_delete(keys: list[str]) -> bool:
+                    bar.stop()
+                    more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+                    shown = ", ".join(keys[:5]) + more
+                    return click.confirm(
+                        f"Delete {len(keys)} {kind} from the router that {file.name} does not "
+                        f"name ({shown})?",
+                        default=False,
+                        err=True,
+                    )
+
                 importer = BulkImporter(
                     context.client,
                     kind,
@@ -231,7 +249,10 @@ def _run_bulk(
                     workers=workers,
                 )
                 outcome = importer.run(
-                    rows, find_missing=find_missing, delete_missing=delete_missing
+                    rows,
+                    find_missing=find_missing,
+                    delete_missing=delete_missing,
+                    confirm_delete=None if yes or not on_terminal() else confirm_delete,
                 )
             complete = True
         except ImportAborted as error:
@@ -287,18 +308,28 @@ def cards_import(context: Context, file: Path, **options: Any) -> None:
     is_flag=True,
     help="Delete what the router has and FILE no longer has (default: only report it).",
 )
+@_yes_option
 @_bulk_options
 @pass_context
 def sync(
-    context: Context, file: Path, kind: str | None, delete_missing: bool, **options: Any
+    context: Context,
+    file: Path,
+    kind: str | None,
+    delete_missing: bool,
+    yes: bool,
+    **options: Any,
 ) -> None:
-    """Import FILE, then report what the router holds that FILE no longer has."""
+    """Import FILE, then report what the router holds that FILE no longer has.
+
+    With --delete-missing on a terminal, asks before deleting (--yes does not ask).
+    """
     _run_bulk(
         context,
         kind or sniff_kind(file),
         file,
         find_missing=True,
         delete_missing=delete_missing,
+        yes=yes,
         **options,
     )
 
@@ -407,9 +438,20 @@ def consent() -> None:
 
 @consent.command("withdraw")
 @click.argument("esi")
+@_yes_option
 @pass_context
-def consent_withdraw(context: Context, esi: str) -> None:
-    """Erase person ESI from the router (with your cards of them): consent withdrawn."""
+def consent_withdraw(context: Context, esi: str, yes: bool) -> None:
+    """Erase person ESI from the router (with your cards of them): consent withdrawn.
+
+    On a terminal, asks first (--yes does not ask).
+    """
+    if not yes and on_terminal():
+        click.confirm(
+            f"Erase {esi} and your cards of them from the router? This cannot be undone",
+            default=False,
+            abort=True,
+            err=True,
+        )
     with _api_errors():
         context.client.persons.delete(esi)
     click.echo(f"erased {esi}")
