@@ -57,4 +57,4 @@ def test_graphiql_renders_offline_from_the_routers_own_assets(chromium, router_u
     run_chromium(chromium, url, *args, f"--screenshot={path}")
     image = Image.open(path)
     # GraphiQL's layout is drawn: the page is not one blank colour.
-    assert len(set(image.convert("L").resize((64, 40)).getdata())) > 8
+    assert len(set(image.convert("L").resize((64, 40)).tobytes())) > 8
