@@ -1,4 +1,4 @@
-"""/metrics: requests, latency, public lookups, verifications, webhooks and the pool; restrictable."""
+"""/metrics: requests, latency, lookups, verdicts, webhooks, the pool; restrictable by address."""
 
 from __future__ import annotations
 
