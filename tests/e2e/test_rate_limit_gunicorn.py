@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -62,7 +63,7 @@ def served(request, app, database_url: str, tmp_path: Path) -> Iterator[str]:
         wait_until_serving(url, process, why_not=lambda: log.read_text()[-2000:])
         yield url
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
         process.wait(timeout=30)
 
 
