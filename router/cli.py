@@ -84,7 +84,9 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: the newest)."""
-    migrate.upgrade(Settings.from_env().database_url, revision)
+    url = Settings.from_env().database_url
+    migrate.upgrade(url, revision)
+    click.echo(f"{make_url(url).render_as_string()} is at revision {revision}", err=True)
 
 
 @db.command("downgrade")
