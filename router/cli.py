@@ -86,7 +86,8 @@ def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: the newest)."""
     url = Settings.from_env().database_url
     migrate.upgrade(url, revision)
-    click.echo(f"{make_url(url).render_as_string()} is at revision {revision}", err=True)
+    reached = ", ".join(sorted(migrate.head_revisions())) if revision == "head" else revision
+    click.echo(f"{make_url(url).render_as_string()} is at revision {reached}", err=True)
 
 
 @db.command("downgrade")
