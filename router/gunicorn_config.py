@@ -47,6 +47,9 @@ keepalive = 5
 # The real router's OpenAPI document names its key header `api_key`: let underscores through.
 header_map = "dangerous"
 accesslog = None
+# gunicorn's control socket has one default path per user ($HOME/.gunicorn/gunicorn.ctl), which
+# several gunicorns of one host would share; systemd and signals manage the router instead.
+control_socket_disable = True
 logconfig_dict: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,

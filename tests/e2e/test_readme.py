@@ -127,8 +127,8 @@ def fresh_serve(tmp_path) -> Iterator[tuple[str, Path, dict[str, str]]]:
         env.pop("ESCR_BIND")
         yield address, tmp_path, env
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        process.wait(timeout=30)
+        os.killpg(process.pid, signal.SIGINT)  # gunicorn's quick shutdown
+        process.wait(timeout=60)
 
 
 @pytest.mark.e2e
