@@ -15,7 +15,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.domain.errors import BatchSizeInvalid, RouterError
+from router.domain.errors import BatchSizeInvalid, PersonAlreadyExists, RouterError
 from router.domain.escn import parse_escn
 from router.domain.esi import parse_esi
 from router.domain.lifecycle import CardState, action_for_v2_status
@@ -128,8 +128,15 @@ def upsert_person(
         esi = parse_esi(data.identifier).value
         existing = session.scalar(select(Person).where(Person.esi == esi))
         if existing is None:
-            persons.create_person(session, caller, data)
-            return ItemResult(index, Outcome.CREATED, 201, esi)
+            try:
+                persons.create_person(session, caller, data)
+                return ItemResult(index, Outcome.CREATED, 201, esi)
+            except PersonAlreadyExists:
+                # Another request (a retried batch, a second worker) registered it meanwhile:
+                # an upsert then compares with what that request stored.
+                existing = session.scalar(select(Person).where(Person.esi == esi))
+                if existing is None:
+                    raise
         if _person_unchanged(existing, caller, data):
             return ItemResult(index, Outcome.UNCHANGED, 200, esi)
         # Known to the router through another organisation only: for the caller, a new record.

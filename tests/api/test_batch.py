@@ -192,3 +192,27 @@ def test_a_chip_of_another_organisation_is_not_matched(client, uni, other_uni, r
     response = client.post(CARDS, json={"items": items}, headers=uni.headers)
     assert response.json["results"][0]["status"] == 409
     assert response.json["results"][0]["error"]["code"] == "ER-0002"
+
+
+def test_a_person_registered_meanwhile_by_another_request_is_upserted_not_failed(
+    client, uni, db, monkeypatch
+):
+    """Two batches with the same person at once (a retried import, two workers): no 409."""
+    from router.services import batch as batch_service
+    from router.services import credentials
+    from router.services import persons as person_service
+
+    original = person_service.create_person
+    body = person_body(esi("RACE"), uni.pic)
+
+    def create_after_a_concurrent_insert(session, caller, data):
+        # The other request commits the same ESI between our lookup and our insert.
+        with db.session() as other:
+            original(other, credentials.authenticate(other, uni.key), data)
+        return original(session, caller, data)
+
+    monkeypatch.setattr(batch_service.persons, "create_person", create_after_a_concurrent_insert)
+    response = client.post("/api/x/persons:batch", json={"items": [body]}, headers=uni.headers)
+    assert response.status_code == 200, response.json
+    (item,) = response.json["results"]
+    assert (item["outcome"], item["status"]) == ("unchanged", 200)

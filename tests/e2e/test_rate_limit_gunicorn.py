@@ -85,6 +85,16 @@ def test_the_limit_is_shared_by_every_worker_and_thread(served, registered):
         refused = http.get(f"{served}/cards/{escn}", headers={"Accept": "text/html"})
     assert refused.status_code == 429
     assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    # /metrics adds up every worker's counts (prometheus-client's multiprocess mode).
+    with httpx.Client() as http:
+        exposition = http.get(f"{served}/metrics").text
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith("escr_public_lookups_total{")
+    }
+    assert samples['escr_public_lookups_total{outcome="allowed"}'] == LIMIT
+    assert samples['escr_public_lookups_total{outcome="refused"}'] == 3 * LIMIT + 1
 
 
 @pytest.mark.e2e
