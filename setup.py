@@ -9,8 +9,9 @@
 import sys
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import setup
 from setuptools.command.build_py import build_py
+from setuptools.dist import Distribution
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
@@ -28,12 +29,18 @@ class BuildPy(build_py):
         super().run()
 
 
-setup(
-    packages=[
-        *find_packages(include=["router*", "sgc_client*"]),
-        "router.migrations",
-        "router.migrations.versions",
-    ],
-    package_dir={"router.migrations": "migrations"},
-    cmdclass={"build_py": BuildPy},
-)
+class RouterDistribution(Distribution):
+    """pyproject.toml's packages, plus the top-level ``migrations/`` as ``router.migrations``.
+
+    Added after pyproject.toml is read (its package list would replace one given to setup()).
+    """
+
+    def parse_config_files(self, *args: object, **kwargs: object) -> None:
+        """Read pyproject.toml, then map the migrations into the package."""
+        super().parse_config_files(*args, **kwargs)  # type: ignore[arg-type]
+        extra = ["router.migrations", "router.migrations.versions"]
+        self.packages = [*(self.packages or []), *extra]
+        self.package_dir = {**(self.package_dir or {}), "router.migrations": "migrations"}
+
+
+setup(distclass=RouterDistribution, cmdclass={"build_py": BuildPy})
