@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -90,6 +91,23 @@ def on_starting(server: Any) -> None:
             "set ESCR_RATE_LIMIT_STORAGE=redis://HOST:6379 (shared by every worker and host), "
             "or serve with one worker and threads (--workers 1 --threads N).",
         )
+
+
+def post_worker_init(worker: Any) -> None:
+    """Make a quick shutdown (SIGINT, SIGQUIT: Ctrl-C) of a worker immediate.
+
+    gunicorn's threaded worker shuts its thread pool down inside the signal handler; when the
+    signal interrupts the pool's ``submit()``, which holds the same lock, the worker deadlocks
+    and hangs until the master kills it ``graceful_timeout`` later. A quick shutdown abandons
+    requests in flight anyway, so the worker leaves at once. SIGTERM (systemd's stop) still
+    finishes the requests in flight.
+    """
+
+    def leave_now(_signum: int, _frame: object) -> None:
+        os._exit(0)
+
+    signal.signal(signal.SIGQUIT, leave_now)
+    signal.signal(signal.SIGINT, leave_now)
 
 
 def child_exit(_server: Any, worker: Any) -> None:
