@@ -92,6 +92,11 @@ def main(count: int, concurrency: int, workers: int) -> None:
         "ESCR_INSTANCE_PATH": str(instance),
         "ESCR_PUBLIC_RATE_LIMIT": os.environ.get("ESCR_PUBLIC_RATE_LIMIT", "1000000/minute"),
     }
+    # As deployed: one process with threads counts the limit in memory; several workers share
+    # it in Redis (under a prefix of the benchmark's own).
+    if workers > 1:
+        env.setdefault("ESCR_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/0")
+        env.setdefault("ESCR_RATE_LIMIT_PREFIX", f"escr-bench-{os.getpid()}")
     subprocess.run([BIN / "escr-admin", "db", "upgrade"], env=env, check=True, cwd=ROOT)
     demo = subprocess.run(
         [BIN / "escr-admin", "key", "create", "--pic", PIC], env=env, cwd=ROOT,
@@ -104,8 +109,8 @@ def main(count: int, concurrency: int, workers: int) -> None:
                               cwd=ROOT, capture_output=True, text=True, check=True)
     auth = {"Authorization": f"Bearer {demo.stdout.strip()}"}
     server = subprocess.Popen(
-        [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "router.wsgi:app"],
+        [BIN / "gunicorn", "-c", "python:router.gunicorn_config", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "router.wsgi:app"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
@@ -147,7 +152,8 @@ def main(count: int, concurrency: int, workers: int) -> None:
                        headers=auth).raise_for_status()
 
         click.echo(f"{count} requests per scenario, {concurrency} clients, {workers} workers, "
-                   f"database {env.get('ESCR_DATABASE_URL', 'SQLite')}")
+                   f"database {env.get('ESCR_DATABASE_URL', 'SQLite')}, rate-limit store "
+                   f"{env.get('ESCR_RATE_LIMIT_STORAGE', 'memory://')}")
         _run("register person+card", count, concurrency, register, base, server.pid)
         _run("read card (key)", count, concurrency, read, base, server.pid)
         _run("public status", count, concurrency, status, base, server.pid)

@@ -1,26 +1,90 @@
 """The rate limit of anonymous lookups (the public card page, the v2 status), per client address.
 
-Counted in the database so that every gunicorn worker enforces one shared limit. The address is
-the connection's peer: behind a reverse proxy, wrap the app in werkzeug's ``ProxyFix`` so that it
-is the client's, not the proxy's.
+Counted by `limits`, the library under Flask-Limiter, in the store ``ESCR_RATE_LIMIT_STORAGE``
+names: the process's memory in the embedded set-up (one gunicorn process with threads, so one
+count), Redis when several workers or hosts serve (one count for all of them). Nothing is written
+to the database. The address is the connection's peer; behind reverse proxies,
+``ESCR_TRUSTED_PROXIES`` makes it the client the proxies name (werkzeug's ProxyFix).
+
+When the store cannot be reached, lookups are let through: the limit protects against abuse,
+and a student's card must still be checkable. Each such lookup is counted in
+``escr_rate_limit_store_errors_total`` and logged at most once a minute per process.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 import time
 from collections.abc import Callable
 
-from flask import request
+from flask import current_app, request
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
-from router.request_context import database, settings
-from router.services import rate_limits
+from router import metrics
+from router.domain.errors import RateLimited
+from router.logs import get_logger
+from router.settings import Settings
 
-# The clock the windows are read from; tests replace it to cross a window without waiting.
+# The clock Retry-After is computed with; the tests move it with the memory store's clock.
 clock: Callable[[], float] = time.time
+log = get_logger(__name__)
+STORE_ERROR_LOG_INTERVAL = 60.0
+
+
+class AnonymousLimiter:
+    """Counts anonymous lookups per client address against ``ESCR_PUBLIC_RATE_LIMIT``."""
+
+    def __init__(self, settings: Settings) -> None:
+        options: dict[str, str | bool] = {"wrap_exceptions": True}
+        if settings.rate_limit_storage.startswith(("redis", "rediss")):
+            options["key_prefix"] = settings.rate_limit_prefix
+        self.storage = storage_from_string(settings.rate_limit_storage, **options)
+        self.strategy = FixedWindowRateLimiter(self.storage)
+        self.rates = settings.public_rates
+        self._last_store_error = -math.inf
+        self._lock = threading.Lock()
+
+    def hit(self, address: str) -> None:
+        """Count one lookup from ``address``; raise :class:`RateLimited` past any limit."""
+        try:
+            refused = [rate for rate in self.rates if not self.strategy.hit(rate, "anon", address)]
+            retry_after = max(
+                (self.strategy.get_window_stats(r, "anon", address).reset_time for r in refused),
+                default=0.0,
+            )
+        except StorageError as error:
+            self._store_failed(error)
+            metrics.PUBLIC_LOOKUPS.labels("allowed").inc()
+            return
+        if not refused:
+            metrics.PUBLIC_LOOKUPS.labels("allowed").inc()
+            return
+        metrics.PUBLIC_LOOKUPS.labels("refused").inc()
+        seconds = max(1, math.ceil(retry_after - clock()))
+        tightest = min(refused, key=lambda rate: rate.get_expiry())
+        raise RateLimited(
+            f"At most {tightest.amount} anonymous lookups per {tightest.get_expiry()} seconds "
+            f"from one address; try again in {seconds} seconds, or use an API key.",
+            retry_after=seconds,
+        )
+
+    def _store_failed(self, error: StorageError) -> None:
+        metrics.RATE_LIMIT_STORE_ERRORS.inc()
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last_store_error < STORE_ERROR_LOG_INTERVAL:
+                return
+            self._last_store_error = now
+        log.warning(
+            "rate-limit store unreachable; anonymous lookups are not limited",
+            store_error=type(error.storage_error).__name__,
+        )
 
 
 def limit_anonymous_lookup() -> None:
     """Count this anonymous request; raise RateLimited (429, Retry-After) past the limit."""
-    address = request.remote_addr or "unknown"
-    with database().session() as session:
-        rate_limits.enforce(session, f"anonymous:{address}", settings().public_rate, clock())
+    limiter: AnonymousLimiter = current_app.extensions["escr.anonymous_limiter"]
+    limiter.hit(request.remote_addr or "unknown")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from router.db import Database
 from router.request_body import SizedChunkedBodies
@@ -23,18 +24,30 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.wsgi_app = SizedChunkedBodies(app.wsgi_app, MAX_BODY_BYTES)  # type: ignore[method-assign]
     app.extensions["escr.settings"] = settings
-    app.extensions["escr.database"] = Database(
-        settings.database_url, echo=settings.sql_echo, erasure_key=settings.erasure_key
-    )
+    app.extensions["escr.database"] = Database.from_settings(settings)
 
     from router import request_context
+    from router.anonymous_limits import AnonymousLimiter
     from router.api import init_api
     from router.api.plain_routes import document_plain_routes
     from router.cli import escr_group
     from router.graphql import init_graphql
+    from router.logs import configure_logging
+    from router.observability import init_observability
     from router.web import init_web
 
+    configure_logging(settings.log_level)
+    app.extensions["escr.anonymous_limiter"] = AnonymousLimiter(settings)
+    if settings.trusted_proxies:
+        # The client's address, scheme and host as the trusted proxies forwarded them: the rate
+        # limit then counts the client, not the proxy.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
     app.teardown_appcontext(request_context.close_session)
+    # First, so that every request has its id and its log line, even one refused at the door.
+    init_observability(app)
     api = init_api(app)
     init_web(app)
     init_graphql(app, settings)

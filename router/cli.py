@@ -10,21 +10,21 @@ import datetime as dt
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from router import migrate
 from router.cli_federation import delegations_group, public_key_group
 from router.db import Database
 from router.domain.errors import RouterError
+from router.schema_state import schema_problem
 from router.services import (
     credentials,
     organisations,
-    rate_limits,
     verification,
     webhook_delivery,
 )
@@ -34,9 +34,28 @@ from router.settings import Settings
 DEMO_PIC = "999999999"
 
 
+def _require_current_schema(settings: Settings) -> None:
+    """Stop with one line when the database is missing or not migrated to the code's revision."""
+    problem = schema_problem(settings.database_url)
+    if problem:
+        raise click.ClickException(problem)
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Ask before a destructive action when a person is at the terminal (``--yes`` skips it)."""
+    if not yes and sys.stdin.isatty():
+        click.confirm(question, default=False, abort=True, err=True)
+
+
+yes_option = click.option(
+    "--yes", "-y", is_flag=True, help="Do not ask for confirmation (for scripts)."
+)
+
+
 @contextmanager
 def _session() -> Iterator[Session]:
     settings = Settings.from_env()
+    _require_current_schema(settings)
     database = Database(settings.database_url)
     try:
         with database.session() as session:
@@ -52,6 +71,7 @@ def _scopes(values: tuple[str, ...]) -> list[str] | None:
 
 
 @click.group(name="escr")
+@click.version_option(package_name="escrouter", prog_name="escr-admin")
 def escr_group() -> None:
     """Administer an escrouter: database, organisations, credentials."""
 
@@ -65,14 +85,20 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrate the database to REVISION (default: the newest)."""
-    migrate.upgrade(Settings.from_env().database_url, revision)
+    url = Settings.from_env().database_url
+    migrate.upgrade(url, revision)
+    reached = ", ".join(sorted(migrate.head_revisions())) if revision == "head" else revision
+    click.echo(f"{make_url(url).render_as_string()} is at revision {reached}", err=True)
 
 
 @db.command("downgrade")
 @click.argument("revision")
-def db_downgrade(revision: str) -> None:
-    """Migrate the database down to REVISION."""
-    migrate.downgrade(Settings.from_env().database_url, revision)
+@yes_option
+def db_downgrade(revision: str, yes: bool) -> None:
+    """Migrate the database down to REVISION (what later revisions stored is lost)."""
+    url = Settings.from_env().database_url
+    _confirm(f"Downgrade {make_url(url).render_as_string()} to {revision}, losing data?", yes)
+    migrate.downgrade(url, revision)
 
 
 @escr_group.group()
@@ -153,6 +179,44 @@ def org_list() -> None:
             click.echo(f"{o.identifier}\t{o.kind}\t{o.country or '-'}\t{prefixes}\t{o.name}")
 
 
+@org.command("update")
+@click.option("--pic", "identifier", required=True, help="The organisation's PIC or VAT.")
+@click.option("--name")
+@click.option("--country", help="ISO 3166-1 alpha-2 code, e.g. FR.")
+@click.option("--schac", "schac_home_organization", help="schacHomeOrganization domain.")
+@click.option("--website")
+@click.option(
+    "--prefix",
+    "prefixes",
+    multiple=True,
+    help="ESCN server prefix (repeatable); replaces the list when given.",
+)
+def org_update(
+    identifier: str,
+    name: str | None,
+    country: str | None,
+    schac_home_organization: str | None,
+    website: str | None,
+    prefixes: tuple[str, ...],
+) -> None:
+    """Change an organisation's name, country, domain, website or prefixes."""
+    with _session() as session:
+        organisation = organisations.get_organisation(session, identifier)
+        updated = organisations.update_organisation(
+            session,
+            organisation,
+            name=name,
+            country=country,
+            schac_home_organization=schac_home_organization,
+            website=website,
+            prefixes=list(prefixes) or None,
+        )
+        click.echo(
+            f"updated {updated.identifier} {updated.name} "
+            f"({updated.country or '-'}, prefixes {','.join(updated.prefix_codes)})"
+        )
+
+
 @escr_group.group()
 def key() -> None:
     """API keys."""
@@ -195,8 +259,10 @@ def key_list(identifier: str) -> None:
 
 @key.command("revoke")
 @click.argument("prefix")
-def key_revoke(prefix: str) -> None:
+@yes_option
+def key_revoke(prefix: str, yes: bool) -> None:
     """Revoke the API key with PREFIX."""
+    _confirm(f"Revoke the API key {prefix}? Its holder's calls will be refused", yes)
     with _session() as session:
         credentials.revoke_api_key(session, None, prefix)
         click.echo(f"revoked {prefix}")
@@ -235,10 +301,23 @@ def oauth_client_create(identifier: str, name: str, scopes: tuple[str, ...]) -> 
         click.echo(f"client_secret={issued.secret}")
 
 
+@oauth_client.command("list")
+@click.option("--pic", "identifier", required=True)
+def oauth_client_list(identifier: str) -> None:
+    """List an organisation's OAuth2 clients (never their secrets)."""
+    with _session() as session:
+        organisation = organisations.get_organisation(session, identifier)
+        for client in credentials.list_oauth_clients(session, organisation):
+            state = "revoked" if client.revoked_at else "active"
+            click.echo(f"{client.client_id}\t{state}\t{client.scopes}\t{client.name}")
+
+
 @oauth_client.command("revoke")
 @click.argument("client_id")
-def oauth_client_revoke(client_id: str) -> None:
+@yes_option
+def oauth_client_revoke(client_id: str, yes: bool) -> None:
     """Revoke an OAuth2 client and its tokens."""
+    _confirm(f"Revoke the OAuth2 client {client_id} and its tokens?", yes)
     with _session() as session:
         credentials.revoke_oauth_client(session, client_id)
         click.echo(f"revoked {client_id}")
@@ -256,14 +335,12 @@ def verifications() -> None:
     help="Retention in days (default: ESCR_VERIFICATION_RETENTION_DAYS, 90 unless set).",
 )
 def verifications_purge(older_than_days: int | None) -> None:
-    """Delete verification records older than the retention, and ended rate-limit windows."""
+    """Delete verification records older than the retention."""
     settings = Settings.from_env()
     days = older_than_days or settings.verification_retention_days
     with _session() as session:
         removed = verification.purge_verifications(session, retention_days=days)
-        windows = rate_limits.purge_windows(session, time.time(), settings.public_rate)
         click.echo(f"purged {removed} verification record(s) older than {days} day(s)")
-        click.echo(f"purged {windows} ended rate-limit window(s)", err=True)
 
 
 @escr_group.command("demo")
@@ -336,6 +413,7 @@ def webhooks() -> None:
 def webhooks_deliver(once: bool, interval: float, batch: int) -> None:
     """POST due webhook events, signed, retrying with backoff; safe to run in several copies."""
     settings = Settings.from_env()
+    _require_current_schema(settings)
     database = Database(settings.database_url)
     policy = webhook_delivery.DeliveryPolicy.from_settings(settings)
     stop = threading.Event()

@@ -6,11 +6,15 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from router.settings import Settings
 
 # Named constraints: alembic's batch mode on SQLite can only drop or alter what has a name.
 NAMING_CONVENTION = {
@@ -56,8 +60,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create the engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout."""
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 5,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+) -> Engine:
+    """Create the engine for ``url``; SQLite gets foreign keys, WAL and a busy timeout.
+
+    The pool sizes apply to PostgreSQL: each process holds up to ``pool_size + max_overflow``
+    connections, so a deployment needs (gunicorn processes x that) below ``max_connections``.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -75,7 +90,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
+    )
 
 
 def flush_erased_pages(session: Session) -> None:
@@ -113,11 +135,25 @@ class Database:
     services that keep or look up the digest of an erased ESI take it from there.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, erasure_key: bytes | None = None) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, erasure_key: bytes | None = None, **pool: Any
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url, echo=echo)
+        self.engine = make_engine(url, echo=echo, **pool)
         info = {ERASURE_KEY: erasure_key} if erasure_key is not None else {}
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The database of ``settings``, with its pool sizes and the erasure key."""
+        return cls(
+            settings.database_url,
+            echo=settings.sql_echo,
+            erasure_key=settings.erasure_key,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

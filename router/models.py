@@ -288,16 +288,6 @@ class VerificationRecord(Base):
     partner: Mapped[Organisation | None] = relationship(foreign_keys=[partner_id], lazy="joined")
 
 
-class RateLimitWindow(Base):
-    """A fixed-window request counter shared by every worker: one row per client and window."""
-
-    __tablename__ = "rate_limit_windows"
-
-    bucket: Mapped[str] = mapped_column(String(128), primary_key=True)
-    window_start: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
-    hits: Mapped[int] = mapped_column(Integer, default=0)
-
-
 class WebhookSubscription(Base):
     """An organisation's callback URL for card events.
 

@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import limits
+import platformdirs
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from router.domain.rate_limit import RateLimit, parse_rate_limit
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SECRET_FILE_NAME = "secret_key"
 ERASURE_KEY_INFO = b"escrouter erased-person digest v1"
 
 
-def _default_instance_path() -> Path:
-    return Path.cwd() / "instance"
+def default_instance_path() -> Path:
+    """The platform's data folder for escrouter, e.g. ``~/.local/share/escrouter`` on Linux.
+
+    Never the current directory: an administrator's command run elsewhere must find the same
+    database, or say that it found none.
+    """
+    return platformdirs.user_data_path("escrouter")
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """Addresses and ranges separated by commas or spaces, e.g. ``127.0.0.1, 10.0.0.0/8``."""
+    try:
+        return tuple(
+            ipaddress.ip_network(part, strict=False)
+            for part in text.replace(",", " ").split()
+        )
+    except ValueError as error:
+        raise ValueError(f"ESCR_METRICS_ALLOW: {error}") from error
 
 
 def ensure_secret_file(path: Path) -> str:
@@ -56,7 +75,7 @@ def derive_key(secret: str, info: bytes) -> bytes:
 class Settings:
     """Typed configuration; safe defaults run the embedded SQLite mode with nothing set."""
 
-    instance_path: Path = field(default_factory=_default_instance_path)
+    instance_path: Path = field(default_factory=default_instance_path)
     database_url: str = ""
     public_url: str = "http://127.0.0.1:8080"
     secret_key: str = ""
@@ -65,8 +84,23 @@ class Settings:
     max_page_size: int = 1000
     max_escn_per_request: int = 100
     sql_echo: bool = False
-    # Anonymous lookups (the public card page, the v2 status) per client address: "N/unit".
+    # Anonymous lookups (the public card page, the v2 status) per client address: "N/unit",
+    # several separated by ";" (e.g. "60/minute;1000/day").
     public_rate_limit: str = "60/minute"
+    # Where the limits are counted (a `limits` storage URI): memory:// in the one process of the
+    # embedded set-up; redis://host:6379 for several gunicorn workers or hosts.
+    rate_limit_storage: str = "memory://"
+    # Prefix of the counters' keys in a shared store (one Redis may serve several routers).
+    rate_limit_prefix: str = "escrouter"
+    # Reverse proxies in front of the router whose X-Forwarded-* headers are trusted (ProxyFix).
+    trusted_proxies: int = 0
+    # Who may read /metrics: addresses or ranges; empty means everyone.
+    metrics_allow: str = ""
+    # PostgreSQL connection pool of each process (SQLAlchemy's QueuePool).
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    db_pool_timeout: float = 30.0
+    log_level: str = "INFO"
     # Partner verification records older than this are purged (GDPR storage limitation).
     verification_retention_days: int = 90
     # GraphQL limits: deeper, larger or costlier queries are refused before they run.
@@ -88,10 +122,12 @@ class Settings:
         if not self.database_url:
             sqlite_file = self.instance_path / "escrouter.sqlite3"
             object.__setattr__(self, "database_url", f"sqlite:///{sqlite_file}")
-        # Fail at start-up, not on the first anonymous request.
-        _ = self.public_rate
+        # Fail at start-up, not on the first request.
+        _ = self.public_rates, self.metrics_networks
         if self.verification_retention_days < 1:
             raise ValueError("ESCR_VERIFICATION_RETENTION_DAYS must be at least 1.")
+        if self.trusted_proxies < 0:
+            raise ValueError("ESCR_TRUSTED_PROXIES is a number of proxies, 0 or more.")
 
     @functools.cached_property
     def server_secret(self) -> str:
@@ -113,9 +149,27 @@ class Settings:
         return derive_key(self.server_secret, ERASURE_KEY_INFO)
 
     @functools.cached_property
-    def public_rate(self) -> RateLimit:
-        """The parsed limit of anonymous lookups per client address (parsed once)."""
-        return parse_rate_limit(self.public_rate_limit)
+    def public_rates(self) -> tuple[limits.RateLimitItem, ...]:
+        """The parsed limits of anonymous lookups per client address (parsed once)."""
+        example = "write e.g. '60/minute', '1000 per hour', '10/30 seconds' or '60/minute;1000/day'"
+        try:
+            rates = tuple(limits.parse_many(self.public_rate_limit))
+        except ValueError:
+            raise ValueError(
+                f"ESCR_PUBLIC_RATE_LIMIT: {self.public_rate_limit!r} is not a rate limit; "
+                f"{example}."
+            ) from None
+        if not rates or any(rate.amount < 1 for rate in rates):
+            raise ValueError(
+                f"ESCR_PUBLIC_RATE_LIMIT: {self.public_rate_limit!r}: a limit needs at least one "
+                "request per period."
+            )
+        return rates
+
+    @functools.cached_property
+    def metrics_networks(self) -> tuple[Network, ...]:
+        """The parsed ranges allowed to read /metrics (empty: everyone)."""
+        return parse_networks(self.metrics_allow)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -132,6 +186,14 @@ class Settings:
             ("default_page_size", "ESCR_DEFAULT_PAGE_SIZE", int),
             ("max_page_size", "ESCR_MAX_PAGE_SIZE", int),
             ("public_rate_limit", "ESCR_PUBLIC_RATE_LIMIT", str),
+            ("rate_limit_storage", "ESCR_RATE_LIMIT_STORAGE", str),
+            ("rate_limit_prefix", "ESCR_RATE_LIMIT_PREFIX", str),
+            ("trusted_proxies", "ESCR_TRUSTED_PROXIES", int),
+            ("metrics_allow", "ESCR_METRICS_ALLOW", str),
+            ("db_pool_size", "ESCR_DB_POOL_SIZE", int),
+            ("db_max_overflow", "ESCR_DB_MAX_OVERFLOW", int),
+            ("db_pool_timeout", "ESCR_DB_POOL_TIMEOUT", float),
+            ("log_level", "ESCR_LOG_LEVEL", str),
             ("verification_retention_days", "ESCR_VERIFICATION_RETENTION_DAYS", int),
             ("graphql_max_depth", "ESCR_GRAPHQL_MAX_DEPTH", int),
             ("graphql_max_aliases", "ESCR_GRAPHQL_MAX_ALIASES", int),

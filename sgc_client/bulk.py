@@ -183,9 +183,18 @@ class BulkImporter:
     # -- the run ----------------------------------------------------------------------------
 
     def run(
-        self, rows: Iterable[ParsedRow], *, find_missing: bool = False, delete_missing: bool = False
+        self,
+        rows: Iterable[ParsedRow],
+        *,
+        find_missing: bool = False,
+        delete_missing: bool = False,
+        confirm_delete: Callable[[list[str]], bool] | None = None,
     ) -> ImportReport:
-        """Import every row; optionally report (and delete) what the router has beyond the file."""
+        """Import every row; optionally report (and delete) what the router has beyond the file.
+
+        ``confirm_delete`` is asked, with the keys about to be deleted, before anything is; a
+        False answer deletes nothing.
+        """
         report = ImportReport(kind=self.kind, mode=self.mode)
         results: dict[int, RowResult] = {}
         pending: list[ParsedRow] = []
@@ -228,7 +237,7 @@ class BulkImporter:
         report.mode = mode if pending else self.mode
         report.results = [results[p.row] for p in all_rows]
         if find_missing or delete_missing:
-            self._missing(all_rows, report, delete=delete_missing)
+            self._missing(all_rows, report, delete=delete_missing, confirm=confirm_delete)
         return report
 
     def _finish(self, parsed: ParsedRow, result: RowResult, results: dict[int, RowResult]) -> None:
@@ -401,7 +410,14 @@ class BulkImporter:
 
     # -- what the file no longer has --------------------------------------------------------
 
-    def _missing(self, rows: list[ParsedRow], report: ImportReport, *, delete: bool) -> None:
+    def _missing(
+        self,
+        rows: list[ParsedRow],
+        report: ImportReport,
+        *,
+        delete: bool,
+        confirm: Callable[[list[str]], bool] | None = None,
+    ) -> None:
         self._listing = None  # read afresh: the run itself changed the router
         listed = self.listing()
         if self.kind == "persons":
@@ -425,6 +441,9 @@ class BulkImporter:
                 f"not deleting: {len(unresolved)} row(s) keyed by csn failed, so their cards "
                 "cannot be told apart from missing ones"
             )
+            return
+        if missing and confirm is not None and not confirm(missing):
+            report.notes.append(f"not deleting: {len(missing)} deletion(s) were not confirmed")
             return
         for key in missing:
             try:

@@ -8,78 +8,32 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sgc_client import errors
 from sgc_client.bulk import MODES, BulkImporter, ImportAborted, ImportReport
-from sgc_client.client import RouterClient
-from sgc_client.csv_formats import CsvFormatError, read_cards, read_persons, sniff_kind
+from sgc_client.cli_card import card
+from sgc_client.cli_context import (
+    Context,
+    api_errors,
+    on_terminal,
+    pass_context,
+    yes_option,
+)
+from sgc_client.csv_formats import read_cards, read_persons, sniff_kind
 from sgc_client.delegation.cli import dam_keys_group, delegations_group, keys_group
-from sgc_client.journal import Journal, JournalMismatch
+from sgc_client.journal import Journal
+from sgc_client.progress import import_progress
 
 EXIT_ROWS_FAILED = 3
 # How many failed rows the terminal summary lists; --report FILE.json holds all of them.
 SHOWN_FAILURES = 20
-
-
-class Context:
-    """The global options, and the client made from them on first use."""
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-        self._client: RouterClient | None = None
-
-    @property
-    def client(self) -> RouterClient:
-        """The router client, built from --router and the credential options."""
-        if self._client is None:
-            router = self.options["router"]
-            if not router:
-                raise click.UsageError("Name the router: --router URL or ESCR_SGC_ROUTER.")
-            if not self.options["api_key"] and not self.options["client_id"]:
-                raise click.UsageError(
-                    "Give a credential: --api-key (ESCR_SGC_API_KEY) or "
-                    "--client-id/--client-secret."
-                )
-            try:
-                self._client = RouterClient(
-                    router,
-                    api_key=self.options["api_key"],
-                    client_id=self.options["client_id"],
-                    client_secret=self.options["client_secret"],
-                    timeout=self.options["timeout"],
-                    retries=self.options["retries"],
-                    transport=self.options["transport"],
-                )
-            except ValueError as error:
-                raise click.UsageError(str(error)) from error
-        return self._client
-
-    def close(self) -> None:
-        """Close the client's connections."""
-        if self._client is not None:
-            self._client.close()
-
-
-pass_context = click.make_pass_decorator(Context)
-
-
-@contextmanager
-def _api_errors() -> Iterator[None]:
-    try:
-        yield
-    except errors.ApiError as error:
-        raise click.ClickException(f"{error.status} {error.code or ''} {error.message}") from error
-    except (errors.RouterClientError, CsvFormatError, JournalMismatch) as error:
-        raise click.ClickException(str(error)) from error
 
 
 @click.group()
@@ -91,6 +45,7 @@ def _api_errors() -> Iterator[None]:
 @click.option("--client-secret", envvar="ESCR_SGC_CLIENT_SECRET", help="OAuth2 client secret.")
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True)
+@click.version_option(package_name="escrouter", prog_name="escr-sgc")
 @click.pass_context
 def cli(ctx: click.Context, **options: Any) -> None:
     """Keep an ESC router in sync with your card management system."""
@@ -199,9 +154,10 @@ def _run_bulk(
     workers: int = 1,
     find_missing: bool = False,
     delete_missing: bool = False,
+    yes: bool = False,
 ) -> None:
     console = Console(stderr=True)
-    with _api_errors():
+    with api_errors():
         own_pic = _own_pic(context, pic)
         reader = read_persons if kind == "persons" else read_cards
         rows = list(reader(file, own_pic))
@@ -213,15 +169,20 @@ def _run_bulk(
         run_journal.open()
         complete = False
         try:
-            with Progress(
-                TextColumn(f"{kind}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                disable=not progress,
-            ) as bar:
+            with import_progress(console, kind, disable=not progress) as bar:
                 task = bar.add_task(kind, total=len(rows))
+
+                def confirm_delete(keys: list[str]) -> bool:
+                    bar.stop()
+                    more = f" and {len(keys) - 5} more" if len(keys) > 5 else ""
+                    shown = ", ".join(keys[:5]) + more
+                    return click.confirm(
+                        f"Delete {len(keys)} {kind} from the router that {file.name} does not "
+                        f"name ({shown})?",
+                        default=False,
+                        err=True,
+                    )
+
                 importer = BulkImporter(
                     context.client,
                     kind,
@@ -232,7 +193,10 @@ def _run_bulk(
                     workers=workers,
                 )
                 outcome = importer.run(
-                    rows, find_missing=find_missing, delete_missing=delete_missing
+                    rows,
+                    find_missing=find_missing,
+                    delete_missing=delete_missing,
+                    confirm_delete=None if yes or not on_terminal() else confirm_delete,
                 )
             complete = True
         except ImportAborted as error:
@@ -288,117 +252,32 @@ def cards_import(context: Context, file: Path, **options: Any) -> None:
     is_flag=True,
     help="Delete what the router has and FILE no longer has (default: only report it).",
 )
+@yes_option
 @_bulk_options
 @pass_context
 def sync(
-    context: Context, file: Path, kind: str | None, delete_missing: bool, **options: Any
+    context: Context,
+    file: Path,
+    kind: str | None,
+    delete_missing: bool,
+    yes: bool,
+    **options: Any,
 ) -> None:
-    """Import FILE, then report what the router holds that FILE no longer has."""
+    """Import FILE, then report what the router holds that FILE no longer has.
+
+    With --delete-missing on a terminal, asks before deleting (--yes does not ask).
+    """
     _run_bulk(
         context,
         kind or sniff_kind(file),
         file,
         find_missing=True,
         delete_missing=delete_missing,
+        yes=yes,
         **options,
     )
 
-
-@cli.group()
-def card() -> None:
-    """One card: lifecycle actions and QR code."""
-
-
-def _print_lifecycle(view: dict[str, Any]) -> None:
-    click.echo(f"{view['cardNumber']}: {view['state']} ({view['cardStatusType']})")
-    replacement = view.get("replacement")
-    if replacement:
-        click.echo(f"replaced by {replacement['cardNumber']}")
-
-
-def _lifecycle_command(name: str, action: str, help_text: str) -> None:
-    @card.command(name, help=help_text)
-    @click.argument("escn")
-    @pass_context
-    def command(context: Context, escn: str) -> None:
-        with _api_errors():
-            _print_lifecycle(context.client.cards.change_state(escn, action))
-
-
-_lifecycle_command("lost", "REPORT_LOST", "Report card ESCN lost (escrouter only).")
-_lifecycle_command("stolen", "REPORT_STOLEN", "Report card ESCN stolen (escrouter only).")
-_lifecycle_command("suspend", "SUSPEND", "Suspend card ESCN (escrouter only).")
-_lifecycle_command("reactivate", "REACTIVATE", "Reactivate card ESCN (escrouter only).")
-
-
-@card.command("renew")
-@click.argument("escn")
-@click.option("--card-number", help="Number of the new card (default: generated).")
-@click.option("--issued-at", help="Issue date of the new card (YYYY-MM-DD).")
-@click.option("--expires-at", help="Expiry date of the new card (YYYY-MM-DD).")
-@click.option("--card-type", help="Type of the new card (default: the old card's).")
-@click.option("--display-name")
-@click.option("--csn", help="Chip serial number of the new card.")
-@pass_context
-def card_renew(context: Context, escn: str, **renewal: str | None) -> None:
-    """Replace card ESCN by a new card (escrouter only)."""
-    names = {
-        "card_number": "cardNumber",
-        "issued_at": "issuedAt",
-        "expires_at": "expiresAt",
-        "card_type": "cardType",
-        "display_name": "displayName",
-        "csn": "csn",
-    }
-    with _api_errors():
-        view = context.client.cards.renew(
-            escn, **{names[k]: v for k, v in renewal.items() if v is not None}
-        )
-    _print_lifecycle(view)
-
-
-@card.command("qr")
-@click.argument("escn")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="File to write (default: standard output).",
-)
-@click.option(
-    "--format",
-    "qr_format",
-    type=click.Choice(["svg", "png", "text"]),
-    default="svg",
-    show_default=True,
-)
-@click.option("--orientation", type=click.Choice(["horizontal", "vertical"]))
-@click.option("--colours", type=click.Choice(["normal", "inverted"]))
-@click.option("--size", type=click.Choice(["XS", "S", "M"]))
-@pass_context
-def card_qr(
-    context: Context,
-    escn: str,
-    output: Path | None,
-    qr_format: str,
-    orientation: str | None,
-    colours: str | None,
-    size: str | None,
-) -> None:
-    """Download the QR code of card ESCN."""
-    with _api_errors():
-        content = context.client.cards.qr(
-            escn,
-            format=qr_format,  # type: ignore[arg-type]
-            orientation=orientation,
-            colours=colours,
-            size=size,
-        )
-    if output is None:
-        click.get_binary_stream("stdout").write(content)
-    else:
-        output.write_bytes(content)
-        click.echo(f"wrote {output} ({len(content)} bytes)", err=True)
+cli.add_command(card)
 
 
 @cli.group()
@@ -408,10 +287,21 @@ def consent() -> None:
 
 @consent.command("withdraw")
 @click.argument("esi")
+@yes_option
 @pass_context
-def consent_withdraw(context: Context, esi: str) -> None:
-    """Erase person ESI from the router (with your cards of them): consent withdrawn."""
-    with _api_errors():
+def consent_withdraw(context: Context, esi: str, yes: bool) -> None:
+    """Erase person ESI from the router (with your cards of them): consent withdrawn.
+
+    On a terminal, asks first (--yes does not ask).
+    """
+    if not yes and on_terminal():
+        click.confirm(
+            f"Erase {esi} and your cards of them from the router? This cannot be undone",
+            default=False,
+            abort=True,
+            err=True,
+        )
+    with api_errors():
         context.client.persons.delete(esi)
     click.echo(f"erased {esi}")
 

@@ -3,6 +3,9 @@
 Persons: ``esi, fullName, email, phone, academicLevel`` (``esi`` required).
 Cards: ``cardNumber, csn, esi, cardType, cardStatusType, issuedAt, expiresAt, displayName``
 (``cardNumber`` or ``csn`` required so that a second run finds the card again).
+Cards in the router's v2 import format are read too: its columns (``personIdentifier`` for
+``esi``, ``issuerIdentifier``, ``processorIdentifier``), named in a header row or, without one,
+in the v2 order; comma, semicolon or tab separated, as the router's ``import-csv`` reads them.
 
 Columns may come in any order; names are matched case-blind; empty cells mean "not set". Each row
 is checked here before anything is sent, so that a malformed row fails with a clear reason and
@@ -11,9 +14,11 @@ never costs a request; the router remains the judge of everything else.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -43,6 +48,21 @@ CARD_TYPES = (
     "SMART_PASSIVE_EMULATION",
 )
 CARD_STATUS_TYPES = ("ACTIVE", "INACTIVE")
+# The router's v2 card CSV layout (GET /api/v2/cards/csv-config), in its column order.
+V2_CARD_COLUMNS = (
+    "cardNumber",
+    "personIdentifier",
+    "issuerIdentifier",
+    "cardType",
+    "cardStatusType",
+    "issuedAt",
+    "expiresAt",
+    "displayName",
+    "processorIdentifier",
+    "csn",
+)
+# v2 names of escr-sgc's columns.
+_CARD_ALIASES = {"personidentifier": "esi"}
 
 ESI_PREFIX = "urn:schac:personalUniqueCode:int:esi:"
 _ESI_SCOPE = re.compile(
@@ -113,8 +133,13 @@ def _digest(cells: list[str]) -> str:
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()[:16]
 
 
-def _header_map(header: list[str], expected: tuple[str, ...], required: tuple[str, ...]) -> dict:
-    by_name = {name.lower(): name for name in expected}
+def _header_map(
+    header: list[str],
+    expected: tuple[str, ...],
+    required: tuple[str, ...],
+    aliases: dict[str, str] | None = None,
+) -> dict:
+    by_name = {name.lower(): name for name in expected} | (aliases or {})
     mapping: dict[str, int] = {}
     for index, raw in enumerate(header):
         name = by_name.get(raw.strip().lower().lstrip("\ufeff"))
@@ -129,12 +154,30 @@ def _header_map(header: list[str], expected: tuple[str, ...], required: tuple[st
     return mapping
 
 
+def _delimiter(path: Path) -> str:
+    """Comma, semicolon or tab: whichever the first line holds most of (comma when none)."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        first = handle.readline()
+    counts = {d: first.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
 def _read(path: Path) -> Iterator[tuple[int, list[str]]]:
     # utf-8-sig: spreadsheets often save a byte-order mark before the header.
+    delimiter = _delimiter(path)
     with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+        reader = csv.reader(handle, delimiter=delimiter)
         for cells in reader:
             yield reader.line_num, cells
+
+
+def _is_v2_data_row(cells: list[str]) -> bool:
+    """A first row that is a v2 card rather than a header: a card number or an ESI in place."""
+    if not 8 <= len(cells) <= len(V2_CARD_COLUMNS):
+        return False
+    number, person = cells[0].strip().lower(), cells[1].strip()
+    return bool(_ESCN.match(number)) or check_esi(person) is None
 
 
 def _cells(
@@ -230,11 +273,18 @@ def read_cards(path: Path, pic: str) -> Iterator[ParsedRow]:
     """Parse a cards CSV into CardUpdateView bodies (plus ``csn``) issued by ``pic``."""
     rows = _read(path)
     try:
-        _, header = next(rows)
+        first_line, header = next(rows)
     except StopIteration:
         raise CsvFormatError("the file is empty: a header row is expected") from None
+    if _is_v2_data_row(header):
+        # The v2 format allows no header: the columns are in its order, the first row is a card.
+        rows = itertools.chain([(first_line, header)], rows)
+        header = list(V2_CARD_COLUMNS[: len(header)])
     mapping = _header_map(
-        header, CARD_COLUMNS, ("esi", "cardType", "cardStatusType", "issuedAt", "expiresAt")
+        header,
+        (*CARD_COLUMNS, "issuerIdentifier", "processorIdentifier"),
+        ("esi", "cardType", "cardStatusType", "issuedAt", "expiresAt"),
+        _CARD_ALIASES,
     )
     if "cardNumber" not in mapping and "csn" not in mapping:
         raise CsvFormatError("the header row needs a cardNumber or a csn column")
@@ -277,6 +327,10 @@ def read_cards(path: Path, pic: str) -> Iterator[ParsedRow]:
         display_name = values.get("displayName")
         if display_name is not None and len(display_name) > 255:
             problems.append("displayName: longer than 255 characters")
+        issuer = values.get("issuerIdentifier")
+        if issuer is not None and issuer != pic:
+            problems.append(f"issuerIdentifier: {issuer!r} is not your organisation ({pic})")
+        processor = values.get("processorIdentifier")
         if problems:
             parsed.error = "; ".join(problems)
         else:
@@ -294,13 +348,17 @@ def read_cards(path: Path, pic: str) -> Iterator[ParsedRow]:
                 body["cardNumber"] = number
             if csn is not None:
                 body["csn"] = csn
+            if processor is not None:
+                body["processorIdentifier"] = processor
             parsed.body = body
         yield parsed
 
 
 def sniff_kind(path: Path) -> str:
-    """``cards`` when the header names card columns, else ``persons``."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        header = next(csv.reader(handle), [])
-    names = {h.strip().lower() for h in header}
-    return "cards" if names & {"cardnumber", "csn", "cardtype"} else "persons"
+    """``cards`` when the header names card columns (or the file is headerless v2), else persons."""
+    with contextlib.closing(_read(path)) as rows:
+        header = next((cells for _, cells in rows), [])
+    names = {h.strip().lower().lstrip("\ufeff") for h in header}
+    if names & {"cardnumber", "csn", "cardtype", "personidentifier"} or _is_v2_data_row(header):
+        return "cards"
+    return "persons"

@@ -29,6 +29,8 @@ from router.settings import Settings
 
 PG_URL = os.environ.get("ESCR_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+# Redis for the tests of shared rate limits (.ci/run sets it to redis://127.0.0.1:6379/0).
+REDIS_URL = os.environ.get("ESCR_TEST_REDIS_URL", "").strip()
 
 
 def _postgres_schema_url(schema: str) -> str:
@@ -58,6 +60,32 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@dataclass
+class RedisStore:
+    """A Redis server and a key prefix of one test's own."""
+
+    url: str
+    prefix: str
+
+
+@pytest.fixture
+def redis_store() -> Iterator[RedisStore]:
+    """Redis with a key prefix of this test's own; its keys are deleted afterwards."""
+    if not REDIS_URL:
+        pytest.skip("set ESCR_TEST_REDIS_URL (.ci/run does) to run the tests that need Redis")
+    import redis
+
+    store = RedisStore(REDIS_URL, f"escr-test-{uuid.uuid4().hex[:12]}")
+    yield store
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = list(client.scan_iter(f"{store.prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def _wipe(database: Database) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, has_request_context, json
 from werkzeug.exceptions import HTTPException
 
 from router.db import is_unavailable
@@ -16,9 +15,11 @@ from router.domain.errors import (
     RouterError,
     all_error_classes,
 )
+from router.logs import get_logger
+from router.observability import note_problem
 
 PROBLEM_JSON = "application/problem+json"
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 # Errors raised by Flask and webargs before a service runs, mapped to stable codes of ours.
 _HTTP_CODES = {
@@ -53,6 +54,8 @@ def problem_response(
     }
     if extra:
         body.update(extra)
+    if has_request_context():
+        note_problem(code)
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
 
 
@@ -106,9 +109,11 @@ def render_http_exception(error: HTTPException) -> Response:
 def render_unexpected(error: Exception) -> Response:
     """Last resort: 503 while the database is away, else log the failure and answer 500."""
     if is_unavailable(error):
-        log.warning("database unavailable: %s", type(error).__name__)
+        log.warning(
+            "database unavailable", problem=DatabaseUnavailable.code, error=type(error).__name__
+        )
         return render_router_error(DatabaseUnavailable())
-    log.exception("unexpected error", exc_info=error)
+    log.error("unexpected error", problem=InternalError.code, exc_info=error)
     return render_router_error(InternalError())
 
 

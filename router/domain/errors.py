@@ -378,6 +378,15 @@ class InvalidCsvRow(RouterError):
     title = "Invalid CSV row"
 
 
+class MetricsForbidden(RouterError):
+    """The metrics are restricted to some addresses (ESCR_METRICS_ALLOW) and this is not one."""
+
+    status = 403
+    code = "ER-0150"
+    slug = "metrics-forbidden"
+    title = "Metrics not available to this address"
+
+
 def all_error_classes() -> list[type[RouterError]]:
     """Every concrete error class, for the problem-type documentation."""
     seen: list[type[RouterError]] = []

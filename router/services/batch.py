@@ -133,8 +133,8 @@ def upsert_person(
                 persons.create_person(session, caller, data)
                 return ItemResult(index, Outcome.CREATED, 201, esi)
             except PersonAlreadyExists:
-                # Registered by a concurrent request since the lookup (e.g. the batch of an
-                # interrupted run still being applied): an upsert then updates, it does not fail.
+                # Registered by a concurrent request since the lookup (a retried batch, the batch
+                # of an interrupted run still being applied): an upsert then compares and updates.
                 session.rollback()
                 existing = session.scalar(select(Person).where(Person.esi == esi))
                 if existing is None:

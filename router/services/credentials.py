@@ -211,6 +211,17 @@ def create_oauth_client(
     return IssuedClient(record=record, secret=secret)
 
 
+def list_oauth_clients(session: Session, organisation: Organisation) -> list[OAuthClient]:
+    """An organisation's OAuth2 clients, oldest first."""
+    return list(
+        session.scalars(
+            select(OAuthClient)
+            .where(OAuthClient.organisation_id == organisation.id)
+            .order_by(OAuthClient.id)
+        )
+    )
+
+
 def revoke_oauth_client(session: Session, client_id: str) -> OAuthClient:
     """Revoke a client and every token it holds."""
     client = session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from router import metrics
 from router.db import utcnow
 from router.domain.errors import CardNotFound, MalformedRequest
 from router.domain.escn import Escn, parse_escn
@@ -105,6 +106,7 @@ def verify_scan(
         )
     )
     session.commit()
+    metrics.VERIFICATIONS.labels(verdict.reason.value if verdict.reason else "VALID").inc()
     return verdict
 
 

@@ -14,6 +14,7 @@ from router.api.problems import render_router_error
 from router.api.schemas import CardStatusView
 from router.api.v2_cards import public_status_view
 from router.domain.errors import CardNotFound, InvalidIdentifier, RateLimited, RouterError
+from router.observability import note_problem
 from router.request_context import db_session
 from router.services import verification
 from router.web.messages import Messages, negotiate
@@ -73,6 +74,7 @@ def render_page_error(error: RouterError) -> Response:
     """Errors of the page as a page (problem+json for JSON clients), with the same status."""
     if wants_json():
         return render_router_error(error)
+    note_problem(error.code)
     text = messages()
     if isinstance(error, CardNotFound):
         response = _page("card_status.html", 404, verdict=None)

@@ -17,7 +17,6 @@ from router.domain.errors import (
     UnreadableScan,
 )
 from router.domain.lifecycle import CardState
-from router.domain.rate_limit import RateLimit
 from router.domain.verification import VerdictReason, parse_scan, verdict_reason
 
 ESCN = "f81d4fae-7dec-11d0-a765-001999999999"
@@ -89,13 +88,6 @@ def test_every_state_has_its_verdict(state, expires, reason):
 def test_every_card_state_is_covered():
     for state in CardState:
         verdict_reason(state, TODAY, TODAY)
-
-
-def test_rate_windows_are_aligned_and_retry_after_counts_down():
-    rate = RateLimit(limit=10, period=60)
-    assert rate.window_start(1_800_000_059.9) == 1_800_000_000
-    assert rate.retry_after(1_800_000_000) == 60
-    assert rate.retry_after(1_800_000_059.5) == 1
 
 
 @given(

@@ -27,7 +27,6 @@ def served(request, tmp_path):
         "ESCR_INSTANCE_PATH": str(tmp_path),
         "ESCR_BIND": f"127.0.0.1:{port}",
         "ESCR_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "ESCR_WORKERS": "2",
     }
     env.pop("ESCR_DATABASE_URL", None)
     schema = None

@@ -14,13 +14,14 @@ from tests.sgc_client.fake_router import FakeRouter, Interrupted
 ROWS = 10_000
 
 
-def run(fake: FakeRouter, *args: str):
+def run(fake: FakeRouter, *args: str, input: str | None = None):
     runner = CliRunner()
     return runner.invoke(
         cli,
         ["--router", "https://router.test", "--api-key", "good-key", *args],
         obj={"transport": fake.transport},
         catch_exceptions=False,
+        input=input,
     )
 
 

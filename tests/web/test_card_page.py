@@ -74,7 +74,12 @@ def test_not_valid_page_gives_the_reason(client, registered, uni, action, reason
     assert "Not a valid European Student Card" in html
     assert f'data-reason="{reason}"' in html
     assert english in html
-    assert french in page(client, card["escn"], "fr").get_data(as_text=True)
+    # No date under "not valid": "Valid until 31 August 2030" would contradict the verdict.
+    for shown in ("Valid until", "Expired on", "31 August 2030", 'id="expires"'):
+        assert shown not in html
+    french_html = page(client, card["escn"], "fr").get_data(as_text=True)
+    assert french in french_html
+    assert "Valable jusqu" not in french_html and "31 août 2030" not in french_html
 
 
 def test_expired_card_page_says_when_it_expired(client, registered):

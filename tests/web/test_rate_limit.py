@@ -1,32 +1,40 @@
-"""Anonymous lookups are limited per client address, in a counter every worker shares."""
+"""Anonymous lookups are limited per client address, in the store the settings name."""
 
 from __future__ import annotations
 
+import types
 from dataclasses import replace
 
+import limits.storage.memory
 import pytest
 
 from router import anonymous_limits
+from router.anonymous_limits import AnonymousLimiter
 from router.app import create_app
-from router.domain.rate_limit import RateLimit, parse_rate_limit
 from router.settings import Settings
 
-START = 1_800_000_000.0  # a window boundary for 60 s windows (divisible by 60)
+START = 1_800_000_000.0
 
 
 @pytest.fixture
 def clock(monkeypatch):
+    """One clock for the in-memory store and for Retry-After, moved by the tests."""
     now = {"t": START}
+    monkeypatch.setattr(limits.storage.memory, "time", types.SimpleNamespace(time=lambda: now["t"]))
     monkeypatch.setattr(anonymous_limits, "clock", lambda: now["t"])
     return now
 
 
+def _limit(app, **changes):
+    settings = replace(app.extensions["escr.settings"], **changes)
+    app.extensions["escr.settings"] = settings
+    app.extensions["escr.anonymous_limiter"] = AnonymousLimiter(settings)
+    return app
+
+
 @pytest.fixture
 def limited(app, clock):
-    app.extensions["escr.settings"] = replace(
-        app.extensions["escr.settings"], public_rate_limit="3/minute"
-    )
-    return app
+    return _limit(app, public_rate_limit="3/minute")
 
 
 def test_fourth_anonymous_lookup_in_a_minute_is_429_with_retry_after(limited, registered):
@@ -64,6 +72,19 @@ def test_the_limit_resets_with_the_next_window(limited, registered, clock):
     assert client.get(f"/cards/{escn}").status_code == 200
 
 
+def test_several_limits_each_hold(app, clock, registered):
+    _limit(app, public_rate_limit="2/second;4/minute")
+    escn = registered()["escn"]
+    client = app.test_client()
+    assert [client.get(f"/cards/{escn}").status_code for _ in range(3)] == [200, 200, 429]
+    clock["t"] += 1
+    assert client.get(f"/cards/{escn}").status_code == 200
+    refused = client.get(f"/cards/{escn}")
+    assert refused.status_code == 429
+    # Refused lookups count too: the minute's budget is spent, its window ends in 59 s.
+    assert refused.headers["Retry-After"] == "59"
+
+
 def test_addresses_are_counted_apart(limited, registered):
     escn = registered()["escn"]
     client = limited.test_client()
@@ -85,21 +106,7 @@ def test_authenticated_status_calls_are_not_limited(limited, registered, uni):
         assert response.status_code == 200
 
 
-def test_two_apps_on_one_database_share_the_count(limited, settings, registered, clock):
-    """Two application objects stand for two gunicorn workers: one counter in the database."""
-    escn = registered()["escn"]
-    other_worker = create_app(replace(settings, public_rate_limit="3/minute"))
-    first, second = limited.test_client(), other_worker.test_client()
-    try:
-        assert first.get(f"/cards/{escn}").status_code == 200
-        assert second.get(f"/cards/{escn}").status_code == 200
-        assert first.get(f"/cards/{escn}").status_code == 200
-        assert second.get(f"/cards/{escn}").status_code == 429
-    finally:
-        other_worker.extensions["escr.database"].engine.dispose()
-
-
-def test_rate_limited_lookups_change_nothing_but_the_counter(limited, registered, uni):
+def test_rate_limited_lookups_change_nothing(limited, registered, uni):
     escn = registered()["escn"]
     client = limited.test_client()
     for _ in range(5):
@@ -108,22 +115,108 @@ def test_rate_limited_lookups_change_nothing_but_the_counter(limited, registered
     assert len(history) == 1
 
 
+def test_the_count_is_not_kept_in_the_database(limited, registered, db):
+    escn = registered()["escn"]
+    client = limited.test_client()
+    from sqlalchemy import inspect
+
+    client.get(f"/cards/{escn}")
+    assert "rate_limit_windows" not in inspect(db.engine).get_table_names()
+
+
+def _proxied(client, escn, client_address):
+    return client.get(
+        f"/cards/{escn}",
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},  # the reverse proxy
+        headers={"X-Forwarded-For": client_address},
+    )
+
+
+def test_behind_a_trusted_proxy_the_client_is_counted_not_the_proxy(settings, clock, registered):
+    proxied = create_app(replace(settings, public_rate_limit="3/minute", trusted_proxies=1))
+    try:
+        escn = registered()["escn"]
+        client = proxied.test_client()
+        for _ in range(3):
+            assert _proxied(client, escn, "198.51.100.7").status_code == 200
+        assert _proxied(client, escn, "198.51.100.7").status_code == 429
+        # Another client behind the same proxy has its own budget.
+        assert _proxied(client, escn, "198.51.100.8").status_code == 200
+        # A client cannot choose its address: the proxy appends the one it saw, and only the
+        # last (trusted) hop counts.
+        assert _proxied(client, escn, "203.0.113.9, 198.51.100.7").status_code == 429
+    finally:
+        proxied.extensions["escr.database"].engine.dispose()
+
+
+def test_without_trusted_proxies_forwarded_headers_are_ignored(limited, registered):
+    escn = registered()["escn"]
+    client = limited.test_client()
+    for n in range(3):
+        assert _proxied(client, escn, f"198.51.100.{n}").status_code == 200
+    # Every request came from the proxy's address: a spoofed header changes nothing.
+    assert _proxied(client, escn, "198.51.100.99").status_code == 429
+
+
+def test_two_workers_on_one_redis_share_the_count(settings, registered, redis_store):
+    """Two application objects stand for two gunicorn workers (or hosts) on one Redis."""
+    shared = replace(
+        settings,
+        public_rate_limit="3/hour",
+        rate_limit_storage=redis_store.url,
+        rate_limit_prefix=redis_store.prefix,
+    )
+    first, second = create_app(shared), create_app(shared)
+    try:
+        escn = registered()["escn"]
+        one, two = first.test_client(), second.test_client()
+        assert one.get(f"/cards/{escn}").status_code == 200
+        assert two.get(f"/cards/{escn}").status_code == 200
+        assert one.get(f"/cards/{escn}").status_code == 200
+        refused = two.get(f"/cards/{escn}")
+        assert refused.status_code == 429
+        assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    finally:
+        for worker in (first, second):
+            worker.extensions["escr.database"].engine.dispose()
+
+
+def test_an_unreachable_store_lets_lookups_through_and_counts_it(settings, registered):
+    from router import metrics
+
+    down = create_app(
+        replace(
+            settings, public_rate_limit="1/hour", rate_limit_storage="redis://127.0.0.1:1/0"
+        )
+    )
+    try:
+        escn = registered()["escn"]
+        before = metrics.RATE_LIMIT_STORE_ERRORS._value.get()
+        client = down.test_client()
+        assert [client.get(f"/cards/{escn}").status_code for _ in range(3)] == [200] * 3
+        assert metrics.RATE_LIMIT_STORE_ERRORS._value.get() == before + 3
+    finally:
+        down.extensions["escr.database"].engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("60/minute", RateLimit(60, 60)),
-        ("1000 per hour", RateLimit(1000, 3600)),
-        ("10/30 seconds", RateLimit(10, 30)),
-        ("5/day", RateLimit(5, 86400)),
+        ("60/minute", [(60, 60)]),
+        ("1000 per hour", [(1000, 3600)]),
+        ("10/30 seconds", [(10, 30)]),
+        ("5/day", [(5, 86400)]),
+        ("60/minute;1000/day", [(60, 60), (1000, 86400)]),
     ],
 )
-def test_rate_limit_settings_parse(text, expected):
-    assert parse_rate_limit(text) == expected
+def test_rate_limit_settings_parse(text, expected, tmp_path):
+    rates = Settings(instance_path=tmp_path, public_rate_limit=text).public_rates
+    assert [(rate.amount, rate.get_expiry()) for rate in rates] == expected
 
 
 @pytest.mark.parametrize("text", ["", "fast", "0/minute", "10/fortnight", "-1/second"])
 def test_bad_rate_limit_settings_fail_at_start_up(text, tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="ESCR_PUBLIC_RATE_LIMIT"):
         Settings(instance_path=tmp_path, public_rate_limit=text)
 
 
@@ -132,8 +225,14 @@ def test_rate_limit_and_retention_come_from_the_environment(tmp_path):
         {
             "ESCR_INSTANCE_PATH": str(tmp_path),
             "ESCR_PUBLIC_RATE_LIMIT": "5/second",
+            "ESCR_RATE_LIMIT_STORAGE": "redis://127.0.0.1:6379/3",
+            "ESCR_RATE_LIMIT_PREFIX": "router-a",
+            "ESCR_TRUSTED_PROXIES": "2",
             "ESCR_VERIFICATION_RETENTION_DAYS": "30",
         }
     )
-    assert settings.public_rate == RateLimit(5, 1)
+    assert [(r.amount, r.get_expiry()) for r in settings.public_rates] == [(5, 1)]
+    assert settings.rate_limit_storage == "redis://127.0.0.1:6379/3"
+    assert settings.rate_limit_prefix == "router-a"
+    assert settings.trusted_proxies == 2
     assert settings.verification_retention_days == 30
