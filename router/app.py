@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from router.db import Database
+from router.federation.membership import FederationPlaces, Membership
 from router.settings import Settings
 
 
@@ -19,6 +20,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["escr.settings"] = settings
     app.extensions["escr.database"] = Database(settings.database_url, echo=settings.sql_echo)
+    app.extensions["escr.federation"] = Membership.create(
+        settings.federation, FederationPlaces(settings.instance_path, settings.public_url)
+    )
 
     from router import request_context
     from router.api import init_api

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from router.domain.rate_limit import RateLimit, parse_rate_limit
+from router.federation.settings import FederationSettings
 
 
 def _default_instance_path() -> Path:
@@ -43,6 +44,8 @@ class Settings:
     webhook_backoff_seconds: int = 30
     webhook_max_backoff_seconds: int = 6 * 3600
     webhook_timeout_seconds: float = 10.0
+    # Peer routers: identity, catalogue, timeouts (ESCR_ROUTER_*, ESCR_FEDERATION_*).
+    federation: FederationSettings = field(default_factory=FederationSettings)
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -93,5 +96,6 @@ class Settings:
         ):
             if env.get(key):
                 values[name] = env[key].lower() in {"1", "true", "yes"}
+        values["federation"] = FederationSettings.from_env(env)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

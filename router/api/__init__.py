@@ -6,11 +6,13 @@ from flask import Flask, request, send_from_directory
 from flask_smorest import Api
 from swagger_ui_bundle import swagger_ui_path
 
+from router.api.federation import PUBLIC_ENDPOINTS as FEDERATION_PUBLIC_ENDPOINTS
 from router.api.problems import register_error_handlers
 from router.request_context import current_caller
 
-# The only API operations anyone may call without a credential: the status behind the QR code.
-PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus"})
+# The only API operations anyone may call without a credential: the status behind the QR code,
+# and the federation's (router identity and catalogue; peer routers sign their requests instead).
+PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus"}) | FEDERATION_PUBLIC_ENDPOINTS
 
 
 def authenticate_api_request() -> None:
@@ -31,6 +33,7 @@ def authenticate_api_request() -> None:
 def init_api(app: Flask) -> Api:
     """Register the blueprints, the OpenAPI document (/openapi.json) and Swagger UI (/docs)."""
     from router.api import (  # noqa: F401  (qr, v2_card_csv add routes to the cards blueprint)
+        federation,
         qr,
         v2_card_csv,
         v2_cards,
@@ -76,6 +79,8 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(x_batch.blp)
     api.register_blueprint(x_webhooks.blp)
     api.register_blueprint(v2_card_csv.x_blp)
+    api.register_blueprint(federation.blp)
+    api.register_blueprint(federation.peer_blp)
 
     @app.get("/docs/assets/<path:filename>")
     def swagger_assets(filename: str):  # type: ignore[no-untyped-def]

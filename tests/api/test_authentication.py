@@ -12,7 +12,18 @@ from router.services import credentials, organisations
 from router.services.caller import Scope
 from tests.conftest import esi, person_body
 
-PUBLIC = {"/api/v2/cards/<string:escn>/status"}
+# Public on purpose: the status behind the QR code, and a router's identity and catalogue.
+PUBLIC = {
+    "/api/v2/cards/<string:escn>/status",
+    "/api/x/federation/identity",
+    "/api/x/federation/catalogue",
+}
+# For routers of the federation, which sign their requests (RFC 9421) instead of using a key.
+SIGNED = {
+    "/api/x/federation/peer/cards/<string:escn>",
+    "/api/x/federation/peer/verifications",
+    "/api/x/federation/peer/echo",
+}
 SAMPLE_ARGS = {
     "escn": EscnGenerator().generate("999999999"),
     "esi": esi("sample"),
@@ -38,6 +49,11 @@ def test_every_api_route_but_the_public_status_needs_a_credential(app, client):
         response = client.open(path, method=method, json={})
         if rule.rule in PUBLIC:
             assert response.status_code != 401, (method, rule.rule)
+            continue
+        if rule.rule in SIGNED:
+            # This router has no federation: it answers no peer, signed or not.
+            assert response.status_code == 503, (method, rule.rule, response.status_code)
+            assert response.json["code"] == "ER-0265"
             continue
         assert response.status_code == 401, (method, rule.rule, response.status_code)
         assert response.json["code"] == "SE-0001"
