@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from router import migrate
 from router.db import Database
 from router.domain.errors import RouterError
+from router.federation.cli import federation_group, router_group
 from router.services import (
     credentials,
     organisations,
@@ -337,6 +338,11 @@ def webhooks_deliver(once: bool, interval: float, batch: int) -> None:
         click.echo("stopped")
     finally:
         database.engine.dispose()
+
+
+# The federation's commands live with the federation: ``escr-admin router|federation ...``.
+escr_group.add_command(router_group)
+escr_group.add_command(federation_group)
 
 
 def main() -> None:

@@ -260,22 +260,26 @@ def verify_catalogue(
     if not isinstance(envelope, dict) or set(envelope) != {"protected", "payload", "signature"}:
         raise _fail("the document is not a flattened JWS (protected, payload, signature)")
     keys = {k.kid: k for k in authority_keys}
-    try:
-        header = jws.extract_json(envelope).headers()  # type: ignore[arg-type]
-    except (JoseError, ValueError, TypeError) as error:
-        raise _fail("the JWS header cannot be read") from error
-    authority = keys.get(header.get("kid", ""))
-    if authority is None:
-        raise _fail("it is not signed by the configured authority key")
-    if header.get("typ") != JWS_TYPE:
-        raise _fail(f"the JWS typ is not {JWS_TYPE}")
+    unknown_authority = _fail("it is not signed by the configured authority key")
+
+    def authority_key(member: Any) -> OKPKey:
+        header = member.headers()
+        if header.get("typ") != JWS_TYPE:
+            raise _fail(f"the JWS typ is not {JWS_TYPE}")
+        found = keys.get(header.get("kid", ""))
+        if found is None:
+            raise unknown_authority
+        return OKPKey.import_key(dict(found.jwk))
+
     try:
         verified = jws.deserialize_json(
             envelope,  # type: ignore[arg-type]
-            OKPKey.import_key(dict(authority.jwk)),
+            authority_key,
             algorithms=ALGORITHMS,
         )
-    except (JoseError, ValueError, TypeError) as error:
+    except InvalidCatalogue:
+        raise
+    except (JoseError, ValueError, TypeError, KeyError) as error:
         raise _fail("the authority's signature does not verify") from error
     catalogue = parse_payload(verified.payload, document, allow_insecure=allow_insecure)
     if catalogue.issued_at > now + clock_skew:
