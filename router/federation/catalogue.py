@@ -198,8 +198,8 @@ def check_unique(routers: Sequence[RouterEntry]) -> None:
         claims = [
             ("id", router.id),
             ("baseUrl", router.base_url.lower()),
-            *(("kid", kid) for kid in router.kids),
-            *(("PIC", pic) for pic in router.pics),
+            *(("kid", kid) for kid in sorted(router.kids)),
+            *(("PIC", pic) for pic in sorted(router.pics)),
         ]
         for claim in claims:
             owner = owners.setdefault(claim, index)
