@@ -150,14 +150,14 @@ def test_organisation_admin_needs_the_admin_scope(client, uni, make_tenant):
 
 def test_the_intentionally_public_endpoints_are_these_and_no_more():
     """Making an endpoint public is a decision: this list changes only with it."""
-    assert PUBLIC_API_ENDPOINTS == {
+    assert {
         "cards.CardStatus",
         "x-federation.Identity",
         "x-federation.PublishedCatalogue",
         "x-federation-peer.PeerCard",
         "x-federation-peer.PeerVerifications",
         "x-federation-peer.PeerEcho",
-    }
+    } == PUBLIC_API_ENDPOINTS
 
 
 def test_an_api_key_opens_no_peer_endpoint(client, uni, theirs):
