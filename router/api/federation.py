@@ -86,6 +86,11 @@ class IdentityView(Schema):
 class PeerCardView(VerdictView):
     """A card's public facts for a peer router: the verdict, the v2 status and issue date."""
 
+    class Meta:
+        """The answering router needs no ``answeredBy``: it is the one answering."""
+
+        exclude = ("answeredBy",)
+
     status = fields.String()
     issuedAt = fields.Date()
 

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from http_message_signatures import HTTPMessageSignaturesException
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -61,7 +62,7 @@ def authenticate_peer(
     catalogue = membership.answering_catalogue()
     skew = dt.timedelta(seconds=membership.settings.clock_skew_seconds)
 
-    def resolve(kid: str):  # type: ignore[no-untyped-def]
+    def resolve(kid: str) -> Ed25519PublicKey | None:
         found = catalogue.key(kid)
         return found[1].key if found is not None else None
 

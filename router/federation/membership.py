@@ -71,13 +71,12 @@ class Membership:
         *,
         transport: httpx.BaseTransport | None = None,
         catalogue_transport: httpx.BaseTransport | None = None,
-        wall_clock: Callable[[], dt.datetime] | None = None,
+        wall_clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> Membership:
         """Read the key and the cached catalogue; fail fast on a half-done configuration."""
         identity = RouterIdentity.load(
             settings, instance_path=places.instance_path, public_url=places.public_url
         )
-        clocks = {"wall_clock": wall_clock} if wall_clock is not None else {}
         directory = None
         if settings.enabled:
             if not settings.authority_key:
@@ -101,10 +100,10 @@ class Membership:
                 clock_skew=dt.timedelta(seconds=settings.clock_skew_seconds),
                 allow_insecure=settings.allow_insecure,
                 transport=catalogue_transport,
-                **clocks,  # type: ignore[arg-type]
+                wall_clock=wall_clock,
             )
             directory.load_cached()
-        client = PeerClient(identity, settings, transport=transport, **clocks)  # type: ignore[arg-type]
+        client = PeerClient(identity, settings, transport=transport, wall_clock=wall_clock)
         return cls(settings, places, identity=identity, directory=directory, client=client)
 
     @property
