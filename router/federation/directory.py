@@ -210,8 +210,13 @@ class CatalogueDirectory:
                     "updated" if changed else "unchanged", f"serial {catalogue.serial}"
                 )
         except (httpx.HTTPError, InvalidCatalogue) as error:
-            detail = error.message if isinstance(error, InvalidCatalogue) else repr(error)
-            log.warning("federation: catalogue refresh from %s failed: %s", self.source_url, detail)
+            # Shown on the public identity page: the kind of failure, not internal details.
+            detail = (
+                error.message
+                if isinstance(error, InvalidCatalogue)
+                else f"{type(error).__name__} from the catalogue source"
+            )
+            log.warning("federation: catalogue refresh from %s failed: %r", self.source_url, error)
             self.last_error = detail
             self._next_attempt = self._clock() + self.retry_seconds
             return RefreshOutcome("failed", detail)
