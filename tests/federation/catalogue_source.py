@@ -36,19 +36,21 @@ class CatalogueSource:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 source.conditional.append(self.headers.get("If-None-Match"))
+                # Each answer is recorded before it is sent: the client may look right after.
                 if source.document is None:
+                    source.answers.append(404)
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
-                    source.answers.append(404)
                     return
                 etag = '"' + hashlib.sha256(source.document).hexdigest() + '"'
                 if self.headers.get("If-None-Match") == etag:
+                    source.answers.append(304)
                     self.send_response(304)
                     self.send_header("ETag", etag)
                     self.end_headers()
-                    source.answers.append(304)
                     return
+                source.answers.append(200)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/jose+json")
                 self.send_header("ETag", etag)
@@ -57,7 +59,6 @@ class CatalogueSource:
                 self.send_header("Content-Length", str(len(source.document)))
                 self.end_headers()
                 self.wfile.write(source.document)
-                source.answers.append(200)
 
             def log_message(self, *args):
                 pass
