@@ -92,6 +92,10 @@ def render_page_error(error: RouterError) -> Response:
         response.headers["Retry-After"] = str(error.retry_after)
     else:
         response = _page("card_error.html", error.status, message=error.message)
+        # A peer whose circuit is open says when to try again (router.federation).
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
     if answered_by is not None:
         response.headers[ANSWERED_BY_HEADER] = answered_by
     return response

@@ -232,3 +232,12 @@ def test_a_malformed_number_is_refused_before_anything_is_forwarded(pair):
     answer = _a(pair).get(f"/api/v2/cards/not-a-card-{B_PIC}/status")
     assert answer.status_code == 400 and answer.json["code"] == "ER-0401"
     assert pair.to_b.requests == []
+
+
+def test_the_card_page_of_an_unreachable_peers_card_says_so_and_when_to_retry(pair):
+    escn = pair.b_card()
+    pair.to_b.failure = httpx.ConnectError("connection refused")
+    pages = [_a(pair).get(f"/cards/{escn}", headers={"Accept": "text/html"}) for _ in range(4)]
+    assert [p.status_code for p in pages] == [502, 502, 502, 503]
+    assert b"router-b" in pages[0].data
+    assert 0 < int(pages[-1].headers["Retry-After"]) <= 30
