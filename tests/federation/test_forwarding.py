@@ -241,3 +241,48 @@ def test_the_card_page_of_an_unreachable_peers_card_says_so_and_when_to_retry(pa
     assert [p.status_code for p in pages] == [502, 502, 502, 503]
     assert b"router-b" in pages[0].data
     assert 0 < int(pages[-1].headers["Retry-After"]) <= 30
+
+
+def _statements(app, call) -> list[str]:
+    from sqlalchemy import event
+
+    engine = app.extensions["escr.database"].engine
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement.split()[0])
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        call()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_a_local_card_costs_the_same_queries_with_or_without_a_federation(pair):
+    from router.federation.membership import FederationPlaces, Membership
+    from router.federation.settings import FederationSettings
+    from tests.conftest import card_body, esi, person_body
+
+    client, headers = _a(pair), pair.headers("a-uni")
+    client.post("/api/v2/persons", json=person_body(esi("A2"), A_PIC), headers=headers)
+    escn = client.post("/api/v2/cards", json=card_body(esi("A2"), A_PIC),
+                       headers=headers).json["cardNumber"]
+    partner = pair.headers("partner")
+
+    def lookups():
+        assert client.get(f"/api/v2/cards/{escn}/status").status_code == 200
+        assert client.get(f"/cards/{escn}", headers={"Accept": "text/html"}).status_code == 200
+        assert client.post("/api/x/verify", json={"scanned": escn},
+                           headers=partner).status_code == 200
+
+    lookups()  # first uses write what they write once (a key's last use, a rate window)
+    federated = _statements(pair.a_app, lookups)
+    settings = pair.a_app.extensions["escr.settings"]
+    pair.a_app.extensions["escr.federation"] = Membership.create(
+        FederationSettings(), FederationPlaces(settings.instance_path, settings.public_url)
+    )
+    standalone = _statements(pair.a_app, lookups)
+    assert federated == standalone
+    assert pair.to_b.requests == []
