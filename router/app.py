@@ -20,9 +20,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["escr.settings"] = settings
     app.extensions["escr.database"] = Database(settings.database_url, echo=settings.sql_echo)
-    app.extensions["escr.federation"] = Membership.create(
+    membership = Membership.create(
         settings.federation, FederationPlaces(settings.instance_path, settings.public_url)
     )
+    membership.start()
+    app.extensions["escr.federation"] = membership
 
     from router import request_context
     from router.api import init_api

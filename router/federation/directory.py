@@ -98,6 +98,7 @@ class CatalogueDirectory:
         self._etag: str | None = None
         self._last_modified: str | None = None
         self._next_attempt = 0.0
+        self._next_disk_check = 0.0
         self.last_checked: dt.datetime | None = None
         self.last_error: str | None = None
         self._lock = threading.Lock()
@@ -110,7 +111,20 @@ class CatalogueDirectory:
         now = self._clock()
         if now >= self._next_attempt and self.auto_refresh:
             self._start_background_refresh()
-        return self._catalogue if now < self._valid_until else None
+        if now < self._valid_until:
+            return self._catalogue
+        if self._catalogue is None and now >= self._next_disk_check:
+            # Holding nothing yet (a worker just started): a sibling worker may have saved one.
+            self._next_disk_check = now + 1.0
+            self.load_cached()
+            if self._clock() < self._valid_until:
+                return self._catalogue
+        return None
+
+    def start(self) -> None:
+        """Fetch the catalogue now, in the background (at start-up, so workers are ready)."""
+        if self.auto_refresh:
+            self._start_background_refresh()
 
     # -- adoption ---------------------------------------------------------------------------------
 

@@ -106,6 +106,11 @@ class Membership:
         client = PeerClient(identity, settings, transport=transport, wall_clock=wall_clock)
         return cls(settings, places, identity=identity, directory=directory, client=client)
 
+    def start(self) -> None:
+        """Start fetching the catalogue (in the background) as the application starts."""
+        if self.directory is not None:
+            self.directory.start()
+
     @property
     def enabled(self) -> bool:
         """True when this router belongs to a federation (a catalogue source is configured)."""

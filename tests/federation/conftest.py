@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -134,7 +134,8 @@ def _settings(
 
 
 def _app(settings: Settings, transport: httpx.BaseTransport | None = None) -> Flask:
-    app = create_app(settings)
+    # The app starts standalone (fetching nothing), then joins with the tests' membership.
+    app = create_app(replace(settings, federation=FederationSettings()))
     app.config["TESTING"] = True
     membership = Membership.create(
         settings.federation,

@@ -154,3 +154,16 @@ def test_a_due_refresh_runs_in_the_background_and_never_blocks_a_lookup(source, 
             break
         time.sleep(0.01)
     assert directory.current().serial == 1
+
+
+def test_a_worker_holding_nothing_yet_adopts_the_copy_a_sibling_saved(source, tmp_path):
+    authority = Authority()
+    source.publish(authority.sign([A.entry(), B.entry()]))
+    clock = Clock()
+    starting = _directory(source, authority, tmp_path, clock)
+    assert starting.current() is None
+    _directory(source, authority, tmp_path).refresh()  # the sibling worker
+    assert starting.current() is None, "the disk is looked at once a second at most"
+    clock.now += 1
+    assert starting.current().host_of("222222222").id == "router-b"
+    assert source.answers == [200]
