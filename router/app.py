@@ -6,6 +6,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from router.db import Database
+from router.federation.membership import FederationPlaces, Membership
 from router.request_body import SizedChunkedBodies
 from router.settings import Settings
 
@@ -25,6 +26,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.wsgi_app = SizedChunkedBodies(app.wsgi_app, MAX_BODY_BYTES)  # type: ignore[method-assign]
     app.extensions["escr.settings"] = settings
     app.extensions["escr.database"] = Database.from_settings(settings)
+    membership = Membership.create(
+        settings.federation, FederationPlaces(settings.instance_path, settings.public_url)
+    )
+    membership.start()
+    app.extensions["escr.federation"] = membership
 
     from router import request_context
     from router.anonymous_limits import AnonymousLimiter

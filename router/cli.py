@@ -21,6 +21,7 @@ from router import migrate
 from router.cli_federation import delegations_group, public_key_group
 from router.db import Database
 from router.domain.errors import RouterError
+from router.federation.cli import federation_group, router_group
 from router.schema_state import schema_problem
 from router.services import (
     credentials,
@@ -447,6 +448,9 @@ def webhooks_deliver(once: bool, interval: float, batch: int) -> None:
 
 escr_group.add_command(public_key_group)
 escr_group.add_command(delegations_group)
+# The federation's commands live with the federation: ``escr-admin router|federation ...``.
+escr_group.add_command(router_group)
+escr_group.add_command(federation_group)
 
 
 def main() -> None:

@@ -284,8 +284,26 @@ class VerificationRecord(Base):
     )
     valid: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str | None] = mapped_column(String(16))
+    # A partner of another router of the federation, as that router vouched for it (its id, and
+    # the partner's identifier and name there); null for this router's own partners.
+    partner_router: Mapped[str | None] = mapped_column(String(128))
+    partner_identifier: Mapped[str | None] = mapped_column(String(64))
+    partner_name: Mapped[str | None] = mapped_column(String(255))
 
     partner: Mapped[Organisation | None] = relationship(foreign_keys=[partner_id], lazy="joined")
+
+
+class PeerRequestSeen(Base):
+    """A signed request id of a peer router, kept while a replay of it could still be fresh.
+
+    The primary key makes a replay fail on insert, whichever worker or host receives it.
+    """
+
+    __tablename__ = "federation_peer_requests"
+
+    router_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class WebhookSubscription(Base):

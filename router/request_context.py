@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from router.db import Database
 from router.domain.errors import NotAuthenticated
+from router.federation.membership import Membership
 from router.services.caller import Caller
 from router.services.credentials import authenticate
 from router.settings import Settings
@@ -20,6 +21,11 @@ def database() -> Database:
 def settings() -> Settings:
     """The application's settings."""
     return current_app.extensions["escr.settings"]
+
+
+def federation() -> Membership:
+    """The router's membership of its federation (disabled when standalone)."""
+    return current_app.extensions["escr.federation"]
 
 
 def db_session() -> Session:

@@ -14,6 +14,8 @@ import platformdirs
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from router.federation.settings import FederationSettings
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SECRET_FILE_NAME = "secret_key"
@@ -117,6 +119,8 @@ class Settings:
     # Rows of one CSV import or validation: more is refused up front (413), so that a request
     # always finishes, and reports every row, well within a worker's timeout.
     csv_max_rows: int = 2000
+    # Peer routers: identity, catalogue, timeouts (ESCR_ROUTER_*, ESCR_FEDERATION_*).
+    federation: FederationSettings = field(default_factory=FederationSettings)
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -213,5 +217,6 @@ class Settings:
         ):
             if env.get(key):
                 values[name] = env[key].lower() in {"1", "true", "yes"}
+        values["federation"] = FederationSettings.from_env(env)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

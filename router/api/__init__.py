@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from router.api.federation import PUBLIC_ENDPOINTS as FEDERATION_PUBLIC_ENDPOINTS
 from router.api.openapi import RouterApi, TruthfulDocument
 from router.api.problems import register_error_handlers
 from router.api.routing import ExceptConverter
@@ -13,8 +14,9 @@ from router.request_context import current_caller
 from router.services.caller import Scope
 
 # The only API operations anyone may call without a credential: the status behind the QR code,
-# and the institutions' public keys.
-PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus", "x-keys.Jwks"})
+# the institutions' public keys, and the federation's (router identity and catalogue; peer routers
+# sign their requests instead).
+PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus", "x-keys.Jwks"}) | FEDERATION_PUBLIC_ENDPOINTS
 
 
 def authenticate_api_request() -> None:
@@ -51,6 +53,7 @@ def check_path_values() -> None:
 def init_api(app: Flask) -> RouterApi:
     """Register the blueprints, the OpenAPI document (/openapi.json) and Swagger UI (/docs)."""
     from router.api import (  # noqa: F401  (qr, v2_card_csv add routes to the cards blueprint)
+        federation,
         health,
         qr,
         v2_card_csv,
@@ -113,6 +116,8 @@ def init_api(app: Flask) -> RouterApi:
     api.register_blueprint(x_delegations.blp)
     api.register_blueprint(v2_card_csv.x_blp)
     api.register_blueprint(health.blp)
+    api.register_blueprint(federation.blp)
+    api.register_blueprint(federation.peer_blp)
 
     @app.get("/docs/assets/<path:filename>")
     def swagger_assets(filename: str):  # type: ignore[no-untyped-def]

@@ -19,6 +19,8 @@ from router.logs import get_logger
 from router.observability import note_problem
 
 PROBLEM_JSON = "application/problem+json"
+# The header marking an answer given by another router of the federation: that router's id.
+ANSWERED_BY_HEADER = "Escr-Answered-By"
 log = get_logger(__name__)
 
 # Errors raised by Flask and webargs before a service runs, mapped to stable codes of ours.
@@ -70,6 +72,10 @@ def render_router_error(error: RouterError) -> Response:
     retry_after = getattr(error, "retry_after", None)
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
+    # A peer router's problem passed on (router.federation.forwarding) says where it came from.
+    answered_by = getattr(error, "answered_by", None)
+    if answered_by is not None:
+        response.headers[ANSWERED_BY_HEADER] = answered_by
     return response
 
 

@@ -10,11 +10,19 @@ from router.anonymous_limits import limit_anonymous_lookup
 from router.api import schemas
 from router.api.blueprint import RouterBlueprint, operation_doc
 from router.api.fields import ESCN_PARAMETER
+from router.api.problems import ANSWERED_BY_HEADER
 from router.api.representations import card_lite, card_status_view, card_view, paged
 from router.api.routing import ESCN_SEGMENT
 from router.api.v2_persons import page_request
+from router.federation import forwarding
 from router.models import Card
-from router.request_context import current_caller, db_session, optional_caller, settings
+from router.request_context import (
+    current_caller,
+    db_session,
+    federation,
+    optional_caller,
+    settings,
+)
 from router.services import cards
 
 CardPageArgs = schemas.page_args("CardPageArgs", tuple(cards.CARD_SORTS))
@@ -130,15 +138,19 @@ class CardByNumber(MethodView):
         cards.delete_card(db_session(), current_caller(), escn)
 
 
-def public_status_view(escn: str) -> dict[str, Any]:
-    """The CardStatusView of a card for whoever asks; anonymous lookups count to the rate limit.
+def public_status_view(escn: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The CardStatusView of a card for whoever asks, and the headers that go with it.
 
-    Served here and by the public card page for ``Accept: application/json``.
+    Anonymous lookups count to the rate limit. A card of another router of the federation is
+    answered by that router, marked with its id. Served here and by the public card page for
+    ``Accept: application/json``.
     """
     caller = optional_caller()
     if caller is None:
         limit_anonymous_lookup()
-    return card_status_view(cards.card_status(db_session(), escn, caller=caller))
+    answer = forwarding.card_status(db_session(), federation(), escn, caller=caller)
+    headers = {ANSWERED_BY_HEADER: answer.router.id} if answer.router is not None else {}
+    return card_status_view(answer.value), headers
 
 
 @blp.route(f"/{ESCN_SEGMENT}/status", parameters=[ESCN_PARAMETER])
@@ -147,6 +159,7 @@ class CardStatus(MethodView):
 
     @blp.response(200, schemas.CardStatusView)
     @blp.doc(**operation_doc("status", 400, 404, 500, public=True))
-    def get(self, escn: str) -> dict[str, Any]:
+    def get(self, escn: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Tell whether a card is ACTIVE, INACTIVE or EXPIRED; no key needed."""
-        return public_status_view(escn)
+        view, headers = public_status_view(escn)
+        return view, 200, headers

@@ -9,12 +9,14 @@ from marshmallow import Schema, fields, validate
 
 from router.api.blueprint import SECURITY, RouterBlueprint
 from router.api.fields import ESCN_PATTERN, BoundedInteger, Text
+from router.api.problems import ANSWERED_BY_HEADER
 from router.api.representations import paged
 from router.api.schemas import InputSchema, Link, PageMetadata
 from router.domain.text import INT32_MAX
 from router.domain.verification import VerdictReason
+from router.federation import forwarding
 from router.models import VerificationRecord
-from router.request_context import current_caller, db_session, settings
+from router.request_context import current_caller, db_session, federation, settings
 from router.services import verification
 from router.services.pagination import PageRequest
 
@@ -67,6 +69,13 @@ class VerdictView(Schema):
         allow_none=True, metadata={"description": "Only with the verify:holder scope"}
     )
     checkedAt = fields.DateTime()
+    answeredBy = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The router of the federation that answered, when the card is hosted "
+            "by another router (also in the Escr-Answered-By header); null when this one did"
+        },
+    )
 
 
 class VerificationArgs(InputSchema):
@@ -92,7 +101,11 @@ class PartnerView(Schema):
 
     identifier = fields.String()
     name = fields.String()
-    kind = fields.String()
+    kind = fields.String(allow_none=True)
+    router = fields.String(
+        allow_none=True,
+        metadata={"description": "The partner's router, when it is a partner of a peer router"},
+    )
 
 
 class VerificationRecordView(Schema):
@@ -115,8 +128,8 @@ class PagedVerificationRecords(Schema):
     page = fields.Nested(PageMetadata)
 
 
-def verdict_view(verdict: verification.Verdict) -> dict[str, Any]:
-    """The VerdictView of a verdict."""
+def verdict_view(verdict: verification.Verdict, answered_by: str | None = None) -> dict[str, Any]:
+    """The VerdictView of a verdict (``answered_by``: the peer router that gave it)."""
     issuer = verdict.issuer
     return {
         "valid": verdict.valid,
@@ -130,23 +143,36 @@ def verdict_view(verdict: verification.Verdict) -> dict[str, Any]:
         "expiresAt": verdict.expires_at,
         "displayName": verdict.display_name,
         "checkedAt": verdict.checked_at,
+        "answeredBy": answered_by,
     }
 
 
 def record_view(record: VerificationRecord) -> dict[str, Any]:
     """The VerificationRecordView of a record (the partner may since have been removed)."""
     partner = record.partner
+    if partner is not None:
+        partner_view: dict[str, Any] | None = {
+            "identifier": partner.identifier,
+            "name": partner.name,
+            "kind": partner.kind,
+            "router": None,
+        }
+    elif record.partner_router is not None:
+        partner_view = {
+            "identifier": record.partner_identifier,
+            "name": record.partner_name,
+            "kind": None,
+            "router": record.partner_router,
+        }
+    else:
+        partner_view = None
     return {
         "id": record.id,
         "cardNumber": record.card_number,
         "checkedAt": record.at,
         "valid": record.valid,
         "reason": record.reason,
-        "partner": (
-            {"identifier": partner.identifier, "name": partner.name, "kind": partner.kind}
-            if partner
-            else None
-        ),
+        "partner": partner_view,
     }
 
 
@@ -157,12 +183,21 @@ class Verify(MethodView):
     @blp.arguments(VerifyRequest)
     @blp.response(200, VerdictView)
     @blp.doc(security=SECURITY, operationId="verifyScan")
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Tell a partner whether the scanned card is valid (scope ``verify``); recorded."""
-        verdict = verification.verify_scan(
-            db_session(), current_caller(), body["scanned"], public_url=settings().public_url
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Tell a partner whether the scanned card is valid (scope ``verify``); recorded.
+
+        A card hosted by another router of the federation is verified, and recorded, there.
+        """
+        answer = forwarding.verify_scan(
+            db_session(),
+            federation(),
+            current_caller(),
+            body["scanned"],
+            public_url=settings().public_url,
         )
-        return verdict_view(verdict)
+        origin = answer.router.id if answer.router is not None else None
+        headers = {ANSWERED_BY_HEADER: origin} if origin is not None else {}
+        return verdict_view(answer.value, origin), 200, headers
 
 
 @blp.route("/verifications")

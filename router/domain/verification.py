@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+from collections.abc import Sequence
 from urllib.parse import SplitResult, urlsplit
 
 from router.domain.errors import (
@@ -95,20 +96,33 @@ def _host(parts: SplitResult) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def _escn_of_url(url: str, public_url: str | None) -> Escn:
+def _under(parts: SplitResult, base: str) -> str | None:
+    """The path of ``parts`` below the router base URL ``base``, or None if not under it."""
+    own = _split(base)
+    base_path = own.path.rstrip("/")
+    path = parts.path
+    if _host(parts) != _host(own) or not (path == base_path or path.startswith(base_path + "/")):
+        return None
+    return path[len(base_path) :]
+
+
+def _escn_of_url(url: str, public_url: str | None, peer_urls: Sequence[str] = ()) -> Escn:
     parts = _split(url)
     host, path = _host(parts), parts.path
     if (parts.hostname or "").lower() in REAL_ROUTER_HOSTS:
         return _escn_in(path.strip("/"), "the real router's URL")
     if public_url is not None:
-        own = _split(public_url)
-        base_path = own.path.rstrip("/")
-        if host != _host(own) or not (path == base_path or path.startswith(base_path + "/")):
+        relative = next(
+            (p for p in (_under(parts, b) for b in (public_url, *peer_urls)) if p is not None),
+            None,
+        )
+        if relative is None:
             raise ForeignRouterCard(
-                f"{url!r} points at {host}, not at this router ({_host(own)}); ask that router, "
-                "or the card's institution, about this card."
+                f"{url!r} points at {host}, not at this router ({_host(_split(public_url))}) nor "
+                "at a router of its federation; ask that router, or the card's institution, "
+                "about this card."
             )
-        path = path[len(base_path) :]
+        path = relative
     segments = [s for s in path.split("/") if s]
     if len(segments) != 2 or segments[0] != "cards":
         raise MalformedVerificationUrl(
@@ -117,11 +131,12 @@ def _escn_of_url(url: str, public_url: str | None) -> Escn:
     return _escn_in(segments[1], "the verification URL")
 
 
-def parse_scan(scanned: str, public_url: str | None = None) -> Escn:
+def parse_scan(scanned: str, public_url: str | None = None, peer_urls: Sequence[str] = ()) -> Escn:
     """The ESCN a scan designates, or a 4xx error saying what is wrong with it.
 
     ``public_url`` is this router's public base: a URL under another host is a card of another
-    router. Without it, any host's ``…/cards/<ESCN>`` URL is read.
+    router, unless that host is one of ``peer_urls``, the base URLs of the other routers of its
+    federation. Without ``public_url``, any host's ``…/cards/<ESCN>`` URL is read.
     """
     if not isinstance(scanned, str) or not scanned.strip():
         raise UnreadableScan("Nothing was scanned: send the QR code's text or the card number.")
@@ -131,7 +146,7 @@ def parse_scan(scanned: str, public_url: str | None = None) -> Escn:
     if _SCHEMELESS_URL.match(text):
         text = f"https://{text}"
     if "://" in text:
-        return _escn_of_url(text, public_url)
+        return _escn_of_url(text, public_url, peer_urls)
     if text.lower().startswith("urn:uuid:"):
         text = text[len("urn:uuid:") :]
     if _UUID_LIKE.match(text):

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from strawberry.types import Info
 
+from router.federation.membership import Membership
 from router.graphql.loaders import Loaders
 from router.services.caller import Caller
 from router.settings import Settings
@@ -20,6 +21,7 @@ class GraphQLContext:
     session: Session
     caller: Caller
     settings: Settings
+    federation: Membership
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

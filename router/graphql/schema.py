@@ -18,6 +18,7 @@ from strawberry.types.execution import ExecutionContext
 from router.domain.errors import RouterError
 from router.domain.esi import parse_esi
 from router.domain.text import ORGANISATION_IDENTIFIER_LENGTH, check_text
+from router.federation import forwarding
 from router.graphql.connections import (
     CardConnection,
     CardEdge,
@@ -55,7 +56,6 @@ from router.graphql.types import (
     person_nodes,
 )
 from router.services import cards, organisations, persons
-from router.services import verification as verification_service
 from router.services.pagination import Page, PageRequest
 from router.settings import Settings
 
@@ -211,10 +211,14 @@ class Query(FederationQuery):
     def verification(self, info: GraphQLInfo, scanned: str) -> Verification:
         """Same as ``POST /api/x/verify``."""
         context = context_of(info)
-        verdict = verification_service.verify_scan(
-            context.session, context.caller, scanned, public_url=context.settings.public_url
+        answer = forwarding.verify_scan(
+            context.session,
+            context.federation,
+            context.caller,
+            scanned,
+            public_url=context.settings.public_url,
         )
-        return Verification.of(verdict)
+        return Verification.of(answer.value, answer.router.id if answer.router else None)
 
 
 def _write(info: GraphQLInfo, change: Callable[[], T]) -> T:

@@ -290,10 +290,15 @@ class Verification:
     expires_at: dt.date | None
     display_name: str | None
     checked_at: dt.datetime
+    answered_by: str | None = strawberry.field(
+        default=None,
+        description="The router of the federation that answered, when the card is hosted by "
+        "another router; null when this one did.",
+    )
 
     @classmethod
-    def of(cls, verdict: Verdict) -> Verification:
-        """The node of a service verdict."""
+    def of(cls, verdict: Verdict, answered_by: str | None = None) -> Verification:
+        """The node of a service verdict (``answered_by``: the peer router that gave it)."""
         issuer = verdict.issuer
         return cls(
             valid=verdict.valid,
@@ -305,4 +310,5 @@ class Verification:
             expires_at=verdict.expires_at,
             display_name=verdict.display_name,
             checked_at=verdict.checked_at,
+            answered_by=answered_by,
         )

@@ -23,7 +23,7 @@ from strawberry.types import ExecutionResult
 from router.domain.errors import NotAuthenticated
 from router.graphql.context import GraphQLContext
 from router.graphql.errors import MALFORMED, map_error, router_error_extensions
-from router.request_context import current_caller, db_session, settings
+from router.request_context import current_caller, db_session, federation, settings
 from router.web.home import router_version
 
 # Only the router's own scripts and styles may load; GraphiQL sets inline styles and data: icons.
@@ -76,7 +76,12 @@ class RouterGraphQLView(GraphQLView):
 
     def get_context(self, request: Request, response: Response) -> GraphQLContext:  # type: ignore[override]
         """The request's session and caller, the same a REST view would use."""
-        return GraphQLContext(session=db_session(), caller=current_caller(), settings=settings())
+        return GraphQLContext(
+            session=db_session(),
+            caller=current_caller(),
+            settings=settings(),
+            federation=federation(),
+        )
 
     def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         """Map errors raised outside the operation too (the schema's extension maps the rest)."""

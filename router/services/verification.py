@@ -85,29 +85,88 @@ def verify_scan(
     refused as a card of another router. Bad scans raise a 4xx error and record nothing.
     """
     caller.require(Scope.VERIFY)
-    escn = parse_scan(scanned, public_url)
+    return verify_escn(session, caller, parse_scan(scanned, public_url), now=now)
+
+
+def verify_escn(
+    session: Session, caller: Caller, escn: Escn, *, now: dt.datetime | None = None
+) -> Verdict:
+    """Verify a card of this router for a partner of this router, and record the lookup."""
+    caller.require(Scope.VERIFY)
     checked_at = now or utcnow()
     card = _find(session, escn)
     show_holder = card is not None and (
         Scope.VERIFY_HOLDER in caller.scopes or card.issuer_id == caller.organisation_id
     )
     verdict = _judge(card, escn, checked_at, show_holder=show_holder)
+    _record(
+        session,
+        card,
+        escn,
+        verdict,
+        partner_id=caller.organisation_id,
+        partner_credential=caller.credential,
+    )
+    return verdict
+
+
+@dataclass(frozen=True)
+class ForeignPartner:
+    """A partner of another router of the federation, as that router vouches for it."""
+
+    router_id: str
+    identifier: str
+    name: str
+
+
+def verify_for_peer(
+    session: Session,
+    escn: Escn,
+    partner: ForeignPartner,
+    *,
+    show_holder: bool,
+    now: dt.datetime | None = None,
+) -> Verdict:
+    """Verify a card of this router for a partner of a peer router, and record it here.
+
+    The record stays with the issuer's router: the partner's router keeps nothing about the
+    card. ``show_holder`` is the peer's word that its partner holds ``verify:holder``.
+    """
+    checked_at = now or utcnow()
+    card = _find(session, escn)
+    verdict = _judge(card, escn, checked_at, show_holder=show_holder and card is not None)
+    _record(session, card, escn, verdict, foreign=partner)
+    return verdict
+
+
+def _record(
+    session: Session,
+    card: Card | None,
+    escn: Escn,
+    verdict: Verdict,
+    *,
+    partner_id: int | None = None,
+    partner_credential: str | None = None,
+    foreign: ForeignPartner | None = None,
+) -> None:
     # For an unknown number, the issuer named by its PIC still sees that someone tried it.
     issuer = card.issuer if card is not None else find_organisation(session, escn.pic)
     session.add(
         VerificationRecord(
-            at=checked_at,
-            partner_id=caller.organisation_id,
-            partner_credential=caller.credential,
+            at=verdict.checked_at,
+            partner_id=partner_id,
+            partner_credential=partner_credential,
             card_number=escn.value,
             issuer_id=issuer.id if issuer is not None else None,
             valid=verdict.valid,
             reason=verdict.reason.value if verdict.reason else None,
+            partner_router=foreign.router_id if foreign else None,
+            partner_identifier=foreign.identifier if foreign else None,
+            partner_name=foreign.name if foreign else None,
         )
     )
     session.commit()
     metrics.VERIFICATIONS.labels(verdict.reason.value if verdict.reason else "VALID").inc()
-    return verdict
 
 
 def public_verdict(session: Session, escn: str, *, now: dt.datetime | None = None) -> Verdict:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from router.anonymous_limits import limit_anonymous_lookup
-from router.api.problems import render_router_error
+from router.api.problems import ANSWERED_BY_HEADER, render_router_error
 from router.api.schemas import CardStatusView
 from router.api.v2_cards import public_status_view
 from router.domain.errors import CardNotFound, InvalidIdentifier, RateLimited, RouterError
+from router.federation import forwarding
 from router.observability import note_problem
-from router.request_context import db_session
-from router.services import verification
+from router.request_context import db_session, federation
 from router.web.messages import Messages, negotiate
 
 blp = Blueprint("web", __name__)
@@ -61,12 +61,18 @@ def card_status_page(escn: str) -> Response:
     """The card's public status, as a page or (Accept: application/json) as the v2 view."""
     if wants_json():
         # Dumped through the API's schema, so both URLs answer byte-for-byte the same view.
-        response = jsonify(CardStatusView().dump(public_status_view(escn)))
+        view, headers = public_status_view(escn)
+        response = jsonify(CardStatusView().dump(view))
         response.headers.update({"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"})
+        response.headers.update(headers)
         return response
     limit_anonymous_lookup()
-    verdict = verification.public_verdict(db_session(), escn)
-    return _page("card_status.html", 200, verdict=verdict)
+    answer = forwarding.public_verdict(db_session(), federation(), escn)
+    answered_by = answer.router.id if answer.router is not None else None
+    response = _page("card_status.html", 200, verdict=answer.value, answered_by=answered_by)
+    if answered_by is not None:
+        response.headers[ANSWERED_BY_HEADER] = answered_by
+    return response
 
 
 @blp.errorhandler(RouterError)
@@ -76,8 +82,9 @@ def render_page_error(error: RouterError) -> Response:
         return render_router_error(error)
     note_problem(error.code)
     text = messages()
+    answered_by = getattr(error, "answered_by", None)
     if isinstance(error, CardNotFound):
-        response = _page("card_status.html", 404, verdict=None)
+        response = _page("card_status.html", 404, verdict=None, answered_by=answered_by)
     elif isinstance(error, InvalidIdentifier):
         response = _page("card_error.html", 400, message=text("error.bad_number"))
     elif isinstance(error, RateLimited):
@@ -87,4 +94,10 @@ def render_page_error(error: RouterError) -> Response:
         response.headers["Retry-After"] = str(error.retry_after)
     else:
         response = _page("card_error.html", error.status, message=error.message)
+        # A peer whose circuit is open says when to try again (router.federation).
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+    if answered_by is not None:
+        response.headers[ANSWERED_BY_HEADER] = answered_by
     return response

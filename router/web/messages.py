@@ -34,6 +34,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "error.bad_number": "This address does not contain a valid card number.",
         "error.rate_limited": "Too many checks from your network. Please try again in {seconds} s.",
         "error.title": "Card cannot be checked",
+        "answered_by": "Answered by the card's home router, {router}.",
+        "reason.UNKNOWN_ELSEWHERE": "No card with this number is registered on its home router.",
     },
     "fr": {
         "page_title": "Statut de la carte d'étudiant européenne",
@@ -59,6 +61,9 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "error.rate_limited": "Trop de vérifications depuis votre réseau. Réessayez dans "
         "{seconds} s.",
         "error.title": "Impossible de vérifier la carte",
+        "answered_by": "Réponse du routeur d'origine de la carte, {router}.",
+        "reason.UNKNOWN_ELSEWHERE": "Aucune carte portant ce numéro n'est enregistrée sur son "
+        "routeur d'origine.",
     },
 }
 

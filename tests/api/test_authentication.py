@@ -12,9 +12,20 @@ from router.services import credentials, organisations
 from router.services.caller import Scope
 from tests.conftest import esi, person_body
 
-# Endpoints, not rule texts (converters may change): the status behind the QR code, and the
-# institutions' public keys (a JWKS per PIC).
-PUBLIC = {"cards.CardStatus", "x-keys.Jwks"}
+# Endpoints, not rule texts (converters may change). Public on purpose: the status behind the QR
+# code, the institutions' public keys (a JWKS per PIC), and a router's identity and catalogue.
+PUBLIC = {
+    "cards.CardStatus",
+    "x-keys.Jwks",
+    "x-federation.Identity",
+    "x-federation.PublishedCatalogue",
+}
+# For routers of the federation, which sign their requests (RFC 9421) instead of using a key.
+SIGNED = {
+    "x-federation-peer.PeerCard",
+    "x-federation-peer.PeerVerifications",
+    "x-federation-peer.PeerEcho",
+}
 SAMPLE_ARGS = {
     "escn": EscnGenerator().generate("999999999"),
     "esi": esi("sample"),
@@ -40,6 +51,11 @@ def test_every_api_route_but_the_public_status_needs_a_credential(app, client):
         response = client.open(path, method=method, json={})
         if rule.endpoint in PUBLIC:
             assert response.status_code != 401, (method, rule.rule)
+            continue
+        if rule.endpoint in SIGNED:
+            # This router has no federation: it answers no peer, signed or not.
+            assert response.status_code == 404, (method, rule.rule, response.status_code)
+            assert response.json["code"] == "ER-0265"
             continue
         assert response.status_code == 401, (method, rule.rule, response.status_code)
         assert response.json["code"] == "SE-0001"

@@ -5,6 +5,7 @@ import io
 import pytest
 from PIL import Image
 
+from router.api import PUBLIC_API_ENDPOINTS
 from tests.conftest import card_body, esi, person_body
 
 UPLOAD = "multipart upload of a 200x300 picture"
@@ -71,7 +72,12 @@ def _send(client, method, path, body, headers):
 
 
 def test_every_route_on_a_person_or_card_is_in_the_isolation_list(app, uni, theirs):
-    """A new route naming a person, card or organisation must be added to _operations."""
+    """A new route naming a person, card or organisation must be added to _operations.
+
+    Only the intentionally public endpoints are exempt: the card status behind the QR code and
+    the federation's (router identity, catalogue, and the peer endpoints, which routers call with
+    signed requests and which answer from public card facts only).
+    """
     adapter = app.url_map.bind("router.test")
     covered = {
         (method, adapter.match(path.split("?")[0], method=method)[0])
@@ -81,7 +87,7 @@ def test_every_route_on_a_person_or_card_is_in_the_isolation_list(app, uni, thei
         (method, rule.endpoint)
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/") and rule.arguments & {"escn", "esi", "id"}
-        and rule.endpoint != "cards.CardStatus"
+        and rule.endpoint not in PUBLIC_API_ENDPOINTS
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
     assert needed - covered == set()
@@ -247,3 +253,27 @@ def test_no_institution_reads_or_moves_another_ones_delegations_or_keys(
     after = client.get(f"/api/x/delegations/{their_delegation['id']}", headers=home.headers).json
     assert after == before
     assert client.get("/api/x/public-keys", headers=home.headers).json == keys_before
+
+
+def test_the_intentionally_public_endpoints_are_these_and_no_more():
+    """Making an endpoint public is a decision: this list changes only with it."""
+    assert {
+        "cards.CardStatus",
+        "x-keys.Jwks",
+        "x-federation.Identity",
+        "x-federation.PublishedCatalogue",
+        "x-federation-peer.PeerCard",
+        "x-federation-peer.PeerVerifications",
+        "x-federation-peer.PeerEcho",
+    } == PUBLIC_API_ENDPOINTS
+
+
+def test_an_api_key_opens_no_peer_endpoint(client, uni, theirs):
+    """Peer endpoints take routers' signatures only: an organisation's key is not one."""
+    for method, path in (
+        ("GET", f"/api/x/federation/peer/cards/{theirs['escn']}"),
+        ("POST", "/api/x/federation/peer/verifications"),
+        ("POST", "/api/x/federation/peer/echo"),
+    ):
+        response = client.open(path, method=method, json={}, headers=uni.headers)
+        assert response.status_code == 404 and response.json["code"] == "ER-0265", path

@@ -42,6 +42,7 @@ def test_institution_lists_lookups_of_its_own_cards_only(
         "identifier": "777777777",
         "name": "City Transport",
         "kind": "transport",
+        "router": None,
     }
     assert content[0]["valid"] is True
     assert response.json["page"]["totalElements"] == 2

@@ -7,7 +7,7 @@ from router.models import VerificationRecord
 from tests.graphql.conftest import only_error
 
 QUERY = """query ($scanned: String!) { verification(scanned: $scanned) {
-    valid reason cardNumber expiresAt displayName checkedAt
+    valid reason cardNumber expiresAt displayName checkedAt answeredBy
     issuer { identifier name country } } }"""
 
 
