@@ -1,0 +1,1 @@
+"""MIFARE DESFire EV2: the card cryptography (``crypto``), importing nothing heavier than it."""
