@@ -18,6 +18,7 @@ import click
 from sqlalchemy.orm import Session
 
 from router import migrate
+from router.ca_commands import ca_group
 from router.db import Database
 from router.domain.errors import RouterError
 from router.services import (
@@ -337,6 +338,9 @@ def webhooks_deliver(once: bool, interval: float, batch: int) -> None:
         click.echo("stopped")
     finally:
         database.engine.dispose()
+
+
+escr_group.add_command(ca_group)
 
 
 def main() -> None:

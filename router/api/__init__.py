@@ -38,6 +38,7 @@ def init_api(app: Flask) -> Api:
         v2_pictures,
         x_batch,
         x_cards,
+        x_certificates,
         x_organisations,
         x_verify,
         x_webhooks,
@@ -72,6 +73,7 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(v2_pictures.blp)
     api.register_blueprint(x_cards.blp)
     api.register_blueprint(x_organisations.blp)
+    api.register_blueprint(x_certificates.blp)
     api.register_blueprint(x_verify.blp)
     api.register_blueprint(x_batch.blp)
     api.register_blueprint(x_webhooks.blp)

@@ -19,8 +19,19 @@ class Scope:
     # A verifier that may also see the holder's display name (e.g. a library checking a face).
     VERIFY_HOLDER = "verify:holder"
     ADMIN = "admin"
+    # An institution's own keys and certificates: its chip-data-zone certificate chain.
+    KEYS_MANAGE = "keys:manage"
 
-    ALL = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY, VERIFY_HOLDER, ADMIN)
+    ALL = (
+        PERSONS_READ,
+        PERSONS_WRITE,
+        CARDS_READ,
+        CARDS_WRITE,
+        VERIFY,
+        VERIFY_HOLDER,
+        ADMIN,
+        KEYS_MANAGE,
+    )
     INSTITUTION = (PERSONS_READ, PERSONS_WRITE, CARDS_READ, CARDS_WRITE, VERIFY)
     # Partners (transport, culture, catering...) verify cards and nothing else.
     PARTNER = (VERIFY,)

@@ -7,6 +7,7 @@ from flask import Flask
 
 def init_web(app: Flask) -> None:
     """Register the public pages."""
-    from router.web.card_page import blp
+    from router.web import card_page, certs
 
-    app.register_blueprint(blp)
+    app.register_blueprint(card_page.blp)
+    app.register_blueprint(certs.blp)
