@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from sgc_client import errors
+from sgc_client.certificates import Certificates
 from sgc_client.resources import (
     Cards,
     Organisations,
@@ -140,6 +141,7 @@ class RouterClient:
         self.organisations = Organisations(self)
         self.webhooks = Webhooks(self)
         self.verification = Verification(self)
+        self.certificates = Certificates(self)
 
     # -- lifecycle --------------------------------------------------------------------------
 
