@@ -132,7 +132,8 @@ def verify(
         raise click.UsageError("Online verification needs --router and --api-key.")
     with failures():
         scanned, _ = _scanned(context, escn, qr_image)
-        with RouterClient(router, api_key=api_key) as client:
+        # A partner at a gate wants an answer now: one quick retry, not a long backoff.
+        with RouterClient(router, api_key=api_key, timeout=10, retries=1) as client:
             verdict = client.verification.verify(scanned)
     context.display.verdict(verdict, scanned)
     if not verdict.valid:
