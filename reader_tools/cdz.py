@@ -163,7 +163,6 @@ class CdzBaseKeys:
 
 def write_chip_data(
     card: Desfire,
-    transport: Transport,
     *,
     picc_master_key: bytes,
     escn: str,
@@ -176,7 +175,7 @@ def write_chip_data(
     The UID signed is the one every verifier reads (``FF CA``); it must be the card's real UID
     (GetCardUID): a card with random UIDs could not be verified and is refused.
     """
-    uid = iso7816.get_uid(transport)
+    uid = iso7816.get_uid(card.transport)
     card.select_application(PICC_AID)
     card.authenticate_ev2_first(0, picc_master_key)
     if card.get_card_uid() != uid:

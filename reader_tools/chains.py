@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from cryptography import x509
 
 from sgc_client import RouterClient
@@ -40,11 +41,19 @@ def default_cache_directory() -> Path:
 class ChainCache:
     """Chains and revocation lists of one router, kept under ``directory``."""
 
-    def __init__(self, directory: Path, router_url: str | None, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        router_url: str | None,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         self.router_url = router_url.rstrip("/") if router_url else None
         folder = hashlib.sha256((self.router_url or "offline").encode()).hexdigest()[:16]
         self.directory = directory / folder
         self.timeout = timeout
+        self.transport = transport
 
     def _fetch(self, name: str, fetch: Fetch | None) -> CachedFile:
         text_path = self.directory / f"{name}.pem"
@@ -73,7 +82,9 @@ class ChainCache:
 
     def _client(self) -> RouterClient:
         assert self.router_url is not None
-        return RouterClient(self.router_url, timeout=self.timeout, retries=0)
+        return RouterClient(
+            self.router_url, timeout=self.timeout, retries=0, transport=self.transport
+        )
 
     def chain(self, pic: str) -> CachedFile:
         """The chain published for ``pic`` (fetched if the router answers, else the copy)."""

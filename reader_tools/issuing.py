@@ -68,7 +68,6 @@ def write_cdz(
         try:
             chip = cdz.write_chip_data(
                 Desfire(transport),
-                transport,
                 picc_master_key=master,
                 escn=escn.lower(),
                 signing_key=key,

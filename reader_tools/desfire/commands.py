@@ -46,7 +46,10 @@ class DesfireError(Exception):
 
     def __init__(self, command: int, status: int) -> None:
         self.command, self.status = command, status
-        name = Status(status).name if status in Status._value2member_map_ else f"0x{status:02X}"
+        try:
+            name = Status(status).name
+        except ValueError:
+            name = f"0x{status:02X}"
         super().__init__(f"command 0x{command:02X} refused: {name} ({status_meaning(status)})")
 
 

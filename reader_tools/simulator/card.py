@@ -23,7 +23,6 @@ from reader_tools.desfire.protocol import (
     PCSC_GET_DATA,
     PICC_AID,
     RESPONSE_FRAME_DATA,
-    SW_CLA_NOT_SUPPORTED,
     SW_FUNCTION_NOT_SUPPORTED,
     SW_OK,
     SW_WRONG_LENGTH,
@@ -167,8 +166,6 @@ class SimulatedCard:
             return data
         if apdu[0] == CLA_DESFIRE:
             return self._wrapped(apdu)
-        if len(apdu) >= 4 and apdu[0] & 0xF0 in (0x80, 0xA0, 0xB0, 0xC0, 0xD0, 0xE0):
-            return SW_CLA_NOT_SUPPORTED.to_bytes(2, "big")
         status, data = self.native(apdu[0], apdu[1:])
         return bytes((status,)) + data
 

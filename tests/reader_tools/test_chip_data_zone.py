@@ -46,7 +46,6 @@ def written(issuer, base_keys) -> tuple[SimulatedCard, cdz.ChipData]:
     card = SimulatedCard(CardState.blank(UID))
     chip = cdz.write_chip_data(
         Desfire(card),
-        card,
         picc_master_key=bytes(16),
         escn=ESCN,
         signing_key=issuer.key,
@@ -119,7 +118,6 @@ def test_a_foreign_certificate_fails(root):
     card = SimulatedCard(CardState.blank(UID))
     chip = cdz.write_chip_data(
         Desfire(card),
-        card,
         picc_master_key=bytes(16),
         escn=ESCN,
         signing_key=foreign.key,
@@ -135,7 +133,6 @@ def test_an_expired_certificate_fails(root):
     card = SimulatedCard(CardState.blank(UID))
     chip = cdz.write_chip_data(
         Desfire(card),
-        card,
         picc_master_key=bytes(16),
         escn=ESCN,
         signing_key=expiring.key,
@@ -194,7 +191,6 @@ def test_a_zone_is_written_once(written, issuer, base_keys):
     with pytest.raises(DesfireError) as refused:
         cdz.write_chip_data(
             Desfire(card),
-            card,
             picc_master_key=bytes(16),
             escn=ESCN,
             signing_key=issuer.key,

@@ -182,6 +182,8 @@ def test_native_framing_answers_status_first():
     assert card.transmit(h("6E")) == h("00") + (7936).to_bytes(3, "little")
     assert card.transmit(h("5A112233")) == h("A0")
     assert card.transmit(h("FA")) == h("1C")
+    assert card.transmit(h("CA 4088F5 0F 81")) == h("00")  # native CreateApplication
+    assert card.transmit(h("6A")) == h("00 4088F5")
 
 
 def test_create_select_and_list_applications():
