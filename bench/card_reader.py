@@ -59,6 +59,10 @@ def _certificates() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey, x509.
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=9))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
         .sign(root_key, hashes.SHA256())
     )
     subject = x509.Name(
@@ -150,6 +154,8 @@ def main() -> None:
             daemon.terminate()
             daemon.wait(timeout=10)
         lock.close()
+    if not verify_offline(chip, roots=[root], chain=[], crls=[]).valid:
+        sys.exit("the benchmark's chip data does not verify: nothing to time")
     signed = cdz.signed_message(chip.escn, chip.uid)
     offline = _median_ms(count, lambda: verify_offline(chip, roots=[root], chain=[], crls=[]))
     raw = _median_ms(

@@ -93,8 +93,8 @@ def _validated_chain(
     intermediates: list[x509.Certificate],
     now: dt.datetime,
 ) -> list[x509.Certificate]:
-    # The web PKI's rules for the CAs; the end certificate signs card data, not TLS, so its
-    # extensions are not held to a TLS profile.
+    # The web PKI's rules for the CAs (basic constraints, key usage with keyCertSign); the end
+    # certificate signs card data, not TLS, so its extensions are not held to a TLS profile.
     verifier = (
         PolicyBuilder()
         .store(Store(roots))
