@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from router import migrate
+from router.ca_commands import ca_group
 from router.cli_federation import delegations_group, public_key_group
 from router.db import Database
 from router.domain.errors import RouterError
@@ -451,6 +452,7 @@ escr_group.add_command(delegations_group)
 # The federation's commands live with the federation: ``escr-admin router|federation ...``.
 escr_group.add_command(router_group)
 escr_group.add_command(federation_group)
+escr_group.add_command(ca_group)
 
 
 def main() -> None:

@@ -360,6 +360,44 @@ class WebhookDelivery(Base):
     subscription: Mapped[WebhookSubscription] = relationship(lazy="joined")
 
 
+class CertificateChain(Base):
+    """An institution's chip-data-zone certificate chain (its certificate, then its issuers).
+
+    Published without authentication at ``/certs/files/{pic}/ca-chain.cert.pem``; verifiers pin
+    their root and never trust a chain because the router served it. One chain per organisation.
+    """
+
+    __tablename__ = "certificate_chains"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), unique=True
+    )
+    chain_pem: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(512))
+    serial_number: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    not_after: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    uploaded_by: Mapped[str | None] = mapped_column(String(64))
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class RevocationList(Base):
+    """A certificate revocation list (DER) of a certificate authority, keyed by its issuer name."""
+
+    __tablename__ = "revocation_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issuer_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    issuer: Mapped[str] = mapped_column(String(512))
+    crl_der: Mapped[bytes] = mapped_column(LargeBinary)
+    this_update: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    next_update: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
 # The federation slice keeps its tables beside its services; importing them here registers them
 # on the same metadata, for the migrations and their test.
 from router.federation import records as _federation_records  # noqa: E402, F401

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from sgc_client import errors
+from sgc_client.certificates import Certificates
 from sgc_client.delegation.api import Delegations, PublicKeys
 from sgc_client.resources import (
     Cards,
@@ -143,6 +144,7 @@ class RouterClient:
         self.verification = Verification(self)
         self.public_keys = PublicKeys(self)
         self.delegations = Delegations(self)
+        self.certificates = Certificates(self)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 The bulk card import and the batch endpoints need no table of their own.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-23 10:47:23.842101
 """
 

@@ -11,7 +11,8 @@ Key diversification inputs (NXP AN10922 AES-128), kept here in one named place:
 - DAM keys of a card (PICC keys 0x10 auth, 0x11 MAC, 0x12 ENC): input = UID || ``00 00 00`` (the
   PICC's AID) || key number, each from its own base key (:func:`diversify_dam_keys`).
 - Chip data zone keys of application F58840: key 1 with the ESCN's 16 raw bytes, key 2 with the UID
-  (:func:`cdz_keys`).
+  (:func:`cdz_keys`); key 0, the application's master key, with UID || ``40 88 F5`` (the AID as
+  the card receives it) || ``00`` (:func:`cdz_master_key`).
 """
 
 from __future__ import annotations
@@ -374,6 +375,15 @@ def cdz_keys(base_key_1: bytes, base_key_2: bytes, escn: bytes, uid: bytes) -> t
         raise ValueError("an ESCN is 16 raw bytes")
     _require_uid(uid)
     return diversify_aes128(base_key_1, escn), diversify_aes128(base_key_2, uid)
+
+
+CDZ_AID_ON_WIRE = bytes.fromhex("4088F5")
+
+
+def cdz_master_key(base_key_0: bytes, uid: bytes) -> bytes:
+    """Chip data zone key 0 (the application's master key): AN10922 with UID || AID || 00."""
+    _require_uid(uid)
+    return diversify_aes128(base_key_0, uid + CDZ_AID_ON_WIRE + b"\x00")
 
 
 def ev2_session_keys(key: bytes, rnd_a: bytes, rnd_b: bytes) -> tuple[bytes, bytes]:

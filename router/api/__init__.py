@@ -62,6 +62,7 @@ def init_api(app: Flask) -> RouterApi:
         v2_pictures,
         x_batch,
         x_cards,
+        x_certificates,
         x_delegations,
         x_keys,
         x_organisations,
@@ -109,6 +110,7 @@ def init_api(app: Flask) -> RouterApi:
     api.register_blueprint(v2_pictures.blp)
     api.register_blueprint(x_cards.blp)
     api.register_blueprint(x_organisations.blp)
+    api.register_blueprint(x_certificates.blp)
     api.register_blueprint(x_verify.blp)
     api.register_blueprint(x_batch.blp)
     api.register_blueprint(x_webhooks.blp)

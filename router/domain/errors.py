@@ -387,6 +387,40 @@ class MetricsForbidden(RouterError):
     title = "Metrics not available to this address"
 
 
+class InvalidCertificateChain(RouterError):
+    """An uploaded certificate chain that is not PEM certificates, each issued by the next."""
+
+    status = 400
+    code = "ER-0300"
+    slug = "invalid-certificate-chain"
+    title = "Invalid certificate chain"
+
+
+class CertificateWithoutPic(RouterError):
+    """A chip-data-zone certificate whose subject names no PIC (organizationIdentifier PIC:...)."""
+
+    status = 400
+    code = "ER-0301"
+    slug = "certificate-without-pic"
+    title = "Certificate names no PIC"
+
+
+class CertificateChainNotFound(NotFound):
+    """No certificate chain is published for this PIC."""
+
+    code = "ER-0302"
+    slug = "certificate-chain-not-found"
+    title = "Certificate chain not found"
+
+
+class RevocationListNotFound(NotFound):
+    """No certificate revocation list is published by this router."""
+
+    code = "ER-0303"
+    slug = "revocation-list-not-found"
+    title = "Revocation list not found"
+
+
 def all_error_classes() -> list[type[RouterError]]:
     """Every concrete error class, for the problem-type documentation."""
     seen: list[type[RouterError]] = []

@@ -7,8 +7,8 @@ from flask import Flask
 
 def init_web(app: Flask) -> None:
     """Register the public pages."""
-    from router.web.card_page import blp
-    from router.web.home import blp as home_blp
+    from router.web import card_page, certs, home
 
-    app.register_blueprint(blp)
-    app.register_blueprint(home_blp)
+    app.register_blueprint(card_page.blp)
+    app.register_blueprint(home.blp)
+    app.register_blueprint(certs.blp)

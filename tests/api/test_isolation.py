@@ -277,3 +277,23 @@ def test_an_api_key_opens_no_peer_endpoint(client, uni, theirs):
     ):
         response = client.open(path, method=method, json={}, headers=uni.headers)
         assert response.status_code == 404 and response.json["code"] == "ER-0265", path
+
+
+def test_an_institution_never_publishes_or_withdraws_another_institutions_chain(
+    client, make_tenant
+):
+    from tests.pki import chain_pem, make_institution, make_root
+
+    route = "/api/x/organisations/me/certificate-chain"
+    mine = make_tenant("999999999", "Demo University", scopes=["keys:manage"])
+    theirs = make_tenant("888888888", "Other University", scopes=["keys:manage"])
+    root = make_root()
+    their_chain = chain_pem(make_institution(root, theirs.pic), root)
+    assert client.put(route, json={"chain": their_chain}, headers=theirs.headers).status_code == 200
+    forged = chain_pem(make_institution(root, theirs.pic), root)
+    refused = client.put(route, json={"chain": forged}, headers=mine.headers)
+    assert refused.status_code == 403 and refused.json["code"] == "SE-0000"
+    assert client.get(route, headers=mine.headers).status_code == 404
+    assert client.delete(route, headers=mine.headers).status_code == 404
+    published = client.get(f"/certs/files/{theirs.pic}/ca-chain.cert.pem")
+    assert published.text == their_chain

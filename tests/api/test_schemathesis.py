@@ -34,6 +34,8 @@ CONTENT_REFUSALS = {
     "ER-0200",  # a signed message whose header or claims do not read as the protocol's
     "ER-0201",  # a text that is not a compact JWS (refused with its own code, so no pattern)
     "ER-0230",  # a JWK that does not load as a usable public key (a point off its curve...)
+    "ER-0300",  # a text that is not PEM certificates, each issued by the next
+    "ER-0301",  # a certificate whose subject names no PIC
 }
 
 

@@ -19,6 +19,7 @@ from reader_tools.desfire.crypto import (
     DamCardKeys,
     aes_cmac,
     cdz_keys,
+    cdz_master_key,
     cmac_subkeys,
     dam_mac,
     desfire_crc32,
@@ -353,6 +354,9 @@ def test_chip_data_zone_keys_use_the_escn_and_the_uid() -> None:
     assert key_2 == diversify_aes128(RFC4493_KEY, uid)
     with pytest.raises(ValueError):
         cdz_keys(AN10922_BASE_KEY, RFC4493_KEY, escn[:15], uid)
+    assert cdz_master_key(AN10922_BASE_KEY, uid) == diversify_aes128(
+        AN10922_BASE_KEY, uid + h("4088F5") + b"\x00"
+    )
 
 
 # --- EV2 secure messaging (AN12343, AN12196, AN12321) ---------------------------------------------

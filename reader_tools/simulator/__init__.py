@@ -1,0 +1,1 @@
+"""A simulated MIFARE DESFire EV2 card, and the vpcd client that puts it in a virtual reader."""
