@@ -44,6 +44,8 @@ class Organisation(Base):
     schac_home_organization: Mapped[str | None] = mapped_column(String(255))
     website: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped by every change of the organisation or its prefixes, which serialises them.
+    version: Mapped[int] = version_column()
 
     prefixes: Mapped[list[OrganisationPrefix]] = relationship(
         back_populates="organisation",
@@ -51,6 +53,8 @@ class Organisation(Base):
         order_by="OrganisationPrefix.prefix",
         lazy="selectin",
     )
+
+    __mapper_args__ = {"version_id_col": version}
 
     @property
     def prefix_codes(self) -> list[str]:

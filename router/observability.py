@@ -75,15 +75,15 @@ def _finish(response: Response) -> Response:
     metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
     metrics.HTTP_LATENCY.labels(request.method, route).observe(duration)
     response.headers[REQUEST_ID_HEADER] = g.request_id
-    caller = g.get("caller")
+    caller_pic = g.get("caller_pic")
     fields: dict[str, object] = {
         "method": request.method,
         "route": route,
         "status": response.status_code,
         "duration_ms": round(duration * 1000, 2),
     }
-    if caller is not None:
-        fields["organisation"] = caller.organisation.identifier
+    if caller_pic is not None:
+        fields["organisation"] = caller_pic
     problem = g.get("problem_code")
     if problem is not None:
         fields["problem"] = problem

@@ -57,6 +57,8 @@ def current_caller() -> Caller:
     """The authenticated caller of this request, or :class:`NotAuthenticated` (401)."""
     if "caller" not in g:
         g.caller = authenticate(db_session(), presented_credential())
+        # Kept apart for the request log, which must not touch the session after a failure.
+        g.caller_pic = g.caller.organisation.identifier
     return g.caller
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from router.domain.errors import (
     InvalidIdentifier,
@@ -17,6 +18,7 @@ from router.domain.errors import (
 )
 from router.domain.escn import validate_pic, validate_prefix
 from router.models import Organisation, OrganisationPrefix
+from router.services.concurrency import serialised
 
 KINDS = ("institution", "processor", "transport", "culture", "catering", "partner")
 # Organisations that only verify cards: their credentials default to the ``verify`` scope.
@@ -100,6 +102,7 @@ def list_organisations(session: Session) -> list[Organisation]:
     return list(session.scalars(select(Organisation).order_by(Organisation.identifier)))
 
 
+@serialised
 def update_organisation(
     session: Session,
     organisation: Organisation,
@@ -119,6 +122,9 @@ def update_organisation(
         country=organisation.country if country is None else country,
     )
     _validate(candidate)
+    # The row's version is checked and bumped even when only the prefixes change: two
+    # administrators editing at once are serialised (the later one re-runs on fresh data).
+    flag_modified(organisation, "name")
     organisation.name = candidate.name.strip()
     organisation.country = candidate.country
     if schac_home_organization is not None:

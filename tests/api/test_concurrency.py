@@ -136,3 +136,26 @@ def test_concurrent_rotations_of_one_key_yield_one_new_key(app, client, uni, mak
     assert Counter(r.status_code for r in responses) == {201: 1, 404: 15}
     listed = client.get("/api/x/api-keys", headers=uni.headers).json
     assert sum(k["revokedAt"] is None and k["scopes"] == ["cards:read"] for k in listed) == 1
+
+
+def test_concurrent_administrative_changes_of_one_organisation_are_serialised(
+    app, client, uni, make_tenant
+):
+    admin = make_tenant("100000000", "Router operator", scopes=["admin"])
+    wanted = [[f"{i % 4 + 1:03d}", f"{i % 4 + 5:03d}"] for i in range(16)]
+    for _round in range(ROUNDS):
+
+        def change(c, i):
+            body = {"escnPrefixes": wanted[i], "name": f"University {i}"}
+            return c.patch(f"/api/x/organisations/{uni.pic}", json=body, headers=admin.headers)
+
+        responses = _at_once(app, 16, change)
+        statuses = Counter(r.status_code for r in responses)
+        # Each change re-runs on the one committed before it; one that keeps losing is told to
+        # retry (409 ER-0101) rather than re-run without end. Never a 500.
+        assert set(statuses) <= {200, 409} and statuses[200] >= 1, statuses
+        assert all(r.json["code"] == "ER-0101" for r in responses if r.status_code == 409)
+        final = client.get(f"/api/x/organisations/{uni.pic}", headers=admin.headers).json
+        # The last writer's whole change, not a mixture of several.
+        writer = int(final["name"].split()[-1])
+        assert sorted(final["escnPrefixes"]) == wanted[writer]

@@ -1,0 +1,30 @@
+"""A row version on organisations, so that concurrent administrative changes are serialised.
+
+Two administrators changing one organisation's prefixes at once could both write: one answered
+500 on a duplicate prefix and the prefix set left matched neither request. With the version
+checked on every write, the later change runs again on the earlier one's result.
+
+Revision ID: 0013
+Revises: 0008
+Create Date: 2026-11-24 07:10:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0013"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("organisations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("organisations", schema=None) as batch_op:
+        batch_op.drop_column("version")
