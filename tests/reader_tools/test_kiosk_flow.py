@@ -1,8 +1,9 @@
 """The kiosk's flow A-F with the simulated card, against the router in-process (both databases).
 
 The home's desk answers from inside the kiosk's wait (the hook the kiosk watches the card with),
-so each test runs the whole flow without threads or sleeps: the card's state afterwards, what both
-institutions see at the router, and what the kiosk printed.
+so each test runs the whole flow in one thread: the card's state afterwards, what both institutions
+see at the router, and what the kiosk printed. The card is the simulated card itself, and, for the
+card taken away, the simulated card in pcscd's virtual reader.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reader_tools import pcsc
 from reader_tools.desfire.application import ApplicationSpec
 from reader_tools.desfire.commands import Desfire, DesfireError
 from reader_tools.desfire.crypto import diversify_dam_keys
@@ -31,6 +33,7 @@ from sgc_client import RouterClient
 from sgc_client.delegation import HomeDesk, KeyStore, Ledger, parse_policy
 from sgc_client.protocol import jose
 from tests.conftest import card_body, esi, person_body
+from tests.reader_tools.conftest import VPCD_READER
 from tests.reader_tools.kiosk_support import (
     HOST_APP_KEYS,
     HOST_KEY_VERSION,
@@ -250,3 +253,33 @@ def test_a_request_the_router_refuses_says_why(visit):
     result: Result = visit.kiosk().serve(visit.card, answered_by(visit.desk()))
     assert result.outcome == "failed" and "ER-0213" in result.reason
     assert result.delegation_id is None
+
+
+def test_through_pcscd_a_card_taken_away_is_seen_while_waiting_and_while_writing(visit, card_slot):
+    """pyscard's card monitor sees the card go while the kiosk waits; a card pulled out once the
+    answer came makes the connection fail, and the kiosk reports it."""
+    kiosk = visit.kiosk()
+    card_slot.insert(visit.card.state)
+    with pcsc.CardWatcher(VPCD_READER) as watcher, pcsc.connect(VPCD_READER) as transport:
+        assert watcher.wait_for_card(10) == VPCD_READER
+
+        def student_leaves(seconds: float) -> bool:
+            card_slot.remove(wait=False)
+            return watcher.wait_for_removal(10)
+
+        waited = kiosk.serve(transport, student_leaves)
+    assert waited.outcome == "cancelled" and "taken away" in waited.reason
+    assert visit.states(waited.delegation_id) == ("cancelled", "cancelled")
+
+    card_slot.insert(visit.card.state)
+    desk = visit.desk()
+    with pcsc.connect(VPCD_READER) as transport:
+
+        def approved_then_pulled(_seconds: float) -> bool:
+            desk.run_once()
+            card_slot.remove()  # the kiosk's watch misses it: the card itself must tell
+            return False
+
+        written = kiosk.serve(transport, approved_then_pulled)
+    assert written.outcome == "failed" and "taken away while it was written" in written.reason
+    assert visit.states(written.delegation_id) == ("failed", "failed")
