@@ -22,27 +22,36 @@ from reader_tools.desfire.protocol import PICC_AID
 from sgc_client import RouterClient
 from sgc_client.delegation import KeyStore
 from tests.conftest import card_body, esi, person_body
-from tests.e2e.test_delegation_gunicorn import BIN, HOME_PIC, HOST_PIC, escr_sgc, live  # noqa: F401
-from tests.reader_tools.conftest import VPCD_READER, card_slot, pcsc_stack  # noqa: F401
+from tests.e2e.test_delegation_gunicorn import (  # noqa: F401
+    BIN,
+    HOME_PIC,
+    HOST_PIC,
+    database_dump,
+    encodings,
+    escr_sgc,
+    live,
+)
 from tests.reader_tools.kiosk_support import HOST_APP_KEYS, issue_card, kiosk_folder
+from tests.reader_tools.pcsc_stack import VPCD_READER
 
 pytestmark = pytest.mark.e2e
 
 UID = "04C0FFEE000001"
 
 
-def run_kiosk(config: Path) -> tuple[int, list[dict]]:
+def run_kiosk(config: Path, printed: list[str]) -> tuple[int, list[dict]]:
     """``escr-reader kiosk --once --json``: its exit status and the events it printed."""
     done = subprocess.run(
         [str(BIN / "escr-reader"), "--reader", VPCD_READER, "kiosk", "--config", str(config),
          "--once", "--json"],
         capture_output=True, text=True, timeout=120,
     )
+    printed += [done.stdout, done.stderr]
     return done.returncode, [json.loads(line) for line in done.stdout.splitlines()]
 
 
 def test_the_kiosk_writes_an_approved_card_and_leaves_a_refused_one_alone(
-    live, card_slot, tmp_path  # noqa: F811
+    live, card_slot, database_url, tmp_path  # noqa: F811
 ):
     home_keys = tmp_path / "home-keys"
     escr_sgc(live, "keys", "create", "--keys", str(home_keys), "--register")
@@ -70,9 +79,10 @@ def test_the_kiosk_writes_an_approved_card_and_leaves_a_refused_one_alone(
         env={**os.environ, "ESCR_SGC_ROUTER": live.url, "ESCR_SGC_API_KEY": live.home_key},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    printed: list[str] = []
     try:
         card_slot.insert(card)
-        status, events = run_kiosk(approved_config)
+        status, events = run_kiosk(approved_config, printed)
         result = events[-1]
         assert (status, result["outcome"]) == (0, "completed"), events
         assert [e["event"] for e in events][:4] == ["ready", "card", "asked", "waiting"]
@@ -92,7 +102,7 @@ def test_the_kiosk_writes_an_approved_card_and_leaves_a_refused_one_alone(
 
         before, after = tmp_path / "before.json", tmp_path / "after.json"
         card_slot.card.state.save(before)
-        status, events = run_kiosk(refused_config)
+        status, events = run_kiosk(refused_config, printed)
         card_slot.card.state.save(after)
         result = events[-1]
         assert (status, result["outcome"]) == (1, "refused"), events
@@ -108,3 +118,9 @@ def test_the_kiosk_writes_an_approved_card_and_leaves_a_refused_one_alone(
         host.close()
     assert desk.returncode == 0, err
     assert "approved=1" in out and "refused=1" in out
+    # The host's application keys went to the card only: not printed, not at the router.
+    everywhere = {"kiosk output": "\n".join(printed), "router's logs": live.log.read_text(),
+                  "router's database": database_dump(database_url)}
+    for where, content in everywhere.items():
+        for key in HOST_APP_KEYS:
+            assert not [form for form in encodings(key) if form in content], where

@@ -33,7 +33,6 @@ from sgc_client import RouterClient
 from sgc_client.delegation import HomeDesk, KeyStore, Ledger, parse_policy
 from sgc_client.protocol import jose
 from tests.conftest import card_body, esi, person_body
-from tests.reader_tools.conftest import VPCD_READER
 from tests.reader_tools.kiosk_support import (
     HOST_APP_KEYS,
     HOST_KEY_VERSION,
@@ -41,6 +40,7 @@ from tests.reader_tools.kiosk_support import (
     issue_card,
     kiosk_folder,
 )
+from tests.reader_tools.pcsc_stack import VPCD_READER
 
 HOME_PIC, HOST_PIC = "999999999", "888888888"
 UID = "04A1B2C3D4E5F6"
