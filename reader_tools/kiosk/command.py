@@ -59,7 +59,9 @@ def kiosk(context: Context, config_file: Path, once: bool, as_json: bool) -> Non
     try:
         config = load_config(config_file)
         keys = FileKeys(config.signing_key_file, config.encryption_key_file)
-        keys.signing_key(), keys.encryption_key()  # a bad key file stops the kiosk now
+        # A bad key file stops the kiosk now, not at the first student's card.
+        keys.signing_key()
+        keys.encryption_key()
         client = _client(config)
     except ConfigError as error:
         raise click.UsageError(str(error)) from error
