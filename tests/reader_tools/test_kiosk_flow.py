@@ -8,6 +8,7 @@ card taken away, the simulated card in pcscd's virtual reader.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -23,6 +24,7 @@ from reader_tools.desfire.application import ApplicationSpec
 from reader_tools.desfire.commands import Desfire, DesfireError
 from reader_tools.desfire.crypto import diversify_dam_keys
 from reader_tools.desfire.protocol import PICC_AID, Command
+from reader_tools.kiosk import command
 from reader_tools.kiosk.config import FileKeys, KioskConfig, load_config
 from reader_tools.kiosk.display import KioskDisplay
 from reader_tools.kiosk.flow import Kiosk, Result
@@ -283,3 +285,41 @@ def test_through_pcscd_a_card_taken_away_is_seen_while_waiting_and_while_writing
         written = kiosk.serve(transport, approved_then_pulled)
     assert written.outcome == "failed" and "taken away while it was written" in written.reason
     assert visit.states(written.delegation_id) == ("failed", "failed")
+
+
+class Counter:
+    """A card watcher that presents the student's card twice, then the operator stops the kiosk."""
+
+    def __init__(self, desk: HomeDesk) -> None:
+        self.desk, self.presented = desk, 0
+
+    def __enter__(self) -> Counter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def wait_for_card(self, timeout: float | None) -> str:
+        assert timeout is None  # without --once the kiosk waits as long as it takes
+        self.presented += 1
+        if self.presented > 2:
+            raise KeyboardInterrupt
+        return VPCD_READER
+
+    def wait_for_removal(self, timeout: float | None) -> bool:
+        if timeout is None:  # after a visit: the student takes the card
+            return True
+        self.desk.run_once()
+        return False
+
+
+def test_without_once_the_kiosk_serves_card_after_card_until_stopped(visit, monkeypatch, capsys):
+    watcher = Counter(visit.desk())
+    monkeypatch.setattr(command.pcsc, "CardWatcher", lambda _name: watcher)
+    monkeypatch.setattr(command.pcsc, "connect", lambda _name: contextlib.nullcontext(visit.card))
+    kiosk = visit.kiosk()
+    with pytest.raises(KeyboardInterrupt):
+        command._serve(kiosk, kiosk.display, None, visit.config, once=False)
+    results = [e for e in events(capsys.readouterr().out) if e["event"] in ("result", "next")]
+    assert [e.get("outcome") for e in results] == ["completed", None, "refused", None]
+    assert "already" in results[2]["reason"]  # the same application twice: the home says no
