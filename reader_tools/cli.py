@@ -21,6 +21,7 @@ from reader_tools.command_context import (
 )
 from reader_tools.desfire.commands import Desfire, DesfireError, IntegrityError
 from reader_tools.identify import identify
+from reader_tools.kiosk.command import kiosk
 from reader_tools.offline import verify_offline
 from reader_tools.qr import decode_qr, escn_of_scan
 from reader_tools.simulator.command import simulate
@@ -208,6 +209,7 @@ cli.add_command(issuing.write_cdz)
 cli.add_command(issuing.new_signing_key)
 cli.add_command(issuing.new_cdz_keys)
 cli.add_command(simulate)
+cli.add_command(kiosk)
 
 
 def main() -> None:

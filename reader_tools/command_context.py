@@ -19,6 +19,7 @@ EXIT_FAILED = 3
 FAILURES = (
     pcsc.PcscUnavailable,
     pcsc.NoSuchReader,
+    pcsc.CardGone,
     cdz.NoChipDataZone,
     iso7816.IsoStatusError,
     DesfireError,

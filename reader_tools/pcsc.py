@@ -27,6 +27,10 @@ class NoSuchReader(Exception):
     """No reader matches the name asked for, or no card is in it."""
 
 
+class CardGone(Exception):
+    """The card stopped answering: taken out of the reader (or reset) during a command."""
+
+
 @dataclass(frozen=True)
 class ReaderInfo:
     """A PC/SC reader, whether pcscd sees a card in it, and the card's ATR if it answers."""
@@ -137,7 +141,12 @@ class PcscTransport:
 
     def transmit(self, apdu: bytes) -> bytes:
         """Send one APDU; the response with its status word."""
-        data, sw1, sw2 = self.connection.transmit(list(apdu))
+        from smartcard.Exceptions import CardConnectionException
+
+        try:
+            data, sw1, sw2 = self.connection.transmit(list(apdu))
+        except CardConnectionException as error:
+            raise CardGone(f"the card in {self.reader_name} stopped answering: {error}") from error
         return bytes(data) + bytes((sw1, sw2))
 
 

@@ -27,6 +27,9 @@ from router.db import Base, Database
 from router.services import credentials, organisations
 from router.settings import Settings
 
+# The PC/SC stack and the simulated card in its reader: one per session, for every folder.
+pytest_plugins = ["tests.reader_tools.pcsc_stack"]
+
 PG_URL = os.environ.get("ESCR_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 # Redis for the tests of shared rate limits (.ci/run sets it to redis://127.0.0.1:6379/0).

@@ -13,13 +13,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from reader_tools.desfire.crypto import DamApplication
 from sgc_client import errors
 from sgc_client.delegation.dam import dam_application
 from sgc_client.delegation.directory import KeyResolver
-from sgc_client.delegation.keystore import KeyStore
 from sgc_client.protocol import delegation as protocol
 from sgc_client.protocol import jose
 from sgc_client.protocol.errors import ProtocolError, Refusal
@@ -70,6 +69,18 @@ class Refused:
     reason: str
 
 
+class HostKeys(Protocol):
+    """The host's private keys: a :class:`~sgc_client.delegation.keystore.KeyStore`, or files."""
+
+    def signing_key(self) -> jose.PrivateKey:
+        """The key requests are signed with."""
+        ...
+
+    def encryption_key(self, kid: str | None = None) -> jose.PrivateKey:
+        """The encryption key named ``kid`` (a DAM auth key is sealed to it)."""
+        ...
+
+
 class DelegationError(Exception):
     """The delegation did not end in a decision the host can use (timeout, bad decision)."""
 
@@ -80,7 +91,7 @@ class DelegationHost:
     def __init__(
         self,
         client: RouterClient,
-        keys: KeyStore,
+        keys: HostKeys,
         pic: str,
         *,
         resolver: KeyResolver | None = None,

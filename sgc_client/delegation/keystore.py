@@ -46,8 +46,8 @@ def write_secret(path: Path, document: dict[str, Any]) -> None:
         os.fsync(handle.fileno())
 
 
-def read_secret(path: Path) -> dict[str, Any]:
-    """Read a secret file, refusing it if its group or others may read or write it."""
+def check_private(path: Path) -> None:
+    """Refuse a secret file that is missing, or that its group or others may read or write."""
     try:
         mode = path.stat().st_mode
     except FileNotFoundError as error:
@@ -56,6 +56,11 @@ def read_secret(path: Path) -> dict[str, Any]:
         raise KeyStoreError(
             f"{path} is accessible to others (mode {stat.S_IMODE(mode):o}); chmod 600 it"
         )
+
+
+def read_secret(path: Path) -> dict[str, Any]:
+    """Read a secret JSON file, refusing it if its group or others may read or write it."""
+    check_private(path)
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -9,7 +9,8 @@ The convention (README's "Contributing" says it too):
 - The only rewriting: ``127.0.0.1:8080``, ``scripts/serve``'s default address, becomes the test
   server's. ``curl`` runs with ``--fail-with-body``, so an HTTP error fails the block.
 - A block fenced ``sh not-run`` (production, systemd, root) is shown but not run: its shell syntax
-  is checked with ``bash -n``, and every ``escr-admin`` / ``escr-sgc`` command it names must exist.
+  is checked with ``bash -n``, and every ``escr-admin`` / ``escr-sgc`` / ``escr-reader`` command it
+  names must exist.
 
 Sections added later (delegation, peer routers, reader tools...) follow the same rules: their
 ``sh`` blocks must run after the ones before them.
@@ -30,6 +31,7 @@ from pathlib import Path
 import click
 import pytest
 
+from reader_tools.cli import cli as reader_cli
 from router.cli import escr_group
 from sgc_client.cli import cli as sgc_cli
 from tests.live_server import free_port, wait_until_serving
@@ -67,6 +69,13 @@ def test_readme_blocks_are_run_or_explicitly_not_run():
     assert sum(b.info == "sh" for b in blocks) >= 5
 
 
+GROUPS: dict[str, click.Group] = {
+    "escr-admin": escr_group,
+    "escr-sgc": sgc_cli,
+    "escr-reader": reader_cli,
+}
+
+
 def _commands(code: str) -> Iterator[list[str]]:
     joined = code.replace("\\\n", " ")
     for line in joined.splitlines():
@@ -75,7 +84,7 @@ def _commands(code: str) -> Iterator[list[str]]:
         except ValueError:  # a heredoc line or an unbalanced quote inside $(...)
             continue
         for start, word in enumerate(words):
-            if Path(word).name in ("escr-admin", "escr-sgc"):
+            if Path(word).name in GROUPS:
                 yield words[start:]
 
 
@@ -98,7 +107,7 @@ def test_not_run_blocks_are_valid_shell_naming_real_commands():
         syntax = subprocess.run(["bash", "-n"], input=block.code, capture_output=True, text=True)
         assert syntax.returncode == 0, f"README line {block.line}: {syntax.stderr}"
         for words in _commands(block.code):
-            group = escr_group if Path(words[0]).name == "escr-admin" else sgc_cli
+            group = GROUPS[Path(words[0]).name]
             command = _resolve(group, words[1:])
             assert not isinstance(command, click.Group) or "--version" in words, (
                 f"README line {block.line}: {' '.join(words)} names no command"

@@ -29,7 +29,7 @@ from reader_tools.desfire.commands import Desfire
 from reader_tools.desfire.protocol import PICC_AID, CommMode
 from reader_tools.simulator.state import CardState
 from tests.pki import make_institution, make_root
-from tests.reader_tools.conftest import VPCD_READER, wait_for_presence
+from tests.reader_tools.pcsc_stack import VPCD_READER, wait_for_presence
 
 h = bytes.fromhex
 UID = h("04ABCDEF012345")

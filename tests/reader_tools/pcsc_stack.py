@@ -2,9 +2,11 @@
 
 pcscd is started for the test session (``pcscd --foreground``) unless one runs already, and
 stopped at the end. vpcd lets one program at a time be the card in its reader (it listens on
-127.0.0.1:35963), so every card test lives in this folder and takes a machine-wide lock first: two
-test sessions on one machine never drive the virtual reader at once. Where the stack cannot run,
-the card tests skip, saying what to install.
+127.0.0.1:35963), so every card test takes a machine-wide lock first (through ``pcsc_stack``): two
+test sessions on one machine never drive the virtual reader at once. The fixtures are a plugin of
+the whole suite (``pytest_plugins`` in tests/conftest.py), so that the card tests here and the
+end-to-end ones in tests/e2e share the one session-wide stack and its lock. Where the stack cannot
+run, the card tests skip, saying what to install.
 """
 
 from __future__ import annotations
