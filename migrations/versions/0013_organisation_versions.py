@@ -20,11 +20,18 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ALTER TABLE on both databases (SQLite adds and, since 3.35, drops a column in place): a
+# batch copy of the table would have to drop the referenced ``organisations`` with its rows.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("organisations", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
+    op.add_column(
+        "organisations", sa.Column("version", sa.Integer(), server_default="1", nullable=False)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("organisations", schema=None) as batch_op:
-        batch_op.drop_column("version")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE organisations DROP COLUMN version")
+    else:
+        op.drop_column("organisations", "version")

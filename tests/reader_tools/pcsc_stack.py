@@ -6,7 +6,8 @@ stopped at the end. vpcd lets one program at a time be the card in its reader (i
 test sessions on one machine never drive the virtual reader at once. The fixtures are a plugin of
 the whole suite (``pytest_plugins`` in tests/conftest.py), so that the card tests here and the
 end-to-end ones in tests/e2e share the one session-wide stack and its lock. Where the stack cannot
-run, the card tests skip, saying what to install.
+run, the card tests skip, saying what to install; with ``ESCR_TEST_REQUIRE_PCSC`` set (``.ci/run``
+sets it) they fail instead, so CI never counts them as passing without running them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib.util
+import os
 import shutil
 import subprocess
 import tempfile
@@ -35,6 +37,13 @@ INSTALL = (
     "built against swig and libpcsclite-dev): run scripts/pcsc-stack as root, then scripts/setup "
     "with ESCR_SETUP_EXTRAS=test,reader"
 )
+
+
+def _unavailable(reason: str) -> None:
+    """Skip the card tests, or fail them where they are required to run (CI)."""
+    if os.environ.get("ESCR_TEST_REQUIRE_PCSC", "").strip():
+        pytest.fail(f"ESCR_TEST_REQUIRE_PCSC is set and {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @dataclass
@@ -64,10 +73,10 @@ def _pcscd() -> str | None:
 def pcsc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscStack]:
     """pcscd with vpcd's reader, for the whole session, under the machine-wide card-test lock."""
     if importlib.util.find_spec("smartcard") is None:
-        pytest.skip(f"pyscard is not installed: {INSTALL}")
+        _unavailable(f"pyscard is not installed: {INSTALL}")
     daemon = _pcscd()
     if daemon is None or not VPCD_DRIVER.exists():
-        pytest.skip(f"pcscd or vpcd is missing: {INSTALL}")
+        _unavailable(f"pcscd or vpcd is missing: {INSTALL}")
     log = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
     with LOCK_FILE.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -82,7 +91,7 @@ def pcsc_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PcscStack]:
                 if started.poll() is not None or time.monotonic() > deadline:
                     started.kill()
                     started.wait()
-                    pytest.skip(
+                    _unavailable(
                         f"pcscd could not start with vpcd's reader ({log.read_text()[-300:]!r}): "
                         f"{INSTALL}; pcscd needs root to create /run/pcscd"
                     )
