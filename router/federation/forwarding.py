@@ -89,12 +89,15 @@ class Answered(Generic[T]):
     router: RouterEntry | None = None
 
 
-def raise_for_problem(answer: PeerAnswer) -> None:
+def raise_for_problem(
+    answer: PeerAnswer, *, passed_on: frozenset[int] = _PASSED_ON_STATUSES
+) -> None:
     """Raise the error a peer's 4xx answer stands for; return quietly on a 2xx answer.
 
     The peer's own client errors (unknown card, malformed number) become the same error here,
     marked with the peer's id (``answered_by``); its refusals of this router's request become
-    :class:`PeerRefusedRequest` (502), since the client did nothing wrong.
+    :class:`PeerRefusedRequest` (502), since the client did nothing wrong. ``passed_on`` are
+    the statuses that stand for the client's own faults on that path.
     """
     if 200 <= answer.status < 300:
         return
@@ -107,7 +110,7 @@ def raise_for_problem(answer: PeerAnswer) -> None:
             router_id=router.id,
         )
     message = message[:1000]
-    if code in _REFUSALS or answer.status not in _PASSED_ON_STATUSES:
+    if code in _REFUSALS or answer.status not in passed_on:
         raise PeerRefusedRequest(
             f"Router {router.id} refused this router's request ({code}): {message}",
             router_id=router.id,
