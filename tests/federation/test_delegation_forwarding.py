@@ -75,7 +75,7 @@ def _request(pair: Pair, parties):
 
 
 def test_a_request_at_a_reaches_the_home_on_b_and_its_approval_comes_back(pair, parties):
-    host, home, escn = parties
+    host, home, _ = parties
     answer, compact = _request(pair, parties)
     assert answer.status_code == 201, answer.json
     delegation_id = answer.json["id"]
@@ -147,7 +147,6 @@ def test_b_s_refusals_of_the_host_s_request_are_passed_on_and_nothing_is_kept(pa
 
 
 def test_b_unreachable_is_a_502_and_nothing_is_recorded(pair, parties):
-    host, _, _ = parties
     pair.to_b.failure = httpx.ConnectError("refused")
     answer, _ = _request(pair, parties)
     assert answer.status_code == 502 and answer.json["code"] == "ER-0250", answer.json
