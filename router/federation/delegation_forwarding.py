@@ -149,6 +149,11 @@ def _apply(
         previous = event.state.value
 
 
+def _already_recorded(answer: PeerAnswer) -> bool:
+    body = answer.body if isinstance(answer.body, Mapping) else {}
+    return answer.status == ReplayedMessage.status and body.get("code") == ReplayedMessage.code
+
+
 def _commit(session: Session, delegation_id: str) -> None:
     try:
         session.commit()
@@ -178,9 +183,13 @@ def submit_request(
         raise ReplayedMessage(f"Request {request.request_id} has been received already.")
     host_keys = key_directory.jwks(session, caller.organisation.identifier)
     body = forwarded_request_json(verified.message.compact, host_keys)
-    remote = _remote(
-        membership.client.request(peer, "POST", PEER_DELEGATIONS_PATH, body), request.request_id
-    )
+    answer = membership.client.request(peer, "POST", PEER_DELEGATIONS_PATH, body)
+    if _already_recorded(answer):
+        # The home's router recorded it, but its answer was lost on the way back (this router
+        # keeps nothing until it has one): adopt that delegation, which only this router may read.
+        path = PEER_DELEGATION_PATH.format(id=request.request_id)
+        answer = membership.client.request(peer, "GET", path)
+    remote = _remote(answer, request.request_id)
     delegation = delegation_requests.new_delegation(
         verified, home_id=None, home_pic=escn.pic, card_number=escn.value, now=utcnow()
     )

@@ -202,3 +202,40 @@ def test_b_refuses_a_dishonest_or_tampered_forwarding(pair, parties):
     assert peeking.status_code == 404 and peeking.json["code"] == "ER-0225"
     moving = _forward(pair, c, {"reason": "x"}, f"/delegations/{delegation_id}/cancel")
     assert moving.status_code == 404
+
+
+def test_a_lost_answer_of_b_is_recovered_when_the_host_sends_again(pair, parties):
+    host, home, escn = parties
+    compact = sign_request(request_claims(host, home, escn), host.signing)
+    pair.to_b.failure = None
+    first = _forward(pair, pair.a, {"request": compact, "hostKeys": _jwks(host)})
+    assert first.status_code == 201  # B recorded it; A never heard the answer
+    again = pair.a_app.test_client().post("/api/x/delegations", json={"request": compact},
+                                          headers=host.headers)
+    assert again.status_code == 201 and again.json["state"] == "requested", again.json
+    replay = pair.a_app.test_client().post("/api/x/delegations", json={"request": compact},
+                                           headers=host.headers)
+    assert replay.status_code == 409 and replay.json["code"] == "ER-0205"
+
+
+def test_graphql_follows_a_forwarded_delegation_like_rest(pair, parties):
+    host, home, _ = parties
+    answer, compact = _request(pair, parties)
+    delegation_id = answer.json["id"]
+    token = sign_decision(decision_claims(home, host, compact, "approve"), home.signing)
+    pair.b_app.test_client().post(f"/api/x/delegations/{delegation_id}/decision",
+                                  json={"decision": token}, headers=home.headers)
+    query = "query($id: ID!) { delegation(id: $id) { state decisionToken } }"
+    seen = pair.a_app.test_client().post("/graphql", json={"query": query,
+                                                           "variables": {"id": delegation_id}},
+                                         headers=host.headers).json
+    assert seen["data"]["delegation"] == {"state": "APPROVED", "decisionToken": token}, seen
+    mutation = ("mutation($id: ID!) { reportDelegationOutcome(id: $id, completed: false, "
+                "reason: \"card removed\") { state } }")
+    done = pair.a_app.test_client().post("/graphql", json={"query": mutation,
+                                                           "variables": {"id": delegation_id}},
+                                         headers=host.headers).json
+    assert done["data"]["reportDelegationOutcome"] == {"state": "FAILED"}, done
+    on_b = pair.b_app.test_client().get(f"/api/x/delegations/{delegation_id}",
+                                        headers=home.headers).json
+    assert on_b["state"] == "failed" and on_b["outcomeReason"] == "card removed"
