@@ -7,8 +7,8 @@ they ask that router over a signed request and return its answer with the router
 A forwarded request is answered from the receiving router's own data only: nothing is forwarded
 twice, so loops cannot happen.
 
-Forwarding another kind of request later (a delegation request: a JSON POST carrying a JWS,
-answered with JSON) takes one call on the sending side::
+Forwarding another kind of request (a JSON POST answered with JSON, as delegation requests are
+in :mod:`router.federation.delegation_forwarding`) takes one call on the sending side::
 
     answer = forwarding.forward_json(membership, escn.pic, "/api/x/federation/peer/delegations",
                                      {"jws": compact_jws})
