@@ -239,3 +239,18 @@ def test_graphql_follows_a_forwarded_delegation_like_rest(pair, parties):
     on_b = pair.b_app.test_client().get(f"/api/x/delegations/{delegation_id}",
                                         headers=home.headers).json
     assert on_b["state"] == "failed" and on_b["outcomeReason"] == "card removed"
+
+
+def test_b_refuses_forwarded_keys_that_are_private_revoked_or_too_many(pair, parties):
+    host, home, escn = parties
+    compact = sign_request(request_claims(host, home, escn), host.signing)
+    private = {"keys": [host.signing.private_jwk()]}
+    leaked = _forward(pair, pair.a, {"request": compact, "hostKeys": private})
+    assert leaked.status_code == 400 and leaked.json["code"] == "ER-0241"
+    assert "private" in leaked.json["message"]
+    revoked = {"keys": [], "revoked": [dict(host.signing.public().jwk)]}
+    refused = _forward(pair, pair.a, {"request": compact, "hostKeys": revoked})
+    assert refused.status_code == 422 and refused.json["code"] == "ER-0204"
+    many = {"keys": [dict(host.signing.public().jwk)] * 40}
+    assert _forward(pair, pair.a, {"request": compact, "hostKeys": many}).json["code"] == "ER-0241"
+    assert _count(pair.b_app, Delegation) == 0
