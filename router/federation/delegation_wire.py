@@ -15,7 +15,13 @@ from typing import Any
 
 from router.federation.delegation_states import DelegationState, Party
 from router.federation.records import Delegation
-from router.federation.wire import WireError, _field, _optional, _parse_timestamp, _timestamp
+from router.federation.wire import (
+    WireError,
+    optional_field,
+    parse_timestamp,
+    required_field,
+    timestamp_json,
+)
 
 PEER_DELEGATIONS_PATH = "/api/x/federation/peer/delegations"
 PEER_DELEGATION_PATH = PEER_DELEGATIONS_PATH + "/{id}"
@@ -25,7 +31,7 @@ PEER_JWKS_PATH = "/api/x/federation/peer/directory/{pic}/jwks.json"
 
 
 def _time(value: dt.datetime | None) -> str | None:
-    return _timestamp(value) if value is not None else None
+    return timestamp_json(value) if value is not None else None
 
 
 def forwarded_request_json(compact: str, host_keys: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,7 +54,7 @@ def peer_view_json(delegation: Delegation) -> dict[str, Any]:
         "decisionKid": delegation.decision_kid,
         "outcomeReason": delegation.outcome_reason,
         "history": [
-            {"at": _timestamp(e.at), "state": e.state, "party": e.party, "reason": e.reason}
+            {"at": timestamp_json(e.at), "state": e.state, "party": e.party, "reason": e.reason}
             for e in delegation.events
         ],
     }
@@ -75,36 +81,36 @@ class RemoteDelegation:
 
 
 def _optional_time(data: Mapping[str, Any], name: str) -> dt.datetime | None:
-    value = _optional(data, name, str)
-    return _parse_timestamp(value, name) if value is not None else None
+    value = optional_field(data, name, str)
+    return parse_timestamp(value, name) if value is not None else None
 
 
 def _event(data: Any) -> RemoteEvent:
     if not isinstance(data, Mapping):
         raise WireError("a history entry is an object")
     try:
-        state = DelegationState(_field(data, "state", str))
-        party = Party(_field(data, "party", str))
+        state = DelegationState(required_field(data, "state", str))
+        party = Party(required_field(data, "party", str))
     except ValueError as error:
         raise WireError("a history entry names an unknown state or party") from error
-    reason = _optional(data, "reason", str)
-    return RemoteEvent(_parse_timestamp(_field(data, "at", str), "at"), state, party, reason)
+    reason = optional_field(data, "reason", str)
+    return RemoteEvent(parse_timestamp(required_field(data, "at", str), "at"), state, party, reason)
 
 
 def parse_peer_view(data: Any, *, delegation_id: str) -> RemoteDelegation:
     """Read a peer's answer about delegation ``delegation_id``, refusing any other shape."""
     if not isinstance(data, Mapping):
         raise WireError("the answer is not an object")
-    if _field(data, "id", str) != delegation_id:
+    if required_field(data, "id", str) != delegation_id:
         raise WireError(f"the answer is about another delegation than {delegation_id}")
     try:
-        state = DelegationState(_field(data, "state", str))
+        state = DelegationState(required_field(data, "state", str))
     except ValueError as error:
         raise WireError("unknown delegation state") from error
-    history = tuple(_event(e) for e in _field(data, "history", list))
+    history = tuple(_event(e) for e in required_field(data, "history", list))
     if not history or history[-1].state is not state:
         raise WireError("the history does not end in the delegation's state")
-    decision = _optional(data, "decision", str)
+    decision = optional_field(data, "decision", str)
     if decision not in (None, "approve", "refuse"):
         raise WireError("decision is approve or refuse")
     values = {
@@ -112,10 +118,10 @@ def parse_peer_view(data: Any, *, delegation_id: str) -> RemoteDelegation:
         "decided_at": _optional_time(data, "decidedAt"),
         "finished_at": _optional_time(data, "finishedAt"),
         "decision": decision,
-        "decision_id": _optional(data, "decisionId", str),
-        "decision_reason": _optional(data, "decisionReason", str),
-        "decision_jws": _optional(data, "decisionToken", str),
-        "decision_kid": _optional(data, "decisionKid", str),
-        "outcome_reason": _optional(data, "outcomeReason", str),
+        "decision_id": optional_field(data, "decisionId", str),
+        "decision_reason": optional_field(data, "decisionReason", str),
+        "decision_jws": optional_field(data, "decisionToken", str),
+        "decision_kid": optional_field(data, "decisionKid", str),
+        "outcome_reason": optional_field(data, "outcomeReason", str),
     }
     return RemoteDelegation(delegation_id, state, values, history)
