@@ -5,7 +5,7 @@ Two administrators changing one organisation's prefixes at once could both write
 checked on every write, the later change runs again on the earlier one's result.
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0010
 Create Date: 2026-11-24 07:10:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0008"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

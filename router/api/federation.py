@@ -16,12 +16,13 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from router.api.blueprint import RouterBlueprint
-from router.api.fields import ESCN_PARAMETER
+from router.api.fields import DELEGATION_ID_PARAMETER, ESCN_PARAMETER, PIC_PARAMETER
 from router.api.x_verify import VerdictView
 from router.db import utcnow
-from router.federation import answers
+from router.federation import answers, delegation_peers, key_directory
 from router.federation import peer_errors as errors
 from router.federation.catalogue import format_time
+from router.federation.delegation_wire import peer_view_json
 from router.federation.directory import PUBLISHED_FILE, federation_folder
 from router.federation.http_signatures import SignableRequest
 from router.federation.inbound import PeerCaller, authenticate_peer, sign_answer
@@ -54,6 +55,11 @@ PUBLIC_ENDPOINTS = frozenset(
         "x-federation-peer.PeerCard",
         "x-federation-peer.PeerVerifications",
         "x-federation-peer.PeerEcho",
+        "x-federation-peer.PeerDelegations",
+        "x-federation-peer.PeerDelegation",
+        "x-federation-peer.PeerDelegationCancel",
+        "x-federation-peer.PeerDelegationOutcome",
+        "x-federation-peer.PeerJwks",
     }
 )
 _PUBLIC = {"security": []}
@@ -104,6 +110,39 @@ class EchoView(Schema):
     caller = fields.String()
     requestId = fields.String()
     echo = fields.Raw()
+
+
+class PeerDelegationEventView(Schema):
+    """One change of a forwarded delegation."""
+
+    at = fields.String()
+    state = fields.String()
+    party = fields.String()
+    reason = fields.String(allow_none=True)
+
+
+class PeerDelegationView(Schema):
+    """Where a forwarded delegation stands, for the host's router (no personal data)."""
+
+    id = fields.String()
+    state = fields.String()
+    deliveredAt = fields.String(allow_none=True)
+    decidedAt = fields.String(allow_none=True)
+    finishedAt = fields.String(allow_none=True)
+    decision = fields.String(allow_none=True)
+    decisionId = fields.String(allow_none=True)
+    decisionReason = fields.String(allow_none=True)
+    decisionToken = fields.String(allow_none=True)
+    decisionKid = fields.String(allow_none=True)
+    outcomeReason = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(PeerDelegationEventView))
+
+
+class PeerJwksView(Schema):
+    """An institution's public keys (active, and revoked ones apart)."""
+
+    keys = fields.List(fields.Dict())
+    revoked = fields.List(fields.Dict())
 
 
 def _catalogue_state(membership: Membership) -> dict[str, Any] | None:
@@ -264,3 +303,76 @@ class PeerEcho(MethodView):
                 "echo": request.get_json(silent=True),
             }
         )
+
+
+@peer_blp.route("/delegations")
+class PeerDelegations(MethodView):
+    """A host of the calling router asks for a delegation on a card hosted here."""
+
+    @peer_blp.response(201, PeerDelegationView)
+    @peer_blp.doc(operationId="forwardDelegationForPeer", **_PUBLIC)
+    def post(self) -> Response:
+        """Check the host's request with the keys its router sends, record it for the home."""
+        delegation = delegation_peers.accept_forwarded(
+            db_session(), federation(), peer_caller(), request.get_json(silent=True)
+        )
+        response = jsonify(peer_view_json(delegation))
+        response.status_code = 201
+        return response
+
+
+@peer_blp.route("/delegations/<string:delegation_id>", parameters=[DELEGATION_ID_PARAMETER])
+class PeerDelegation(MethodView):
+    """A delegation the calling router forwarded."""
+
+    @peer_blp.response(200, PeerDelegationView)
+    @peer_blp.doc(operationId="getDelegationForPeer", **_PUBLIC)
+    def get(self, delegation_id: str) -> Response:
+        """Where it stands: state, history and the home's signed decision as received."""
+        delegation = delegation_peers.peer_delegation(db_session(), peer_caller(), delegation_id)
+        return jsonify(peer_view_json(delegation))
+
+
+@peer_blp.route(
+    "/delegations/<string:delegation_id>/cancel", parameters=[DELEGATION_ID_PARAMETER]
+)
+class PeerDelegationCancel(MethodView):
+    """The host, through its router, withdraws its request."""
+
+    @peer_blp.response(200, PeerDelegationView)
+    @peer_blp.doc(operationId="cancelDelegationForPeer", **_PUBLIC)
+    def post(self, delegation_id: str) -> Response:
+        """Cancel a request not yet decided."""
+        delegation = delegation_peers.peer_cancel(
+            db_session(), peer_caller(), delegation_id, request.get_json(silent=True)
+        )
+        return jsonify(peer_view_json(delegation))
+
+
+@peer_blp.route(
+    "/delegations/<string:delegation_id>/outcome", parameters=[DELEGATION_ID_PARAMETER]
+)
+class PeerDelegationOutcome(MethodView):
+    """The host, through its router, reports how the card write ended."""
+
+    @peer_blp.response(200, PeerDelegationView)
+    @peer_blp.doc(operationId="reportDelegationOutcomeForPeer", **_PUBLIC)
+    def post(self, delegation_id: str) -> Response:
+        """Approved → completed or failed."""
+        delegation = delegation_peers.peer_outcome(
+            db_session(), peer_caller(), delegation_id, request.get_json(silent=True)
+        )
+        return jsonify(peer_view_json(delegation))
+
+
+@peer_blp.route("/directory/<string:pic>/jwks.json", parameters=[PIC_PARAMETER])
+class PeerJwks(MethodView):
+    """The public keys of an institution hosted here, for a peer router's institutions."""
+
+    @peer_blp.response(200, PeerJwksView)
+    @peer_blp.doc(operationId="getInstitutionJwksForPeer", **_PUBLIC)
+    def get(self, pic: str) -> Response:
+        """Active and revoked keys, as ``/api/x/directory/{pic}/jwks.json`` serves them here."""
+        membership = federation()
+        membership.require_hosted(pic.strip())
+        return jsonify(key_directory.jwks(db_session(), pic.strip()))

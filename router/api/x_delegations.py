@@ -10,8 +10,8 @@ from router.api import x_federation_schemas as schemas
 from router.api.blueprint import SECURITY, RouterBlueprint
 from router.api.fields import DELEGATION_ID_PARAMETER
 from router.api.representations import paged
-from router.federation import delegation_decisions, delegation_requests, delegations
-from router.request_context import current_caller, db_session, settings
+from router.federation import delegation_decisions, delegation_forwarding, delegations
+from router.request_context import current_caller, db_session, federation, settings
 from router.services.pagination import PageRequest
 
 blp = RouterBlueprint(
@@ -51,8 +51,8 @@ class Delegations(MethodView):
     @blp.doc(security=SECURITY, operationId="requestDelegation")
     def post(self, body: dict[str, Any]) -> Any:
         """Send a signed delegation request (host); it is checked, recorded and passed on."""
-        delegation = delegation_requests.submit_request(
-            db_session(), current_caller(), body["request"]
+        delegation = delegation_forwarding.submit_request(
+            db_session(), federation(), current_caller(), body["request"]
         )
         return delegations.delegation_view(delegation)
 
@@ -66,7 +66,9 @@ class DelegationById(MethodView):
     def get(self, delegation_id: str) -> Any:
         """Read a delegation your institution is a party to, with its history."""
         return delegations.delegation_view(
-            delegations.get_delegation(db_session(), current_caller(), delegation_id)
+            delegation_forwarding.get_delegation(
+                db_session(), federation(), current_caller(), delegation_id
+            )
         )
 
 
@@ -108,7 +110,9 @@ class Cancel(MethodView):
     def post(self, body: dict[str, Any], delegation_id: str) -> Any:
         """Cancel a request not yet decided (the host only)."""
         return delegations.delegation_view(
-            delegations.cancel(db_session(), current_caller(), delegation_id, body.get("reason"))
+            delegation_forwarding.cancel(
+                db_session(), federation(), current_caller(), delegation_id, body.get("reason")
+            )
         )
 
 
@@ -121,8 +125,9 @@ class Outcome(MethodView):
     @blp.doc(security=SECURITY, operationId="reportDelegationOutcome")
     def post(self, body: dict[str, Any], delegation_id: str) -> Any:
         """Approved → completed or failed (the host only)."""
-        delegation = delegations.report_outcome(
+        delegation = delegation_forwarding.report_outcome(
             db_session(),
+            federation(),
             current_caller(),
             delegation_id,
             body["outcome"] == "completed",

@@ -11,8 +11,8 @@ from flask.views import MethodView
 from router.api import x_federation_schemas as schemas
 from router.api.blueprint import SECURITY, RouterBlueprint
 from router.api.fields import KID_PARAMETER, PIC_PARAMETER
-from router.federation import key_directory
-from router.request_context import current_caller, db_session
+from router.federation import delegation_forwarding, key_directory
+from router.request_context import current_caller, db_session, federation
 
 blp = RouterBlueprint(
     "x-keys",
@@ -103,7 +103,7 @@ class Jwks(MethodView):
     @blp.doc(security=[], operationId="getInstitutionJwks")
     def get(self, pic: str) -> Response:
         """The JWKS of institution ``pic``: active keys, and revoked ones apart with the time."""
-        document = key_directory.jwks(db_session(), pic)
+        document = delegation_forwarding.jwks(db_session(), federation(), pic)
         response = Response(json.dumps(document), mimetype="application/jwk-set+json")
         response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE}"
         return response

@@ -11,6 +11,7 @@ never opens it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,17 @@ from router.services.caller import Caller, Scope
 from sgc_client.protocol import delegation as protocol
 from sgc_client.protocol import jose
 from sgc_client.protocol.errors import ProtocolError
+
+
+def host_encryption_key_active(
+    session: Session, delegation: Delegation, kid: str, now: dt.datetime
+) -> bool:
+    """Whether ``kid`` is an active encryption key of the delegation's host, wherever it lives."""
+    if delegation.host_id is not None:
+        return key_directory.is_active_encryption_key(session, delegation.host_id, kid, now)
+    # A host of a peer router: the keys its router forwarded with the request.
+    keys = json.loads(delegation.host_keys or "{}").get("keys", [])
+    return any(k.get("kid") == kid and k.get("use") == "enc" for k in keys)
 
 
 @dataclass(frozen=True)
@@ -77,7 +89,7 @@ def verify_decision(
         )
     if decision.dam_auth_key is not None:
         kid = jose.read_jwe_header(decision.dam_auth_key, protocol.DAM_AUTH_KEY_TYPE)["kid"]
-        if not key_directory.is_active_encryption_key(session, delegation.host_id, kid, now):
+        if not host_encryption_key_active(session, delegation, kid, now):
             raise SecretNotForRecipient(
                 f"The DAM key is encrypted to {kid!r}, which is not an active encryption key of "
                 f"{delegation.host_pic}."

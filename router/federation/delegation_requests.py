@@ -115,7 +115,11 @@ class VerifiedRequest:
 
     message: jose.SignedMessage
     request: protocol.DelegationRequest
-    host: Organisation
+    # None when the host is an institution of the peer router that forwarded the request.
+    host: Organisation | None
+    host_pic: str
+    peer_router: str | None = None
+    host_keys: str | None = None
 
 
 def verify_request(
@@ -143,10 +147,10 @@ def verify_request(
         protocol.check_validity(request.issued_at, request.expires_at, now.timestamp())
     except ProtocolError as error:
         raise refusal(error) from error
-    return VerifiedRequest(message=message, request=request, host=host)
+    return VerifiedRequest(message=message, request=request, host=host, host_pic=host.identifier)
 
 
-def _card_for(session: Session, host: Organisation, escn_text: str) -> Card:
+def _card_for(session: Session, host: Organisation | None, escn_text: str) -> Card:
     """The card the request names, checked: issued here, not the host's own, active."""
     escn = parse_escn(escn_text)
     home = session.scalar(
@@ -157,7 +161,7 @@ def _card_for(session: Session, host: Organisation, escn_text: str) -> Card:
             f"Card {escn.value} is issued by {escn.pic}, which is not an institution of this "
             "router."
         )
-    if home.id == host.id:
+    if host is not None and home.id == host.id:
         raise OwnCardDelegation(
             f"Card {escn.value} is your own: you hold its DAM keys and need no delegation."
         )
@@ -174,6 +178,38 @@ def _card_for(session: Session, host: Organisation, escn_text: str) -> Card:
             f"Card {escn.value} is {status.value.lower()}: only an active card gets a delegation."
         )
     return card
+
+
+def new_delegation(
+    verified: VerifiedRequest,
+    *,
+    home_id: int | None,
+    home_pic: str,
+    card_number: str,
+    now: dt.datetime,
+) -> Delegation:
+    """A new delegation for a verified request, in the requested state (not added)."""
+    request = verified.request
+    return Delegation(
+        id=request.request_id,
+        host_id=verified.host.id if verified.host is not None else None,
+        home_id=home_id,
+        host_pic=verified.host_pic,
+        home_pic=home_pic,
+        card_number=card_number,
+        uid=request.uid,
+        aid=request.application.aid,
+        application=json.dumps(request.application.claims(), sort_keys=True),
+        request_jws=verified.message.compact,
+        request_hash=verified.message.hash,
+        request_kid=verified.message.kid,
+        issued_at=dt.datetime.fromtimestamp(request.issued_at, dt.UTC),
+        expires_at=dt.datetime.fromtimestamp(request.expires_at, dt.UTC),
+        state=DelegationState.REQUESTED.value,
+        requested_at=now,
+        peer_router=verified.peer_router,
+        host_keys=verified.host_keys,
+    )
 
 
 def accept_request(
@@ -197,23 +233,12 @@ def accept_request(
             f"The application key is encrypted to {app_key_kid!r}, which is not an active "
             f"encryption key of {card.issuer.identifier}."
         )
-    delegation = Delegation(
-        id=request.request_id,
-        host_id=verified.host.id,
+    delegation = new_delegation(
+        verified,
         home_id=card.issuer_id,
-        host_pic=verified.host.identifier,
         home_pic=card.issuer.identifier,
         card_number=card.card_number,
-        uid=request.uid,
-        aid=request.application.aid,
-        application=json.dumps(request.application.claims(), sort_keys=True),
-        request_jws=verified.message.compact,
-        request_hash=verified.message.hash,
-        request_kid=verified.message.kid,
-        issued_at=dt.datetime.fromtimestamp(request.issued_at, dt.UTC),
-        expires_at=dt.datetime.fromtimestamp(request.expires_at, dt.UTC),
-        state=DelegationState.REQUESTED.value,
-        requested_at=now,
+        now=now,
     )
     session.add(delegation)
     record_event(session, delegation, None, Party.HOST, None, now)

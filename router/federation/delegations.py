@@ -38,7 +38,8 @@ ROLES = ("home", "host")
 _SORTABLE = {"requestedAt": Delegation.requested_at, "id": Delegation.id}
 
 
-def _reason(reason: str | None) -> str | None:
+def clean_reason(reason: str | None) -> str | None:
+    """A reason as stored: stripped, at most REASON_LENGTH characters, None when empty."""
     cleaned = (reason or "").strip()
     if len(cleaned) > REASON_LENGTH:
         raise MalformedRequest(f"A reason is at most {REASON_LENGTH} characters.")
@@ -54,10 +55,12 @@ def party_of(delegation: Delegation, organisation_id: int) -> Party | None:
     return None
 
 
-def _event_data(delegation: Delegation, previous: str | None, reason: str | None) -> dict[str, Any]:
+def _event_data(
+    delegation: Delegation, state: str, previous: str | None, reason: str | None
+) -> dict[str, Any]:
     data: dict[str, Any] = {
         "delegationId": delegation.id,
-        "state": delegation.state,
+        "state": state,
         "previousState": previous,
         "host": delegation.host_pic,
         "home": delegation.home_pic,
@@ -66,9 +69,9 @@ def _event_data(delegation: Delegation, previous: str | None, reason: str | None
         "reason": reason,
     }
     # The signed messages travel with their events, so a party can act on a push alone.
-    if delegation.state == DelegationState.REQUESTED:
+    if state == DelegationState.REQUESTED:
         data["request"] = delegation.request_jws
-    if delegation.state in (DelegationState.APPROVED, DelegationState.REFUSED):
+    if state in (DelegationState.APPROVED, DelegationState.REFUSED):
         data["decision"] = delegation.decision_jws
     return data
 
@@ -80,17 +83,23 @@ def record_event(
     party: Party,
     reason: str | None,
     at: dt.datetime,
+    state: str | None = None,
 ) -> None:
-    """Append the history entry of the delegation's current state and queue its webhook events."""
-    delegation.events.append(
-        DelegationEvent(at=at, state=delegation.state, party=party.value, reason=reason)
-    )
-    kind = event_type(DelegationState(delegation.state))
+    """Append the history entry of the delegation's current state and queue its webhook events.
+
+    ``state`` names another state than the current one: a step the delegation went through on
+    the home's router, learnt later by the host's.
+    """
+    state = state or delegation.state
+    delegation.events.append(DelegationEvent(at=at, state=state, party=party.value, reason=reason))
+    kind = event_type(DelegationState(state))
     queue_event(
         session,
-        subscriptions_of(session, (delegation.home_id, delegation.host_id), kind),
+        subscriptions_of(
+            session, [i for i in (delegation.home_id, delegation.host_id) if i is not None], kind
+        ),
         kind,
-        _event_data(delegation, previous, reason),
+        _event_data(delegation, state, previous, reason),
         card_number=delegation.card_number,
     )
 
@@ -140,7 +149,10 @@ def expire_overdue(session: Session, now: dt.datetime | None = None) -> int:
     now = now or utcnow()
     overdue = session.scalars(
         select(Delegation).where(
-            Delegation.state.in_([s.value for s in PENDING]), Delegation.expires_at <= now
+            Delegation.state.in_([s.value for s in PENDING]),
+            Delegation.expires_at <= now,
+            # A request forwarded to the home's router expires there; this copy follows it.
+            Delegation.home_id.is_not(None),
         )
     ).all()
     moved = 0
@@ -248,7 +260,7 @@ def cancel(
         delegation,
         DelegationState.CANCELLED,
         party,
-        reason=_reason(reason),
+        reason=clean_reason(reason),
     )
     session.commit()
     return delegation
@@ -262,7 +274,7 @@ def report_outcome(
     party = party_of(delegation, caller.organisation_id)
     assert party is not None
     target = DelegationState.COMPLETED if completed else DelegationState.FAILED
-    move(session, delegation, target, party, reason=_reason(reason))
+    move(session, delegation, target, party, reason=clean_reason(reason))
     session.commit()
     return delegation
 

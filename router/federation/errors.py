@@ -1,5 +1,7 @@
 """The federation's refusals, each with its own stable code (ER-0200 to ER-0249).
 
+ER-0240..0249 concern delegations forwarded between peer routers.
+
 Every refusal of a key, a delegation request or a decision has a code of its own, so that a host's
 kiosk or a home's card system can tell exactly which rule its message broke.
 """
@@ -264,3 +266,27 @@ class KeyAlreadyRevoked(Conflict):
     code = "ER-0234"
     slug = "key-already-revoked"
     title = "Key already revoked"
+
+
+# -- delegations forwarded between peer routers (ER-0240..0249) -----------------------------------
+
+
+class HostNotOfCallingRouter(AccessDenied):
+    """A forwarded request whose host institution the catalogue does not give the calling router.
+
+    A router forwards its own institutions' requests only: one that speaks for another router's
+    institution (or one it does not host at all) is refused, whatever the request says.
+    """
+
+    code = "ER-0240"
+    slug = "host-not-of-calling-router"
+    title = "Host institution not hosted by the calling router"
+
+
+class InvalidForwardedKeys(MalformedRequest):
+    """A forwarded request without the host's public keys as a readable JWKS."""
+
+    code = "ER-0241"
+    slug = "invalid-forwarded-keys"
+    title = "Invalid forwarded host keys"
+

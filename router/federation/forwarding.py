@@ -7,8 +7,8 @@ they ask that router over a signed request and return its answer with the router
 A forwarded request is answered from the receiving router's own data only: nothing is forwarded
 twice, so loops cannot happen.
 
-Forwarding another kind of request later (a delegation request: a JSON POST carrying a JWS,
-answered with JSON) takes one call on the sending side::
+Forwarding another kind of request (a JSON POST answered with JSON, as delegation requests are
+in :mod:`router.federation.delegation_forwarding`) takes one call on the sending side::
 
     answer = forwarding.forward_json(membership, escn.pic, "/api/x/federation/peer/delegations",
                                      {"jws": compact_jws})
@@ -89,12 +89,15 @@ class Answered(Generic[T]):
     router: RouterEntry | None = None
 
 
-def raise_for_problem(answer: PeerAnswer) -> None:
+def raise_for_problem(
+    answer: PeerAnswer, *, passed_on: frozenset[int] = _PASSED_ON_STATUSES
+) -> None:
     """Raise the error a peer's 4xx answer stands for; return quietly on a 2xx answer.
 
     The peer's own client errors (unknown card, malformed number) become the same error here,
     marked with the peer's id (``answered_by``); its refusals of this router's request become
-    :class:`PeerRefusedRequest` (502), since the client did nothing wrong.
+    :class:`PeerRefusedRequest` (502), since the client did nothing wrong. ``passed_on`` are
+    the statuses that stand for the client's own faults on that path.
     """
     if 200 <= answer.status < 300:
         return
@@ -107,7 +110,7 @@ def raise_for_problem(answer: PeerAnswer) -> None:
             router_id=router.id,
         )
     message = message[:1000]
-    if code in _REFUSALS or answer.status not in _PASSED_ON_STATUSES:
+    if code in _REFUSALS or answer.status not in passed_on:
         raise PeerRefusedRequest(
             f"Router {router.id} refused this router's request ({code}): {message}",
             router_id=router.id,

@@ -64,8 +64,9 @@ class Delegation(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    host_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    home_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    # One of the two is None when that party is an institution of another router (peer_router).
+    host_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    home_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     # The PICs too (identifiers never change): every view of a delegation names both parties,
     # and reading them here spares loading two organisations each time.
     host_pic: Mapped[str] = mapped_column(String(64))
@@ -90,6 +91,11 @@ class Delegation(Base):
     decision_jws: Mapped[str | None] = mapped_column(Text)
     decision_kid: Mapped[str | None] = mapped_column(String(128))
     outcome_reason: Mapped[str | None] = mapped_column(String(500))
+    # A forwarded delegation: the router of the other party (on the host's router, the home's;
+    # on the home's router, the host's), which alone may read or move it from afar.
+    peer_router: Mapped[str | None] = mapped_column(String(64))
+    # On the home's router: the host's public keys (a JWKS) as its own router forwarded them.
+    host_keys: Mapped[str | None] = mapped_column(Text)
 
     host: Mapped[Organisation] = relationship(foreign_keys=[host_id])
     home: Mapped[Organisation] = relationship(foreign_keys=[home_id])

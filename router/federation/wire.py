@@ -40,7 +40,8 @@ def _date(value: dt.date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _timestamp(value: dt.datetime) -> str:
+def timestamp_json(value: dt.datetime) -> str:
+    """A UTC timestamp as the protocol writes it (ISO 8601, ``Z``)."""
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -60,7 +61,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
         "issuer": issuer_json(verdict.issuer),
         "expiresAt": _date(verdict.expires_at),
         "displayName": verdict.display_name,
-        "checkedAt": _timestamp(verdict.checked_at),
+        "checkedAt": timestamp_json(verdict.checked_at),
     }
 
 
@@ -74,14 +75,16 @@ def card_json(card: PeerCard) -> dict[str, Any]:
     }
 
 
-def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+def required_field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    """A member that must be present with this type (a bool is not an int)."""
     value = data.get(name)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise WireError(f"{name} is missing or of the wrong type")
     return value
 
 
-def _optional(data: Mapping[str, Any], name: str, kind: type) -> Any:
+def optional_field(data: Mapping[str, Any], name: str, kind: type) -> Any:
+    """A member that may be null or absent, else of this type."""
     value = data.get(name)
     if value is not None and not isinstance(value, kind):
         raise WireError(f"{name} is of the wrong type")
@@ -97,7 +100,8 @@ def _parse_date(value: str | None, name: str) -> dt.date | None:
         raise WireError(f"{name} is not a date") from error
 
 
-def _parse_timestamp(value: str, name: str) -> dt.datetime:
+def parse_timestamp(value: str, name: str) -> dt.datetime:
+    """An ISO 8601 timestamp with its time zone, in UTC."""
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
@@ -113,9 +117,9 @@ def _parse_issuer(value: Any) -> IssuerInfo | None:
     if not isinstance(value, Mapping):
         raise WireError("issuer must be an object")
     return IssuerInfo(
-        identifier=_field(value, "identifier", str),
-        name=_field(value, "name", str),
-        country=_optional(value, "country", str),
+        identifier=required_field(value, "identifier", str),
+        name=required_field(value, "name", str),
+        country=optional_field(value, "country", str),
     )
 
 
@@ -125,12 +129,12 @@ def parse_verdict(data: Any, *, card_number: str, hosted_pics: frozenset[str]) -
         raise WireError("a verdict is a JSON object")
     if data.get("cardNumber") != card_number:
         raise WireError("the answer is about another card")
-    reason_text = _optional(data, "reason", str)
+    reason_text = optional_field(data, "reason", str)
     try:
         reason = VerdictReason(reason_text) if reason_text is not None else None
     except ValueError as error:
         raise WireError(f"unknown reason {reason_text!r}") from error
-    valid = _field(data, "valid", bool)
+    valid = required_field(data, "valid", bool)
     if valid != (reason is None):
         raise WireError("a verdict is valid exactly when it gives no reason")
     issuer = _parse_issuer(data.get("issuer"))
@@ -141,9 +145,9 @@ def parse_verdict(data: Any, *, card_number: str, hosted_pics: frozenset[str]) -
         reason=reason,
         card_number=card_number,
         issuer=issuer,
-        expires_at=_parse_date(_optional(data, "expiresAt", str), "expiresAt"),
-        display_name=_optional(data, "displayName", str),
-        checked_at=_parse_timestamp(_field(data, "checkedAt", str), "checkedAt"),
+        expires_at=_parse_date(optional_field(data, "expiresAt", str), "expiresAt"),
+        display_name=optional_field(data, "displayName", str),
+        checked_at=parse_timestamp(required_field(data, "checkedAt", str), "checkedAt"),
     )
 
 
@@ -153,10 +157,10 @@ def parse_card(data: Any, *, card_number: str, hosted_pics: frozenset[str]) -> P
     if verdict.issuer is None or verdict.expires_at is None:
         raise WireError("a card answer names the issuer and the expiry")
     try:
-        status = V2Status(_field(data, "status", str))
+        status = V2Status(required_field(data, "status", str))
     except ValueError as error:
         raise WireError("unknown status") from error
-    issued_at = _parse_date(_field(data, "issuedAt", str), "issuedAt")
+    issued_at = _parse_date(required_field(data, "issuedAt", str), "issuedAt")
     assert issued_at is not None
     public = replace(verdict, display_name=None)
     return PeerCard(
@@ -200,12 +204,12 @@ def parse_verification_request(data: Any, *, router_id: str) -> VerificationRequ
     partner = data.get("partner")
     if not isinstance(partner, Mapping):
         raise WireError("partner must be an object")
-    identifier = _field(partner, "identifier", str).strip()
-    name = _field(partner, "name", str).strip()
+    identifier = required_field(partner, "identifier", str).strip()
+    name = required_field(partner, "name", str).strip()
     if not (0 < len(identifier) <= 64) or not (0 < len(name) <= 255):
         raise WireError("the partner's identifier (64) or name (255) is empty or too long")
     return VerificationRequest(
-        card_number=_field(data, "cardNumber", str),
+        card_number=required_field(data, "cardNumber", str),
         partner=ForeignPartner(router_id=router_id, identifier=identifier, name=name),
-        holder_scope=_field(data, "holderScope", bool),
+        holder_scope=required_field(data, "holderScope", bool),
     )

@@ -15,7 +15,12 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from router.federation import delegation_decisions, delegation_requests, delegations, key_directory
+from router.federation import (
+    delegation_decisions,
+    delegation_forwarding,
+    delegations,
+    key_directory,
+)
 from router.federation.delegation_states import DelegationState as DomainDelegationState
 from router.graphql.connections import PageInfo, encode_cursor, page_info, window
 from router.graphql.context import GraphQLContext, context_of
@@ -222,7 +227,11 @@ class FederationQuery:
     def delegation(self, info: GraphQLInfo, id: strawberry.ID) -> Delegation:
         """Same as GET /api/x/delegations/{id}."""
         context = context_of(info)
-        return _node(delegations.get_delegation(context.session, context.caller, str(id)))
+        return _node(
+            delegation_forwarding.get_delegation(
+                context.session, context.federation, context.caller, str(id)
+            )
+        )
 
     @strawberry.field(description="Your institution's public keys (scope keys:manage).")
     def public_keys(self, info: GraphQLInfo) -> list[InstitutionKey]:
@@ -246,8 +255,8 @@ class FederationMutation:
         return _node(
             _change(
                 info,
-                lambda: delegation_requests.submit_request(
-                    context.session, context.caller, request
+                lambda: delegation_forwarding.submit_request(
+                    context.session, context.federation, context.caller, request
                 ),
             )
         )
@@ -284,7 +293,9 @@ class FederationMutation:
         return _node(
             _change(
                 info,
-                lambda: delegations.cancel(context.session, context.caller, str(id), reason),
+                lambda: delegation_forwarding.cancel(
+                    context.session, context.federation, context.caller, str(id), reason
+                ),
             )
         )
 
@@ -297,8 +308,8 @@ class FederationMutation:
         return _node(
             _change(
                 info,
-                lambda: delegations.report_outcome(
-                    context.session, context.caller, str(id), completed, reason
+                lambda: delegation_forwarding.report_outcome(
+                    context.session, context.federation, context.caller, str(id), completed, reason
                 ),
             )
         )

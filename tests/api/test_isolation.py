@@ -1,6 +1,7 @@
 """An organisation never reads or writes another organisation's persons or cards."""
 
 import io
+import uuid
 
 import pytest
 from PIL import Image
@@ -265,6 +266,13 @@ def test_the_intentionally_public_endpoints_are_these_and_no_more():
         "x-federation-peer.PeerCard",
         "x-federation-peer.PeerVerifications",
         "x-federation-peer.PeerEcho",
+        # Forwarded delegations: only the router that forwarded one reads or moves it
+        # (tests/federation/test_delegation_forwarding.py).
+        "x-federation-peer.PeerDelegations",
+        "x-federation-peer.PeerDelegation",
+        "x-federation-peer.PeerDelegationCancel",
+        "x-federation-peer.PeerDelegationOutcome",
+        "x-federation-peer.PeerJwks",
     } == PUBLIC_API_ENDPOINTS
 
 
@@ -274,6 +282,11 @@ def test_an_api_key_opens_no_peer_endpoint(client, uni, theirs):
         ("GET", f"/api/x/federation/peer/cards/{theirs['escn']}"),
         ("POST", "/api/x/federation/peer/verifications"),
         ("POST", "/api/x/federation/peer/echo"),
+        ("POST", "/api/x/federation/peer/delegations"),
+        ("GET", f"/api/x/federation/peer/delegations/{uuid.uuid4()}"),
+        ("POST", f"/api/x/federation/peer/delegations/{uuid.uuid4()}/cancel"),
+        ("POST", f"/api/x/federation/peer/delegations/{uuid.uuid4()}/outcome"),
+        ("GET", "/api/x/federation/peer/directory/999999999/jwks.json"),
     ):
         response = client.open(path, method=method, json={}, headers=uni.headers)
         assert response.status_code == 404 and response.json["code"] == "ER-0265", path

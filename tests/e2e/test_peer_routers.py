@@ -26,15 +26,20 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, func, select, text
 
+from reader_tools.desfire.crypto import diversify_dam_keys
 from router import migrate
 from router.cli import escr_group
 from router.db import Database
 from router.domain.escn import default_generator
 from router.federation.keys import generate_private_key, public_key_of, read_private_key
-from router.models import Card, VerificationRecord
+from router.models import Card, Person, VerificationRecord
 from router.services import credentials, organisations
+from sgc_client import RouterClient
+from sgc_client.delegation import DelegationHost, KeyStore
+from sgc_client.protocol import jose
 from tests.conftest import PG_URL, _postgres_schema_url, card_body, esi, person_body
 from tests.federation.catalogue_source import CatalogueSource
+from tests.federation.conftest import application
 from tests.federation.factories import PeerRouter
 from tests.federation.misbehaving_peers import SilentPeer, WrongKeyPeer
 from tests.live_server import free_port, wait_until_serving
@@ -45,6 +50,8 @@ GUNICORN = Path(sys.executable).with_name("gunicorn")
 PICS = {"a": "111111111", "b": "222222222", "c": "333333333"}
 PARTNER_PIC, WRONG_KEY_PIC, SILENT_PIC = "777777777", "444444444", "555555555"
 CONNECT_TIMEOUT, READ_TIMEOUT = 1.0, 1.5
+UID = "04A1B2C3D4E5F6"
+DEFAULT_KEY = bytes.fromhex("F0E1D2C3B4A5968778695A4B3C2D1E0F")
 # A client of the test waits longer than any bound the routers promise, so a hang fails it.
 CLIENT_TIMEOUT = 10.0
 
@@ -345,15 +352,117 @@ def test_with_its_source_down_or_forged_a_router_keeps_its_valid_catalogue(feder
     assert again.status_code == 200 and again.headers["Escr-Answered-By"] == "router-b"
 
 
-def test_router_b_stopped_is_a_clear_502_then_its_circuit_opens(federation):
+@dataclass
+class Kiosk:
+    """The host (router A's university) and the home (router B's), with their own keys."""
+
+    host: DelegationHost
+    host_store: KeyStore
+    home_keys: Path
+    policy: Path
+    escn: str
+
+
+def _escr_sgc(router: Router, *args: str) -> str:
+    env = {**os.environ, "ESCR_SGC_ROUTER": router.url, "ESCR_SGC_API_KEY": router.keys["uni"]}
+    done = subprocess.run([str(GUNICORN.with_name("escr-sgc")), *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def kiosk(federation, tmp_path_factory: pytest.TempPathFactory) -> Kiosk:
+    a, b = federation.a, federation.b
+    tmp = tmp_path_factory.mktemp("kiosk")
+    home_keys = tmp / "home-keys"
+    _escr_sgc(b, "keys", "create", "--keys", str(home_keys), "--register")
+    _escr_sgc(b, "dam-keys", "create", "--keys", str(home_keys))
+    policy = tmp / "policy.toml"
+    policy.write_text(f'[[hosts]]\npic = "{PICS["a"]}"\naids = ["F58542"]\nmax_quota = 64\n'
+                      'approval = "auto"\n')
+    b_client = RouterClient(b.url, api_key=b.keys["uni"])
+    b_client.persons.create(person_body(esi("D1"), PICS["b"]))
+    escn = b_client.cards.create(card_body(esi("D1"), PICS["b"], csn=UID))["cardNumber"]
+    host_store = KeyStore(tmp / "host-keys")
+    a_client = RouterClient(a.url, api_key=a.keys["uni"])
+    for use in ("sig", "enc"):
+        a_client.public_keys.register(host_store.create(use).public().jwk)
+    # The host knows only its own router: the home's keys come through router A's directory.
+    host = DelegationHost(a_client, host_store, PICS["a"])
+    return Kiosk(host, host_store, home_keys, policy, escn)
+
+
+def test_a_delegation_asked_at_a_is_decided_by_the_home_on_b_and_followed_on_a(
+    federation, kiosk
+):
+    a, b = federation.a, federation.b
+    prepared = kiosk.host.prepare(kiosk.escn, UID, application(), DEFAULT_KEY, 1)
+    assert kiosk.host.submit(prepared)["state"] == "requested"
+    run = _escr_sgc(b, "delegations", "run", "--once", "--keys", str(kiosk.home_keys),
+                    "--policy", str(kiosk.policy))
+    assert "approved=1 refused=0" in run
+    view = kiosk.host.wait(prepared.id, timeout=20)
+    assert view["state"] == "approved"
+    on_b = httpx.get(f"{b.url}/api/x/delegations/{prepared.id}", headers=b.headers("uni"),
+                     timeout=CLIENT_TIMEOUT).json()
+    assert view["decisionToken"] == on_b["decisionToken"], "the home's answer, unchanged"
+    # The host checks the home's signature and opens the DAM key meant for it.
+    authorisation = kiosk.host.open(prepared, view)
+    card = diversify_dam_keys(KeyStore(kiosk.home_keys).dam_base_keys(), bytes.fromhex(UID))
+    assert authorisation.dam_auth_key == card.auth
+    kiosk.host.report(prepared.id, completed=True)
+    on_b = httpx.get(f"{b.url}/api/x/delegations/{prepared.id}", headers=b.headers("uni"),
+                     timeout=CLIENT_TIMEOUT).json()
+    assert on_b["state"] == "completed" and on_b["history"][-1]["actor"] == PICS["a"]
+    # Router A keeps the host's request and the states: no card, no card holder of B.
+    assert _count(a.database_url, Card) == 0
+    assert _count(a.database_url, Person) == 0
+
+
+def test_a_tampered_or_dishonest_forwarding_is_refused_by_b(federation, kiosk):
+    a, b, c = federation.a, federation.b, federation.c
+    prepared = kiosk.host.prepare(kiosk.escn, UID, application(), DEFAULT_KEY, 1)
+    keys = {"keys": [dict(kiosk.host_store.signing_key().public().jwk)]}
+    header, payload, signature = prepared.compact.split(".")
+    claims = json.loads(jose.b64url_decode(payload))
+    claims["application"]["quotaLimit"] = 64
+    altered = ".".join((header, jose.b64url_encode(json.dumps(claims).encode()), signature))
+
+    def forward(router: Router, compact: str) -> httpx.Response:
+        signer = PeerRouter(router.id, router.url, (PICS[router.name],),
+                            read_private_key(router.instance / "router-key.pem"))
+        body = json.dumps({"request": compact, "hostKeys": keys}).encode()
+        request = signer.signed_request("POST", f"{b.url}/api/x/federation/peer/delegations",
+                                        body)
+        return httpx.Client(timeout=CLIENT_TIMEOUT).send(request)
+
+    tampered = forward(a, altered)
+    assert tampered.status_code == 422 and tampered.json()["code"] == "ER-0202"
+    # Router C speaks for router A's institution: not its own.
+    dishonest = forward(c, prepared.compact)
+    assert dishonest.status_code == 403 and dishonest.json()["code"] == "ER-0240"
+    listed = httpx.get(f"{b.url}/api/x/delegations?role=home", headers=b.headers("uni"),
+                       timeout=CLIENT_TIMEOUT).json()
+    assert prepared.id not in [d["id"] for d in listed["content"]]
+
+
+def test_router_b_stopped_is_a_clear_502_then_its_circuit_opens(federation, kiosk):
     a, b = federation.a, federation.b
     escn = _card(b, "B3")  # never asked before: not in router A's cache
     b.process.terminate()
     b.process.wait(timeout=30)
-    for _ in range(2):
-        answer = httpx.get(f"{a.url}/api/v2/cards/{escn}/status", timeout=CLIENT_TIMEOUT)
-        assert answer.status_code == 502, answer.text
-        assert answer.json()["code"] == "ER-0250" and "router-b" in answer.json()["message"]
+    # A delegation for a card of B is refused at once, clearly, and nothing is kept on A.
+    prepared = kiosk.host.prepare(kiosk.escn, UID, application(), DEFAULT_KEY, 1)
+    started = time.monotonic()
+    delegation = httpx.post(f"{a.url}/api/x/delegations", json={"request": prepared.compact},
+                            headers=a.headers("uni"), timeout=CLIENT_TIMEOUT)
+    assert time.monotonic() - started < CLIENT_TIMEOUT
+    assert delegation.status_code == 502, delegation.text
+    assert delegation.json()["code"] == "ER-0250" and "router-b" in delegation.json()["message"]
+    answer = httpx.get(f"{a.url}/api/v2/cards/{escn}/status", timeout=CLIENT_TIMEOUT)
+    assert answer.status_code == 502, answer.text
+    assert answer.json()["code"] == "ER-0250" and "router-b" in answer.json()["message"]
     refused = httpx.get(f"{a.url}/api/v2/cards/{escn}/status", timeout=CLIENT_TIMEOUT)
     assert refused.status_code == 503 and refused.json()["code"] == "ER-0253"
     assert int(refused.headers["Retry-After"]) >= 1
