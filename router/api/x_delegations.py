@@ -9,8 +9,10 @@ from flask.views import MethodView
 from router.api import x_federation_schemas as schemas
 from router.api.blueprint import SECURITY, RouterBlueprint
 from router.api.fields import DELEGATION_ID_PARAMETER
+from router.api.problems import ANSWERED_BY_HEADER
 from router.api.representations import paged
 from router.federation import delegation_decisions, delegation_forwarding, delegations
+from router.federation.records import Delegation
 from router.request_context import current_caller, db_session, federation, settings
 from router.services.pagination import PageRequest
 
@@ -20,6 +22,14 @@ blp = RouterBlueprint(
     url_prefix="/api/x/delegations",
     description="escrouter: delegated application management between institutions (DESFire DAM)",
 )
+
+
+def _answer(delegation: Delegation, status: int = 200) -> tuple[Any, int, dict[str, str]]:
+    """The delegation's view; marked with the home's router when that router answered for it."""
+    headers = {}
+    if delegation.peer_router is not None and delegation.home_id is None:
+        headers[ANSWERED_BY_HEADER] = delegation.peer_router
+    return delegations.delegation_view(delegation), status, headers
 
 
 @blp.route("")
@@ -54,7 +64,7 @@ class Delegations(MethodView):
         delegation = delegation_forwarding.submit_request(
             db_session(), federation(), current_caller(), body["request"]
         )
-        return delegations.delegation_view(delegation)
+        return _answer(delegation, 201)
 
 
 @blp.route("/<string:delegation_id>", parameters=[DELEGATION_ID_PARAMETER])
@@ -65,7 +75,7 @@ class DelegationById(MethodView):
     @blp.doc(security=SECURITY, operationId="getDelegation")
     def get(self, delegation_id: str) -> Any:
         """Read a delegation your institution is a party to, with its history."""
-        return delegations.delegation_view(
+        return _answer(
             delegation_forwarding.get_delegation(
                 db_session(), federation(), current_caller(), delegation_id
             )
@@ -109,7 +119,7 @@ class Cancel(MethodView):
     @blp.doc(security=SECURITY, operationId="cancelDelegation")
     def post(self, body: dict[str, Any], delegation_id: str) -> Any:
         """Cancel a request not yet decided (the host only)."""
-        return delegations.delegation_view(
+        return _answer(
             delegation_forwarding.cancel(
                 db_session(), federation(), current_caller(), delegation_id, body.get("reason")
             )
@@ -133,4 +143,4 @@ class Outcome(MethodView):
             body["outcome"] == "completed",
             body.get("reason"),
         )
-        return delegations.delegation_view(delegation)
+        return _answer(delegation)

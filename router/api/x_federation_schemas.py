@@ -154,6 +154,13 @@ class DelegationView(Schema):
     decisionToken = fields.String(
         allow_none=True, metadata={"description": "The decision JWS as received"}
     )
+    peerRouter = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Id of the other institution's router when it is not this one: the "
+            "card's home router answered (host's side), or the host's router asked (home's side)"
+        },
+    )
     history = fields.List(fields.Nested(DelegationEventView))
 
 

@@ -302,6 +302,8 @@ def delegation_view(delegation: Delegation) -> Mapping[str, Any]:
         "request": delegation.request_jws,
         "requestHash": delegation.request_hash,
         "decisionToken": delegation.decision_jws,
+        # The other party's router when it is not this one (a delegation across peer routers).
+        "peerRouter": delegation.peer_router,
         "history": [
             {
                 "at": event.at,

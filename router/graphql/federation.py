@@ -103,6 +103,9 @@ class Delegation:
     request: str = strawberry.field(description="The request JWS as received.")
     request_hash: str
     decision_token: str | None = strawberry.field(description="The decision JWS as received.")
+    peer_router: str | None = strawberry.field(
+        description="Id of the other institution's router when it is not this one."
+    )
     history: list[DelegationEvent]
 
     @classmethod
@@ -128,6 +131,7 @@ class Delegation:
             request=view["request"],
             request_hash=view["requestHash"],
             decision_token=view["decisionToken"],
+            peer_router=view["peerRouter"],
             history=[
                 DelegationEvent(
                     at=e["at"],

@@ -80,16 +80,21 @@ def test_a_request_at_a_reaches_the_home_on_b_and_its_approval_comes_back(pair, 
     assert answer.status_code == 201, answer.json
     delegation_id = answer.json["id"]
     assert answer.json["state"] == "requested" and answer.json["home"] == B_PIC
+    # Marked as B's answer, as every forwarded answer is.
+    assert answer.headers["Escr-Answered-By"] == pair.b.id == answer.json["peerRouter"]
     b, a = pair.b_app.test_client(), pair.a_app.test_client()
     inbox = b.get("/api/x/delegations?role=home&state=requested", headers=home.headers).json
     assert [d["id"] for d in inbox["content"]] == [delegation_id]
     assert inbox["content"][0]["request"] == compact and inbox["content"][0]["host"] == A_PIC
+    assert inbox["content"][0]["peerRouter"] == pair.a.id
     token = sign_decision(decision_claims(home, host, compact, "approve"), home.signing)
     decided = b.post(f"/api/x/delegations/{delegation_id}/decision", json={"decision": token},
                      headers=home.headers)
     assert decided.status_code == 200, decided.json
 
-    seen = a.get(f"/api/x/delegations/{delegation_id}", headers=host.headers).json
+    read = a.get(f"/api/x/delegations/{delegation_id}", headers=host.headers)
+    assert read.headers["Escr-Answered-By"] == pair.b.id
+    seen = read.json
     assert seen["state"] == "approved" and seen["decisionToken"] == token
     assert [h["state"] for h in seen["history"]] == ["requested", "delivered", "approved"]
     assert [h["actor"] for h in seen["history"]] == [A_PIC, B_PIC, B_PIC]
@@ -225,11 +230,13 @@ def test_graphql_follows_a_forwarded_delegation_like_rest(pair, parties):
     token = sign_decision(decision_claims(home, host, compact, "approve"), home.signing)
     pair.b_app.test_client().post(f"/api/x/delegations/{delegation_id}/decision",
                                   json={"decision": token}, headers=home.headers)
-    query = "query($id: ID!) { delegation(id: $id) { state decisionToken } }"
+    query = "query($id: ID!) { delegation(id: $id) { state decisionToken peerRouter } }"
     seen = pair.a_app.test_client().post("/graphql", json={"query": query,
                                                            "variables": {"id": delegation_id}},
                                          headers=host.headers).json
-    assert seen["data"]["delegation"] == {"state": "APPROVED", "decisionToken": token}, seen
+    assert seen["data"]["delegation"] == {
+        "state": "APPROVED", "decisionToken": token, "peerRouter": pair.b.id
+    }, seen
     mutation = ("mutation($id: ID!) { reportDelegationOutcome(id: $id, completed: false, "
                 "reason: \"card removed\") { state } }")
     done = pair.a_app.test_client().post("/graphql", json={"query": mutation,

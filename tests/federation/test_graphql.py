@@ -16,7 +16,7 @@ from tests.graphql.conftest import GraphQL, only_error
 
 DELEGATION = """id state host home cardNumber uid application issuedAt expiresAt requestedAt
     deliveredAt decidedAt finishedAt decision decisionReason outcomeReason request requestHash
-    decisionToken history { at state actor reason }"""
+    decisionToken peerRouter history { at state actor reason }"""
 
 
 @pytest.fixture
