@@ -174,8 +174,10 @@ class Display:
             return
         rows = [("UID", result.uid.hex().upper())]
         rows += [
-            (f"{k['keyNo']} DAM {k['name']}", f"{k['outcome']} (version {k['version']}, was "
-             f"{k['was']})")
+            (
+                f"{k['keyNo']} DAM {k['name']}",
+                f"{k['outcome']} (version {k['version']}, was {k['was']})",
+            )
             for k in keys
         ]
         self._pairs("DAM keys", rows, "bold green")
