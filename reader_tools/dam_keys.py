@@ -142,10 +142,10 @@ def write_dam_keys(
         except DesfireError as error:
             if error.status != Status.INTEGRITY_ERROR:
                 raise
+            before = ", ".join(r.name for r in results if r.outcome == "written") or "none"
             raise DamKeysRefused(
-                f"the card's DAM {name} key (0x{key_no:02X}) is neither the expected old key nor "
-                f"the new one; keys written before it: "
-                f"{', '.join(r.name for r in results if r.outcome == 'written') or 'none'}"
+                f"the card's DAM {name.upper()} key (0x{key_no:02X}) is neither the expected old "
+                f"key nor the new one; keys written before it: {before}"
             ) from error
         results.append(KeyWritten(key_no, name, version, "unchanged", "new"))
     card.end_session()

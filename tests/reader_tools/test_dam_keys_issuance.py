@@ -17,11 +17,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from reader_tools import pcsc
+from reader_tools import dam_keys, pcsc
 from reader_tools.cli import cli
 from reader_tools.desfire import crypto
 from reader_tools.desfire.commands import Desfire, DesfireError
 from reader_tools.desfire.protocol import PICC_AID, Status
+from reader_tools.simulator.card import SimulatedCard
 from reader_tools.simulator.state import CardState, Key
 from sgc_client.delegation import KeyStore
 from sgc_client.delegation.dam import authorise, dam_application
@@ -205,3 +206,17 @@ def test_a_wrong_picc_master_key_or_a_careless_key_file_changes_nothing(
     short = key_file(tmp_path / "short.key", h("5E" * 8))
     assert "32 hex digits" in run(*keys, "--picc-key-file", str(short), code=2).output
     assert saved(card_slot, tmp_path / "after.json") == before
+
+
+def test_an_unknown_mac_key_behind_a_factory_auth_key_is_refused_before_any_change(home):
+    """The card itself refuses the ChangeKey (CRC of new XOR an unknown old key): nothing moves."""
+    state = CardState.blank(UID)
+    state.dam_keys[0x11] = Key(h("3C" * 16), 7)
+    before = json.dumps(state.to_json())
+    with pytest.raises(dam_keys.DamKeysRefused, match=r"MAC key \(0x11\).*before it: none"):
+        dam_keys.write_dam_keys(
+            Desfire(SimulatedCard(state)), picc_master_key=bytes(16),
+            base=home.dam_base_keys(), version=1,
+        )
+    assert json.dumps(state.to_json()) == before
+    printed.append("(nothing printed: the command's code was called directly)")
