@@ -1,7 +1,8 @@
 """``escr-reader``: read, check and write European Student Cards through a PC/SC reader.
 
 Exit status: 0 on success (a valid card for ``verify``), 1 when ``verify`` judges the card not
-valid, 2 on a usage error, 3 when the reader, the card or the router failed.
+valid or ``write-dam-keys`` refuses to overwrite a card's DAM keys, 2 on a usage error, 3 when the
+reader, the card or the router failed.
 """
 
 from __future__ import annotations
@@ -206,6 +207,7 @@ def qr(context: Context, image: Path) -> None:
 
 
 cli.add_command(issuing.write_cdz)
+cli.add_command(issuing.write_dam_keys)
 cli.add_command(issuing.new_signing_key)
 cli.add_command(issuing.new_cdz_keys)
 cli.add_command(simulate)

@@ -14,6 +14,7 @@ from reader_tools.qr import NoQrCode
 from sgc_client.errors import RouterClientError
 
 EXIT_NOT_VALID = 1
+EXIT_REFUSED = 1  # write-dam-keys: the card holds DAM keys it may not overwrite
 EXIT_FAILED = 3
 # What a card or reader problem, a refused card command or a router error looks like to the user.
 FAILURES = (

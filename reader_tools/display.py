@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from reader_tools.cdz import ChipData, pic_of_escn
+from reader_tools.dam_keys import DamKeysResult
 from reader_tools.identify import CardIdentity
 from reader_tools.offline import OfflineVerdict, pic_of_certificate
 from reader_tools.pcsc import ReaderInfo
@@ -155,3 +156,28 @@ class Display:
         if keys_proved is not None:
             rows.append(("Keys 1 and 2", "proved" if keys_proved else "NOT proved"))
         self._pairs("Offline verification", rows, "bold green" if verdict.valid else "bold red")
+
+    def dam_keys(self, result: DamKeysResult) -> None:
+        """What write-dam-keys did to each DAM key (numbers, versions, outcomes; never a key)."""
+        keys = [
+            {
+                "keyNo": f"0x{k.key_no:02X}",
+                "name": k.name,
+                "version": k.version,
+                "outcome": k.outcome,
+                "was": k.was,
+            }
+            for k in result.keys
+        ]
+        if self.as_json:
+            self.json({"uid": result.uid.hex().upper(), "changed": result.changed, "keys": keys})
+            return
+        rows = [("UID", result.uid.hex().upper())]
+        rows += [
+            (
+                f"{k['keyNo']} DAM {k['name']}",
+                f"{k['outcome']} (version {k['version']}, was {k['was']})",
+            )
+            for k in keys
+        ]
+        self._pairs("DAM keys", rows, "bold green")

@@ -1,4 +1,4 @@
-"""The issuing institution's escr-reader commands: its signing key, its base keys, write-cdz."""
+"""The issuing institution's escr-reader commands: its keys, write-cdz and write-dam-keys."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from reader_tools import cdz, pcsc
-from reader_tools.command_context import Context, Failed, failures, pass_context
+from reader_tools import cdz, dam_keys, pcsc
+from reader_tools.command_context import EXIT_REFUSED, Context, Failed, failures, pass_context
 from reader_tools.desfire.commands import Desfire
+from reader_tools.desfire.crypto import AES_KEY_SIZE, DamBaseKeys
 from reader_tools.offline import PIC_PREFIX
+from sgc_client.delegation.keystore import KeyStoreError, check_private, load_dam_base_keys
 
 
 @click.command("write-cdz")
@@ -77,6 +79,106 @@ def write_cdz(
         except ValueError as error:
             raise Failed(str(error)) from error
     context.display.chip(chip)
+
+
+def _base_keys(path: Path, hint: str) -> DamBaseKeys:
+    try:
+        return load_dam_base_keys(path)
+    except KeyStoreError as error:
+        raise click.BadParameter(str(error), param_hint=hint) from error
+
+
+def _picc_master_key(key_file: Path | None, factory_default: bool) -> bytes:
+    """The PICC master key: from a file only its owner may read, or the factory's, said aloud."""
+    if (key_file is None) == (not factory_default):
+        raise click.UsageError(
+            "Give the card's PICC master key: --picc-key-file FILE, or --factory-default-picc-key "
+            "for a card still at the factory's key."
+        )
+    if key_file is None:
+        return dam_keys.FACTORY_KEY
+    try:
+        check_private(key_file)
+        key = bytes.fromhex(key_file.read_text(encoding="ascii").strip())
+    except KeyStoreError as error:
+        raise click.BadParameter(str(error), param_hint="--picc-key-file") from error
+    except (ValueError, UnicodeDecodeError) as error:
+        raise click.BadParameter(
+            "not an AES key in hexadecimal", param_hint="--picc-key-file"
+        ) from error
+    if len(key) != AES_KEY_SIZE:
+        raise click.BadParameter("an AES key is 32 hex digits", param_hint="--picc-key-file")
+    return key
+
+
+@click.command("write-dam-keys")
+@click.option(
+    "--keys",
+    "keys_path",
+    envvar="ESCR_SGC_KEYS",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Your DAM base keys: the key directory of 'escr-sgc dam-keys create' (env "
+    "ESCR_SGC_KEYS), or its dam-base-keys.json.",
+)
+@click.option(
+    "--picc-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The card's PICC master key (AES, 32 hex digits) in a file of mode 0600.",
+)
+@click.option(
+    "--factory-default-picc-key",
+    is_flag=True,
+    help="The card's PICC master key is still the factory's (zeros).",
+)
+@click.option(
+    "--key-version",
+    type=click.IntRange(0, 255),
+    default=1,
+    show_default=True,
+    help="The version the three DAM keys take.",
+)
+@click.option(
+    "--rotate-from",
+    type=click.Path(exists=True, path_type=Path),
+    help="The old DAM base keys (directory or file) the card's keys were derived from: replace "
+    "them. Without it only factory DAM keys are replaced.",
+)
+@pass_context
+def write_dam_keys(
+    context: Context,
+    keys_path: Path,
+    picc_key_file: Path | None,
+    factory_default_picc_key: bool,
+    key_version: int,
+    rotate_from: Path | None,
+) -> None:
+    """Write the card's DAM keys (PICC keys 0x10, 0x11, 0x12), diversified from your base keys.
+
+    Exit status 1 when the card's DAM keys are neither the factory's (nor, with --rotate-from,
+    the old base keys') nor the new ones: nothing is written.
+    """
+    master = _picc_master_key(picc_key_file, factory_default_picc_key)
+    base = _base_keys(keys_path, "--keys")
+    old_base = _base_keys(rotate_from, "--rotate-from") if rotate_from is not None else None
+    if old_base == base:
+        raise click.BadParameter("the old base keys are the new ones", param_hint="--rotate-from")
+    with failures(), pcsc.connect(context.reader_name) as transport:
+        try:
+            result = dam_keys.write_dam_keys(
+                Desfire(transport),
+                picc_master_key=master,
+                base=base,
+                version=key_version,
+                old_base=old_base,
+            )
+        except dam_keys.DamKeysRefused as error:
+            refused = Failed(str(error))
+            refused.exit_code = EXIT_REFUSED
+            raise refused from error
+        except (dam_keys.WrongPiccKey, dam_keys.RandomUid) as error:
+            raise Failed(str(error)) from error
+    context.display.dam_keys(result)
 
 
 def _write_private(path: Path, data: bytes) -> None:

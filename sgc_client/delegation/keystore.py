@@ -134,14 +134,19 @@ class KeyStore:
 
     def dam_base_keys(self) -> DamBaseKeys:
         """The institution's DAM base keys."""
-        document = read_secret(self.directory / DAM_BASE_KEYS)
-        try:
-            return DamBaseKeys(
-                auth=bytes.fromhex(document["auth"]),
-                mac=bytes.fromhex(document["mac"]),
-                enc=bytes.fromhex(document["enc"]),
-            )
-        except (KeyError, ValueError, TypeError) as error:
-            raise KeyStoreError(
-                f"{self.directory / DAM_BASE_KEYS} is not a DAM key file"
-            ) from error
+        return load_dam_base_keys(self.directory / DAM_BASE_KEYS)
+
+
+def load_dam_base_keys(path: Path) -> DamBaseKeys:
+    """DAM base keys from a ``dam-base-keys.json`` file, or from the key directory holding one."""
+    if path.is_dir():
+        path = path / DAM_BASE_KEYS
+    try:
+        document = read_secret(path)
+        return DamBaseKeys(
+            auth=bytes.fromhex(document["auth"]),
+            mac=bytes.fromhex(document["mac"]),
+            enc=bytes.fromhex(document["enc"]),
+        )
+    except (KeyError, ValueError, TypeError, AttributeError) as error:
+        raise KeyStoreError(f"{path} is not a DAM key file") from error

@@ -1,5 +1,6 @@
 """The kiosk end to end: gunicorn, the home's ``escr-sgc delegations run``, ``escr-reader kiosk``
-and the simulated card in pcscd's virtual reader, each its own process but the card.
+and the simulated card in pcscd's virtual reader, each its own process but the card. The home
+issued the card as an operator does: its DAM keys written with ``escr-reader write-dam-keys``.
 
 Approved: the host's application is on the card with the host's keys (the test authenticates with
 them through pcscd), GetDelegatedInfo shows the slot, both institutions see ``completed``. Refused
@@ -63,8 +64,17 @@ def test_the_kiosk_writes_an_approved_card_and_leaves_a_refused_one_alone(
     host = RouterClient(live.url, api_key=live.host_key)
     home.persons.create(person_body(esi("KIOSK"), HOME_PIC))
     escn = home.cards.create(card_body(esi("KIOSK"), HOME_PIC, csn=UID))["cardNumber"]
-    # The home issued the card: chip data zone and DAM keys. The host set up its kiosk.
-    card = issue_card(bytes.fromhex(UID), escn, HOME_PIC, KeyStore(home_keys).dam_base_keys())
+    # The home issued the card: chip data zone, then DAM keys with its command. The host set up
+    # its kiosk.
+    card_slot.insert(issue_card(bytes.fromhex(UID), escn, HOME_PIC, None))
+    issued = subprocess.run(
+        [str(BIN / "escr-reader"), "--reader", VPCD_READER, "--json", "write-dam-keys",
+         "--keys", str(home_keys), "--factory-default-picc-key"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert issued.returncode == 0, issued.stderr
+    assert json.loads(issued.stdout)["changed"] is True
+    card = card_slot.card.state
     host_store = KeyStore(tmp_path / "host-keys")
     for use in ("sig", "enc"):
         host.public_keys.register(host_store.create(use).public().jwk)
@@ -79,7 +89,7 @@ def test_the_kiosk_writes_an_approved_card_and_leaves_a_refused_one_alone(
         env={**os.environ, "ESCR_SGC_ROUTER": live.url, "ESCR_SGC_API_KEY": live.home_key},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    printed: list[str] = []
+    printed: list[str] = [issued.stdout, issued.stderr]
     try:
         card_slot.insert(card)
         status, events = run_kiosk(approved_config, printed)

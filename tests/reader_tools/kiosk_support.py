@@ -2,7 +2,7 @@
 
 The home issues the card as its card system would: the chip data zone (ESCN, signature, its
 certificate) with ``write-cdz``'s code, then the card's three DAM keys, diversified from the home's
-DAM base keys, written with ChangeKey under the PICC master key.
+DAM base keys, with ``write-dam-keys``'s code (the end-to-end test runs the command itself).
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ import json
 import os
 from pathlib import Path
 
-from reader_tools import cdz
+from reader_tools import cdz, dam_keys
 from reader_tools.desfire import crypto
 from reader_tools.desfire.commands import Desfire
-from reader_tools.desfire.protocol import PICC_AID
 from reader_tools.simulator.card import SimulatedCard
 from reader_tools.simulator.state import CardState
 from sgc_client.delegation import KeyStore
@@ -54,8 +53,10 @@ access_rights = "E000"
 """
 
 
-def issue_card(uid: bytes, escn: str, home_pic: str, dam_base: crypto.DamBaseKeys) -> CardState:
-    """A blank card with the home's chip data zone and the card's DAM keys."""
+def issue_card(
+    uid: bytes, escn: str, home_pic: str, dam_base: crypto.DamBaseKeys | None
+) -> CardState:
+    """A blank card with the home's chip data zone and, unless ``dam_base`` is None, DAM keys."""
     card = SimulatedCard(CardState.blank(uid))
     issued = make_institution(make_root(), home_pic, name="Home University")
     desfire = Desfire(card)
@@ -67,16 +68,10 @@ def issue_card(uid: bytes, escn: str, home_pic: str, dam_base: crypto.DamBaseKey
         certificate=issued.der,
         base_keys=cdz.CdzBaseKeys.generate(),
     )
-    dam = crypto.diversify_dam_keys(dam_base, uid)
-    desfire.select_application(PICC_AID)
-    desfire.authenticate_ev2_first(0, PICC_MASTER_KEY)
-    for key_no, key in (
-        (crypto.DAM_AUTH_KEY_NO, dam.auth),
-        (crypto.DAM_MAC_KEY_NO, dam.mac),
-        (crypto.DAM_ENC_KEY_NO, dam.enc),
-    ):
-        desfire.change_key(key_no, key, 1, old_key=bytes(16))
-    desfire.end_session()
+    if dam_base is not None:
+        dam_keys.write_dam_keys(
+            desfire, picc_master_key=PICC_MASTER_KEY, base=dam_base, version=1
+        )
     return card.state
 
 
