@@ -20,6 +20,7 @@ class CatalogueSource:
         self.modified = time.time()
         self.answers: list[int] = []
         self.conditional: list[str | None] = []
+        self.since: list[str | None] = []
         self.server: ThreadingHTTPServer | None = None
 
     @property
@@ -36,6 +37,7 @@ class CatalogueSource:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 source.conditional.append(self.headers.get("If-None-Match"))
+                source.since.append(self.headers.get("If-Modified-Since"))
                 # Each answer is recorded before it is sent: the client may look right after.
                 if source.document is None:
                     source.answers.append(404)

@@ -4,6 +4,7 @@ is down, never replaced by a forged or older one."""
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import json
 import time
 
@@ -54,6 +55,9 @@ def test_fetches_then_revalidates_with_the_etag(source, tmp_path):
     assert directory.refresh().result == "unchanged"
     assert source.answers == [200, 304]
     assert source.conditional[0] is None and source.conditional[1].startswith('"')
+    # The Last-Modified it was given goes back too, for sources that only honour dates.
+    served = email.utils.formatdate(source.modified, usegmt=True)
+    assert source.since == [None, served]
 
 
 def test_a_new_catalogue_replaces_the_old_one(source, tmp_path):
