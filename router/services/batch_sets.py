@@ -116,10 +116,11 @@ def settle_persons(
     if not new:
         return settled
     now = utcnow()
+    # Executemany with RETURNING: SQLAlchemy sends it as multi-row VALUES ("insertmanyvalues"),
+    # from one cached compiled statement.
     inserted = session.execute(
-        _insert_ignoring_conflicts(session, Person)
-        .values([{"esi": esi, "created_at": now, "updated_at": now} for esi in new])
-        .returning(Person.id, Person.esi)
+        _insert_ignoring_conflicts(session, Person).returning(Person.id, Person.esi),
+        [{"esi": esi, "created_at": now, "updated_at": now} for esi in new],
     ).all()
     if inserted:
         session.execute(
@@ -208,11 +209,17 @@ def settle_cards(
         return {}
     numbers = [n for n, _c, _h, _d in chosen.values() if n]
     csns = [c for _n, c, _h, _d in chosen.values() if c]
-    stored = session.execute(
-        select(Card, Person.esi)
-        .join(Person, Person.id == Card.person_id)
-        .where(Card.card_number.in_(numbers) | Card.csn.in_(csns))
-    ).all()
+    # One indexed read per key kind (an OR of the two would scan the table).
+    stored = [
+        row
+        for column, keys in ((Card.card_number, numbers), (Card.csn, csns))
+        if keys
+        for row in session.execute(
+            select(Card, Person.esi)
+            .join(Person, Person.id == Card.person_id)
+            .where(column.in_(keys))
+        ).all()
+    ]
     by_number = {card.card_number: (card, esi) for card, esi in stored}
     by_csn = {card.csn: (card, esi) for card, esi in stored if card.csn}
     holders = {
@@ -264,9 +271,7 @@ def settle_cards(
         for _index, number, csn, person_id, data in new
     ]
     inserted = session.execute(
-        _insert_ignoring_conflicts(session, Card)
-        .values(rows)
-        .returning(Card.card_number, Card.state)
+        _insert_ignoring_conflicts(session, Card).returning(Card.card_number, Card.state), rows
     ).all()
     if inserted:
         session.execute(
