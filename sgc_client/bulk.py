@@ -58,13 +58,24 @@ class ImportReport:
     deleted: list[str] = field(default_factory=list)
     delete_failures: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # A streamed import keeps counts (and only its failed rows in ``results``).
+    tally: dict[str, int] | None = None
+    resumed_rows: int = 0
 
     def counts(self) -> dict[str, int]:
         """How many rows ended in each outcome."""
+        if self.tally is not None:
+            return dict(self.tally)
         totals = dict.fromkeys(OUTCOMES, 0)
         for result in self.results:
             totals[result.outcome] += 1
         return totals
+
+    def resumed_count(self) -> int:
+        """How many rows an earlier, interrupted run had finished."""
+        if self.tally is not None:
+            return self.resumed_rows
+        return sum(1 for r in self.results if r.resumed)
 
     def to_json(self) -> dict[str, Any]:
         """The report as written by ``--report``."""
@@ -72,7 +83,7 @@ class ImportReport:
             "kind": self.kind,
             "mode": self.mode,
             "summary": self.counts(),
-            "resumed": sum(1 for r in self.results if r.resumed),
+            "resumed": self.resumed_count(),
             "rows": [asdict(r) for r in self.results],
             "missing": self.missing,
             "deleted": self.deleted,
@@ -214,29 +225,31 @@ class BulkImporter:
         return report
 
     def stream(self, rows: Iterable[ParsedRow]) -> Iterator[RowResult]:
-        """Import rows as they are read, a window of batches at a time; results in file order.
+        """Import rows as they are read, ``workers`` batches at a time; results in file order.
 
-        Memory stays bounded by the window (``chunk_size`` x ``workers`` x 2 rows), except for
-        the keys already seen (to refuse a duplicate of an earlier row, as :meth:`run` does).
-        ``self.mode_used`` tells the transport that did the work.
+        The batches are those :meth:`run` would send (full chunks of the rows left to send), and
+        memory stays bounded by them, except for the keys already seen (to refuse a duplicate of
+        an earlier row, as :meth:`run` does). ``self.mode_used`` tells the transport used.
         """
         seen: dict[str, int] = {}
         window: list[ParsedRow] = []
-        size = self.chunk_size * self.workers * 2
+        results: dict[int, RowResult] = {}
+        pending: list[ParsedRow] = []
         self.mode_used = self.mode
         for parsed in rows:
             window.append(parsed)
-            if len(window) >= size:
-                yield from self._run_window(window, seen)
-                window = []
+            pending += self._triage([parsed], seen, results)
+            if len(pending) >= self.chunk_size * self.workers:
+                yield from self._run_window(window, pending, results)
+                window, pending, results = [], [], {}
         if window:
-            yield from self._run_window(window, seen)
+            yield from self._run_window(window, pending, results)
         if self.journal is not None:
             self.journal.sync()
 
-    def _run_window(self, window: list[ParsedRow], seen: dict[str, int]) -> Iterator[RowResult]:
-        results: dict[int, RowResult] = {}
-        pending = self._triage(window, seen, results)
+    def _run_window(
+        self, window: list[ParsedRow], pending: list[ParsedRow], results: dict[int, RowResult]
+    ) -> Iterator[RowResult]:
         if pending and self.mode_used in ("auto", "batch"):
             self.mode_used = self._run_batches(pending, results, probe=self.mode_used == "auto")
         if pending and self.mode_used == "per-row":
