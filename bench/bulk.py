@@ -98,7 +98,8 @@ def _wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
 
 def _import(env: dict[str, str], kind: str, path: Path, options: argparse.Namespace) -> float:
     """Run escr-sgc on one file; its wall time. Fails unless every row succeeded."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
     done = subprocess.run(
         [
@@ -117,11 +118,12 @@ def _import(env: dict[str, str], kind: str, path: Path, options: argparse.Namesp
         text=True,
     )
     wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu_before
     summary = (done.stdout or "").strip().splitlines()[-1:] if done.stdout else []
     print(
         f"escr-sgc {kind} import: {wall:.1f} s, {options.cards / wall:,.0f} rows/s,"
-        f" peak RSS of the importers so far {max(peak, before) / 1024:.0f} MiB {summary}"
+        f" importer CPU {cpu:.1f} s, importers peak RSS {max(peak, before) // 1024} MiB {summary}"
     )
     if done.returncode != 0:
         raise SystemExit(f"escr-sgc failed ({done.returncode}): {done.stderr[-2000:]}")

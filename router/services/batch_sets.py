@@ -186,6 +186,20 @@ def _card_keys(caller: Caller, data: cards.CardInput) -> tuple[str | None, str |
     return number, csn, holder
 
 
+# What the comparison with a stored card reads: columns, not entities (no ORM loading).
+_CARD_COLUMNS = (
+    Card.card_number,
+    Card.csn,
+    Card.issuer_id,
+    Card.state,
+    Card.card_type,
+    Card.issued_at,
+    Card.expires_at,
+    Card.display_name,
+    Card.processor_identifier,
+)
+
+
 def settle_cards(
     session: Session, caller: Caller, items: Sequence[cards.CardInput | RouterError]
 ) -> Settled:
@@ -215,13 +229,13 @@ def settle_cards(
         for column, keys in ((Card.card_number, numbers), (Card.csn, csns))
         if keys
         for row in session.execute(
-            select(Card, Person.esi)
+            select(*_CARD_COLUMNS, Person.esi)
             .join(Person, Person.id == Card.person_id)
             .where(column.in_(keys))
         ).all()
     ]
-    by_number = {card.card_number: (card, esi) for card, esi in stored}
-    by_csn = {card.csn: (card, esi) for card, esi in stored if card.csn}
+    by_number = {card.card_number: (card, card.esi) for card in stored}
+    by_csn = {card.csn: (card, card.esi) for card in stored if card.csn}
     holders = {
         row.esi: row.id
         for row in session.execute(
