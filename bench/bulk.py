@@ -98,10 +98,9 @@ def _wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
 
 def _import(env: dict[str, str], kind: str, path: Path, options: argparse.Namespace) -> float:
     """Run escr-sgc on one file; its wall time. Fails unless every row succeeded."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    before, cpu_before = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    cpu_before = _children_cpu()
     start = time.perf_counter()
-    done = subprocess.run(
+    process = subprocess.Popen(
         [
             str(BIN / "escr-sgc"),
             kind,
@@ -114,20 +113,40 @@ def _import(env: dict[str, str], kind: str, path: Path, options: argparse.Namesp
             *(["--progress"] if options.progress else ["--no-progress"]),
         ],
         env=env,
-        capture_output=not options.progress,
+        stdout=subprocess.PIPE,
+        stderr=None if options.progress else subprocess.PIPE,
         text=True,
     )
+    # The importer's own peak memory (VmHWM), read while it runs.
+    peak_kib = 0
+    while process.poll() is None:
+        peak_kib = max(peak_kib, _high_water_kib(process.pid))
+        time.sleep(0.2)
+    stdout, stderr = process.communicate()
     wall = time.perf_counter() - start
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    peak, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime - cpu_before
-    summary = (done.stdout or "").strip().splitlines()[-1:] if done.stdout else []
+    cpu = _children_cpu() - cpu_before
+    summary = stdout.strip().splitlines()[-1:]
     print(
         f"escr-sgc {kind} import: {wall:.1f} s, {options.cards / wall:,.0f} rows/s,"
-        f" importer CPU {cpu:.1f} s, importers peak RSS {max(peak, before) // 1024} MiB {summary}"
+        f" importer CPU {cpu:.1f} s, importer peak RSS {peak_kib // 1024} MiB {summary}"
     )
-    if done.returncode != 0:
-        raise SystemExit(f"escr-sgc failed ({done.returncode}): {done.stderr[-2000:]}")
+    if process.returncode != 0:
+        raise SystemExit(f"escr-sgc failed ({process.returncode}): {(stderr or '')[-2000:]}")
     return wall
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _high_water_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), "VmHWM: 0 kB")
+    return int(line.split()[1])
 
 
 def measure_router(cards: int, folder: Path, options: argparse.Namespace) -> float:
