@@ -144,7 +144,11 @@ class Person(Base):
 
     __tablename__ = "persons"
     # Substring search on the ESI (PostgreSQL: trigrams; SQLite: a plain index, unused by LIKE).
-    __table_args__ = (trigram_index("ix_persons_esi_trgm", "esi"),)
+    __table_args__ = (
+        trigram_index("ix_persons_esi_trgm", "esi"),
+        # The persons lists sorted by creation walk this index (joined to their links).
+        Index("ix_persons_created_at_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     esi: Mapped[str] = mapped_column(String(255), unique=True)

@@ -30,6 +30,7 @@ SORT_INDEXES = [
     ("ix_cards_issuer_expires_at", "cards", ["issuer_id", "expires_at", "id"]),
     ("ix_cards_issuer_display_name", "cards", ["issuer_id", "display_name", "id"]),
     ("ix_cards_issuer_created_at", "cards", ["issuer_id", "created_at", "id"]),
+    ("ix_persons_created_at_id", "persons", ["created_at", "id"]),
     (
         "ix_person_organisations_org_person",
         "person_organisations",

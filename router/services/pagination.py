@@ -62,6 +62,7 @@ def paginate(
     default_sort: str,
     max_size: int,
     keyed: Keyed | None = None,
+    count_query: Select[Any] | None = None,
 ) -> Page[Any]:
     """Apply sort and paging to ``query`` (which selects one entity) and run it.
 
@@ -83,7 +84,8 @@ def paginate(
             f"cannot sort by {field!r}; sortable fields: {', '.join(sorted(sortable))}."
         )
     column = sortable[field]
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    counted = (query if count_query is None else count_query).order_by(None)
+    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     descending = direction == "DESC"
     ordered = query.order_by(column.desc() if descending else column.asc())
     # A unique tie-breaker keeps pages stable when the sort column has duplicates. It runs in

@@ -265,12 +265,14 @@ def list_persons(
             .where(own, Person.esi.ilike(pattern, escape="\\")),
         )
         query = query.where(PersonOrganisation.person_id.in_(matches))
+    counted = query
     if (request.sort or "id").partition(",")[0] in _SORTS_ON_PERSON:
         query = query.join(Person, Person.id == PersonOrganisation.person_id)
     return paginate(
         session,
         query,
         request,
+        count_query=counted,
         sortable=PERSON_SORTS,
         default_sort="id",
         max_size=max_size,
