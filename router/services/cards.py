@@ -294,6 +294,7 @@ def list_cards(
         sortable=CARD_SORTS,
         default_sort="id",
         max_size=max_size,
+        count_in_page=bool(request.search),
         keyed=Keyed(
             load=lambda keys: session.scalars(select(Card).where(Card.id.in_(keys))).unique(),
             key_of=lambda card: card.id,

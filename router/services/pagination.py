@@ -63,12 +63,15 @@ def paginate(
     max_size: int,
     keyed: Keyed | None = None,
     count_query: Select[Any] | None = None,
+    count_in_page: bool = False,
 ) -> Page[Any]:
     """Apply sort and paging to ``query`` (which selects one entity) and run it.
 
     With ``keyed``, the page is found on keys alone first (``query`` then selects the key
     column): counting, sorting and skipping to a deep page read one index and no table rows
-    (a deferred join); only the page's own rows are loaded, by key.
+    (a deferred join); only the page's own rows are loaded, by key. ``count_query`` counts the
+    same rows without what only the sort needs (a join); ``count_in_page`` counts them in the
+    page's own query instead (``count(*) OVER ()``: one pass, for a search's few matches).
     """
     if not 0 <= request.page <= INT32_MAX:
         raise MalformedRequest(f"page must be between 0 and {INT32_MAX}.")
@@ -84,8 +87,6 @@ def paginate(
             f"cannot sort by {field!r}; sortable fields: {', '.join(sorted(sortable))}."
         )
     column = sortable[field]
-    counted = (query if count_query is None else count_query).order_by(None)
-    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     descending = direction == "DESC"
     ordered = query.order_by(column.desc() if descending else column.asc())
     # A unique tie-breaker keeps pages stable when the sort column has duplicates. It runs in
@@ -94,13 +95,24 @@ def paginate(
     if tie_breaker is not column:
         ordered = ordered.order_by(tie_breaker.desc() if descending else tie_breaker.asc())
     first_row = request.page * size if request.offset is None else request.offset
-    rows = session.execute(ordered.offset(first_row).limit(size))
+    total: int | None = None
     if keyed is None:
-        items = list(rows.scalars().unique())
+        items = list(session.scalars(ordered.offset(first_row).limit(size)).unique())
     else:
-        keys = list(rows.scalars())
+        if count_in_page:
+            # One pass over the matches gives the page and, beside each row, their number.
+            page_rows = session.execute(
+                ordered.add_columns(func.count().over()).offset(first_row).limit(size)
+            ).all()
+            keys = [row[0] for row in page_rows]
+            total = page_rows[0][1] if page_rows else None  # past the end: counted below
+        else:
+            keys = list(session.scalars(ordered.offset(first_row).limit(size)))
         by_key = {keyed.key_of(row): row for row in keyed.load(keys)} if keys else {}
         items = [by_key[key] for key in keys if key in by_key]
+    if total is None:
+        counted = (query if count_query is None else count_query).order_by(None)
+        total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     return Page(items=items, number=request.page, size=size, total_elements=total)
 
 

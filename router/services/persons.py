@@ -276,6 +276,7 @@ def list_persons(
         sortable=PERSON_SORTS,
         default_sort="id",
         max_size=max_size,
+        count_in_page=bool(request.search),
         keyed=Keyed(
             load=lambda keys: session.scalars(select(Person).where(Person.id.in_(keys))),
             key_of=lambda person: person.id,
