@@ -44,11 +44,23 @@ from sgc_client.protocol import jose
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.prefix) / "bin"
 HOME_PIC, HOST_PIC = "999999991", "888888881"
-SCOPES = ["persons:read", "persons:write", "cards:read", "cards:write", "delegations",
-          "keys:manage"]
+SCOPES = [
+    "persons:read",
+    "persons:write",
+    "cards:read",
+    "cards:write",
+    "delegations",
+    "keys:manage",
+]
 APPLICATION = protocol.Application(
-    aid="F58542", slot_version=0, quota_limit=16, key_settings_1=0x0B, key_settings_2=0xA3,
-    iso_file_id=0x1000, iso_df_name="A00000061404F58542", name="Bench payment",
+    aid="F58542",
+    slot_version=0,
+    quota_limit=16,
+    key_settings_1=0x0B,
+    key_settings_2=0xA3,
+    iso_file_id=0x1000,
+    iso_df_name="A00000061404F58542",
+    name="Bench payment",
 )
 DEFAULT_KEY = bytes(range(16))
 
@@ -62,8 +74,9 @@ def _free_port() -> int:
 
 
 def _admin(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([BIN / "escr-admin", *args], env=env, cwd=ROOT, capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [BIN / "escr-admin", *args], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
 
 
@@ -85,8 +98,7 @@ def _measure(count: int, concurrency: int, one: Callable[[int], None]) -> tuple[
 
 def _line(name: str, rate: float, latencies: list[float]) -> str:
     q = statistics.quantiles(latencies, n=100)
-    return (f"{name:<30} {rate:8.1f} req/s   p50 {q[49] * 1000:7.1f} ms   "
-            f"p99 {q[98] * 1000:7.1f} ms")
+    return f"{name:<30} {rate:8.1f} req/s   p50 {q[49] * 1000:7.1f} ms   p99 {q[98] * 1000:7.1f} ms"
 
 
 def _cards(client: RouterClient, run: str, count: int) -> list[tuple[str, str]]:
@@ -95,18 +107,32 @@ def _cards(client: RouterClient, run: str, count: int) -> list[tuple[str, str]]:
     for start in range(0, count, 500):
         chunk = range(start, min(start + 500, count))
         esis = [f"urn:schac:personalUniqueCode:int:esi:FR:dam-{run}-{i}" for i in chunk]
-        client.persons.batch([
-            {"identifier": e, "personOrganisationUpdateViews": [
-                {"organisationIdentifier": HOME_PIC, "academicLevel": "MASTER"}]}
-            for e in esis
-        ])
+        client.persons.batch(
+            [
+                {
+                    "identifier": e,
+                    "personOrganisationUpdateViews": [
+                        {"organisationIdentifier": HOME_PIC, "academicLevel": "MASTER"}
+                    ],
+                }
+                for e in esis
+            ]
+        )
         uids = [f"04{run[:6].upper()}{i:06X}" for i in chunk]
-        answer = client.cards.batch([
-            {"personIdentifier": e, "issuerIdentifier": HOME_PIC, "cardType": "SMART_CDZ",
-             "cardStatusType": "ACTIVE", "issuedAt": "2026-09-01", "expiresAt": "2030-08-31",
-             "csn": u}
-            for e, u in zip(esis, uids, strict=True)
-        ])
+        answer = client.cards.batch(
+            [
+                {
+                    "personIdentifier": e,
+                    "issuerIdentifier": HOME_PIC,
+                    "cardType": "SMART_CDZ",
+                    "cardStatusType": "ACTIVE",
+                    "issuedAt": "2026-09-01",
+                    "expiresAt": "2030-08-31",
+                    "csn": u,
+                }
+                for e, u in zip(esis, uids, strict=True)
+            ]
+        )
         result += [(r.identifier or "", u) for r, u in zip(answer.results, uids, strict=True)]
     return result
 
@@ -126,12 +152,22 @@ def main(count: int, concurrency: int, workers: int, poll: float) -> None:
     for pic in (HOME_PIC, HOST_PIC):
         with contextlib.suppress(subprocess.CalledProcessError):  # kept from an earlier run
             _admin(env, "org", "create", "--pic", pic, "--name", f"Bench {pic}")
-        keys[pic] = _admin(env, "key", "create", "--pic", pic,
-                           *[a for s in SCOPES for a in ("--scope", s)])
+        keys[pic] = _admin(
+            env, "key", "create", "--pic", pic, *[a for s in SCOPES for a in ("--scope", s)]
+        )
     server = subprocess.Popen(
-        [BIN / "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "router.wsgi:app"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            BIN / "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "router.wsgi:app",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     home_loop: subprocess.Popen[bytes] | None = None
@@ -151,14 +187,31 @@ def main(count: int, concurrency: int, workers: int, poll: float) -> None:
                 client.public_keys.register(store.create(use).public().jwk)
         home_store.create_dam_base_keys()
         policy = instance / "policy.toml"
-        policy.write_text(f'[[hosts]]\npic = "{HOST_PIC}"\naids = ["*"]\nmax_quota = 1024\n'
-                          'approval = "auto"\n')
+        policy.write_text(
+            f'[[hosts]]\npic = "{HOST_PIC}"\naids = ["*"]\nmax_quota = 1024\napproval = "auto"\n'
+        )
         cards = _cards(home_client, run, count)
         home_loop = subprocess.Popen(
-            [BIN / "escr-sgc", "--router", base, "--api-key", keys[HOME_PIC], "delegations",
-             "run", "--keys", str(home_store.directory), "--policy", str(policy),
-             "--pic", HOME_PIC, "--interval", str(poll)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(instance / "home-loop.log").open("w"),
+            [
+                BIN / "escr-sgc",
+                "--router",
+                base,
+                "--api-key",
+                keys[HOME_PIC],
+                "delegations",
+                "run",
+                "--keys",
+                str(home_store.directory),
+                "--policy",
+                str(policy),
+                "--pic",
+                HOME_PIC,
+                "--interval",
+                str(poll),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=(instance / "home-loop.log").open("w"),
         )
         host = DelegationHost(host_client, host_store, HOST_PIC)
 
@@ -180,8 +233,15 @@ def main(count: int, concurrency: int, workers: int, poll: float) -> None:
             escn, uid = cards[index]
             request_id, now = str(uuid.uuid4()), int(time.time())
             request = protocol.DelegationRequest(
-                request_id, HOST_PIC, now, now + 600, escn, uid, APPLICATION,
-                protocol.AppKeySecret(request_id, DEFAULT_KEY, 1).seal(home_enc.public()))
+                request_id,
+                HOST_PIC,
+                now,
+                now + 600,
+                escn,
+                uid,
+                APPLICATION,
+                protocol.AppKeySecret(request_id, DEFAULT_KEY, 1).seal(home_enc.public()),
+            )
             compact = jose.sign_compact(request.claims(), host_sig, protocol.REQUEST_TYPE)
             host_client.organisations.me()
             message, received = protocol.read_request(compact)
@@ -189,10 +249,20 @@ def main(count: int, concurrency: int, workers: int, poll: float) -> None:
             secret = protocol.AppKeySecret.open(received.app_key, home_enc, request_id)
             card = authorise(base_keys, uid, APPLICATION, 0, 0, secret.key, secret.key_version)
             decision = protocol.Decision(
-                str(uuid.uuid4()), HOME_PIC, HOST_PIC, request_id, message.hash, now, now + 600,
-                "approve", "", card.dam,
+                str(uuid.uuid4()),
+                HOME_PIC,
+                HOST_PIC,
+                request_id,
+                message.hash,
+                now,
+                now + 600,
+                "approve",
+                "",
+                card.dam,
                 protocol.DamAuthKeySecret(request_id, uid, card.dam_auth_key).seal(
-                    host_enc.public()))
+                    host_enc.public()
+                ),
+            )
             token = jose.sign_compact(decision.claims(), home_sig, protocol.DECISION_TYPE)
             home_client.organisations.me()
             signed, answer = protocol.read_decision(token)
@@ -200,9 +270,11 @@ def main(count: int, concurrency: int, workers: int, poll: float) -> None:
             assert answer.dam_auth_key is not None
             protocol.DamAuthKeySecret.open(answer.dam_auth_key, host_enc, request_id, uid)
 
-        click.echo(f"{count} round trips, {concurrency} host threads, {workers} gunicorn workers, "
-                   f"home loop polling every {poll} s, database "
-                   f"{env.get('ESCR_DATABASE_URL', 'SQLite')}")
+        click.echo(
+            f"{count} round trips, {concurrency} host threads, {workers} gunicorn workers, "
+            f"home loop polling every {poll} s, database "
+            f"{env.get('ESCR_DATABASE_URL', 'SQLite')}"
+        )
         ceiling_rate, ceiling = _measure(count, concurrency, signed_no_op)
         rate, latencies = _measure(count, concurrency, round_trip)
         click.echo(_line("ceiling: signed no-op", ceiling_rate, ceiling))

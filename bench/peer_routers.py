@@ -125,14 +125,26 @@ def _cards(base: str, key: str, pic: str, count: int, tag: str) -> list[str]:
     with httpx.Client(base_url=base, timeout=30) as http:
         for index in range(count):
             esi = f"urn:schac:personalUniqueCode:int:esi:FR:{tag}-{index}"
-            http.post("/api/v2/persons", headers=headers, json={
-                "identifier": esi,
-                "personOrganisationUpdateViews": [{"organisationIdentifier": pic}],
-            }).raise_for_status()
-            card = http.post("/api/v2/cards", headers=headers, json={
-                "personIdentifier": esi, "issuerIdentifier": pic, "cardType": "SMART_CDZ",
-                "cardStatusType": "ACTIVE", "issuedAt": "2026-09-01", "expiresAt": "2030-08-31",
-            })
+            http.post(
+                "/api/v2/persons",
+                headers=headers,
+                json={
+                    "identifier": esi,
+                    "personOrganisationUpdateViews": [{"organisationIdentifier": pic}],
+                },
+            ).raise_for_status()
+            card = http.post(
+                "/api/v2/cards",
+                headers=headers,
+                json={
+                    "personIdentifier": esi,
+                    "issuerIdentifier": pic,
+                    "cardType": "SMART_CDZ",
+                    "cardStatusType": "ACTIVE",
+                    "issuedAt": "2026-09-01",
+                    "expiresAt": "2030-08-31",
+                },
+            )
             card.raise_for_status()
             numbers.append(card.json()["cardNumber"])
     return numbers
@@ -179,20 +191,47 @@ def main(count: int, concurrency: int, workers: int) -> None:
             _admin(envs[name], "router", "init")
             identity = tmp / f"{name}.json"
             identity.write_text(_admin(envs[name], "router", "identity"))
-            _admin({}, "federation", "add-router", "--draft", draft, "--identity", str(identity),
-                   "--allow-insecure")
+            _admin(
+                {},
+                "federation",
+                "add-router",
+                "--draft",
+                draft,
+                "--identity",
+                str(identity),
+                "--allow-insecure",
+            )
         partner = _organisation(a_database, PARTNER, "Bench Transport", "transport")
         catalogue = tmp / "catalogue.json"
-        _admin({}, "federation", "sign", "--draft", draft, "--authority-key", str(authority_key),
-               "-o", str(catalogue), "--allow-insecure")
+        _admin(
+            {},
+            "federation",
+            "sign",
+            "--draft",
+            draft,
+            "--authority-key",
+            str(authority_key),
+            "-o",
+            str(catalogue),
+            "--allow-insecure",
+        )
         _admin(envs["a"], "federation", "publish", str(catalogue))
         for name in ("a", "b"):
-            servers.append(subprocess.Popen(
-                [BIN / "gunicorn", "--bind", f"127.0.0.1:{ports[name]}", "--workers",
-                 str(workers), "router.wsgi:app"],
-                env={**os.environ, **envs[name]}, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            ))
+            servers.append(
+                subprocess.Popen(
+                    [
+                        BIN / "gunicorn",
+                        "--bind",
+                        f"127.0.0.1:{ports[name]}",
+                        "--workers",
+                        str(workers),
+                        "router.wsgi:app",
+                    ],
+                    env={**os.environ, **envs[name]},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         bases = {name: f"http://127.0.0.1:{ports[name]}" for name in ("a", "b")}
         for name in ("a", "b"):
             deadline = time.monotonic() + 60
@@ -212,8 +251,9 @@ def main(count: int, concurrency: int, workers: int) -> None:
 
         def verify(cards: list[str]) -> Callable:
             def call(client: httpx.Client, index: int) -> None:
-                answer = client.post("/api/x/verify", headers=auth,
-                                     json={"scanned": cards[index % len(cards)]})
+                answer = client.post(
+                    "/api/x/verify", headers=auth, json={"scanned": cards[index % len(cards)]}
+                )
                 if answer.status_code != 200 or answer.json()["valid"] is not True:
                     raise click.ClickException(f"HTTP {answer.status_code}: {answer.text}")
 
@@ -227,8 +267,9 @@ def main(count: int, concurrency: int, workers: int) -> None:
         _run("warm-up", bases["a"], 50, concurrency, verify(local_cards))
         _run("warm-up", bases["a"], 50, concurrency, verify(foreign_cards))
         local = _run("local verification (A)", bases["a"], count, concurrency, verify(local_cards))
-        forwarded = _run("forwarded verification (A→B)", bases["a"], count, concurrency,
-                         verify(foreign_cards))
+        forwarded = _run(
+            "forwarded verification (A→B)", bases["a"], count, concurrency, verify(foreign_cards)
+        )
         click.echo(local.line())
         click.echo(forwarded.line())
         click.echo(

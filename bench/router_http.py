@@ -54,8 +54,12 @@ def _rss_mib(pid: int) -> float:
 
 
 def _run(
-    name: str, count: int, concurrency: int, call: Callable[[httpx.Client, int], None],
-    base: str, server_pid: int,
+    name: str,
+    count: int,
+    concurrency: int,
+    call: Callable[[httpx.Client, int], None],
+    base: str,
+    server_pid: int,
 ) -> None:
     latencies: list[float] = []
 
@@ -99,19 +103,40 @@ def main(count: int, concurrency: int, workers: int) -> None:
         env.setdefault("ESCR_RATE_LIMIT_PREFIX", f"escr-bench-{os.getpid()}")
     subprocess.run([BIN / "escr-admin", "db", "upgrade"], env=env, check=True, cwd=ROOT)
     demo = subprocess.run(
-        [BIN / "escr-admin", "key", "create", "--pic", PIC], env=env, cwd=ROOT,
-        capture_output=True, text=True,
+        [BIN / "escr-admin", "key", "create", "--pic", PIC],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     if demo.returncode != 0:
-        subprocess.run([BIN / "escr-admin", "demo"], env=env, check=True, cwd=ROOT,
-                       capture_output=True)
-        demo = subprocess.run([BIN / "escr-admin", "key", "create", "--pic", PIC], env=env,
-                              cwd=ROOT, capture_output=True, text=True, check=True)
+        subprocess.run(
+            [BIN / "escr-admin", "demo"], env=env, check=True, cwd=ROOT, capture_output=True
+        )
+        demo = subprocess.run(
+            [BIN / "escr-admin", "key", "create", "--pic", PIC],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     auth = {"Authorization": f"Bearer {demo.stdout.strip()}"}
     server = subprocess.Popen(
-        [BIN / "gunicorn", "-c", "python:router.gunicorn_config", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "router.wsgi:app"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            BIN / "gunicorn",
+            "-c",
+            "python:router.gunicorn_config",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "router.wsgi:app",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -126,18 +151,35 @@ def main(count: int, concurrency: int, workers: int) -> None:
 
         def register(client: httpx.Client, i: int) -> None:
             esi = f"urn:schac:personalUniqueCode:int:esi:FR:bench-{run_id}-{i}"
-            person = client.post("/api/v2/persons", headers=auth, json={
-                "identifier": esi,
-                "personOrganisationUpdateViews": [
-                    {"organisationIdentifier": PIC, "academicLevel": "MASTER",
-                     "email": f"s{i}@example.org", "fullName": f"Student {i}"}],
-            })
+            person = client.post(
+                "/api/v2/persons",
+                headers=auth,
+                json={
+                    "identifier": esi,
+                    "personOrganisationUpdateViews": [
+                        {
+                            "organisationIdentifier": PIC,
+                            "academicLevel": "MASTER",
+                            "email": f"s{i}@example.org",
+                            "fullName": f"Student {i}",
+                        }
+                    ],
+                },
+            )
             person.raise_for_status()
-            card = client.post("/api/v2/cards", headers=auth, json={
-                "personIdentifier": esi, "issuerIdentifier": PIC, "cardType": "SMART_CDZ",
-                "cardStatusType": "ACTIVE", "issuedAt": "2026-09-01",
-                "expiresAt": "2030-08-31", "displayName": f"Student {i}",
-            })
+            card = client.post(
+                "/api/v2/cards",
+                headers=auth,
+                json={
+                    "personIdentifier": esi,
+                    "issuerIdentifier": PIC,
+                    "cardType": "SMART_CDZ",
+                    "cardStatusType": "ACTIVE",
+                    "issuedAt": "2026-09-01",
+                    "expiresAt": "2030-08-31",
+                    "displayName": f"Student {i}",
+                },
+            )
             card.raise_for_status()
             cards.append(card.json()["cardNumber"])
 
@@ -148,12 +190,15 @@ def main(count: int, concurrency: int, workers: int) -> None:
             client.get(f"/api/v2/cards/{cards[i % len(cards)]}/status").raise_for_status()
 
         def listing(client: httpx.Client, i: int) -> None:
-            client.get("/api/v2/cards", params={"page": i % 10, "size": 50},
-                       headers=auth).raise_for_status()
+            client.get(
+                "/api/v2/cards", params={"page": i % 10, "size": 50}, headers=auth
+            ).raise_for_status()
 
-        click.echo(f"{count} requests per scenario, {concurrency} clients, {workers} workers, "
-                   f"database {env.get('ESCR_DATABASE_URL', 'SQLite')}, rate-limit store "
-                   f"{env.get('ESCR_RATE_LIMIT_STORAGE', 'memory://')}")
+        click.echo(
+            f"{count} requests per scenario, {concurrency} clients, {workers} workers, "
+            f"database {env.get('ESCR_DATABASE_URL', 'SQLite')}, rate-limit store "
+            f"{env.get('ESCR_RATE_LIMIT_STORAGE', 'memory://')}"
+        )
         _run("register person+card", count, concurrency, register, base, server.pid)
         _run("read card (key)", count, concurrency, read, base, server.pid)
         _run("public status", count, concurrency, status, base, server.pid)

@@ -20,6 +20,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from router.db import Base, UTCDateTime, utcnow
 
 
+def trigram_index(name: str, column: str) -> Index:
+    """A trigram (pg_trgm GIN) index for ``ILIKE '%text%'`` searches; a plain index elsewhere."""
+    return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+
+
 def version_column() -> Mapped[int]:
     """A row version for optimistic locking: every ORM update or delete checks and bumps it.
 
@@ -142,6 +147,12 @@ class Person(Base):
     """A person known by their ESI; what each organisation says of them is in the links."""
 
     __tablename__ = "persons"
+    # Substring search on the ESI (PostgreSQL: trigrams; SQLite: a plain index, unused by LIKE).
+    __table_args__ = (
+        trigram_index("ix_persons_esi_trgm", "esi"),
+        # The persons lists sorted by creation walk this index (joined to their links).
+        Index("ix_persons_created_at_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     esi: Mapped[str] = mapped_column(String(255), unique=True)
@@ -161,13 +172,18 @@ class PersonOrganisation(Base):
     """A person's link to one organisation: academic level and contact details it holds."""
 
     __tablename__ = "person_organisations"
-    __table_args__ = (UniqueConstraint("person_id", "organisation_id"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "organisation_id"),
+        # An organisation's list of persons: counted, sorted and paged on these alone.
+        Index("ix_person_organisations_org_person", "organisation_id", "person_id"),
+        Index("ix_person_organisations_org_full_name", "organisation_id", "full_name", "person_id"),
+        trigram_index("ix_person_organisations_full_name_trgm", "full_name"),
+        trigram_index("ix_person_organisations_email_trgm", "email"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
-    organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
-    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     academic_level: Mapped[str | None] = mapped_column(String(16))
     full_name: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(255))
@@ -192,11 +208,23 @@ class Card(Base):
     """A student card, identified by its ESCN, issued by an organisation to a person."""
 
     __tablename__ = "cards"
+    # An issuer's list of cards: one index per sort key, ending in the id (the tie-breaker), so
+    # that the count, every sort and the deepest page are scans of one index.
+    __table_args__ = (
+        Index("ix_cards_issuer_id_id", "issuer_id", "id"),
+        Index("ix_cards_issuer_card_number", "issuer_id", "card_number"),
+        Index("ix_cards_issuer_issued_at", "issuer_id", "issued_at", "id"),
+        Index("ix_cards_issuer_expires_at", "issuer_id", "expires_at", "id"),
+        Index("ix_cards_issuer_display_name", "issuer_id", "display_name", "id"),
+        Index("ix_cards_issuer_created_at", "issuer_id", "created_at", "id"),
+        trigram_index("ix_cards_card_number_trgm", "card_number"),
+        trigram_index("ix_cards_display_name_trgm", "display_name"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     card_number: Mapped[str] = mapped_column(String(36), unique=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
-    issuer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
     processor_identifier: Mapped[str | None] = mapped_column(String(64))
     card_type: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16))

@@ -15,7 +15,7 @@ second run changes nothing and reports every row unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,7 +24,7 @@ from sgc_client import errors
 from sgc_client.client import RouterClient
 from sgc_client.csv_formats import ParsedRow, canonical_esi, normalise_csn
 from sgc_client.journal import Journal, JournalEntry
-from sgc_client.resources import BATCH_LIMIT
+from sgc_client.resources import BATCH_LIMIT, BatchResult
 
 OUTCOMES = ("created", "updated", "unchanged", "failed")
 MODES = ("auto", "batch", "per-row")
@@ -34,7 +34,7 @@ class ImportAborted(errors.RouterClientError):
     """The run cannot go on (the credential is refused); finished rows stay in the journal."""
 
 
-@dataclass
+@dataclass(slots=True)
 class RowResult:
     """What became of one row."""
 
@@ -58,13 +58,24 @@ class ImportReport:
     deleted: list[str] = field(default_factory=list)
     delete_failures: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # A streamed import keeps counts (and only its failed rows in ``results``).
+    tally: dict[str, int] | None = None
+    resumed_rows: int = 0
 
     def counts(self) -> dict[str, int]:
         """How many rows ended in each outcome."""
+        if self.tally is not None:
+            return dict(self.tally)
         totals = dict.fromkeys(OUTCOMES, 0)
         for result in self.results:
             totals[result.outcome] += 1
         return totals
+
+    def resumed_count(self) -> int:
+        """How many rows an earlier, interrupted run had finished."""
+        if self.tally is not None:
+            return self.resumed_rows
+        return sum(1 for r in self.results if r.resumed)
 
     def to_json(self) -> dict[str, Any]:
         """The report as written by ``--report``."""
@@ -72,7 +83,7 @@ class ImportReport:
             "kind": self.kind,
             "mode": self.mode,
             "summary": self.counts(),
-            "resumed": sum(1 for r in self.results if r.resumed),
+            "resumed": self.resumed_count(),
             "rows": [asdict(r) for r in self.results],
             "missing": self.missing,
             "deleted": self.deleted,
@@ -179,6 +190,7 @@ class BulkImporter:
         self.workers = max(1, workers)
         self._listing: dict[str, dict[str, Any]] | None = None
         self._full_cards: dict[str, dict[str, Any]] = {}
+        self.mode_used = mode
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -197,12 +209,62 @@ class BulkImporter:
         """
         report = ImportReport(kind=self.kind, mode=self.mode)
         results: dict[int, RowResult] = {}
-        pending: list[ParsedRow] = []
         all_rows = list(rows)
-        first_row_of: dict[str, int] = {}
-        for parsed in all_rows:
+        pending = self._triage(all_rows, {}, results)
+        mode = self.mode
+        if pending and mode in ("auto", "batch"):
+            mode = self._run_batches(pending, results, probe=mode == "auto")
+        if pending and mode == "per-row":
+            self._run_per_row([p for p in pending if p.row not in results], results)
+        if self.journal is not None:
+            self.journal.sync()
+        report.mode = mode if pending else self.mode
+        report.results = [results[p.row] for p in all_rows]
+        if find_missing or delete_missing:
+            self._missing(all_rows, report, delete=delete_missing, confirm=confirm_delete)
+        return report
+
+    def stream(self, rows: Iterable[ParsedRow]) -> Iterator[RowResult]:
+        """Import rows as they are read, ``workers`` batches at a time; results in file order.
+
+        The batches are those :meth:`run` would send (full chunks of the rows left to send), and
+        memory stays bounded by them, except for the keys already seen (to refuse a duplicate of
+        an earlier row, as :meth:`run` does). ``self.mode_used`` tells the transport used.
+        """
+        seen: dict[str, int] = {}
+        window: list[ParsedRow] = []
+        results: dict[int, RowResult] = {}
+        pending: list[ParsedRow] = []
+        self.mode_used = self.mode
+        for parsed in rows:
+            window.append(parsed)
+            pending += self._triage([parsed], seen, results)
+            if len(pending) >= self.chunk_size * self.workers:
+                yield from self._run_window(window, pending, results)
+                window, pending, results = [], [], {}
+        if window:
+            yield from self._run_window(window, pending, results)
+        if self.journal is not None:
+            self.journal.sync()
+
+    def _run_window(
+        self, window: list[ParsedRow], pending: list[ParsedRow], results: dict[int, RowResult]
+    ) -> Iterator[RowResult]:
+        if pending and self.mode_used in ("auto", "batch"):
+            self.mode_used = self._run_batches(pending, results, probe=self.mode_used == "auto")
+        if pending and self.mode_used == "per-row":
+            self._run_per_row([p for p in pending if p.row not in results], results)
+        for parsed in window:
+            yield results[parsed.row]
+
+    def _triage(
+        self, rows: list[ParsedRow], seen: dict[str, int], results: dict[int, RowResult]
+    ) -> list[ParsedRow]:
+        """Settle malformed, duplicate and already journaled rows; the rows left to send."""
+        pending: list[ParsedRow] = []
+        for parsed in rows:
             if parsed.error is None and parsed.key is not None:
-                earlier = first_row_of.setdefault(parsed.key, parsed.row)
+                earlier = seen.setdefault(parsed.key, parsed.row)
                 if earlier != parsed.row:
                     parsed.error = f"duplicate of row {earlier} ({parsed.key})"
                     parsed.body = None
@@ -226,19 +288,7 @@ class BulkImporter:
                 self.on_progress(1)
                 continue
             pending.append(parsed)
-
-        mode = self.mode
-        if pending and mode in ("auto", "batch"):
-            mode = self._run_batches(pending, results)
-        if pending and mode == "per-row":
-            self._run_per_row([p for p in pending if p.row not in results], results)
-        if self.journal is not None:
-            self.journal.sync()
-        report.mode = mode if pending else self.mode
-        report.results = [results[p.row] for p in all_rows]
-        if find_missing or delete_missing:
-            self._missing(all_rows, report, delete=delete_missing, confirm=confirm_delete)
-        return report
+        return pending
 
     def _finish(self, parsed: ParsedRow, result: RowResult, results: dict[int, RowResult]) -> None:
         results[parsed.row] = result
@@ -257,55 +307,93 @@ class BulkImporter:
 
     # -- batch transport --------------------------------------------------------------------
 
-    def _run_batches(self, pending: list[ParsedRow], results: dict[int, RowResult]) -> str:
-        """Send the rows in chunks; answer the mode that did the work (per-row after a 404)."""
-        batch = self.client.persons.batch if self.kind == "persons" else self.client.cards.batch
-        for start in range(0, len(pending), self.chunk_size):
-            chunk = pending[start : start + self.chunk_size]
-            try:
-                answer = batch([p.body for p in chunk if p.body is not None])
-            except (errors.NotFound, errors.MethodNotAllowed) as error:
-                if self.mode == "auto" and start == 0:
-                    return "per-row"  # the real router: no /api/x batch endpoints
-                raise ImportAborted(f"batch endpoint refused: {_reason(error)}") from error
-            except errors.ApiError as error:
-                _abort_if_fatal(error)
-                for parsed in chunk:
-                    self._finish(parsed, self._failed(parsed, error), results)
-                continue
-            except errors.TransportError as error:
-                # Some rows may have been applied; the journal lets a re-run settle them.
-                for parsed in chunk:
-                    self._finish(parsed, self._failed(parsed, error), results)
-                continue
-            by_index = {r.index: r for r in answer.results}
-            for index, parsed in enumerate(chunk):
-                item = by_index.get(index)
-                if item is None:
-                    result = RowResult(
-                        parsed.row, parsed.key, "failed", reason="no result for this row"
-                    )
-                elif item.outcome == "failed" or item.outcome not in OUTCOMES:
-                    result = RowResult(
-                        parsed.row,
-                        parsed.key,
-                        "failed",
-                        status=item.status,
-                        identifier=item.identifier,
-                        reason=f"{item.error_code or item.status}: {item.error_message}",
-                    )
-                else:
-                    result = RowResult(
-                        parsed.row,
-                        parsed.key,
-                        item.outcome,
-                        status=item.status,
-                        identifier=item.identifier,
-                    )
-                self._finish(parsed, result, results)
-            if self.journal is not None:
-                self.journal.sync()
+    def _run_batches(
+        self, pending: list[ParsedRow], results: dict[int, RowResult], *, probe: bool
+    ) -> str:
+        """Send the rows in chunks, ``workers`` at once; the mode that did the work.
+
+        With ``probe`` the first chunk goes alone: a 404 there means the real router (no
+        ``/api/x`` batch endpoints) and the rows go per-row. Chunks never share a key (duplicates
+        were refused before), so sending them at once changes no outcome.
+        """
+        chunks = [
+            pending[start : start + self.chunk_size]
+            for start in range(0, len(pending), self.chunk_size)
+        ]
+        if probe:
+            first = chunks.pop(0)
+            if self._settle_chunk(first, self._post_chunk(first), results, first=True):
+                return "per-row"
+        if self.workers == 1 or len(chunks) < 2:
+            for chunk in chunks:
+                self._settle_chunk(chunk, self._post_chunk(chunk), results, first=False)
+            return "batch"
+        executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="escr-sgc")
+        try:
+            # Answers are settled (and journaled) from this thread only, in the file's order.
+            for chunk, answer in zip(chunks, executor.map(self._post_chunk, chunks), strict=True):
+                self._settle_chunk(chunk, answer, results, first=False)
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
         return "batch"
+
+    def _post_chunk(self, chunk: list[ParsedRow]) -> BatchResult | errors.RouterClientError:
+        """One batch call; its answer, or the error it met (settled by the caller's thread)."""
+        batch = self.client.persons.batch if self.kind == "persons" else self.client.cards.batch
+        try:
+            return batch([p.body for p in chunk if p.body is not None])
+        except (errors.ApiError, errors.TransportError) as error:
+            return error
+
+    def _settle_chunk(
+        self,
+        chunk: list[ParsedRow],
+        answer: BatchResult | errors.RouterClientError,
+        results: dict[int, RowResult],
+        *,
+        first: bool,
+    ) -> bool:
+        """Record the rows of one answered chunk; True if the router has no batch endpoint."""
+        if isinstance(answer, errors.NotFound | errors.MethodNotAllowed):
+            if self.mode == "auto" and first:
+                return True  # the real router: no /api/x batch endpoints
+            raise ImportAborted(f"batch endpoint refused: {_reason(answer)}") from answer
+        if isinstance(answer, errors.RouterClientError):
+            if isinstance(answer, errors.ApiError):
+                _abort_if_fatal(answer)
+            # A transport error: some rows may have been applied; the journal lets a re-run
+            # settle them.
+            for parsed in chunk:
+                self._finish(parsed, self._failed(parsed, answer), results)
+            return False
+        by_index = {r.index: r for r in answer.results}
+        for index, parsed in enumerate(chunk):
+            item = by_index.get(index)
+            if item is None:
+                result = RowResult(
+                    parsed.row, parsed.key, "failed", reason="no result for this row"
+                )
+            elif item.outcome == "failed" or item.outcome not in OUTCOMES:
+                result = RowResult(
+                    parsed.row,
+                    parsed.key,
+                    "failed",
+                    status=item.status,
+                    identifier=item.identifier,
+                    reason=f"{item.error_code or item.status}: {item.error_message}",
+                )
+            else:
+                result = RowResult(
+                    parsed.row,
+                    parsed.key,
+                    item.outcome,
+                    status=item.status,
+                    identifier=item.identifier,
+                )
+            self._finish(parsed, result, results)
+        if self.journal is not None:
+            self.journal.sync()
+        return False
 
     # -- per-row transport ------------------------------------------------------------------
 

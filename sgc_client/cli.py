@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sgc_client import errors
-from sgc_client.bulk import MODES, BulkImporter, ImportAborted, ImportReport
+from sgc_client.bulk import MODES, OUTCOMES, BulkImporter, ImportAborted, ImportReport
 from sgc_client.cli_card import card
 from sgc_client.cli_context import (
     Context,
@@ -26,7 +26,7 @@ from sgc_client.cli_context import (
     pass_context,
     yes_option,
 )
-from sgc_client.csv_formats import read_cards, read_persons, sniff_kind
+from sgc_client.csv_formats import ParsedRow, count_rows, read_cards, read_persons, sniff_kind
 from sgc_client.delegation.cli import dam_keys_group, delegations_group, keys_group
 from sgc_client.journal import Journal
 from sgc_client.progress import import_progress
@@ -91,7 +91,7 @@ def _bulk_options(function: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(1, 16),
             default=1,
             show_default=True,
-            help="Rows sent at once in per-row mode (mind the router's rate limits).",
+            help="Rows sent at once in per-row mode, batches in flight in batch mode.",
         ),
         click.option("--progress/--no-progress", default=True, help="Show a progress bar."),
     ]
@@ -102,7 +102,7 @@ def _bulk_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def _print_summary(console: Console, report: ImportReport) -> None:
     counts = report.counts()
-    resumed = sum(1 for r in report.results if r.resumed)
+    resumed = report.resumed_count()
     table = Table(title=f"{report.kind} ({report.mode})", show_header=True)
     for name in ("created", "updated", "unchanged", "failed"):
         table.add_column(name, justify="right")
@@ -118,8 +118,8 @@ def _print_summary(console: Console, report: ImportReport) -> None:
             highlight=False,
             soft_wrap=True,
         )
-    if len(failures) > SHOWN_FAILURES:
-        console.print(f"... and {len(failures) - SHOWN_FAILURES} more failed row(s)")
+    if counts["failed"] > SHOWN_FAILURES:
+        console.print(f"... and {counts['failed'] - SHOWN_FAILURES} more failed row(s)")
     if report.missing is not None:
         console.print(f"{len(report.missing)} record(s) in the router are not in the file")
         for key in report.missing[:SHOWN_FAILURES]:
@@ -141,6 +141,18 @@ def _print_summary(console: Console, report: ImportReport) -> None:
     )
 
 
+def _stream(importer: BulkImporter, kind: str, rows: Iterable[ParsedRow]) -> ImportReport:
+    """Import a file as it is read; the report keeps the counts and the failed rows only."""
+    report = ImportReport(kind=kind, mode=importer.mode, tally=dict.fromkeys(OUTCOMES, 0))
+    for result in importer.stream(rows):
+        report.tally[result.outcome] += 1  # type: ignore[index]
+        report.resumed_rows += result.resumed
+        if result.outcome == "failed" and len(report.results) < SHOWN_FAILURES:
+            report.results.append(result)
+    report.mode = importer.mode_used
+    return report
+
+
 def _run_bulk(
     context: Context,
     kind: str,
@@ -160,7 +172,11 @@ def _run_bulk(
     with api_errors():
         own_pic = _own_pic(context, pic)
         reader = read_persons if kind == "persons" else read_cards
-        rows = list(reader(file, own_pic))
+        # Without --report or a comparison against the router's list, the file is streamed:
+        # memory stays bounded whatever its size.
+        streaming = report is None and not (find_missing or delete_missing)
+        rows = reader(file, own_pic) if streaming else list(reader(file, own_pic))
+        total = count_rows(file) if streaming else len(rows)
         journal_path = journal or file.with_name(f"{file.name}.{kind}.journal")
         run_journal = Journal(
             journal_path,
@@ -170,7 +186,7 @@ def _run_bulk(
         complete = False
         try:
             with import_progress(console, kind, disable=not progress) as bar:
-                task = bar.add_task(kind, total=len(rows))
+                task = bar.add_task(kind, total=total)
 
                 def confirm_delete(keys: list[str]) -> bool:
                     bar.stop()
@@ -192,12 +208,15 @@ def _run_bulk(
                     on_progress=lambda n: bar.advance(task, n),
                     workers=workers,
                 )
-                outcome = importer.run(
-                    rows,
-                    find_missing=find_missing,
-                    delete_missing=delete_missing,
-                    confirm_delete=None if yes or not on_terminal() else confirm_delete,
-                )
+                if streaming:
+                    outcome = _stream(importer, kind, rows)
+                else:
+                    outcome = importer.run(
+                        rows,
+                        find_missing=find_missing,
+                        delete_missing=delete_missing,
+                        confirm_delete=None if yes or not on_terminal() else confirm_delete,
+                    )
             complete = True
         except ImportAborted as error:
             raise click.ClickException(
@@ -276,6 +295,7 @@ def sync(
         yes=yes,
         **options,
     )
+
 
 cli.add_command(card)
 

@@ -172,6 +172,21 @@ def _read(path: Path) -> Iterator[tuple[int, list[str]]]:
             yield reader.line_num, cells
 
 
+def count_rows(path: Path) -> int:
+    """How many data rows a file holds (for a progress bar), without parsing them into bodies."""
+    count = 0
+    header_seen = False
+    for _line, cells in _read(path):
+        if not any(cell.strip() for cell in cells):
+            continue
+        if not header_seen:
+            header_seen = True
+            if not _is_v2_data_row(cells):
+                continue
+        count += 1
+    return count
+
+
 def _is_v2_data_row(cells: list[str]) -> bool:
     """A first row that is a v2 card rather than a header: a card number or an ESI in place."""
     if not 8 <= len(cells) <= len(V2_CARD_COLUMNS):

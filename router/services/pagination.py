@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -61,8 +61,18 @@ def paginate(
     sortable: Mapping[str, ColumnElement[Any]],
     default_sort: str,
     max_size: int,
+    keyed: Keyed | None = None,
+    count_query: Select[Any] | None = None,
+    count_in_page: bool = False,
 ) -> Page[Any]:
-    """Apply sort and paging to ``query`` (which selects one entity) and run it."""
+    """Apply sort and paging to ``query`` (which selects one entity) and run it.
+
+    With ``keyed``, the page is found on keys alone first (``query`` then selects the key
+    column): counting, sorting and skipping to a deep page read one index and no table rows
+    (a deferred join); only the page's own rows are loaded, by key. ``count_query`` counts the
+    same rows without what only the sort needs (a join); ``count_in_page`` counts them in the
+    page's own query instead (``count(*) OVER ()``: one pass, for a search's few matches).
+    """
     if not 0 <= request.page <= INT32_MAX:
         raise MalformedRequest(f"page must be between 0 and {INT32_MAX}.")
     if request.offset is not None and not 0 <= request.offset <= MAX_OFFSET:
@@ -77,20 +87,41 @@ def paginate(
             f"cannot sort by {field!r}; sortable fields: {', '.join(sorted(sortable))}."
         )
     column = sortable[field]
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    ordered = query.order_by(column.desc() if direction == "DESC" else column.asc())
-    # A unique tie-breaker keeps pages stable when the sort column has duplicates.
+    descending = direction == "DESC"
+    ordered = query.order_by(column.desc() if descending else column.asc())
+    # A unique tie-breaker keeps pages stable when the sort column has duplicates. It runs in
+    # the sort's direction, so that one index (sort key, id) read backwards serves DESC too.
     tie_breaker = sortable[default_sort]
     if tie_breaker is not column:
-        ordered = ordered.order_by(tie_breaker.asc())
+        ordered = ordered.order_by(tie_breaker.desc() if descending else tie_breaker.asc())
     first_row = request.page * size if request.offset is None else request.offset
-    rows = session.scalars(ordered.offset(first_row).limit(size))
-    return Page(
-        items=list(rows.unique()),
-        number=request.page,
-        size=size,
-        total_elements=total,
-    )
+    total: int | None = None
+    if keyed is None:
+        items = list(session.scalars(ordered.offset(first_row).limit(size)).unique())
+    else:
+        if count_in_page:
+            # One pass over the matches gives the page and, beside each row, their number.
+            page_rows = session.execute(
+                ordered.add_columns(func.count().over()).offset(first_row).limit(size)
+            ).all()
+            keys = [row[0] for row in page_rows]
+            total = page_rows[0][1] if page_rows else None  # past the end: counted below
+        else:
+            keys = list(session.scalars(ordered.offset(first_row).limit(size)))
+        by_key = {keyed.key_of(row): row for row in keyed.load(keys)} if keys else {}
+        items = [by_key[key] for key in keys if key in by_key]
+    if total is None:
+        counted = (query if count_query is None else count_query).order_by(None)
+        total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    return Page(items=items, number=request.page, size=size, total_elements=total)
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """How to load the rows of a page found on keys: by a list of keys, and each row's key."""
+
+    load: Callable[[list[Any]], Iterable[Any]]
+    key_of: Callable[[Any], Any]
 
 
 def _parse_sort(sort: str, direction: str) -> tuple[str, str]:

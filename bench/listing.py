@@ -1,0 +1,179 @@
+"""Listing at scale: ``GET /api/v2/cards`` and ``/persons`` against the same SQL run bare.
+
+Creates a throw-away PostgreSQL database, loads ``--cards`` persons with one card each over
+``--institutions`` institutions with ``COPY``, then asks, as the first institution, for first
+pages, every sort, searches and the deepest page, ``--runs`` times each through the router (the
+Flask application in process, as a request would run in a worker). The ceiling of each query is
+the router's own SQL statements for it (captured from the engine), replayed bare with psycopg in
+the same run. ``--explain`` prints EXPLAIN ANALYZE of every statement.
+Run: ``.venv/bin/python bench/listing.py --cards 100000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import event
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.pg_population import (
+    add_institutions,
+    copy_population,
+    libpq_url,
+    pic_of,
+    throwaway_database,
+)
+from router.app import create_app
+from router.settings import Settings
+
+BIN = Path(sys.executable).parent
+SIZE = 50
+
+
+def _queries(total: int) -> list[tuple[str, str]]:
+    deepest = max(math.ceil(total / SIZE) - 1, 0)
+    probe = 12340 if total * 10 > 12340 else 10
+    return [
+        ("cards first page", f"/api/v2/cards?page=0&size={SIZE}"),
+        ("cards page 2", f"/api/v2/cards?page=2&size={SIZE}"),
+        ("cards sort displayName", f"/api/v2/cards?size={SIZE}&sort=displayName"),
+        ("cards sort displayName,desc", f"/api/v2/cards?size={SIZE}&sort=displayName,desc"),
+        ("cards sort cardNumber,desc", f"/api/v2/cards?size={SIZE}&sort=cardNumber,desc"),
+        ("cards sort issuedAt", f"/api/v2/cards?size={SIZE}&sort=issuedAt"),
+        ("cards sort expiresAt,desc", f"/api/v2/cards?size={SIZE}&sort=expiresAt,desc"),
+        ("cards sort createdAt", f"/api/v2/cards?size={SIZE}&sort=createdAt"),
+        ("cards search name", f"/api/v2/cards?size={SIZE}&search=Student%20{probe}"),
+        ("cards search esi", f"/api/v2/cards?size={SIZE}&search=FR:{probe:09d}"),
+        ("cards deepest page", f"/api/v2/cards?page={deepest}&size={SIZE}"),
+        (
+            "cards deepest, displayName",
+            f"/api/v2/cards?page={deepest}&size={SIZE}&sort=displayName",
+        ),
+        ("persons first page", f"/api/v2/persons?page=0&size={SIZE}"),
+        ("persons sort fullName", f"/api/v2/persons?size={SIZE}&sort=fullName"),
+        ("persons sort identifier", f"/api/v2/persons?size={SIZE}&sort=identifier"),
+        ("persons sort createdAt", f"/api/v2/persons?size={SIZE}&sort=createdAt,desc"),
+        ("persons search name", f"/api/v2/persons?size={SIZE}&search=Student%20{probe}"),
+        ("persons search email", f"/api/v2/persons?size={SIZE}&search=s{probe}@"),
+        ("persons deepest page", f"/api/v2/persons?page={deepest}&size={SIZE}"),
+        ("persons deepest, fullName", f"/api/v2/persons?page={deepest}&size={SIZE}&sort=fullName"),
+        (
+            "persons deepest, identifier",
+            f"/api/v2/persons?page={deepest}&size={SIZE}&sort=identifier",
+        ),
+    ]
+
+
+def _pct(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def _bare(conn: psycopg.Connection, statements: list[tuple[str, Any]]) -> float:
+    start = time.perf_counter()
+    for statement, parameters in statements:
+        conn.execute(statement, parameters).fetchall()
+    return (time.perf_counter() - start) * 1000
+
+
+def main() -> None:
+    """Load, measure, print a table and one summary line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cards", type=int, default=100_000)
+    parser.add_argument("--institutions", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--explain", action="store_true")
+    options = parser.parse_args()
+    with throwaway_database() as url, tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        with psycopg.connect(libpq_url(url)) as conn:
+            orgs = add_institutions(conn, options.institutions)
+            copy_population(conn, orgs, options.cards)
+            conn.commit()
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        print(f"loaded {options.cards} cards in {time.perf_counter() - started:.1f} s")
+        env = {**os.environ, "ESCR_DATABASE_URL": url, "ESCR_INSTANCE_PATH": tmp}
+        key = subprocess.run(
+            [str(BIN / "escr-admin"), "key", "create", "--pic", pic_of(0)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        settings = Settings(
+            database_url=url,
+            instance_path=Path(tmp),
+            public_url="https://router.bench",
+            secret_key="bench",
+        )
+        app = create_app(settings)
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {key}"}
+        captured: list[tuple[str, Any]] = []
+
+        @event.listens_for(app.extensions["escr.database"].engine, "before_cursor_execute")
+        def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                captured.append((statement, parameters))
+
+        rows = []
+        bare_conn = psycopg.connect(libpq_url(url), autocommit=True)
+        total = options.cards // options.institutions
+        for name, path in _queries(total):
+            for _ in range(2):  # warm: caches, plans
+                assert client.get(path, headers=headers).status_code == 200, path
+            captured.clear()
+            client.get(path, headers=headers)
+            statements = [s for s in captured if "api_keys" not in s[0]]
+            router, bare = [], []
+            for _ in range(options.runs):
+                start = time.perf_counter()
+                reply = client.get(path, headers=headers)
+                router.append((time.perf_counter() - start) * 1000)
+                bare.append(_bare(bare_conn, statements))
+            assert reply.status_code == 200 and reply.json["page"]["totalElements"] >= 1, path
+            rows.append(
+                (
+                    name,
+                    _pct(router, 0.5),
+                    _pct(router, 0.99),
+                    _pct(bare, 0.5),
+                    _pct(bare, 0.99),
+                    reply.json["page"]["totalElements"],
+                )
+            )
+            if options.explain:
+                print(f"\n== {name}: {path}")
+                for statement, parameters in statements:
+                    plan = bare_conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+                    print("\n".join(r[0] for r in plan.fetchall()))
+        bare_conn.close()
+        print(f"\n{'query':32} {'p50 ms':>8} {'p99 ms':>8} {'SQL p50':>8} {'SQL p99':>8}  total")
+        for name, p50, p99, s50, s99, found in rows:
+            print(f"{name:32} {p50:8.1f} {p99:8.1f} {s50:8.1f} {s99:8.1f}  {found}")
+        deep = [r for r in rows if "deepest" in r[0]]
+        others = [r for r in rows if "deepest" not in r[0]]
+        worst = max(others, key=lambda r: r[2])
+        worst_deep = max(deep, key=lambda r: r[2])
+        ratio = statistics.median(r[3] / r[1] for r in rows)
+        print(
+            f"listing postgresql {options.cards}: p99_ms={worst[2]:.1f} ({worst[0]})"
+            f" deepest_p99_ms={worst_deep[2]:.1f} ({worst_deep[0]})"
+            f" median_sql_share={ratio:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
