@@ -4,7 +4,7 @@ Two administrators changing one organisation's prefixes at once could both write
 500 on a duplicate prefix and the prefix set left matched neither request. With the version
 checked on every write, the later change runs again on the earlier one's result.
 
-Revision ID: 0013
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-24 07:10:00.000000
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
