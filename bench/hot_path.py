@@ -142,21 +142,50 @@ def _load_sqlite(path: str, count: int, issuers: dict[str, int]) -> None:
         rows = list(_rows(min(BATCH, count - start), first + start, issuers))
         conn.executemany(
             "INSERT INTO persons (id, esi, created_at, updated_at, version) VALUES (?, ?, ?, ?, 1)",
-            [(r.person_id, f"urn:schac:personalUniqueCode:int:esi:FR:bench{r.person_id}", now, now)
-             for r in rows],
+            [
+                (
+                    r.person_id,
+                    f"urn:schac:personalUniqueCode:int:esi:FR:bench{r.person_id}",
+                    now,
+                    now,
+                )
+                for r in rows
+            ],
         )
         conn.executemany(
             "INSERT INTO person_organisations (id, person_id, organisation_id, academic_level, "
             "full_name, email, created_at, updated_at) VALUES (?, ?, ?, 'MASTER', ?, ?, ?, ?)",
-            [(r.person_id, r.person_id, r.issuer_id, f"Student {r.person_id}",
-              f"s{r.person_id}@example.org", now, now) for r in rows],
+            [
+                (
+                    r.person_id,
+                    r.person_id,
+                    r.issuer_id,
+                    f"Student {r.person_id}",
+                    f"s{r.person_id}@example.org",
+                    now,
+                    now,
+                )
+                for r in rows
+            ],
         )
         conn.executemany(
             "INSERT INTO cards (id, card_number, person_id, issuer_id, card_type, state, "
             "issued_at, expires_at, display_name, created_at, updated_at, version) "
             "VALUES (?, ?, ?, ?, 'SMART_CDZ', ?, '2026-09-01', ?, ?, ?, ?, 1)",
-            [(r.person_id, r.card_number, r.person_id, r.issuer_id, r.state, r.expires_at,
-              f"Student {r.person_id}", now, now) for r in rows],
+            [
+                (
+                    r.person_id,
+                    r.card_number,
+                    r.person_id,
+                    r.issuer_id,
+                    r.state,
+                    r.expires_at,
+                    f"Student {r.person_id}",
+                    now,
+                    now,
+                )
+                for r in rows
+            ],
         )
         conn.commit()
         _progress(start + BATCH, count)
@@ -214,9 +243,20 @@ class Server:
         self.port = _free_port()
         self.log = log.open("w")
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "python:router.gunicorn_config",
-             "--bind", f"127.0.0.1:{self.port}", *extra, app],
-            env=env, cwd=ROOT, stdout=self.log, stderr=self.log, start_new_session=True,
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                "python:router.gunicorn_config",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                *extra,
+                app,
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
         )
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
@@ -224,8 +264,10 @@ class Server:
             if self.process.poll() is not None:
                 raise click.ClickException(f"{app} did not start: {log.read_text()[-2000:]}")
             try:
-                httpx.get(f"{self.url}/ceiling/x" if "ceiling" in app else f"{self.url}/healthz",
-                          timeout=2)
+                httpx.get(
+                    f"{self.url}/ceiling/x" if "ceiling" in app else f"{self.url}/healthz",
+                    timeout=2,
+                )
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
@@ -272,7 +314,10 @@ def _wrk(url: str, kind: str, seconds: int, connections: int, cards: Path, key: 
     env = {**os.environ, "HOT_PATH_KIND": kind, "HOT_PATH_CARDS": str(cards), "HOT_PATH_KEY": key}
     done = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(SCRIPT), url],
-        env=env, capture_output=True, text=True, timeout=seconds + 60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
     )
     out = done.stdout
     if done.returncode != 0 or "Requests/sec" not in out:
@@ -296,20 +341,47 @@ def _need_wrk() -> None:
 
 @click.command()
 @click.option("--db", type=click.Choice(["sqlite", "postgresql"]), required=True)
-@click.option("--cards", "count", type=click.IntRange(1, 10_000_000), default=10_000,
-              show_default=True)
-@click.option("--seconds", type=click.IntRange(1, 120), default=10, show_default=True,
-              help="length of each wrk run")
-@click.option("--rounds", type=click.IntRange(1, 10), default=2, show_default=True,
-              help="ceiling and router runs interleaved this many times")
+@click.option(
+    "--cards", "count", type=click.IntRange(1, 10_000_000), default=10_000, show_default=True
+)
+@click.option(
+    "--seconds",
+    type=click.IntRange(1, 120),
+    default=10,
+    show_default=True,
+    help="length of each wrk run",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(1, 10),
+    default=2,
+    show_default=True,
+    help="ceiling and router runs interleaved this many times",
+)
 @click.option("--connections", type=click.IntRange(1, 256), default=8, show_default=True)
 @click.option("--database-url", help="PostgreSQL database to use (default: a throw-away one)")
-@click.option("--gunicorn", "gunicorn_args", default="",
-              help="extra gunicorn options for both servers, e.g. '--workers 2 --threads 4'")
-@click.option("--redis", "redis_url", default="",
-              help="rate-limit store (ESCR_RATE_LIMIT_STORAGE), e.g. redis://127.0.0.1:6379/0")
-def main(db: str, count: int, seconds: int, rounds: int, connections: int,
-         database_url: str | None, gunicorn_args: str, redis_url: str) -> None:
+@click.option(
+    "--gunicorn",
+    "gunicorn_args",
+    default="",
+    help="extra gunicorn options for both servers, e.g. '--workers 2 --threads 4'",
+)
+@click.option(
+    "--redis",
+    "redis_url",
+    default="",
+    help="rate-limit store (ESCR_RATE_LIMIT_STORAGE), e.g. redis://127.0.0.1:6379/0",
+)
+def main(
+    db: str,
+    count: int,
+    seconds: int,
+    rounds: int,
+    connections: int,
+    database_url: str | None,
+    gunicorn_args: str,
+    redis_url: str,
+) -> None:
     """Measure the QR-scan path against a bare Flask route under the same gunicorn."""
     _need_wrk()
     instance = Path(tempfile.mkdtemp(prefix="escr-hot-path-"))
@@ -325,7 +397,6 @@ def main(db: str, count: int, seconds: int, rounds: int, connections: int,
         "ESCR_DATABASE_URL": url,
         # Every anonymous lookup is still counted; the limit is set out of the bench's reach.
         "ESCR_PUBLIC_RATE_LIMIT": "1000000000/minute",
-        "ESCR_LOG_LEVEL": "WARNING",
     }
     if redis_url:
         env["ESCR_RATE_LIMIT_STORAGE"] = redis_url
@@ -335,10 +406,22 @@ def main(db: str, count: int, seconds: int, rounds: int, connections: int,
         click.echo(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
         _admin(env, "db", "upgrade")
         for pic in INSTITUTIONS:
-            _admin(env, "org", "create", "--pic", pic, "--name", f"University {pic}",
-                   "--country", "FR")
-        _admin(env, "org", "create", "--pic", PARTNER, "--name", "City Transport",
-               "--kind", "transport", "--country", "BE")
+            _admin(
+                env, "org", "create", "--pic", pic, "--name", f"University {pic}", "--country", "FR"
+            )
+        _admin(
+            env,
+            "org",
+            "create",
+            "--pic",
+            PARTNER,
+            "--name",
+            "City Transport",
+            "--kind",
+            "transport",
+            "--country",
+            "BE",
+        )
         institution_key = _admin(env, "key", "create", "--pic", INSTITUTIONS[0])
         partner_key = _admin(env, "key", "create", "--pic", PARTNER)
         started = time.perf_counter()
@@ -348,19 +431,23 @@ def main(db: str, count: int, seconds: int, rounds: int, connections: int,
         else:
             _load_sqlite(url.removeprefix("sqlite:///"), count, issuers)
         load_seconds = time.perf_counter() - started
-        click.echo(f"loaded {count:,} cards in {load_seconds:.1f} s "
-                   f"({count / load_seconds:,.0f} cards/s, {db})")
+        click.echo(
+            f"loaded {count:,} cards in {load_seconds:.1f} s "
+            f"({count / load_seconds:,.0f} cards/s, {db})"
+        )
         numbers = instance / "cards.txt"
         _sample(url, numbers)
         extra = gunicorn_args.split()
         router = Server("router.wsgi:app", env, extra, instance / "router.log")
         servers.append(router)
-        ceiling = Server("hot_path_ceiling:app", env,
-                         [*extra, "--pythonpath", str(Path(__file__).parent)],
-                         instance / "ceiling.log")
+        ceiling = Server(
+            "hot_path_ceiling:app",
+            env,
+            [*extra, "--pythonpath", str(Path(__file__).parent)],
+            instance / "ceiling.log",
+        )
         servers.append(ceiling)
-        keys = {"status_anon": "", "status_key": institution_key, "page": "",
-                "verify": partner_key}
+        keys = {"status_anon": "", "status_key": institution_key, "page": "", "verify": partner_key}
         # Warm both up (imports, templates, connections) before measuring.
         for kind in ("ceiling", *KINDS):
             target = ceiling if kind == "ceiling" else router
@@ -369,9 +456,11 @@ def main(db: str, count: int, seconds: int, rounds: int, connections: int,
         for _ in range(rounds):
             for kind in KINDS:
                 results["ceiling"].append(
-                    _wrk(ceiling.url, "ceiling", seconds, connections, numbers, ""))
+                    _wrk(ceiling.url, "ceiling", seconds, connections, numbers, "")
+                )
                 results[kind].append(
-                    _wrk(router.url, kind, seconds, connections, numbers, keys[kind]))
+                    _wrk(router.url, kind, seconds, connections, numbers, keys[kind])
+                )
         _report(db, count, results, router, ceiling, extra, env)
     finally:
         for server in servers:
@@ -384,20 +473,30 @@ def main(db: str, count: int, seconds: int, rounds: int, connections: int,
 def _admin_sql(statement: str) -> None:
     import psycopg
 
-    with psycopg.connect(ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"),
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
         conn.execute(statement)
 
 
-def _report(db: str, count: int, results: dict[str, list[Run]], router: Server,
-            ceiling: Server, extra: list[str], env: dict[str, str]) -> None:
+def _report(
+    db: str,
+    count: int,
+    results: dict[str, list[Run]],
+    router: Server,
+    ceiling: Server,
+    extra: list[str],
+    env: dict[str, str],
+) -> None:
     def mean(kind: str) -> float:
         return sum(r.rate for r in results[kind]) / len(results[kind])
 
     ceiling_rate = mean("ceiling")
-    click.echo(f"\ngunicorn: router.gunicorn_config defaults {' '.join(extra)}; rate-limit "
-               f"store {env.get('ESCR_RATE_LIMIT_STORAGE', 'memory://')}; "
-               f"load after: {os.getloadavg()[0]:.2f} (1 min)")
+    click.echo(
+        f"\ngunicorn: router.gunicorn_config defaults {' '.join(extra)}; rate-limit "
+        f"store {env.get('ESCR_RATE_LIMIT_STORAGE', 'memory://')}; "
+        f"load after: {os.getloadavg()[0]:.2f} (1 min)"
+    )
     click.echo(f"{'path':<14}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}  runs (req/s)")
     for kind, runs in results.items():
         rate = mean(kind)
@@ -406,8 +505,10 @@ def _report(db: str, count: int, results: dict[str, list[Run]], router: Server,
             f"{max(r.p50_ms for r in runs):>9.2f}{max(r.p99_ms for r in runs):>9.2f}  "
             + " ".join(f"{r.rate:,.0f}" for r in runs)
         )
-    click.echo(f"worker RSS MiB: router {', '.join(f'{m:.0f}' for m in router.worker_rss_mib())}; "
-               f"ceiling {', '.join(f'{m:.0f}' for m in ceiling.worker_rss_mib())}")
+    click.echo(
+        f"worker RSS MiB: router {', '.join(f'{m:.0f}' for m in router.worker_rss_mib())}; "
+        f"ceiling {', '.join(f'{m:.0f}' for m in ceiling.worker_rss_mib())}"
+    )
     p99 = max(r.p99_ms for kind in KINDS for r in results[kind])
     ratios = " ".join(f"{kind}={mean(kind) / ceiling_rate:.3f}" for kind in KINDS)
     click.echo(f"hot path {db} {count}: {ratios} p99_ms={p99:.1f}")

@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from router import metrics
-from router.db import utcnow
+from router.db import one_writer_at_a_time, utcnow
 from router.domain.errors import CardNotFound, MalformedRequest
 from router.domain.escn import Escn, parse_escn
 from router.domain.lifecycle import CardState
@@ -156,21 +156,22 @@ def _record(
         issuer = find_organisation(session, escn.pic)
         issuer_id = issuer.id if issuer is not None else None
     # One INSERT, committed before the verdict is answered: an acknowledged lookup is recorded.
-    session.execute(
-        insert(VerificationRecord).values(
-            at=verdict.checked_at,
-            partner_id=partner_id,
-            partner_credential=partner_credential,
-            card_number=escn.value,
-            issuer_id=issuer_id,
-            valid=verdict.valid,
-            reason=verdict.reason.value if verdict.reason else None,
-            partner_router=foreign.router_id if foreign else None,
-            partner_identifier=foreign.identifier if foreign else None,
-            partner_name=foreign.name if foreign else None,
+    with one_writer_at_a_time(session):
+        session.execute(
+            insert(VerificationRecord).values(
+                at=verdict.checked_at,
+                partner_id=partner_id,
+                partner_credential=partner_credential,
+                card_number=escn.value,
+                issuer_id=issuer_id,
+                valid=verdict.valid,
+                reason=verdict.reason.value if verdict.reason else None,
+                partner_router=foreign.router_id if foreign else None,
+                partner_identifier=foreign.identifier if foreign else None,
+                partner_name=foreign.name if foreign else None,
+            )
         )
-    )
-    session.commit()
+        session.commit()
     metrics.VERIFICATIONS.labels(verdict.reason.value if verdict.reason else "VALID").inc()
 
 

@@ -15,9 +15,7 @@ from router.anonymous_limits import SweptMemoryStorage
 def test_counting_starts_no_timer_thread_and_still_refuses_past_the_limit(monkeypatch):
     store = SweptMemoryStorage("memory://")
     started: list[object] = []
-    monkeypatch.setattr(
-        limits.storage.memory.threading, "Timer", lambda *a, **k: started.append(a)
-    )
+    monkeypatch.setattr(limits.storage.memory.threading, "Timer", lambda *a, **k: started.append(a))
     limiter = FixedWindowRateLimiter(store)
     rate = parse("5/minute")
     answers = [limiter.hit(rate, "anon", "192.0.2.1") for _ in range(8)]
