@@ -384,6 +384,8 @@ def main(
 ) -> None:
     """Measure the QR-scan path against a bare Flask route under the same gunicorn."""
     _need_wrk()
+    # A stopped bench still stops its servers and drops its database (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     instance = Path(tempfile.mkdtemp(prefix="escr-hot-path-"))
     created_db = None
     if db == "postgresql" and not database_url:
