@@ -145,3 +145,32 @@ def test_a_connection_the_database_dropped_while_idle_is_replaced(
     # Every pooled connection counts as idle now: the dead one is found and replaced.
     monkeypatch.setattr(router_db, "IDLE_BEFORE_PING", 0.0)
     assert client.get(url).status_code == 200
+
+
+def test_on_the_wire_a_public_lookup_is_one_round_trip(
+    client, db, registered, tmp_path, monkeypatch
+):
+    """libpq's own trace of the connection: one Sync (no BEGIN, no ROLLBACK, no ping)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the wire trace is libpq's (PostgreSQL)")
+    # However slow this machine, the connection counts as busy: no idle check in the trace.
+    monkeypatch.setattr(router_db, "IDLE_BEFORE_PING", 3600.0)
+    card = registered("888")
+    db.engine.dispose()
+    url = f"/api/v2/cards/{card['escn']}/status"
+    assert client.get(url).status_code == 200  # the pool now holds one connection
+    with db.engine.connect() as conn:
+        pgconn = conn.connection.dbapi_connection.pgconn
+    trace = tmp_path / "libpq.trace"
+    with trace.open("w") as sink:
+        pgconn.trace(sink.fileno())
+        try:
+            assert client.get(url).status_code == 200
+            assert client.get(f"/cards/{card['escn']}").status_code == 200
+        finally:
+            pgconn.untrace()
+    sent = [
+        line.split("\t")[3].split()[0] for line in trace.read_text().splitlines() if "\tF\t" in line
+    ]
+    assert sent.count("Sync") + sent.count("Query") == 2, sent
+    assert "Query" not in sent  # a simple query would be BEGIN, ROLLBACK or a ping
