@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
-import weakref
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,26 +133,6 @@ def ping_idle_connections(engine: Engine) -> None:
         except engine.dialect.loaded_dbapi.Error as error:
             # The pool then discards this connection and checks out (or opens) another.
             raise exc.DisconnectionError("idle connection found dead") from error
-
-
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_SQLITE_WRITERS_LOCK = threading.Lock()
-
-
-def one_writer_at_a_time(session: Session) -> AbstractContextManager[object]:
-    """On SQLite, a lock that lets one thread of the process write at a time; else nothing.
-
-    SQLite takes one writer at a time anyway; a thread that finds the file locked sleeps in
-    SQLite's busy handler (1, 2, 5 ... 100 ms) however soon the writer finishes. Waiting on
-    this lock instead wakes it the moment the other thread's commit is done: frequent short
-    writes (partner verifications) then cost no busy sleep. PostgreSQL locks rows, not the file.
-    """
-    engine = session.get_bind()
-    if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
-        return nullcontext()
-    with _SQLITE_WRITERS_LOCK:
-        lock = _SQLITE_WRITERS.setdefault(engine, threading.Lock())
-    return lock
 
 
 def flush_erased_pages(session: Session) -> None:

@@ -15,13 +15,14 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from router import metrics
-from router.db import one_writer_at_a_time, utcnow
+from router.db import utcnow
 from router.domain.errors import CardNotFound, MalformedRequest
 from router.domain.escn import Escn, parse_escn
 from router.domain.lifecycle import CardState
 from router.domain.verification import VerdictReason, parse_scan, verdict_reason
 from router.models import VerificationRecord
 from router.services.caller import Caller, Scope
+from router.services.group_commit import group_writer
 from router.services.lookups import CardFacts, card_facts
 from router.services.organisations import find_organisation
 from router.services.pagination import Page, PageRequest, paginate
@@ -155,22 +156,25 @@ def _record(
     else:
         issuer = find_organisation(session, escn.pic)
         issuer_id = issuer.id if issuer is not None else None
-    # One INSERT, committed before the verdict is answered: an acknowledged lookup is recorded.
-    with one_writer_at_a_time(session):
-        session.execute(
-            insert(VerificationRecord).values(
-                at=verdict.checked_at,
-                partner_id=partner_id,
-                partner_credential=partner_credential,
-                card_number=escn.value,
-                issuer_id=issuer_id,
-                valid=verdict.valid,
-                reason=verdict.reason.value if verdict.reason else None,
-                partner_router=foreign.router_id if foreign else None,
-                partner_identifier=foreign.identifier if foreign else None,
-                partner_name=foreign.name if foreign else None,
-            )
-        )
+    values = {
+        "at": verdict.checked_at,
+        "partner_id": partner_id,
+        "partner_credential": partner_credential,
+        "card_number": escn.value,
+        "issuer_id": issuer_id,
+        "valid": verdict.valid,
+        "reason": verdict.reason.value if verdict.reason else None,
+        "partner_router": foreign.router_id if foreign else None,
+        "partner_identifier": foreign.identifier if foreign else None,
+        "partner_name": foreign.name if foreign else None,
+    }
+    # Committed before the verdict is answered: an acknowledged lookup is recorded. On SQLite,
+    # records of verifications made at the same time share one commit (group_commit).
+    writer = group_writer(session, VerificationRecord.__table__)
+    if writer is not None:
+        writer.write(session, values)
+    else:
+        session.execute(insert(VerificationRecord).values(**values))
         session.commit()
     metrics.VERIFICATIONS.labels(verdict.reason.value if verdict.reason else "VALID").inc()
 
