@@ -4,7 +4,9 @@ Options given on gunicorn's command line override these defaults. What this file
 
 - **One count per deployment.** The rate limit's memory store is per process: with more than one
   worker it must be Redis (``ESCR_RATE_LIMIT_STORAGE=redis://...``), or the start is refused. The
-  default is one worker with threads, which the memory store serves exactly.
+  default is one worker with 8 threads on the memory store, which it serves exactly, and one
+  worker per core with 4 threads each when the store is Redis (``ESCR_WORKERS`` and
+  ``ESCR_THREADS`` choose otherwise).
 - **A migrated database.** The start is refused, in one line, when the database is not at the
   revision the code needs (``escr-admin db upgrade`` first).
 - **Metrics of every worker.** ``PROMETHEUS_MULTIPROC_DIR`` (a fresh folder unless set) holds each
@@ -37,9 +39,33 @@ else:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="escrouter-metrics-")
 
 bind = "127.0.0.1:8080"
+
+
+def _default_workers() -> int:
+    """One process per core when the rate limit is shared (Redis); else the one process.
+
+    Measured on 2 cores (README, Performance): a gthread process holds the GIL while it renders
+    an answer, so one process uses about one core; a second one uses the other. With the memory
+    store the count must stay in one process, so that default stays one.
+    """
+    if os.environ.get("ESCR_WORKERS"):
+        return int(os.environ["ESCR_WORKERS"])
+    storage = os.environ.get("ESCR_RATE_LIMIT_STORAGE", "memory://")
+    if storage.startswith("memory"):
+        return 1
+    return max(1, os.cpu_count() or 1)
+
+
+def _default_threads(workers: int) -> int:
+    """8 threads for the one process, 4 each when there is one per core (``ESCR_THREADS``)."""
+    return int(os.environ.get("ESCR_THREADS") or (8 if workers == 1 else 4))
+
+
+# gthread, not sync: keep-alive connections, and a worker's threads overlap their database
+# round trips.
 worker_class = "gthread"
-workers = 1
-threads = 8
+workers = _default_workers()
+threads = _default_threads(workers)
 # A request that takes longer is a bug or an attack: the worker is restarted.
 timeout = 30
 # On SIGTERM, requests in flight get this long to finish before the workers are stopped.

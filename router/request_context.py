@@ -35,6 +35,18 @@ def db_session() -> Session:
     return g.db_session
 
 
+def lookup_session() -> Session:
+    """The request's session, opened outside any transaction: for the QR-scan path only.
+
+    Call it first in a view whose writes are each one statement (a verification record, a key's
+    last use): every statement then commits alone and a lookup is one round trip to the
+    database. A view that writes several rows together uses :func:`db_session`.
+    """
+    if "db_session" not in g:
+        g.db_session = database().lookup_sessions()
+    return g.db_session
+
+
 def close_session(_exc: BaseException | None = None) -> None:
     """End the request's session; anything not committed by a service is rolled back."""
     session: Session | None = g.pop("db_session", None)

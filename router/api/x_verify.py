@@ -16,7 +16,13 @@ from router.domain.text import INT32_MAX
 from router.domain.verification import VerdictReason
 from router.federation import forwarding
 from router.models import VerificationRecord
-from router.request_context import current_caller, db_session, federation, settings
+from router.request_context import (
+    current_caller,
+    db_session,
+    federation,
+    lookup_session,
+    settings,
+)
 from router.services import verification
 from router.services.pagination import PageRequest
 
@@ -188,8 +194,9 @@ class Verify(MethodView):
 
         A card hosted by another router of the federation is verified, and recorded, there.
         """
+        session = lookup_session()  # one INSERT is the only write: no transaction around it
         answer = forwarding.verify_scan(
-            db_session(),
+            session,
             federation(),
             current_caller(),
             body["scanned"],

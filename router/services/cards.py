@@ -43,6 +43,7 @@ from router.models import Card, CardHistoryEntry, EscnReservation, Organisation,
 from router.services.caller import Caller, Scope
 from router.services.card_history import record_change
 from router.services.concurrency import serialised
+from router.services.lookups import card_facts
 from router.services.organisations import find_organisation
 from router.services.pagination import Keyed, Page, PageRequest, like_pattern, paginate
 from router.services.persons import visible_links
@@ -305,19 +306,24 @@ def list_cards(
 def card_status(
     session: Session, escn: str, *, today: dt.date | None = None, caller: Caller | None = None
 ) -> CardStatus:
-    """The public status of a card; the display name only for the card's own issuer."""
-    card = find_card(session, escn)
+    """The public status of a card; the display name only for the card's own issuer.
+
+    One statement (the QR-scan path): the card's public facts with its issuer; the holder's
+    display name is read only for the card's issuer.
+    """
+    number = parse_escn(escn).value
+    own_organisation = caller.organisation_id if caller is not None else None
+    card = card_facts(session, number, display_name_for=own_organisation)
     if card is None:
-        raise CardNotFound(f"No card {parse_escn(escn).value} is registered.")
-    own = caller is not None and caller.organisation_id == card.issuer_id
+        raise CardNotFound(f"No card {number} is registered.")
     return CardStatus(
         card_number=card.card_number,
         status=public_status(CardState(card.state), card.expires_at, today or dt.date.today()),
         issued_at=card.issued_at,
         expires_at=card.expires_at,
-        issuer_identifier=card.issuer.identifier,
-        issuer_name=card.issuer.name,
-        display_name=card.display_name if own else None,
+        issuer_identifier=card.issuer_identifier,
+        issuer_name=card.issuer_name,
+        display_name=card.display_name,
     )
 
 

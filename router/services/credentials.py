@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from router.db import utcnow
 from router.domain.errors import (
@@ -234,6 +234,18 @@ def revoke_oauth_client(session: Session, client_id: str) -> OAuthClient:
     return client
 
 
+# A credential and its organisation in one statement (joined); the organisation's ESCN prefixes,
+# which only card registration needs, are loaded when first used instead of on every request.
+_KEY_WITH_ORGANISATION = select(ApiKey).options(
+    joinedload(ApiKey.organisation).lazyload(Organisation.prefixes)
+)
+_TOKEN_WITH_ORGANISATION = select(OAuthToken).options(
+    joinedload(OAuthToken.client)
+    .joinedload(OAuthClient.organisation)
+    .lazyload(Organisation.prefixes)
+)
+
+
 def authenticate(session: Session, credential: str | None) -> Caller:
     """Resolve a presented API key or OAuth2 access token to its caller, or raise 401."""
     if not credential:
@@ -243,7 +255,7 @@ def authenticate(session: Session, credential: str | None) -> Caller:
         )
     now = utcnow()
     key_digest = digest(credential)
-    key = session.scalar(select(ApiKey).where(ApiKey.key_digest == key_digest))
+    key = session.scalar(_KEY_WITH_ORGANISATION.where(ApiKey.key_digest == key_digest))
     if key is not None:
         if key.revoked_at is not None:
             raise NotAuthenticated("This API key has been revoked.")
@@ -260,7 +272,7 @@ def authenticate(session: Session, credential: str | None) -> Caller:
             )
             session.commit()
         return Caller(key.organisation, key.prefix, frozenset(key.scopes.split()))
-    token = session.scalar(select(OAuthToken).where(OAuthToken.token_digest == key_digest))
+    token = session.scalar(_TOKEN_WITH_ORGANISATION.where(OAuthToken.token_digest == key_digest))
     if token is not None:
         if token.revoked or token.client.revoked_at is not None:
             raise NotAuthenticated("This access token has been revoked.")

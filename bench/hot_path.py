@@ -1,0 +1,354 @@
+"""The QR-scan path against its ceiling: public status, card page and verification vs bare Flask.
+
+Run on demand with the project's virtualenv (not part of the tests):
+
+    .venv/bin/python bench/hot_path.py --db sqlite --cards 10000 --seconds 10
+    .venv/bin/python bench/hot_path.py --db postgresql --cards 3000000 --seconds 10
+
+It starts the router as ``scripts/serve`` does (``gunicorn -c python:router.gunicorn_config``,
+whose defaults choose the workers and threads), fills it with N cards by SQL (``COPY`` on
+PostgreSQL, ``executemany`` on SQLite; one person per card, several institutions), starts a bare
+Flask JSON route (``bench/hot_path_ceiling.py``) under the same gunicorn settings, and runs wrk
+(Debian's package) with random existing card numbers, interleaving ceiling and router. It prints
+a table and, last, one line of ratios to the ceiling and the worst p99. On PostgreSQL it creates a
+throw-away database on 127.0.0.1:5432 and drops it (``--database-url`` uses yours instead, and
+then adds to it and leaves it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import hot_path_data
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.prefix) / "bin"
+SCRIPT = Path(__file__).resolve().parent / "hot_path.lua"
+ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+INSTITUTIONS = [f"90000000{i}" for i in range(1, 6)]
+PARTNER = "777000001"
+KINDS = ("status_anon", "status_key", "page", "verify")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _admin(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "escr-admin"), *args], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise click.ClickException(f"escr-admin {' '.join(args)}: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def _organisation_ids(url: str) -> dict[str, int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = dict(conn.execute(text("SELECT identifier, id FROM organisations")).all())
+    engine.dispose()
+    return {pic: found[pic] for pic in INSTITUTIONS}
+
+
+class Server:
+    """A gunicorn started with the router's configuration, on a free loopback port."""
+
+    def __init__(self, app: str, env: dict[str, str], extra: list[str], log: Path) -> None:
+        self.port = _free_port()
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                "python:router.gunicorn_config",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                *extra,
+                app,
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=self.log,
+            start_new_session=True,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                raise click.ClickException(f"{app} did not start: {log.read_text()[-2000:]}")
+            try:
+                httpx.get(
+                    f"{self.url}/ceiling/x" if "ceiling" in app else f"{self.url}/healthz",
+                    timeout=2,
+                )
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise click.ClickException(f"{app} did not answer within 60 s") from None
+                time.sleep(0.2)
+
+    def worker_rss_mib(self) -> list[float]:
+        """Resident memory of each worker process, in MiB."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        sizes = []
+        for pid in children.read_text().split() if children.exists() else []:
+            status = Path(f"/proc/{pid}/status")
+            if status.exists():
+                found = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
+                sizes.append(int(found.group(1)) / 1024 if found else 0.0)
+        return sizes
+
+    def stop(self) -> None:
+        """Stop gunicorn (SIGTERM: its master stops the workers)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.log.close()
+
+
+@dataclass
+class Run:
+    """One wrk run: requests per second and latency percentiles."""
+
+    rate: float
+    p50_ms: float
+    p99_ms: float
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _wrk(url: str, kind: str, seconds: int, connections: int, cards: Path, key: str) -> Run:
+    env = {**os.environ, "HOT_PATH_KIND": kind, "HOT_PATH_CARDS": str(cards), "HOT_PATH_KEY": key}
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(SCRIPT), url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
+    out = done.stdout
+    if done.returncode != 0 or "Requests/sec" not in out:
+        raise click.ClickException(f"wrk failed for {kind}: {done.stderr or out}")
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    if bad or errors:
+        raise click.ClickException(f"{kind}: not every answer was a 200:\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    return Run(rate, p50, p99)
+
+
+def _need_wrk() -> None:
+    if shutil.which("wrk") is None:
+        raise click.ClickException(
+            "wrk is not installed: apt-get install -y wrk (Debian's package), then run again."
+        )
+
+
+@click.command()
+@click.option("--db", type=click.Choice(["sqlite", "postgresql"]), required=True)
+@click.option(
+    "--cards", "count", type=click.IntRange(1, 10_000_000), default=10_000, show_default=True
+)
+@click.option(
+    "--seconds",
+    type=click.IntRange(1, 120),
+    default=10,
+    show_default=True,
+    help="length of each wrk run",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(1, 10),
+    default=2,
+    show_default=True,
+    help="ceiling and router runs interleaved this many times",
+)
+@click.option("--connections", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option("--database-url", help="PostgreSQL database to use (default: a throw-away one)")
+@click.option(
+    "--gunicorn",
+    "gunicorn_args",
+    default="",
+    help="extra gunicorn options for both servers, e.g. '--workers 2 --threads 4'",
+)
+@click.option(
+    "--redis",
+    "redis_url",
+    default="",
+    help="rate-limit store (ESCR_RATE_LIMIT_STORAGE), e.g. redis://127.0.0.1:6379/0",
+)
+def main(
+    db: str,
+    count: int,
+    seconds: int,
+    rounds: int,
+    connections: int,
+    database_url: str | None,
+    gunicorn_args: str,
+    redis_url: str,
+) -> None:
+    """Measure the QR-scan path against a bare Flask route under the same gunicorn."""
+    _need_wrk()
+    # A stopped bench still stops its servers and drops its database (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    instance = Path(tempfile.mkdtemp(prefix="escr-hot-path-"))
+    created_db = None
+    if db == "postgresql" and not database_url:
+        created_db = f"escr_hot_path_{uuid.uuid4().hex[:10]}"
+        _admin_sql(f"CREATE DATABASE {created_db}")
+        database_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{created_db}"
+    url = database_url or f"sqlite:///{instance / 'escrouter.sqlite3'}"
+    env = {
+        **os.environ,
+        "ESCR_INSTANCE_PATH": str(instance),
+        "ESCR_DATABASE_URL": url,
+        # Every anonymous lookup is still counted; the limit is set out of the bench's reach.
+        "ESCR_PUBLIC_RATE_LIMIT": "1000000000/minute",
+    }
+    if redis_url:
+        env["ESCR_RATE_LIMIT_STORAGE"] = redis_url
+        env["ESCR_RATE_LIMIT_PREFIX"] = f"escr-hot-path-{uuid.uuid4().hex[:8]}"
+    servers: list[Server] = []
+    try:
+        click.echo(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
+        _admin(env, "db", "upgrade")
+        for pic in INSTITUTIONS:
+            _admin(
+                env, "org", "create", "--pic", pic, "--name", f"University {pic}", "--country", "FR"
+            )
+        _admin(
+            env,
+            "org",
+            "create",
+            "--pic",
+            PARTNER,
+            "--name",
+            "City Transport",
+            "--kind",
+            "transport",
+            "--country",
+            "BE",
+        )
+        institution_key = _admin(env, "key", "create", "--pic", INSTITUTIONS[0])
+        partner_key = _admin(env, "key", "create", "--pic", PARTNER)
+        started = time.perf_counter()
+        issuers = _organisation_ids(url)
+        if db == "postgresql":
+            hot_path_data.load_postgresql(url, count, issuers)
+        else:
+            hot_path_data.load_sqlite(url.removeprefix("sqlite:///"), count, issuers)
+        load_seconds = time.perf_counter() - started
+        click.echo(
+            f"loaded {count:,} cards in {load_seconds:.1f} s "
+            f"({count / load_seconds:,.0f} cards/s, {db})"
+        )
+        numbers = instance / "cards.txt"
+        hot_path_data.sample(url, numbers)
+        extra = gunicorn_args.split()
+        router = Server("router.wsgi:app", env, extra, instance / "router.log")
+        servers.append(router)
+        ceiling = Server(
+            "hot_path_ceiling:app",
+            env,
+            [*extra, "--pythonpath", str(Path(__file__).parent)],
+            instance / "ceiling.log",
+        )
+        servers.append(ceiling)
+        keys = {"status_anon": "", "status_key": institution_key, "page": "", "verify": partner_key}
+        # Warm both up (imports, templates, connections) before measuring.
+        for kind in ("ceiling", *KINDS):
+            target = ceiling if kind == "ceiling" else router
+            _wrk(target.url, kind, 1, connections, numbers, keys.get(kind, ""))
+        results: dict[str, list[Run]] = {kind: [] for kind in ("ceiling", *KINDS)}
+        for _ in range(rounds):
+            for kind in KINDS:
+                results["ceiling"].append(
+                    _wrk(ceiling.url, "ceiling", seconds, connections, numbers, "")
+                )
+                results[kind].append(
+                    _wrk(router.url, kind, seconds, connections, numbers, keys[kind])
+                )
+        _report(db, count, results, router, ceiling, extra, env)
+    finally:
+        for server in servers:
+            server.stop()
+        if created_db:
+            _admin_sql(f"DROP DATABASE IF EXISTS {created_db} WITH (FORCE)")
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+def _admin_sql(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+    ) as conn:
+        conn.execute(statement)
+
+
+def _report(
+    db: str,
+    count: int,
+    results: dict[str, list[Run]],
+    router: Server,
+    ceiling: Server,
+    extra: list[str],
+    env: dict[str, str],
+) -> None:
+    def mean(kind: str) -> float:
+        return sum(r.rate for r in results[kind]) / len(results[kind])
+
+    ceiling_rate = mean("ceiling")
+    click.echo(
+        f"\ngunicorn: router.gunicorn_config defaults {' '.join(extra)}; rate-limit "
+        f"store {env.get('ESCR_RATE_LIMIT_STORAGE', 'memory://')}; "
+        f"load after: {os.getloadavg()[0]:.2f} (1 min)"
+    )
+    click.echo(f"{'path':<14}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}  runs (req/s)")
+    for kind, runs in results.items():
+        rate = mean(kind)
+        click.echo(
+            f"{kind:<14}{rate:>10,.0f}{rate / ceiling_rate:>8.3f}"
+            f"{max(r.p50_ms for r in runs):>9.2f}{max(r.p99_ms for r in runs):>9.2f}  "
+            + " ".join(f"{r.rate:,.0f}" for r in runs)
+        )
+    click.echo(
+        f"worker RSS MiB: router {', '.join(f'{m:.0f}' for m in router.worker_rss_mib())}; "
+        f"ceiling {', '.join(f'{m:.0f}' for m in ceiling.worker_rss_mib())}"
+    )
+    p99 = max(r.p99_ms for kind in KINDS for r in results[kind])
+    ratios = " ".join(f"{kind}={mean(kind) / ceiling_rate:.3f}" for kind in KINDS)
+    click.echo(f"hot path {db} {count}: {ratios} p99_ms={p99:.1f}")
+
+
+if __name__ == "__main__":
+    main()

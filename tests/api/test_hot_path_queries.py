@@ -1,0 +1,176 @@
+"""The QR-scan path's database work: the statements each lookup sends, counted (never timed).
+
+A public status or page is one statement; with a key, one more for the credential; a partner's
+verification adds its record, committed before the answer. No lookup opens a transaction on
+PostgreSQL, and no anonymous lookup reads a column of the holder.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, func, select
+
+from router import db as router_db
+from router.models import VerificationRecord
+
+PARTNER_PIC = "777777777"
+PERSONAL = ("persons", "person_organisations", "display_name", "email", "full_name", "esi")
+
+
+@pytest.fixture
+def statements(db):
+    """The statements the application sends from now on, with whether a transaction was open."""
+    sent: list[tuple[str, bool]] = []
+
+    def record(conn, _cursor, statement, _parameters, _context, _many) -> None:
+        dbapi = conn.connection.dbapi_connection
+        # psycopg opens a transaction before the first statement unless in autocommit mode.
+        transactional = not getattr(dbapi, "autocommit", False)
+        sent.append((statement, transactional))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(db.engine, "before_cursor_execute", record)
+
+
+def _no_transaction_on_postgresql(db, sent) -> None:
+    if db.engine.dialect.name == "postgresql":
+        assert [transactional for _, transactional in sent] == [False] * len(sent)
+
+
+def test_an_anonymous_status_is_one_statement_reading_nothing_personal(
+    client, db, registered, statements
+):
+    card = registered()
+    statements.clear()
+    response = client.get(f"/api/v2/cards/{card['escn']}/status")
+    assert response.status_code == 200
+    assert response.json["displayName"] is None
+    assert len(statements) == 1, statements
+    sql = statements[0][0].lower()
+    assert "from cards join organisations" in sql
+    assert not [word for word in PERSONAL if word in sql]
+    _no_transaction_on_postgresql(db, statements)
+
+
+def test_the_public_page_is_one_statement_reading_nothing_personal(
+    client, db, registered, statements
+):
+    card = registered()
+    statements.clear()
+    response = client.get(f"/cards/{card['escn']}", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert len(statements) == 1, statements
+    assert not [word for word in PERSONAL if word in statements[0][0].lower()]
+    _no_transaction_on_postgresql(db, statements)
+
+
+def test_an_unknown_card_is_one_statement_too(client, db, statements):
+    statements.clear()
+    response = client.get("/api/v2/cards/f81d4fae-7dec-11d0-a765-001999999999/status")
+    assert response.status_code == 404
+    assert len(statements) == 1
+
+
+def test_a_status_with_a_key_is_the_credential_then_the_card(
+    client, db, uni, other_uni, registered, statements
+):
+    card = registered()
+    url = f"/api/v2/cards/{card['escn']}/status"
+    # The first use of a key records when it was used (once a minute at most).
+    assert client.get(url, headers=uni.headers).status_code == 200
+    assert client.get(url, headers=other_uni.headers).status_code == 200
+    statements.clear()
+    own = client.get(url, headers=uni.headers)
+    assert own.json["displayName"] == "Card of Ada"
+    assert len(statements) == 2, statements
+    assert "from api_keys left outer join organisations" in statements[0][0].lower()
+    assert "organisation_prefixes" not in " ".join(s for s, _ in statements)
+    _no_transaction_on_postgresql(db, statements)
+    # Another institution's key: the display name is not shown, and not even read out.
+    other = client.get(url, headers=other_uni.headers)
+    assert other.json["displayName"] is None
+
+
+def test_a_verification_is_three_statements_and_its_record_is_committed(
+    client, db, make_tenant, registered, statements
+):
+    partner = make_tenant(PARTNER_PIC, "City Transport", kind="transport", country="BE")
+    card = registered()
+    body = {"scanned": card["escn"]}
+    assert client.post("/api/x/verify", json=body, headers=partner.headers).status_code == 200
+    statements.clear()
+    response = client.post("/api/x/verify", json=body, headers=partner.headers)
+    assert response.status_code == 200
+    assert response.json["valid"] is True and response.json["displayName"] is None
+    kinds = [sql.split()[0].upper() for sql, _ in statements]
+    assert kinds == ["SELECT", "SELECT", "INSERT"], statements
+    _no_transaction_on_postgresql(db, statements)
+    # Committed: another connection sees both records.
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(VerificationRecord)) == 2
+
+
+def test_a_card_reported_lost_reads_as_lost_on_the_next_lookup(client, uni, registered):
+    card = registered()
+    url = f"/api/v2/cards/{card['escn']}/status"
+    assert client.get(url).json["status"] == "ACTIVE"
+    lost = client.post(
+        f"/api/x/cards/{card['escn']}/lifecycle",
+        json={"action": "REPORT_LOST"},
+        headers=uni.headers,
+    )
+    assert lost.status_code == 200, lost.json
+    assert client.get(url).json["status"] == "INACTIVE"
+    page = client.get(f"/cards/{card['escn']}", headers={"Accept": "text/html"})
+    assert "lost" in page.get_data(as_text=True).lower()
+
+
+def test_a_connection_the_database_dropped_while_idle_is_replaced(
+    client, db, registered, monkeypatch
+):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the idle-connection check is PostgreSQL's (SQLite has no server)")
+    card = registered("777")
+    db.engine.dispose()
+    url = f"/api/v2/cards/{card['escn']}/status"
+    assert client.get(url).status_code == 200
+    with db.engine.connect() as conn:  # the one pooled connection: its server process
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    import psycopg
+
+    url_text = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url_text, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    # Every pooled connection counts as idle now: the dead one is found and replaced.
+    monkeypatch.setattr(router_db, "IDLE_BEFORE_PING", 0.0)
+    assert client.get(url).status_code == 200
+
+
+def test_on_the_wire_a_public_lookup_is_one_round_trip(
+    client, db, registered, tmp_path, monkeypatch
+):
+    """libpq's own trace of the connection: one Sync (no BEGIN, no ROLLBACK, no ping)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the wire trace is libpq's (PostgreSQL)")
+    # However slow this machine, the connection counts as busy: no idle check in the trace.
+    monkeypatch.setattr(router_db, "IDLE_BEFORE_PING", 3600.0)
+    card = registered("888")
+    db.engine.dispose()
+    url = f"/api/v2/cards/{card['escn']}/status"
+    assert client.get(url).status_code == 200  # the pool now holds one connection
+    with db.engine.connect() as conn:
+        pgconn = conn.connection.dbapi_connection.pgconn
+    trace = tmp_path / "libpq.trace"
+    with trace.open("w") as sink:
+        pgconn.trace(sink.fileno())
+        try:
+            assert client.get(url).status_code == 200
+            assert client.get(f"/cards/{card['escn']}").status_code == 200
+        finally:
+            pgconn.untrace()
+    sent = [
+        line.split("\t")[3].split()[0] for line in trace.read_text().splitlines() if "\tF\t" in line
+    ]
+    assert sent.count("Sync") + sent.count("Query") == 2, sent
+    assert "Query" not in sent  # a simple query would be BEGIN, ROLLBACK or a ping

@@ -1,0 +1,43 @@
+"""router.gunicorn_config's defaults: one process on the memory store, one per core on Redis."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    for name in ("ESCR_WORKERS", "ESCR_THREADS", "ESCR_RATE_LIMIT_STORAGE"):
+        monkeypatch.delenv(name, raising=False)
+    # Importing the configuration sets the metrics folder for the processes it will start: give
+    # it one of this test's own, which monkeypatch takes back (the other tests count in-process).
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    return monkeypatch
+
+
+@pytest.fixture
+def gunicorn_config(env):
+    return importlib.import_module("router.gunicorn_config")
+
+
+def test_the_memory_store_gets_one_process_with_threads(env, gunicorn_config):
+    assert gunicorn_config.worker_class == "gthread"
+    assert gunicorn_config._default_workers() == 1
+    assert gunicorn_config._default_threads(1) == 8
+
+
+def test_redis_gets_one_process_per_core(env, gunicorn_config):
+    env.setenv("ESCR_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/0")
+    assert gunicorn_config._default_workers() == max(1, os.cpu_count() or 1)
+    assert gunicorn_config._default_threads(2) == 4
+
+
+def test_the_environment_chooses_otherwise(env, gunicorn_config):
+    env.setenv("ESCR_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/0")
+    env.setenv("ESCR_WORKERS", "3")
+    env.setenv("ESCR_THREADS", "2")
+    assert gunicorn_config._default_workers() == 3
+    assert gunicorn_config._default_threads(3) == 2
