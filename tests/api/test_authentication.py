@@ -25,6 +25,11 @@ SIGNED = {
     "x-federation-peer.PeerCard",
     "x-federation-peer.PeerVerifications",
     "x-federation-peer.PeerEcho",
+    "x-federation-peer.PeerDelegations",
+    "x-federation-peer.PeerDelegation",
+    "x-federation-peer.PeerDelegationCancel",
+    "x-federation-peer.PeerDelegationOutcome",
+    "x-federation-peer.PeerJwks",
 }
 SAMPLE_ARGS = {
     "escn": EscnGenerator().generate("999999999"),
