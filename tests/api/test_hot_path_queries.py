@@ -12,6 +12,7 @@ from sqlalchemy import event, func, select
 
 from router import db as router_db
 from router.models import VerificationRecord
+from tests.conftest import BACKENDS
 
 PARTNER_PIC = "777777777"
 PERSONAL = ("persons", "person_organisations", "display_name", "email", "full_name", "esi")
@@ -126,11 +127,17 @@ def test_a_card_reported_lost_reads_as_lost_on_the_next_lookup(client, uni, regi
     assert "lost" in page.get_data(as_text=True).lower()
 
 
+# The idle-connection check and libpq's wire trace exist on PostgreSQL only (SQLite has no
+# server): these two tests run there alone.
+ON_POSTGRESQL = pytest.mark.parametrize(
+    "database_url", [b for b in BACKENDS if b == "postgresql"], indirect=True
+)
+
+
+@ON_POSTGRESQL
 def test_a_connection_the_database_dropped_while_idle_is_replaced(
     client, db, registered, monkeypatch
 ):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("the idle-connection check is PostgreSQL's (SQLite has no server)")
     card = registered("777")
     db.engine.dispose()
     url = f"/api/v2/cards/{card['escn']}/status"
@@ -147,12 +154,11 @@ def test_a_connection_the_database_dropped_while_idle_is_replaced(
     assert client.get(url).status_code == 200
 
 
+@ON_POSTGRESQL
 def test_on_the_wire_a_public_lookup_is_one_round_trip(
     client, db, registered, tmp_path, monkeypatch
 ):
     """libpq's own trace of the connection: one Sync (no BEGIN, no ROLLBACK, no ping)."""
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("the wire trace is libpq's (PostgreSQL)")
     # However slow this machine, the connection counts as busy: no idle check in the trace.
     monkeypatch.setattr(router_db, "IDLE_BEFORE_PING", 3600.0)
     card = registered("888")
