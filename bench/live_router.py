@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+import click
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +24,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def escr_admin(env: Mapping[str, str], *args: str) -> str:
+    """Run ``escr-admin`` with ``env``; its output, stripped (a ClickException if it fails)."""
+    done = subprocess.run(
+        [str(BIN / "escr-admin"), *args], env=dict(env), cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise click.ClickException(f"escr-admin {' '.join(args)}: {done.stderr.strip()[-2000:]}")
+    return done.stdout.strip()
 
 
 def _rss_kib(pid: int) -> int:
