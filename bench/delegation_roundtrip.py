@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 
 import click
-from live_router import BIN, ROOT, LiveRouter
+from live_router import BIN, ROOT, LiveRouter, escr_admin
 from measure import percentiles, timed
 
 from sgc_client import RouterClient
@@ -57,13 +57,6 @@ APPLICATION = protocol.Application(
     name="Bench payment",
 )
 DEFAULT_KEY = bytes(range(16))
-
-
-def _admin(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [BIN / "escr-admin", *args], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
 
 
 def _line(name: str, rate: float, latencies: list[float]) -> str:
@@ -117,14 +110,14 @@ def main(count: int, concurrency: int, workers: int, poll: float) -> None:
     instance = Path(tempfile.mkdtemp(prefix="escr-deleg-bench-"))
     run = uuid.uuid4().hex[:8]
     env = {**os.environ, "ESCR_INSTANCE_PATH": str(instance)}
-    _admin(env, "db", "upgrade")
+    escr_admin(env, "db", "upgrade")
     keys: dict[str, str] = {}
     for pic in (HOME_PIC, HOST_PIC):
-        with contextlib.suppress(subprocess.CalledProcessError):  # kept from an earlier run
-            _admin(env, "org", "create", "--pic", pic, "--name", f"Bench {pic}")
-        keys[pic] = _admin(
+        with contextlib.suppress(click.ClickException):  # kept from an earlier run
+            escr_admin(env, "org", "create", "--pic", pic, "--name", f"Bench {pic}")
+        keys[pic] = escr_admin(
             env, "key", "create", "--pic", pic, *[a for s in SCOPES for a in ("--scope", s)]
-        )
+        ).splitlines()[0]
     # Plain gunicorn (not router.gunicorn_config), as this bench has always measured.
     server = LiveRouter(env, workers=workers, config=False)
     base = server.url

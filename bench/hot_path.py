@@ -33,22 +33,13 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hot_path_data
-from live_router import BIN, ROOT, LiveRouter
+from live_router import LiveRouter, escr_admin
 
 SCRIPT = Path(__file__).resolve().parent / "hot_path.lua"
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 INSTITUTIONS = [f"90000000{i}" for i in range(1, 6)]
 PARTNER = "777000001"
 KINDS = ("status_anon", "status_key", "page", "verify")
-
-
-def _admin(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(BIN / "escr-admin"), *args], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise click.ClickException(f"escr-admin {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout.strip()
 
 
 def _organisation_ids(url: str) -> dict[str, int]:
@@ -179,12 +170,12 @@ def main(
     servers: list[LiveRouter] = []
     try:
         click.echo(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
-        _admin(env, "db", "upgrade")
+        escr_admin(env, "db", "upgrade")
         for pic in INSTITUTIONS:
-            _admin(
+            escr_admin(
                 env, "org", "create", "--pic", pic, "--name", f"University {pic}", "--country", "FR"
             )
-        _admin(
+        escr_admin(
             env,
             "org",
             "create",
@@ -197,8 +188,8 @@ def main(
             "--country",
             "BE",
         )
-        institution_key = _admin(env, "key", "create", "--pic", INSTITUTIONS[0])
-        partner_key = _admin(env, "key", "create", "--pic", PARTNER)
+        institution_key = escr_admin(env, "key", "create", "--pic", INSTITUTIONS[0])
+        partner_key = escr_admin(env, "key", "create", "--pic", PARTNER)
         started = time.perf_counter()
         issuers = _organisation_ids(url)
         if db == "postgresql":

@@ -37,10 +37,11 @@ def escr_admin(env: Mapping[str, str], *args: str) -> str:
 
 
 def _rss_kib(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status")
-    if not status.exists():
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # the process has just ended
         return 0
-    found = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
+    found = re.search(r"VmRSS:\s+(\d+) kB", status)
     return int(found.group(1)) if found else 0
 
 

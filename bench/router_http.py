@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 import httpx
-from live_router import BIN, ROOT, LiveRouter
+from live_router import BIN, ROOT, LiveRouter, escr_admin
 from measure import percentiles, timed_http
 
 PIC = "999999999"
@@ -61,26 +61,12 @@ def main(count: int, concurrency: int, workers: int) -> None:
         env.setdefault("ESCR_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/0")
         env.setdefault("ESCR_RATE_LIMIT_PREFIX", f"escr-bench-{os.getpid()}")
     subprocess.run([BIN / "escr-admin", "db", "upgrade"], env=env, check=True, cwd=ROOT)
-    demo = subprocess.run(
-        [BIN / "escr-admin", "key", "create", "--pic", PIC],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if demo.returncode != 0:
-        subprocess.run(
-            [BIN / "escr-admin", "demo"], env=env, check=True, cwd=ROOT, capture_output=True
-        )
-        demo = subprocess.run(
-            [BIN / "escr-admin", "key", "create", "--pic", PIC],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    auth = {"Authorization": f"Bearer {demo.stdout.strip()}"}
+    try:
+        key = escr_admin(env, "key", "create", "--pic", PIC)
+    except click.ClickException:  # a new database: the demo organisations first
+        escr_admin(env, "demo")
+        key = escr_admin(env, "key", "create", "--pic", PIC)
+    auth = {"Authorization": f"Bearer {key}"}
     with LiveRouter(env, workers=workers) as server:
         server.wait_ready()
         run_id = os.urandom(4).hex()

@@ -16,14 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from live_router import BIN, LiveRouter
-
-
-def admin(env: dict[str, str], *args: str) -> str:
-    """Run escr-admin; its output."""
-    return subprocess.run(
-        [str(BIN / "escr-admin"), *args], env=env, capture_output=True, text=True, check=True
-    ).stdout
+from live_router import BIN, LiveRouter, escr_admin
 
 
 def write_csv(path: Path, rows: int, start: int) -> None:
@@ -57,15 +50,15 @@ def main() -> None:
             "ESCR_INSTANCE_PATH": tmp,
             "ESCR_DATABASE_URL": f"sqlite:///{work / 'router.sqlite3'}",
         }
-        admin(env, "db", "upgrade")
+        escr_admin(env, "db", "upgrade")
         # Plain gunicorn (not router.gunicorn_config), as this bench has always measured.
         with LiveRouter(env, workers=options.gunicorn_workers, config=False) as server:
             server.wait_ready()
             url = server.url
             for n, workers in enumerate(options.workers):
                 pic = f"{700000001 + n}"
-                admin(env, "org", "create", "--pic", pic, "--name", f"Bench {pic}")
-                key = admin(env, "key", "create", "--pic", pic).split()[0]
+                escr_admin(env, "org", "create", "--pic", pic, "--name", f"Bench {pic}")
+                key = escr_admin(env, "key", "create", "--pic", pic).split()[0]
                 path = work / f"p{n}.csv"
                 write_csv(path, options.rows, start=n * 1_000_000)
                 for label in ("first", "second"):
