@@ -15,18 +15,17 @@ import argparse
 import csv
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.live_router import BIN, LiveRouter, escr_admin, free_port
 from bench.pg_population import (
     add_institutions,
     copy_population,
@@ -35,8 +34,6 @@ from bench.pg_population import (
     pic_of,
     throwaway_database,
 )
-
-BIN = Path(sys.executable).parent
 
 
 def write_csvs(folder: Path, cards: int) -> tuple[Path, Path]:
@@ -75,25 +72,6 @@ def write_csvs(folder: Path, cards: int) -> tuple[Path, Path]:
                 ]
             )
     return persons, card_file
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(base: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(200):
-        if server.poll() is not None:
-            raise SystemExit("the router did not start:\n" + log.read_text()[-3000:])
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("the router did not answer")
 
 
 def _import(env: dict[str, str], kind: str, path: Path, options: argparse.Namespace) -> float:
@@ -154,59 +132,37 @@ def measure_router(cards: int, folder: Path, options: argparse.Namespace) -> flo
     persons_csv, cards_csv = write_csvs(folder, cards)
     with throwaway_database() as url:
         env = {**os.environ, "ESCR_DATABASE_URL": url, "ESCR_INSTANCE_PATH": str(folder)}
-        subprocess.run(
-            [
-                str(BIN / "escr-admin"),
-                "org",
-                "create",
-                "--pic",
-                pic_of(0),
-                "--name",
-                "Bench University",
-                "--kind",
-                "institution",
-                "--country",
-                "FR",
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
+        escr_admin(
+            env,
+            "org",
+            "create",
+            "--pic",
+            pic_of(0),
+            "--name",
+            "Bench University",
+            "--kind",
+            "institution",
+            "--country",
+            "FR",
         )
-        key = subprocess.run(
-            [str(BIN / "escr-admin"), "key", "create", "--pic", pic_of(0)],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        port = _free_port()
-        log = folder / "router.log"
-        server = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "-c",
-                "python:router.gunicorn_config",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(options.gunicorn_workers),
-                "--threads",
-                "8",
-                "router.wsgi:app",
-            ],
-            env={
+        key = escr_admin(env, "key", "create", "--pic", pic_of(0))
+        port = free_port()
+        server = LiveRouter(
+            {
                 **env,
                 "ESCR_PUBLIC_URL": f"http://127.0.0.1:{port}",
                 "ESCR_LOG_LEVEL": "WARNING",
                 # Several workers share the anonymous rate limit through Redis, as deployed.
                 **({"ESCR_RATE_LIMIT_STORAGE": options.redis} if options.redis else {}),
             },
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("w"),
+            workers=options.gunicorn_workers,
+            extra=["--threads", "8"],
+            port=port,
+            log=folder / "router.log",
         )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            _wait_ready(base, server, log)
+        with server:
+            server.wait_ready()
+            base = server.url
             sgc = {**env, "ESCR_SGC_ROUTER": base, "ESCR_SGC_API_KEY": key}
             wall = _import(sgc, "persons", persons_csv, options)
             if options.persons_only:
@@ -214,9 +170,6 @@ def measure_router(cards: int, folder: Path, options: argparse.Namespace) -> flo
             wall += _import(sgc, "cards", cards_csv, options)
             again = _import(sgc, "cards", cards_csv, options)
             print(f"second run of the cards file (all unchanged): {cards / again:,.0f} rows/s")
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     return cards / wall
 
 

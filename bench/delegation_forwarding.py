@@ -20,14 +20,7 @@ summary line: the forwarded run's throughput and p99 as ratios of the local run'
 
 from __future__ import annotations
 
-import concurrent.futures
-import os
-import signal
-import statistics
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -36,9 +29,9 @@ from pathlib import Path
 
 import click
 import httpx
-from peer_routers import BIN, Result, _admin, _free_port, _organisation, _postgres_schema
+from measure import Result, timed
+from router_pair import Institution, router_pair
 
-from router import migrate
 from sgc_client import RouterClient
 from sgc_client.delegation import Authorisation, DelegationHost, KeyStore
 from sgc_client.delegation.dam import authorise
@@ -111,35 +104,7 @@ def _home(tmp: Path, base: str, api_key: str, pic: str) -> Home:
 
 
 def _run(name: str, count: int, concurrency: int, one: Callable[[int], None]) -> Result:
-    latencies: list[float] = []
-    lock = threading.Lock()
-
-    def timed(index: int) -> None:
-        started = time.perf_counter()
-        one(index)
-        with lock:
-            latencies.append(time.perf_counter() - started)
-
-    began = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(timed, range(count)))
-    elapsed = time.perf_counter() - began
-    q = statistics.quantiles(latencies, n=100)
-    return Result(name, count / elapsed, q[49], q[98])
-
-
-def _wait_for_catalogue(base: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            state = httpx.get(f"{base}/api/x/federation/identity", timeout=2)
-            if state.status_code == 200 and state.json().get("catalogue"):
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise click.ClickException(f"{base} did not load the catalogue")
-        time.sleep(0.1)
+    return Result.of(name, *timed(count, concurrency, one))
 
 
 @click.command()
@@ -148,61 +113,16 @@ def _wait_for_catalogue(base: str) -> None:
 @click.option("--workers", default=2, show_default=True, help="gunicorn workers per router")
 def main(count: int, concurrency: int, workers: int) -> None:
     """Start routers A and B, then time local and forwarded delegation round trips."""
-    tmp = Path(tempfile.mkdtemp(prefix="escr-bench-delegations-"))
-    cleanups: list[Callable[[], None]] = []
-    pg = os.environ.get("ESCR_BENCH_DATABASE_URL", "").strip()
-    if pg:
-        a_database, drop = _postgres_schema(pg)
-        cleanups.append(drop)
-    else:
-        a_database = f"sqlite:///{tmp / 'a.sqlite3'}"
-    databases = {"a": a_database, "b": f"sqlite:///{tmp / 'b.sqlite3'}"}
-    ports = {"a": _free_port(), "b": _free_port()}
-    bases = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    authority_key, authority_public = tmp / "authority.pem", tmp / "authority.pem.pub.jwk"
-    envs = {
-        name: {
-            "ESCR_DATABASE_URL": databases[name],
-            "ESCR_INSTANCE_PATH": str(tmp / name),
-            "ESCR_PUBLIC_URL": bases[name],
-            "ESCR_ROUTER_ID": f"router-{name}",
-            "ESCR_FEDERATION_CATALOGUE_URL": f"{bases['a']}/api/x/federation/catalogue",
-            "ESCR_FEDERATION_AUTHORITY_KEY": str(authority_public),
-            "ESCR_FEDERATION_ALLOW_INSECURE": "1",
-        }
-        for name in ("a", "b")
-    }
-    servers: list[subprocess.Popen] = []
-    try:
-        _admin({}, "federation", "init-authority", "--key-file", str(authority_key))
-        draft = str(tmp / "draft.json")
-        # Institutions first: a router's identity lists the PICs it hosts for the catalogue.
-        for database in databases.values():
-            migrate.upgrade(database)
-        api_keys = {
-            HOST_PIC: _organisation(databases["a"], HOST_PIC, "Host university"),
-            LOCAL_HOME_PIC: _organisation(databases["a"], LOCAL_HOME_PIC, "Home on A"),
-        }
-        api_keys[REMOTE_HOME_PIC] = _organisation(databases["b"], REMOTE_HOME_PIC, "Home on B")
-        for name in ("a", "b"):
-            _admin(envs[name], "router", "init")
-            identity = tmp / f"{name}.json"
-            identity.write_text(_admin(envs[name], "router", "identity"))
-            _admin({}, "federation", "add-router", "--draft", draft, "--identity", str(identity),
-                   "--allow-insecure")
-        catalogue = tmp / "catalogue.json"
-        _admin({}, "federation", "sign", "--draft", draft, "--authority-key", str(authority_key),
-               "-o", str(catalogue), "--allow-insecure")
-        _admin(envs["a"], "federation", "publish", str(catalogue))
-        for name in ("a", "b"):
-            servers.append(subprocess.Popen(
-                [BIN / "gunicorn", "--bind", f"127.0.0.1:{ports[name]}", "--workers",
-                 str(workers), "router.wsgi:app"],
-                env={**os.environ, **envs[name]}, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            ))
-        for name in ("a", "b"):
-            _wait_for_catalogue(bases[name])
+    with router_pair(
+        "escr-bench-delegations-",
+        workers,
+        [
+            Institution("a", HOST_PIC, "Host university"),
+            Institution("a", LOCAL_HOME_PIC, "Home on A"),
+            Institution("b", REMOTE_HOME_PIC, "Home on B"),
+        ],
+    ) as routers:
+        tmp, bases, api_keys, pg = routers.tmp, routers.bases, routers.keys, routers.postgresql
         local_home = _home(tmp, bases["a"], api_keys[LOCAL_HOME_PIC], LOCAL_HOME_PIC)
         remote_home = _home(tmp, bases["b"], api_keys[REMOTE_HOME_PIC], REMOTE_HOME_PIC)
         host_store = KeyStore(tmp / "host-keys")
@@ -243,12 +163,6 @@ def main(count: int, concurrency: int, workers: int) -> None:
             f"({local.throughput:.1f}/s); p99 {forwarded.p99 * 1000:.0f} ms = "
             f"{forwarded.p99 / local.p99:.2f}x local ({local.p99 * 1000:.0f} ms)"
         )
-    finally:
-        for server in servers:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
-        for cleanup in cleanups:
-            cleanup()
 
 
 if __name__ == "__main__":

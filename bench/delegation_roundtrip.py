@@ -18,22 +18,18 @@ delegation work and no waiting for the home's loop. The ratio says what the brok
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import os
 import signal
-import statistics
 import subprocess
-import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import click
-import httpx
+from live_router import BIN, ROOT, LiveRouter, escr_admin
+from measure import percentiles, timed
 
 from sgc_client import RouterClient
 from sgc_client.delegation import Authorisation, DelegationHost, KeyStore
@@ -41,8 +37,6 @@ from sgc_client.delegation.dam import authorise
 from sgc_client.protocol import delegation as protocol
 from sgc_client.protocol import jose
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.prefix) / "bin"
 HOME_PIC, HOST_PIC = "999999991", "888888881"
 SCOPES = [
     "persons:read",
@@ -65,39 +59,8 @@ APPLICATION = protocol.Application(
 DEFAULT_KEY = bytes(range(16))
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _admin(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [BIN / "escr-admin", *args], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip().splitlines()[0] if done.stdout.strip() else ""
-
-
-def _measure(count: int, concurrency: int, one: Callable[[int], None]) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    lock = threading.Lock()
-
-    def timed(index: int) -> None:
-        started = time.perf_counter()
-        one(index)
-        with lock:
-            latencies.append(time.perf_counter() - started)
-
-    began = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(timed, range(count)))
-    return count / (time.perf_counter() - began), latencies
-
-
 def _line(name: str, rate: float, latencies: list[float]) -> str:
-    q = statistics.quantiles(latencies, n=100)
+    q = percentiles(latencies)
     return f"{name:<30} {rate:8.1f} req/s   p50 {q[49] * 1000:7.1f} ms   p99 {q[98] * 1000:7.1f} ms"
 
 
@@ -145,39 +108,22 @@ def _cards(client: RouterClient, run: str, count: int) -> list[tuple[str, str]]:
 def main(count: int, concurrency: int, workers: int, poll: float) -> None:
     """Measure the delegation round trip and its signed no-op ceiling."""
     instance = Path(tempfile.mkdtemp(prefix="escr-deleg-bench-"))
-    port, run = _free_port(), uuid.uuid4().hex[:8]
+    run = uuid.uuid4().hex[:8]
     env = {**os.environ, "ESCR_INSTANCE_PATH": str(instance)}
-    _admin(env, "db", "upgrade")
+    escr_admin(env, "db", "upgrade")
     keys: dict[str, str] = {}
     for pic in (HOME_PIC, HOST_PIC):
-        with contextlib.suppress(subprocess.CalledProcessError):  # kept from an earlier run
-            _admin(env, "org", "create", "--pic", pic, "--name", f"Bench {pic}")
-        keys[pic] = _admin(
+        with contextlib.suppress(click.ClickException):  # kept from an earlier run
+            escr_admin(env, "org", "create", "--pic", pic, "--name", f"Bench {pic}")
+        keys[pic] = escr_admin(
             env, "key", "create", "--pic", pic, *[a for s in SCOPES for a in ("--scope", s)]
-        )
-    server = subprocess.Popen(
-        [
-            BIN / "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "router.wsgi:app",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+        ).splitlines()[0]
+    # Plain gunicorn (not router.gunicorn_config), as this bench has always measured.
+    server = LiveRouter(env, workers=workers, config=False)
+    base = server.url
     home_loop: subprocess.Popen[bytes] | None = None
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        server.wait_ready()
         home_client = RouterClient(base, api_key=keys[HOME_PIC])
         host_client = RouterClient(base, api_key=keys[HOST_PIC])
         home_store = KeyStore(instance / "home-keys")
@@ -275,11 +221,11 @@ def main(count: int, concurrency: int, workers: int, poll: float) -> None:
             f"home loop polling every {poll} s, database "
             f"{env.get('ESCR_DATABASE_URL', 'SQLite')}"
         )
-        ceiling_rate, ceiling = _measure(count, concurrency, signed_no_op)
-        rate, latencies = _measure(count, concurrency, round_trip)
+        ceiling_rate, ceiling = timed(count, concurrency, signed_no_op)
+        rate, latencies = timed(count, concurrency, round_trip)
         click.echo(_line("ceiling: signed no-op", ceiling_rate, ceiling))
         click.echo(_line("delegation round trip", rate, latencies))
-        q = statistics.quantiles(latencies, n=100)
+        q = percentiles(latencies)
         click.echo(
             f"summary: delegation round trip {rate:.1f} req/s (p50 {q[49] * 1000:.0f} ms, "
             f"p99 {q[98] * 1000:.0f} ms) = {rate / ceiling_rate:.0%} of the signed no-op "
@@ -289,8 +235,7 @@ def main(count: int, concurrency: int, workers: int, poll: float) -> None:
         if home_loop is not None:
             home_loop.send_signal(signal.SIGTERM)
             home_loop.wait(timeout=30)
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,33 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hot_path_data
+from live_router import LiveRouter, escr_admin
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.prefix) / "bin"
 SCRIPT = Path(__file__).resolve().parent / "hot_path.lua"
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 INSTITUTIONS = [f"90000000{i}" for i in range(1, 6)]
 PARTNER = "777000001"
 KINDS = ("status_anon", "status_key", "page", "verify")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _admin(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(BIN / "escr-admin"), *args], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise click.ClickException(f"escr-admin {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout.strip()
 
 
 def _organisation_ids(url: str) -> dict[str, int]:
@@ -70,64 +52,12 @@ def _organisation_ids(url: str) -> dict[str, int]:
     return {pic: found[pic] for pic in INSTITUTIONS}
 
 
-class Server:
-    """A gunicorn started with the router's configuration, on a free loopback port."""
-
-    def __init__(self, app: str, env: dict[str, str], extra: list[str], log: Path) -> None:
-        self.port = _free_port()
-        self.log = log.open("w")
-        self.process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "-c",
-                "python:router.gunicorn_config",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                *extra,
-                app,
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=self.log,
-            start_new_session=True,
-        )
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None:
-                raise click.ClickException(f"{app} did not start: {log.read_text()[-2000:]}")
-            try:
-                httpx.get(
-                    f"{self.url}/ceiling/x" if "ceiling" in app else f"{self.url}/healthz",
-                    timeout=2,
-                )
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise click.ClickException(f"{app} did not answer within 60 s") from None
-                time.sleep(0.2)
-
-    def worker_rss_mib(self) -> list[float]:
-        """Resident memory of each worker process, in MiB."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        sizes = []
-        for pid in children.read_text().split() if children.exists() else []:
-            status = Path(f"/proc/{pid}/status")
-            if status.exists():
-                found = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
-                sizes.append(int(found.group(1)) / 1024 if found else 0.0)
-        return sizes
-
-    def stop(self) -> None:
-        """Stop gunicorn (SIGTERM: its master stops the workers)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
+def _wait(server: LiveRouter, app: str) -> None:
+    """Until the server answers anything (the ceiling has no ``/healthz``)."""
+    try:
+        server.wait_ready("/ceiling/x" if "ceiling" in app else "/healthz", lambda _: True)
+    except RuntimeError as error:
+        raise click.ClickException(f"{app}: {error}") from None
 
 
 @dataclass
@@ -237,15 +167,15 @@ def main(
     if redis_url:
         env["ESCR_RATE_LIMIT_STORAGE"] = redis_url
         env["ESCR_RATE_LIMIT_PREFIX"] = f"escr-hot-path-{uuid.uuid4().hex[:8]}"
-    servers: list[Server] = []
+    servers: list[LiveRouter] = []
     try:
         click.echo(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
-        _admin(env, "db", "upgrade")
+        escr_admin(env, "db", "upgrade")
         for pic in INSTITUTIONS:
-            _admin(
+            escr_admin(
                 env, "org", "create", "--pic", pic, "--name", f"University {pic}", "--country", "FR"
             )
-        _admin(
+        escr_admin(
             env,
             "org",
             "create",
@@ -258,8 +188,8 @@ def main(
             "--country",
             "BE",
         )
-        institution_key = _admin(env, "key", "create", "--pic", INSTITUTIONS[0])
-        partner_key = _admin(env, "key", "create", "--pic", PARTNER)
+        institution_key = escr_admin(env, "key", "create", "--pic", INSTITUTIONS[0])
+        partner_key = escr_admin(env, "key", "create", "--pic", PARTNER)
         started = time.perf_counter()
         issuers = _organisation_ids(url)
         if db == "postgresql":
@@ -274,15 +204,20 @@ def main(
         numbers = instance / "cards.txt"
         hot_path_data.sample(url, numbers)
         extra = gunicorn_args.split()
-        router = Server("router.wsgi:app", env, extra, instance / "router.log")
+        # As scripts/serve starts it, in a session of its own: a terminal's Ctrl-C reaches only
+        # the bench, whose finally stops both servers.
+        router = LiveRouter(env, extra=extra, log=instance / "router.log", new_session=True)
         servers.append(router)
-        ceiling = Server(
-            "hot_path_ceiling:app",
+        _wait(router, "router.wsgi:app")
+        ceiling = LiveRouter(
             env,
-            [*extra, "--pythonpath", str(Path(__file__).parent)],
-            instance / "ceiling.log",
+            extra=[*extra, "--pythonpath", str(Path(__file__).parent)],
+            app="hot_path_ceiling:app",
+            log=instance / "ceiling.log",
+            new_session=True,
         )
         servers.append(ceiling)
+        _wait(ceiling, "hot_path_ceiling:app")
         keys = {"status_anon": "", "status_key": institution_key, "page": "", "verify": partner_key}
         # Warm both up (imports, templates, connections) before measuring.
         for kind in ("ceiling", *KINDS):
@@ -319,8 +254,8 @@ def _report(
     db: str,
     count: int,
     results: dict[str, list[Run]],
-    router: Server,
-    ceiling: Server,
+    router: LiveRouter,
+    ceiling: LiveRouter,
     extra: list[str],
     env: dict[str, str],
 ) -> None:

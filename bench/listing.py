@@ -15,7 +15,6 @@ import argparse
 import math
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.live_router import escr_admin
 from bench.pg_population import (
     add_institutions,
     copy_population,
@@ -37,7 +37,6 @@ from bench.pg_population import (
 from router.app import create_app
 from router.settings import Settings
 
-BIN = Path(sys.executable).parent
 SIZE = 50
 
 
@@ -105,13 +104,7 @@ def main() -> None:
             conn.execute("VACUUM ANALYZE")
         print(f"loaded {options.cards} cards in {time.perf_counter() - started:.1f} s")
         env = {**os.environ, "ESCR_DATABASE_URL": url, "ESCR_INSTANCE_PATH": tmp}
-        key = subprocess.run(
-            [str(BIN / "escr-admin"), "key", "create", "--pic", pic_of(0)],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        key = escr_admin(env, "key", "create", "--pic", pic_of(0))
         settings = Settings(
             database_url=url,
             instance_path=Path(tmp),

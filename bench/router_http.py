@@ -11,46 +11,18 @@ Prints, for each scenario, throughput, latency percentiles and the server's memo
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
-import re
-import signal
-import socket
-import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import click
 import httpx
+from live_router import BIN, ROOT, LiveRouter, escr_admin
+from measure import percentiles, timed_http
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.prefix) / "bin"
 PIC = "999999999"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _rss_mib(pid: int) -> float:
-    """Resident memory of a process and its children (the gunicorn workers), in MiB."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for each in pids:
-        status = Path(f"/proc/{each}/status")
-        if status.exists():
-            found = re.search(r"VmRSS:\s+(\d+) kB", status.read_text())
-            total += int(found.group(1)) if found else 0
-    return total / 1024
 
 
 def _run(
@@ -58,26 +30,14 @@ def _run(
     count: int,
     concurrency: int,
     call: Callable[[httpx.Client, int], None],
-    base: str,
-    server_pid: int,
+    server: LiveRouter,
 ) -> None:
-    latencies: list[float] = []
-
-    def one(index: int, client: httpx.Client) -> None:
-        started = time.perf_counter()
-        call(client, index)
-        latencies.append(time.perf_counter() - started)
-
-    with httpx.Client(base_url=base, timeout=30) as client:
-        began = time.perf_counter()
-        with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(lambda i: one(i, client), range(count)))
-        elapsed = time.perf_counter() - began
-    q = statistics.quantiles(latencies, n=100)
+    rate, latencies = timed_http(server.url, count, concurrency, call)
+    q = percentiles(latencies)
     click.echo(
-        f"{name:<22} {count / elapsed:8.1f} req/s   p50 {q[49] * 1000:6.1f} ms   "
+        f"{name:<22} {rate:8.1f} req/s   p50 {q[49] * 1000:6.1f} ms   "
         f"p95 {q[94] * 1000:6.1f} ms   p99 {q[98] * 1000:6.1f} ms   "
-        f"server RSS {_rss_mib(server_pid):6.1f} MiB"
+        f"server RSS {server.rss_mib():6.1f} MiB"
     )
 
 
@@ -88,7 +48,6 @@ def _run(
 def main(count: int, concurrency: int, workers: int) -> None:
     """Start a router, then measure card registration, reads, public status and listing."""
     instance = Path(tempfile.mkdtemp(prefix="escr-bench-"))
-    port = _free_port()
     # The anonymous rate limit still counts every status lookup (its cost is measured) but is
     # set high enough not to refuse the benchmark's own traffic.
     env = {
@@ -102,50 +61,14 @@ def main(count: int, concurrency: int, workers: int) -> None:
         env.setdefault("ESCR_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/0")
         env.setdefault("ESCR_RATE_LIMIT_PREFIX", f"escr-bench-{os.getpid()}")
     subprocess.run([BIN / "escr-admin", "db", "upgrade"], env=env, check=True, cwd=ROOT)
-    demo = subprocess.run(
-        [BIN / "escr-admin", "key", "create", "--pic", PIC],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    if demo.returncode != 0:
-        subprocess.run(
-            [BIN / "escr-admin", "demo"], env=env, check=True, cwd=ROOT, capture_output=True
-        )
-        demo = subprocess.run(
-            [BIN / "escr-admin", "key", "create", "--pic", PIC],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    auth = {"Authorization": f"Bearer {demo.stdout.strip()}"}
-    server = subprocess.Popen(
-        [
-            BIN / "gunicorn",
-            "-c",
-            "python:router.gunicorn_config",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "router.wsgi:app",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        key = escr_admin(env, "key", "create", "--pic", PIC)
+    except click.ClickException:  # a new database: the demo organisations first
+        escr_admin(env, "demo")
+        key = escr_admin(env, "key", "create", "--pic", PIC)
+    auth = {"Authorization": f"Bearer {key}"}
+    with LiveRouter(env, workers=workers) as server:
+        server.wait_ready()
         run_id = os.urandom(4).hex()
         cards: list[str] = []
 
@@ -199,13 +122,10 @@ def main(count: int, concurrency: int, workers: int) -> None:
             f"database {env.get('ESCR_DATABASE_URL', 'SQLite')}, rate-limit store "
             f"{env.get('ESCR_RATE_LIMIT_STORAGE', 'memory://')}"
         )
-        _run("register person+card", count, concurrency, register, base, server.pid)
-        _run("read card (key)", count, concurrency, read, base, server.pid)
-        _run("public status", count, concurrency, status, base, server.pid)
-        _run("list 50 cards", max(count // 4, 1), concurrency, listing, base, server.pid)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        _run("register person+card", count, concurrency, register, server)
+        _run("read card (key)", count, concurrency, read, server)
+        _run("public status", count, concurrency, status, server)
+        _run("list 50 cards", max(count // 4, 1), concurrency, listing, server)
 
 
 if __name__ == "__main__":

@@ -11,23 +11,12 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
-BIN = Path(sys.executable).parent
-
-
-def admin(env: dict[str, str], *args: str) -> str:
-    """Run escr-admin; its output."""
-    return subprocess.run(
-        [str(BIN / "escr-admin"), *args], env=env, capture_output=True, text=True, check=True
-    ).stdout
+from live_router import BIN, LiveRouter, escr_admin
 
 
 def write_csv(path: Path, rows: int, start: int) -> None:
@@ -56,40 +45,20 @@ def main() -> None:
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
         env = {
             **os.environ,
             "ESCR_INSTANCE_PATH": tmp,
             "ESCR_DATABASE_URL": f"sqlite:///{work / 'router.sqlite3'}",
         }
-        admin(env, "db", "upgrade")
-        server = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(options.gunicorn_workers),
-                "router.wsgi:app",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(150):
-                try:
-                    httpx.get(f"{url}/openapi.json", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        escr_admin(env, "db", "upgrade")
+        # Plain gunicorn (not router.gunicorn_config), as this bench has always measured.
+        with LiveRouter(env, workers=options.gunicorn_workers, config=False) as server:
+            server.wait_ready()
+            url = server.url
             for n, workers in enumerate(options.workers):
                 pic = f"{700000001 + n}"
-                admin(env, "org", "create", "--pic", pic, "--name", f"Bench {pic}")
-                key = admin(env, "key", "create", "--pic", pic).split()[0]
+                escr_admin(env, "org", "create", "--pic", pic, "--name", f"Bench {pic}")
+                key = escr_admin(env, "key", "create", "--pic", pic).split()[0]
                 path = work / f"p{n}.csv"
                 write_csv(path, options.rows, start=n * 1_000_000)
                 for label in ("first", "second"):
@@ -119,9 +88,6 @@ def main() -> None:
                         f"per-row workers={workers} {label} run: {options.rows} rows in "
                         f"{took:.1f} s ({options.rows / took:.0f} rows/s) {summary}"
                     )
-        finally:
-            server.terminate()
-            server.wait()
 
 
 if __name__ == "__main__":
