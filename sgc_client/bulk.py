@@ -17,146 +17,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sgc_client import errors
 from sgc_client.client import RouterClient
 from sgc_client.csv_formats import ParsedRow, canonical_esi, normalise_csn
+from sgc_client.import_report import (
+    OUTCOMES,
+    ImportAborted,
+    ImportReport,
+    RowResult,
+    abort_if_fatal,
+    reason_of,
+)
 from sgc_client.journal import Journal, JournalEntry
+from sgc_client.record_matching import card_lite_matches, card_matches, person_matches
 from sgc_client.resources import BATCH_LIMIT, BatchResult
 
-OUTCOMES = ("created", "updated", "unchanged", "failed")
 MODES = ("auto", "batch", "per-row")
-
-
-class ImportAborted(errors.RouterClientError):
-    """The run cannot go on (the credential is refused); finished rows stay in the journal."""
-
-
-@dataclass(slots=True)
-class RowResult:
-    """What became of one row."""
-
-    row: int
-    key: str | None
-    outcome: str
-    status: int | None = None
-    identifier: str | None = None
-    reason: str | None = None
-    resumed: bool = False
-
-
-@dataclass
-class ImportReport:
-    """The outcome of a run: per row, in file order, plus what the router has beyond the file."""
-
-    kind: str
-    mode: str
-    results: list[RowResult] = field(default_factory=list)
-    missing: list[str] | None = None
-    deleted: list[str] = field(default_factory=list)
-    delete_failures: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    # A streamed import keeps counts (and only its failed rows in ``results``).
-    tally: dict[str, int] | None = None
-    resumed_rows: int = 0
-
-    def counts(self) -> dict[str, int]:
-        """How many rows ended in each outcome."""
-        if self.tally is not None:
-            return dict(self.tally)
-        totals = dict.fromkeys(OUTCOMES, 0)
-        for result in self.results:
-            totals[result.outcome] += 1
-        return totals
-
-    def resumed_count(self) -> int:
-        """How many rows an earlier, interrupted run had finished."""
-        if self.tally is not None:
-            return self.resumed_rows
-        return sum(1 for r in self.results if r.resumed)
-
-    def to_json(self) -> dict[str, Any]:
-        """The report as written by ``--report``."""
-        return {
-            "kind": self.kind,
-            "mode": self.mode,
-            "summary": self.counts(),
-            "resumed": self.resumed_count(),
-            "rows": [asdict(r) for r in self.results],
-            "missing": self.missing,
-            "deleted": self.deleted,
-            "deleteFailures": self.delete_failures,
-            "notes": self.notes,
-        }
-
-
-def _reason(error: errors.RouterClientError) -> str:
-    if isinstance(error, errors.ApiError):
-        return f"{error.code or error.status}: {error.message}"
-    return str(error)
-
-
-def _abort_if_fatal(error: errors.ApiError) -> None:
-    # A refused credential or a missing scope fails every row alike: stop rather than repeat it.
-    if isinstance(error, errors.Unauthorized) or (
-        isinstance(error, errors.Forbidden) and error.code == "SE-0002"
-    ):
-        raise ImportAborted(_reason(error)) from error
-
-
-def _code_key(value: Any) -> Any:
-    return value.get("key") if isinstance(value, dict) else value
-
-
-def person_matches(existing: dict[str, Any], body: dict[str, Any], pic: str) -> bool:
-    """Whether the router's person already holds what ``body`` says for organisation ``pic``."""
-    wanted = body["personOrganisationUpdateViews"][0]
-    link = next(
-        (
-            o
-            for o in existing.get("organisations") or []
-            if (o.get("organisation") or {}).get("identifier") == pic
-        ),
-        None,
-    )
-    if link is None:
-        return False
-    contact = link.get("contactPoint") or {}
-    full_name = link["fullName"] if "fullName" in link else existing.get("fullName")
-    if (full_name or None) != wanted["fullName"]:
-        return False
-    if (contact.get("email") or None) != wanted["email"]:
-        return False
-    # The real router has no phone: compare it only where the router shows one.
-    if "phone" in contact and (contact.get("phone") or None) != wanted["phone"]:
-        return False
-    return (_code_key(link.get("academicLevel")) or None) == wanted["academicLevel"]
-
-
-def card_lite_matches(existing: dict[str, Any], body: dict[str, Any]) -> bool:
-    """Whether the fields a card list shows already hold what ``body`` says."""
-    person = existing.get("person") or {}
-    return (
-        str(existing.get("issuedAt")) == body["issuedAt"]
-        and str(existing.get("expiresAt")) == body["expiresAt"]
-        and (existing.get("displayName") or None) == body["displayName"]
-        and canonical_esi(person.get("identifier") or "") == body["personIdentifier"]
-    )
-
-
-def card_matches(existing: dict[str, Any], body: dict[str, Any]) -> bool:
-    """Whether a whole card (CardView) already holds what ``body`` says."""
-    if not card_lite_matches(existing, body):
-        return False
-    if _code_key(existing.get("cardType")) != body["cardType"]:
-        return False
-    if _code_key(existing.get("cardStatusType")) != body["cardStatusType"]:
-        return False
-    if "csn" in body and "csn" in existing:
-        return normalise_csn(existing.get("csn") or "") == body["csn"]
-    return True
 
 
 class BulkImporter:
@@ -357,10 +235,10 @@ class BulkImporter:
         if isinstance(answer, errors.NotFound | errors.MethodNotAllowed):
             if self.mode == "auto" and first:
                 return True  # the real router: no /api/x batch endpoints
-            raise ImportAborted(f"batch endpoint refused: {_reason(answer)}") from answer
+            raise ImportAborted(f"batch endpoint refused: {reason_of(answer)}") from answer
         if isinstance(answer, errors.RouterClientError):
             if isinstance(answer, errors.ApiError):
-                _abort_if_fatal(answer)
+                abort_if_fatal(answer)
             # A transport error: some rows may have been applied; the journal lets a re-run
             # settle them.
             for parsed in chunk:
@@ -406,7 +284,7 @@ class BulkImporter:
         try:
             self.listing()  # once, before the workers compare against it
         except errors.ApiError as error:
-            _abort_if_fatal(error)
+            abort_if_fatal(error)
             raise
         executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="escr-sgc")
         try:
@@ -419,7 +297,7 @@ class BulkImporter:
 
     def _failed(self, parsed: ParsedRow, error: errors.RouterClientError) -> RowResult:
         status = error.status if isinstance(error, errors.ApiError) else None
-        return RowResult(parsed.row, parsed.key, "failed", status=status, reason=_reason(error))
+        return RowResult(parsed.row, parsed.key, "failed", status=status, reason=reason_of(error))
 
     def listing(self) -> dict[str, dict[str, Any]]:
         """What the router holds for this organisation, by key (ESI or card number)."""
@@ -439,7 +317,7 @@ class BulkImporter:
                 return self._one_person(parsed)
             return self._one_card(parsed)
         except errors.ApiError as error:
-            _abort_if_fatal(error)
+            abort_if_fatal(error)
             return self._failed(parsed, error)
         except errors.TransportError as error:
             return self._failed(parsed, error)
@@ -540,6 +418,6 @@ class BulkImporter:
                 else:
                     self.client.cards.delete(key)
             except errors.RouterClientError as error:
-                report.delete_failures[key] = _reason(error)
+                report.delete_failures[key] = reason_of(error)
             else:
                 report.deleted.append(key)

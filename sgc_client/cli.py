@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sgc_client import errors
-from sgc_client.bulk import MODES, OUTCOMES, BulkImporter, ImportAborted, ImportReport
+from sgc_client.bulk import MODES, BulkImporter
 from sgc_client.cli_card import card
 from sgc_client.cli_context import (
     Context,
@@ -28,6 +28,7 @@ from sgc_client.cli_context import (
 )
 from sgc_client.csv_formats import ParsedRow, count_rows, read_cards, read_persons, sniff_kind
 from sgc_client.delegation.cli import dam_keys_group, delegations_group, keys_group
+from sgc_client.import_report import OUTCOMES, ImportAborted, ImportReport
 from sgc_client.journal import Journal
 from sgc_client.progress import import_progress
 
