@@ -6,6 +6,7 @@ database, on PostgreSQL too, in a schema of its own that is dropped at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
@@ -42,16 +43,18 @@ def _postgres_schema_url(schema: str) -> str:
     return f"{url.render_as_string(hide_password=False)}?options={options}"
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """A migrated, empty database per backend, for the whole session."""
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("sqlite") / "router.sqlite3"
+@contextlib.contextmanager
+def migrated_database(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, name: str = "router"
+) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp(f"sqlite-{name}") / f"{name}.sqlite3"
         url = f"sqlite:///{path}"
         migrate.upgrade(url)
         yield url
         return
-    schema = f"escr_test_{uuid.uuid4().hex[:12]}"
+    schema = f"escr_test_{name}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -63,6 +66,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A migrated, empty database per backend, for the whole session."""
+    with migrated_database(request.param, tmp_path_factory) as url:
+        yield url
 
 
 @dataclass

@@ -21,9 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
 
-from router import migrate
 from router.app import create_app
 from router.db import Database
 from router.federation.keys import write_private_key
@@ -35,12 +33,11 @@ from router.settings import Settings
 from sgc_client.protocol import delegation as protocol
 from sgc_client.protocol import jose
 from tests.conftest import (
-    PG_URL,
     Tenant,
-    _postgres_schema_url,
     _wipe,
     card_body,
     esi,
+    migrated_database,
     person_body,
 )
 from tests.federation.factories import Authority, PeerRouter
@@ -163,24 +160,9 @@ A_PIC, B_PIC, PARTNER_PIC = "111111111", "222222222", "777777777"
 @pytest.fixture(scope="session")
 def second_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory):
     """A second migrated database on the same backend as ``database_url``: router B's."""
-    if database_url.startswith("sqlite"):
-        path = tmp_path_factory.mktemp("sqlite-b") / "router-b.sqlite3"
-        url = f"sqlite:///{path}"
-        migrate.upgrade(url)
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    with migrated_database(backend, tmp_path_factory, "b") as url:
         yield url
-        return
-    schema = f"escr_test_b_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = _postgres_schema_url(schema)
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 class CountingTransport(httpx.BaseTransport):
