@@ -10,7 +10,7 @@ from router.api.openapi import RouterApi, TruthfulDocument
 from router.api.problems import register_error_handlers
 from router.api.routing import ExceptConverter
 from router.domain.text import check_text
-from router.request_context import current_caller, lookup_session
+from router.request_context import current_caller, lookup_connection
 from router.services.caller import Scope
 
 # The only API operations anyone may call without a credential: the status behind the QR code,
@@ -20,7 +20,7 @@ PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus", "x-keys.Jwks"}) | FEDERATI
 
 
 # Operations of the QR-scan path whose every write is one statement: their session is opened
-# outside any transaction (see router.request_context.lookup_session), before the credential is
+# outside any transaction (see router.request_context.lookup_connection), before the credential is
 # read with it. The status opens its own (it reads the credential only when one is presented).
 LOOKUP_ENDPOINTS = frozenset({"x-verify.Verify"})
 
@@ -38,7 +38,7 @@ def authenticate_api_request() -> None:
         and request.method != "OPTIONS"
     ):
         if request.endpoint in LOOKUP_ENDPOINTS:
-            lookup_session()
+            lookup_connection()
         current_caller()
     check_path_values()
 

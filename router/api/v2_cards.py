@@ -20,7 +20,7 @@ from router.request_context import (
     current_caller,
     db_session,
     federation,
-    lookup_session,
+    lookup_connection,
     optional_caller,
     settings,
 )
@@ -146,11 +146,11 @@ def public_status_view(escn: str) -> tuple[dict[str, Any], dict[str, str]]:
     answered by that router, marked with its id. Served here and by the public card page for
     ``Accept: application/json``.
     """
-    session = lookup_session()  # before the caller is read: one round trip per lookup
+    connection = lookup_connection()  # before the caller is read: one round trip per lookup
     caller = optional_caller()
     if caller is None:
         limit_anonymous_lookup()
-    answer = forwarding.card_status(session, federation(), escn, caller=caller)
+    answer = forwarding.card_status(connection, federation(), escn, caller=caller)
     headers = {ANSWERED_BY_HEADER: answer.router.id} if answer.router is not None else {}
     return card_status_view(answer.value), headers
 

@@ -20,7 +20,7 @@ from router.request_context import (
     current_caller,
     db_session,
     federation,
-    lookup_session,
+    lookup_connection,
     settings,
 )
 from router.services import verification
@@ -194,9 +194,9 @@ class Verify(MethodView):
 
         A card hosted by another router of the federation is verified, and recorded, there.
         """
-        session = lookup_session()  # one INSERT is the only write: no transaction around it
+        connection = lookup_connection()  # one INSERT is the only write: no transaction around it
         answer = forwarding.verify_scan(
-            session,
+            connection,
             federation(),
             current_caller(),
             body["scanned"],

@@ -16,7 +16,7 @@ from router.api.v2_cards import public_status_view
 from router.domain.errors import CardNotFound, InvalidIdentifier, RateLimited, RouterError
 from router.federation import forwarding
 from router.observability import note_problem
-from router.request_context import federation, lookup_session
+from router.request_context import federation, lookup_connection
 from router.web.messages import Messages, negotiate
 
 blp = Blueprint("web", __name__)
@@ -67,7 +67,7 @@ def card_status_page(escn: str) -> Response:
         response.headers.update(headers)
         return response
     limit_anonymous_lookup()
-    answer = forwarding.public_verdict(lookup_session(), federation(), escn)
+    answer = forwarding.public_verdict(lookup_connection(), federation(), escn)
     answered_by = answer.router.id if answer.router is not None else None
     response = _page("card_status.html", 200, verdict=answer.value, answered_by=answered_by)
     if answered_by is not None:
