@@ -12,46 +12,74 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
+import os
 import re
+import threading
 import time
-import uuid
+from typing import Any
 
-import structlog
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
+from prometheus_client import Counter, Histogram
 
 from router import metrics
 from router.domain.errors import MetricsForbidden
-from router.logs import get_logger
+from router.logs import write_event
 from router.request_context import database, settings
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-log = get_logger("router.requests")
+log = logging.getLogger("router.requests")
 
 
 def request_id_from(header: str | None) -> str:
-    """The client's request id if it is a plain token, else a fresh one."""
+    """The client's request id if it is a plain token, else a fresh one (32 hex digits)."""
     if header and _REQUEST_ID.match(header):
         return header
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 _CONVERTER = re.compile(r"<(?:[^<>]*:)?(\w+)>")
 
 
 @functools.lru_cache(maxsize=512)
-def _plain_rule(rule: str) -> str:
+def _plain_rule(rule: str, prefix: str) -> str:
     """A rule with its converters left out (``<escn>``): labels stay short and stable."""
-    return _CONVERTER.sub(r"<\1>", rule)
+    return prefix + _CONVERTER.sub(r"<\1>", rule)
 
 
-def route_template() -> str:
+def route_template(req: Request | None = None) -> str:
     """The matched route's template (``/api/v2/cards/<escn>``), or a fixed label."""
-    rule = request.url_rule
+    if req is None:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+    rule = req.url_rule
     if rule is None:
         return "unmatched"
-    prefix = request.script_root or ""
-    return f"{prefix}{_plain_rule(rule.rule)}"
+    return _plain_rule(rule.rule, req.script_root or "")
+
+
+class _Children:
+    """The label children of one metric, kept per label values.
+
+    prometheus-client's ``labels()`` validates and locks on every call; the children it returns
+    are the same objects each time, so each is looked up once per process.
+    """
+
+    def __init__(self, metric: Counter | Histogram) -> None:
+        self.metric = metric
+        self._known: dict[tuple[str, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, *labels: str) -> Any:
+        child = self._known.get(labels)
+        if child is None:
+            with self._lock:
+                child = self._known[labels] = self.metric.labels(*labels)
+        return child
+
+
+_REQUESTS = _Children(metrics.HTTP_REQUESTS)
+_LATENCY = _Children(metrics.HTTP_LATENCY)
 
 
 def note_problem(code: str) -> None:
@@ -60,40 +88,40 @@ def note_problem(code: str) -> None:
 
 
 def _start() -> None:
-    g.request_started = time.perf_counter()
-    g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+    # g carries the id to every line logged while the request runs (router.logs).
+    state = g._get_current_object()  # type: ignore[attr-defined]
+    state.request_started = time.perf_counter()
+    state.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
 
 
 def _finish(response: Response) -> Response:
-    started = g.get("request_started")
+    state = g._get_current_object()  # type: ignore[attr-defined]
+    started = state.get("request_started")
     if started is None:  # a request Flask answered before our hooks ran
         return response
     duration = time.perf_counter() - started
-    route = route_template()
-    metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    metrics.HTTP_LATENCY.labels(request.method, route).observe(duration)
-    response.headers[REQUEST_ID_HEADER] = g.request_id
-    caller_pic = g.get("caller_pic")
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    route = route_template(req)
+    method = req.method
+    status = response.status_code
+    _REQUESTS.get(method, route, str(status)).inc()
+    _LATENCY.get(method, route).observe(duration)
+    response.headers[REQUEST_ID_HEADER] = state.request_id
     fields: dict[str, object] = {
-        "method": request.method,
+        "request_id": state.request_id,
+        "method": method,
         "route": route,
-        "status": response.status_code,
+        "status": status,
         "duration_ms": round(duration * 1000, 2),
     }
+    caller_pic = state.get("caller_pic")
     if caller_pic is not None:
         fields["organisation"] = caller_pic
-    problem = g.get("problem_code")
+    problem = state.get("problem_code")
     if problem is not None:
         fields["problem"] = problem
-    level = "error" if response.status_code >= 500 else "info"
-    getattr(log, level)("request", **fields)
+    write_event(log, logging.ERROR if status >= 500 else logging.INFO, "request", fields)
     return response
-
-
-def _teardown(_exc: BaseException | None) -> None:
-    structlog.contextvars.clear_contextvars()
 
 
 def metrics_view() -> Response:
@@ -114,6 +142,5 @@ def init_observability(app: Flask) -> None:
     """Install the request hooks and ``/metrics``; count the database pool's connections."""
     app.before_request(_start)
     app.after_request(_finish)
-    app.teardown_request(_teardown)
     app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
     metrics.track_pool(app.extensions["escr.database"])
