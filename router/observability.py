@@ -15,12 +15,9 @@ import ipaddress
 import logging
 import os
 import re
-import threading
 import time
-from typing import Any
 
 from flask import Flask, Request, Response, g, request
-from prometheus_client import Counter, Histogram
 
 from router import metrics
 from router.domain.errors import MetricsForbidden
@@ -58,30 +55,6 @@ def route_template(req: Request | None = None) -> str:
     return _plain_rule(rule.rule, req.script_root or "")
 
 
-class _Children:
-    """The label children of one metric, kept per label values.
-
-    prometheus-client's ``labels()`` validates and locks on every call; the children it returns
-    are the same objects each time, so each is looked up once per process.
-    """
-
-    def __init__(self, metric: Counter | Histogram) -> None:
-        self.metric = metric
-        self._known: dict[tuple[str, ...], Any] = {}
-        self._lock = threading.Lock()
-
-    def get(self, *labels: str) -> Any:
-        child = self._known.get(labels)
-        if child is None:
-            with self._lock:
-                child = self._known[labels] = self.metric.labels(*labels)
-        return child
-
-
-_REQUESTS = _Children(metrics.HTTP_REQUESTS)
-_LATENCY = _Children(metrics.HTTP_LATENCY)
-
-
 def note_problem(code: str) -> None:
     """Remember the problem code the request is answered with, for its log line."""
     g.problem_code = code
@@ -104,8 +77,8 @@ def _finish(response: Response) -> Response:
     route = route_template(req)
     method = req.method
     status = response.status_code
-    _REQUESTS.get(method, route, str(status)).inc()
-    _LATENCY.get(method, route).observe(duration)
+    metrics.child(metrics.HTTP_REQUESTS, method, route, str(status)).inc()
+    metrics.child(metrics.HTTP_LATENCY, method, route).observe(duration)
     response.headers[REQUEST_ID_HEADER] = state.request_id
     fields: dict[str, object] = {
         "request_id": state.request_id,

@@ -175,7 +175,7 @@ def _record(
     else:
         session.execute(_INSERT_RECORD, values)
         session.commit()
-    metrics.VERIFICATIONS.labels(verdict.reason.value if verdict.reason else "VALID").inc()
+    metrics.child(metrics.VERIFICATIONS, verdict.reason.value if verdict.reason else "VALID").inc()
 
 
 def public_verdict(session: Executor, escn: str, *, now: dt.datetime | None = None) -> Verdict:
