@@ -64,7 +64,7 @@ def _start() -> None:
     # g carries the id to every line logged while the request runs (router.logs).
     state = g._get_current_object()  # type: ignore[attr-defined]
     state.request_started = time.perf_counter()
-    state.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+    state.request_id = request_id_from(request.environ.get("HTTP_X_REQUEST_ID"))
 
 
 def _finish(response: Response) -> Response:

@@ -78,11 +78,14 @@ def close_session(_exc: BaseException | None = None) -> None:
 
 def presented_credential() -> str | None:
     """The credential of the request: ``Authorization: Bearer …`` or the ``api_key`` header."""
-    authorization = request.headers.get("Authorization", "")
+    # Read from the WSGI environment, where werkzeug's headers read them too: ``api_key`` and
+    # ``Api-Key`` are both HTTP_API_KEY there.
+    environ = request.environ
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    api_key = request.headers.get("api_key") or request.headers.get("Api-Key")
+    api_key = environ.get("HTTP_API_KEY")
     return api_key.strip() if api_key else None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
@@ -31,29 +33,31 @@ def authenticate_api_request() -> None:
     Checking the credential first means an anonymous caller learns nothing from validation
     errors, and every API route is protected unless it is listed as public.
     """
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    endpoint = req.endpoint
     if (
-        request.path.startswith("/api/")
-        and request.endpoint is not None
-        and request.endpoint not in PUBLIC_API_ENDPOINTS
-        and request.method != "OPTIONS"
+        req.path.startswith("/api/")
+        and endpoint is not None
+        and endpoint not in PUBLIC_API_ENDPOINTS
+        and req.method != "OPTIONS"
     ):
-        if request.endpoint in LOOKUP_ENDPOINTS:
+        if endpoint in LOOKUP_ENDPOINTS:
             lookup_connection()
         current_caller()
-    check_path_values()
+    check_path_values(req.view_args)
 
 
 # Path values longer than this are no identifier of ours; refusing them spares the database.
 MAX_PATH_VALUE_LENGTH = 255
 
 
-def check_path_values() -> None:
+def check_path_values(view_args: dict[str, Any] | None) -> None:
     """Refuse (400) a path value no route could use: a NUL character or an over-long value.
 
     Path parameters skip the schemas that check bodies and query strings, and a NUL reaching
     PostgreSQL is a 500; this check covers every route, those added later included.
     """
-    for name, value in (request.view_args or {}).items():
+    for name, value in (view_args or {}).items():
         if isinstance(value, str):
             check_text(name, value, MAX_PATH_VALUE_LENGTH)
 
