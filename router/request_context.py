@@ -6,7 +6,7 @@ from flask import current_app, g, request
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from router.db import Database
+from router.db import Database, Executor
 from router.domain.errors import NotAuthenticated
 from router.federation.membership import Membership
 from router.models import Organisation
@@ -47,18 +47,20 @@ def db_session() -> Session:
     return session
 
 
-def lookup_connection() -> Connection:
+def lookup_connection() -> Executor:
     """The request's Core connection, outside any transaction: for the QR-scan path only.
 
     Call it first in a view whose writes are each one statement (a verification record, a key's
     last use): every statement then commits alone and a lookup is one round trip to the
     database, without an ORM session's begin, rollback and close around it. A view that writes
-    several rows together uses :func:`db_session`.
+    several rows together uses :func:`db_session`. Should a session have come first, that
+    session is the request's executor (its commits must stay its own): not a second connection.
     """
     connection = g.get("db_connection")
     if connection is None:
-        if "db_session" in g:  # a session came first: its connection, not a second one
-            return g.db_session.connection()
+        session = g.get("db_session")
+        if session is not None:
+            return session
         connection = g.db_connection = database().lookup_engine.connect()
     return connection
 
