@@ -142,15 +142,15 @@ def test_a_conflict_met_by_the_set_insert_goes_item_by_item(client, db, uni, mon
     from router.services import credentials
     from router.services import persons as person_service
 
-    original = batch_sets._insert_ignoring_conflicts
+    original = batch_sets.insert_rows
     bodies = [person_body(esi("RACE1"), uni.pic), person_body(esi("RACE2"), uni.pic)]
 
-    def insert_after_a_concurrent_request(session, table):
-        if table is batch_sets.Person:
+    def insert_after_a_concurrent_request(session, table, rows, **options):
+        if table is batch_sets.Person.__table__:
             with db.session() as other:
                 caller = credentials.authenticate(other, uni.key)
                 person_service.create_person(other, caller, person_service_input(bodies[0]))
-        return original(session, table)
+        return original(session, table, rows, **options)
 
     def person_service_input(body):
         from router.api.schemas import PersonUpdateView
@@ -158,7 +158,7 @@ def test_a_conflict_met_by_the_set_insert_goes_item_by_item(client, db, uni, mon
 
         return person_input(PersonUpdateView().load(body))
 
-    monkeypatch.setattr(batch_sets, "_insert_ignoring_conflicts", insert_after_a_concurrent_request)
+    monkeypatch.setattr(batch_sets, "insert_rows", insert_after_a_concurrent_request)
     reply = client.post(PERSONS, json={"items": bodies}, headers=uni.headers)
     assert reply.status_code == 200, reply.json
     assert [(r["outcome"], r["status"]) for r in reply.json["results"]] == [

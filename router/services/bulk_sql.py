@@ -1,0 +1,113 @@
+"""Set-based statements for batches: many rows in one statement whose size does not grow.
+
+On PostgreSQL a batch's rows travel as one array per column (``INSERT ... SELECT FROM
+unnest(...)``, ``column = ANY(array)``): one short statement, parsed and planned the same way
+whatever the batch's size, instead of a ``VALUES`` list or an ``IN`` list of one parameter per
+value (which the driver then has to split and the server to parse, thousands of parameters per
+batch). SQLite has no arrays: there the same statements are sent as SQLAlchemy's multi-row
+``VALUES`` and expanding ``IN``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+
+def on_postgresql(session: Session) -> bool:
+    """Whether the session's database is PostgreSQL (arrays, ``unnest``)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(session: Session, column: Any, keys: Collection[Any]) -> ColumnElement[bool]:
+    """``column`` is one of ``keys``: an array parameter on PostgreSQL, an ``IN`` list elsewhere."""
+    if on_postgresql(session):
+        return column == any_(cast(bindparam(None, list(keys)), postgresql.ARRAY(column.type)))
+    return column.in_(list(keys))
+
+
+def by_keys(
+    session: Session, lookup: Select[Any], column: Any, keys: Collection[Any]
+) -> list[Row[Any]]:
+    """The rows of ``lookup`` whose ``column`` (unique) is one of ``keys``.
+
+    On PostgreSQL, one lookup per key (a ``LATERAL`` subquery with ``LIMIT 1`` per element of
+    the keys' array), so each is a probe of ``column``'s index whatever the statistics say: a
+    table filled by the running import has none yet, and the planner, believing it tiny, would
+    otherwise scan it whole (or all of an organisation's rows) for every batch.
+    """
+    keys = list(keys)
+    if not keys:
+        return []
+    if on_postgresql(session):
+        given = func.unnest(cast(bindparam("keys", keys), postgresql.ARRAY(column.type)))
+        key = given.table_valued("key").render_derived(name="k")
+        found = lookup.where(column == key.c.key).limit(1).lateral("found")
+        return list(session.execute(select(found).select_from(key).join(found, true())).all())
+    return list(session.execute(lookup.where(column.in_(keys))).all())
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    same: Mapping[str, Any] | None = None,
+    ignore_conflicts: bool = False,
+    returning: Sequence[Any] = (),
+) -> list[Any]:
+    """Insert ``rows`` (each with the same keys), plus the columns ``same`` sets for all of them.
+
+    With ``ignore_conflicts`` a row that meets a unique conflict is skipped
+    (``ON CONFLICT DO NOTHING``); the ``returning`` columns of the rows inserted are returned.
+    """
+    if not rows:
+        return []
+    same = dict(same or {})
+    if on_postgresql(session):
+        names = list(rows[0])
+        # One array per column, cast to the column's type; unnest zips them back into rows.
+        arrays = [
+            cast(
+                bindparam(f"a_{name}", [row[name] for row in rows]),
+                postgresql.ARRAY(table.c[name].type),
+            )
+            for name in names
+        ]
+        items = func.unnest(*arrays).table_valued(*names).render_derived(name="item")
+        constants = [
+            cast(bindparam(f"s_{name}", value, type_=table.c[name].type), table.c[name].type)
+            for name, value in same.items()
+        ]
+        source = select(*[items.c[name] for name in names], *constants)
+        statement: Insert = postgresql.insert(table).from_select([*names, *same], source)
+        if ignore_conflicts:
+            statement = statement.on_conflict_do_nothing()  # type: ignore[attr-defined]
+        if returning:
+            return list(session.execute(statement.returning(*returning)).all())
+        session.execute(statement)
+        return []
+    full = [{**row, **same} for row in rows]
+    statement = sqlite.insert(table).on_conflict_do_nothing() if ignore_conflicts else insert(table)
+    if returning:
+        # Executemany with RETURNING: sent as multi-row VALUES ("insertmanyvalues").
+        return list(session.execute(statement.returning(*returning), full).all())
+    session.execute(statement, full)
+    return []
