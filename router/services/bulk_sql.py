@@ -58,24 +58,32 @@ def one_of(session: Session, column: Any, keys: Collection[Any]) -> ColumnElemen
     return column.in_(list(keys))
 
 
+def keyed_lookup(lookup: Select[Any], column: Any, keys: Collection[Any]) -> Select[Any]:
+    """PostgreSQL: ``lookup`` run once per key, as a ``LATERAL`` subquery with ``LIMIT 1``.
+
+    Each key is then a probe of ``column``'s index whatever the statistics say: a table filled
+    by the running import has none yet, and the planner, believing it tiny, would otherwise scan
+    it whole (or all of an organisation's rows) for every batch.
+    """
+    given = func.unnest(cast(bindparam("keys", list(keys)), postgresql.ARRAY(column.type)))
+    key = given.table_valued("key").render_derived(name="k")
+    found = lookup.where(column == key.c.key).limit(1).lateral("found")
+    return select(found).select_from(key).join(found, true())
+
+
 def by_keys(
     session: Session, lookup: Select[Any], column: Any, keys: Collection[Any]
 ) -> list[Row[Any]]:
     """The rows of ``lookup`` whose ``column`` (unique) is one of ``keys``.
 
-    On PostgreSQL, one lookup per key (a ``LATERAL`` subquery with ``LIMIT 1`` per element of
-    the keys' array), so each is a probe of ``column``'s index whatever the statistics say: a
-    table filled by the running import has none yet, and the planner, believing it tiny, would
-    otherwise scan it whole (or all of an organisation's rows) for every batch.
+    On PostgreSQL one index probe per key (:func:`keyed_lookup`); on SQLite an ``IN`` list, which
+    its planner always serves from the column's index.
     """
     keys = list(keys)
     if not keys:
         return []
     if on_postgresql(session):
-        given = func.unnest(cast(bindparam("keys", keys), postgresql.ARRAY(column.type)))
-        key = given.table_valued("key").render_derived(name="k")
-        found = lookup.where(column == key.c.key).limit(1).lateral("found")
-        return list(session.execute(select(found).select_from(key).join(found, true())).all())
+        return list(session.execute(keyed_lookup(lookup, column, keys)).all())
     return list(session.execute(lookup.where(column.in_(keys))).all())
 
 
