@@ -127,6 +127,35 @@ def _high_water_kib(pid: int) -> int:
     return int(line.split()[1])
 
 
+def _cpu_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total
+
+
+def wait_workers_booted(server: LiveRouter, workers: int, timeout: float = 60) -> None:
+    """Wait until every gunicorn worker is up and idle (its app loaded).
+
+    ``wait_ready`` returns once one worker answers; another may still be importing the app, and
+    that boot would otherwise be timed as part of the first import.
+    """
+    deadline = time.monotonic() + timeout
+    before = -1
+    while time.monotonic() < deadline:
+        pids = server.worker_pids()
+        ticks = _cpu_ticks(pids)
+        if len(pids) >= workers and ticks == before:
+            return
+        before = ticks
+        time.sleep(0.5)
+    raise RuntimeError(f"the {workers} gunicorn workers did not settle within {timeout:.0f} s")
+
+
 def measure_router(cards: int, folder: Path, options: argparse.Namespace) -> float:
     """Cards per second through gunicorn and escr-sgc, from the CSV files."""
     persons_csv, cards_csv = write_csvs(folder, cards)
@@ -162,6 +191,7 @@ def measure_router(cards: int, folder: Path, options: argparse.Namespace) -> flo
         )
         with server:
             server.wait_ready()
+            wait_workers_booted(server, options.gunicorn_workers)
             base = server.url
             sgc = {**env, "ESCR_SGC_ROUTER": base, "ESCR_SGC_API_KEY": key}
             wall = _import(sgc, "persons", persons_csv, options)

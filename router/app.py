@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from router.db import Database
 from router.federation.membership import FederationPlaces, Membership
 from router.flask_app import RouterFlask
-from router.request_body import SizedChunkedBodies
+from router.request_body import SizedChunkedBodies, refuse_unpaired_surrogates
 from router.settings import Settings
 
 # The largest request body the router reads (pictures, CSV files), chunked or not.
@@ -56,6 +56,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # First, so that every request has its id and its log line, even one refused at the door.
     init_observability(app)
     api = init_api(app)
+    # After the API's credential check: an anonymous caller learns nothing from a refused body.
+    app.before_request(refuse_unpaired_surrogates)
     init_web(app)
     init_graphql(app, settings)
     # Last: the document also describes the routes the web and GraphQL parts registered.

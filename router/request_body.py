@@ -1,4 +1,6 @@
-"""Chunked request bodies held to the same size limit as bodies that state their length.
+"""Request bodies the router refuses at the door: over-long chunked ones, and unpaired surrogates.
+
+Chunked bodies are held to the same size limit as bodies that state their length.
 
 A body sent with ``Transfer-Encoding: chunked`` states no length, and werkzeug's limit on such a
 stream stops reading at the limit without failing, so an over-large chunked upload reached the
@@ -12,6 +14,11 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from typing import Any
+
+from flask import request
+
+from router.domain.errors import MalformedRequest
+from router.domain.text import UNPAIRED_SURROGATE, unpaired_surrogate_in_json
 
 CHUNK = 64 * 1024
 
@@ -41,3 +48,27 @@ class SizedChunkedBodies:
             environ.pop("HTTP_TRANSFER_ENCODING", None)
             environ.pop("wsgi.input_terminated", None)
         return self.app(environ, start_response)
+
+
+def unpaired_surrogate_reason() -> str | None:
+    """Why the request's JSON body or a JSON query value is no text, or None if both are."""
+    if request.is_json and unpaired_surrogate_in_json(request.get_data(cache=True)):
+        return f"The request body: {UNPAIRED_SURROGATE}"
+    for name, value in request.args.items(multi=True):
+        if "\\u" in value and unpaired_surrogate_in_json(value):
+            return f"{name}: {UNPAIRED_SURROGATE}"
+    return None
+
+
+def refuse_unpaired_surrogates() -> None:
+    r"""Refuse (400) a JSON body, or a JSON query value, with an unpaired UTF-16 surrogate.
+
+    Python decodes ``"\ud800"`` to a string that the databases cannot store: it reached them and
+    answered 500, on every route. One check here covers every REST route and batch; ``/graphql``
+    makes the same check and answers in GraphQL's error shape.
+    """
+    if request.endpoint == "graphql":
+        return
+    reason = unpaired_surrogate_reason()
+    if reason is not None:
+        raise MalformedRequest(reason)

@@ -15,6 +15,7 @@ second run changes nothing and reports every row unchanged.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
@@ -105,25 +106,59 @@ class BulkImporter:
     def stream(self, rows: Iterable[ParsedRow]) -> Iterator[RowResult]:
         """Import rows as they are read, ``workers`` batches at a time; results in file order.
 
-        The batches are those :meth:`run` would send (full chunks of the rows left to send), and
-        memory stays bounded by them, except for the keys already seen (to refuse a duplicate of
-        an earlier row, as :meth:`run` does). ``self.mode_used`` tells the transport used.
+        The batches are those :meth:`run` would send (full chunks of the rows left to send).
+        In batch mode the next chunks are read, checked and sent while earlier ones are being
+        answered (``workers`` in flight), so reading the file, the router's work and journaling
+        overlap. Memory stays bounded by the chunks in flight, except for the keys already seen
+        (to refuse a duplicate of an earlier row, as :meth:`run` does). ``self.mode_used``
+        tells the transport used.
         """
         seen: dict[str, int] = {}
         window: list[ParsedRow] = []
         results: dict[int, RowResult] = {}
         pending: list[ParsedRow] = []
         self.mode_used = self.mode
-        for parsed in rows:
-            window.append(parsed)
-            pending += self._triage([parsed], seen, results)
-            if len(pending) >= self.chunk_size * self.workers:
-                yield from self._run_window(window, pending, results)
-                window, pending, results = [], [], {}
+        in_flight: deque[tuple[list[ParsedRow], list[ParsedRow], dict[int, RowResult], Any]]
+        in_flight = deque()
+        executor: ThreadPoolExecutor | None = None
+        try:
+            for parsed in rows:
+                window.append(parsed)
+                pending += self._triage([parsed], seen, results)
+                if self.mode_used != "batch":
+                    # Until the transport is known (the first chunk probes it), or per-row.
+                    if len(pending) >= self.chunk_size * self.workers:
+                        yield from self._run_window(window, pending, results)
+                        window, pending, results = [], [], {}
+                    continue
+                if len(pending) >= self.chunk_size:
+                    if executor is None:
+                        executor = ThreadPoolExecutor(
+                            max_workers=self.workers, thread_name_prefix="escr-sgc"
+                        )
+                    future = executor.submit(self._post_chunk, pending)
+                    in_flight.append((window, pending, results, future))
+                    window, pending, results = [], [], {}
+                    while len(in_flight) > self.workers:
+                        yield from self._settle_flight(in_flight.popleft())
+            while in_flight:
+                yield from self._settle_flight(in_flight.popleft())
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
         if window:
             yield from self._run_window(window, pending, results)
         if self.journal is not None:
             self.journal.sync()
+
+    def _settle_flight(
+        self, flight: tuple[list[ParsedRow], list[ParsedRow], dict[int, RowResult], Any]
+    ) -> Iterator[RowResult]:
+        """Wait for one chunk sent by :meth:`stream`; its window's results in file order."""
+        window, chunk, results, future = flight
+        self._settle_chunk(chunk, future.result(), results, first=False)
+        for parsed in window:
+            yield results[parsed.row]
 
     def _run_window(
         self, window: list[ParsedRow], pending: list[ParsedRow], results: dict[int, RowResult]
@@ -171,17 +206,19 @@ class BulkImporter:
     def _finish(self, parsed: ParsedRow, result: RowResult, results: dict[int, RowResult]) -> None:
         results[parsed.row] = result
         if self.journal is not None:
-            self.journal.record(
-                JournalEntry(
-                    row=parsed.row,
-                    digest=parsed.digest,
-                    outcome=result.outcome,
-                    identifier=result.identifier,
-                    status=result.status,
-                    reason=result.reason,
-                )
-            )
+            self.journal.record(self._entry(parsed, result))
         self.on_progress(1)
+
+    @staticmethod
+    def _entry(parsed: ParsedRow, result: RowResult) -> JournalEntry:
+        return JournalEntry(
+            row=parsed.row,
+            digest=parsed.digest,
+            outcome=result.outcome,
+            identifier=result.identifier,
+            status=result.status,
+            reason=result.reason,
+        )
 
     # -- batch transport --------------------------------------------------------------------
 
@@ -245,6 +282,7 @@ class BulkImporter:
                 self._finish(parsed, self._failed(parsed, answer), results)
             return False
         by_index = {r.index: r for r in answer.results}
+        entries: list[JournalEntry] = []
         for index, parsed in enumerate(chunk):
             item = by_index.get(index)
             if item is None:
@@ -268,9 +306,12 @@ class BulkImporter:
                     status=item.status,
                     identifier=item.identifier,
                 )
-            self._finish(parsed, result, results)
+            results[parsed.row] = result
+            entries.append(self._entry(parsed, result))
+        # The answer's rows are journaled together and synced once (as "after each batch").
         if self.journal is not None:
-            self.journal.sync()
+            self.journal.record_batch(entries)
+        self.on_progress(len(chunk))
         return False
 
     # -- per-row transport ------------------------------------------------------------------

@@ -177,7 +177,8 @@ def _run_bulk(
         # memory stays bounded whatever its size.
         streaming = report is None and not (find_missing or delete_missing)
         rows = reader(file, own_pic) if streaming else list(reader(file, own_pic))
-        total = count_rows(file) if streaming else len(rows)
+        # Counting a streamed file reads it once more: only for a progress bar that shows it.
+        total = (count_rows(file) if progress else None) if streaming else len(rows)
         journal_path = journal or file.with_name(f"{file.name}.{kind}.journal")
         run_journal = Journal(
             journal_path,

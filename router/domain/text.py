@@ -8,6 +8,9 @@ column sizes of :mod:`router.models` they protect.
 
 from __future__ import annotations
 
+import json
+import re
+
 from router.domain.errors import MalformedRequest
 
 NUL = "\x00"
@@ -53,3 +56,50 @@ def check_integer(name: str, value: int, minimum: int, maximum: int) -> int:
     if not minimum <= value <= maximum:
         raise MalformedRequest(f"{name}: must be between {minimum} and {maximum}.")
     return value
+
+
+# A JSON escape of a UTF-16 surrogate (\uD800 to \uDFFF): the only way a JSON text can carry one.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def holds_unpaired_surrogate(value: object) -> bool:
+    r"""Whether a decoded JSON value holds a string, or key, with an unpaired UTF-16 surrogate.
+
+    JSON lets a text escape half of a surrogate pair alone (``"\ud800"``); Python decodes it to a
+    string that no database, and no UTF-8 encoder, accepts.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def unpaired_surrogate_in_json(raw: bytes | str) -> bool:
+    """Whether a JSON text's strings hold an unpaired surrogate; a text that is not JSON does not.
+
+    A text that is not JSON is left to the parser that reads it, which answers for it.
+    """
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if not _SURROGATE_ESCAPE.search(data):
+        return False
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return False
+    return holds_unpaired_surrogate(value)
+
+
+UNPAIRED_SURROGATE = (
+    "a string holds an unpaired UTF-16 surrogate (an escape from \\ud800 to \\udfff without "
+    "its other half), which is not text."
+)

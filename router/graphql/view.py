@@ -23,6 +23,7 @@ from strawberry.types import ExecutionResult
 from router.domain.errors import NotAuthenticated
 from router.graphql.context import GraphQLContext
 from router.graphql.errors import MALFORMED, map_error, router_error_extensions
+from router.request_body import unpaired_surrogate_reason
 from router.request_context import current_caller, db_session, federation, settings
 from router.web.home import router_version
 
@@ -46,7 +47,7 @@ class RouterGraphQLView(GraphQLView):
                 current_caller()
             except NotAuthenticated as error:
                 return _unauthenticated(error)
-        refusal = _unreadable_body()
+        refusal = _unreadable_body() or unpaired_surrogate_reason()
         if refusal is not None:
             return _http_error(400, refusal)
         response = super().dispatch_request()

@@ -15,11 +15,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import Insert
 
 from router.db import utcnow
 from router.domain.errors import RouterError, RuleViolation
@@ -29,17 +27,11 @@ from router.domain.lifecycle import CardState, HistoryEvent, action_for_v2_statu
 from router.domain.text import BLANKS
 from router.models import Card, CardHistoryEntry, ErasedPerson, Person, PersonOrganisation
 from router.services import cards, persons
+from router.services.bulk_sql import by_keys, insert_rows, one_of
 from router.services.caller import Caller
 
 # index of an item -> (outcome, status, identifier); what the set-based path settled.
 Settled = dict[int, tuple[str, int, str]]
-
-
-def _insert_ignoring_conflicts(session: Session, table: Any) -> Insert:
-    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
 
 
 def _singles(keys: dict[int, list[str]], candidates: set[int]) -> set[int]:
@@ -94,44 +86,41 @@ def settle_persons(
     chosen = {i: candidates[i] for i in sorted(singles)}
     if not chosen:
         return {}
-    link = PersonOrganisation
-    stored = session.execute(
-        select(Person.esi, link.id, link.academic_level, link.email, link.phone, link.full_name)
-        .outerjoin(
-            link,
-            and_(link.person_id == Person.id, link.organisation_id == caller.organisation_id),
-        )
-        .where(Person.esi.in_([esi for esi, _ in chosen.values()]))
-    ).all()
-    by_esi = {row.esi: row for row in stored}
+    by_esi = _stored_persons(session, caller, [esi for esi, _ in chosen.values()])
     settled: Settled = {}
     new: dict[str, tuple[int, persons.PersonInput]] = {}
     for index, (esi, data) in chosen.items():
-        row = by_esi.get(esi)
-        if row is None:
+        stored = by_esi.get(esi)
+        if stored is None:
             new[esi] = (index, data)
-        elif row.id is not None and _link_equal(row, data):
+        elif stored[1] is not None and _link_equal(stored[1], data):
             settled[index] = ("unchanged", 200, esi)
         # anything else (an update, a person known elsewhere only) goes item by item
     if not new:
         return settled
     now = utcnow()
-    # Executemany with RETURNING: SQLAlchemy sends it as multi-row VALUES ("insertmanyvalues"),
-    # from one cached compiled statement.
-    inserted = session.execute(
-        _insert_ignoring_conflicts(session, Person).returning(Person.id, Person.esi),
-        [{"esi": esi, "created_at": now, "updated_at": now} for esi in new],
-    ).all()
+    inserted = insert_rows(
+        session,
+        Person.__table__,
+        [{"esi": esi} for esi in new],
+        same={"created_at": now, "updated_at": now},
+        ignore_conflicts=True,
+        returning=(Person.id, Person.esi),
+    )
     if inserted:
-        session.execute(
-            insert(PersonOrganisation),
-            [_link_row(person_id, caller, new[esi][1], now) for person_id, esi in inserted],
+        insert_rows(
+            session,
+            PersonOrganisation.__table__,
+            [_link_row(person_id, new[esi][1]) for person_id, esi in inserted],
+            same={"organisation_id": caller.organisation_id, "created_at": now, "updated_at": now},
         )
         # Registering again after an erasure is a new consent: the erasure traces go.
         digests = [
             d for _id, esi in inserted for d in (persons.esi_digest(session, esi), _legacy(esi))
         ]
-        session.execute(delete(ErasedPerson).where(ErasedPerson.esi_digest.in_(digests)))
+        session.execute(
+            delete(ErasedPerson).where(one_of(session, ErasedPerson.esi_digest, digests))
+        )
     if not _commit_or_nothing(session):
         return settled
     for _person_id, esi in inserted:
@@ -153,20 +142,47 @@ def _link_equal(row: Any, data: persons.PersonInput) -> bool:
     )
 
 
-def _link_row(
-    person_id: int, caller: Caller, data: persons.PersonInput, now: Any
-) -> dict[str, Any]:
+def _link_row(person_id: int, data: persons.PersonInput) -> dict[str, Any]:
     wanted = data.links[0]
     return {
         "person_id": person_id,
-        "organisation_id": caller.organisation_id,
         "academic_level": wanted.academic_level,
         "email": wanted.email,
         "phone": wanted.phone,
         "full_name": wanted.full_name or data.full_name,
-        "created_at": now,
-        "updated_at": now,
     }
+
+
+def _stored_persons(
+    session: Session, caller: Caller, esis: list[str]
+) -> dict[str, tuple[int, Any | None]]:
+    """By ESI, the persons stored among ``esis``: their id and the caller's link (or None).
+
+    Two reads by key (the persons by ESI, then the caller's links of those persons): joined in
+    one query, a planner with stale statistics (a table that grew in this very import) walks all
+    of the organisation's links instead, at a cost growing with the organisation.
+    """
+    found = {
+        row.id: row.esi for row in by_keys(session, select(Person.id, Person.esi), Person.esi, esis)
+    }
+    link = PersonOrganisation
+    links = {
+        row.person_id: row
+        for row in by_keys(
+            session,
+            select(
+                link.person_id,
+                link.id,
+                link.academic_level,
+                link.email,
+                link.phone,
+                link.full_name,
+            ).where(link.organisation_id == caller.organisation_id),
+            link.person_id,
+            found,
+        )
+    }
+    return {esi: (person_id, links.get(person_id)) for person_id, esi in found.items()}
 
 
 # --- cards ---------------------------------------------------------------------------------
@@ -224,28 +240,19 @@ def settle_cards(
     numbers = [n for n, _c, _h, _d in chosen.values() if n]
     csns = [c for _n, c, _h, _d in chosen.values() if c]
     # One indexed read per key kind (an OR of the two would scan the table).
+    lookup = select(*_CARD_COLUMNS, Person.esi).join(Person, Person.id == Card.person_id)
     stored = [
-        row
-        for column, keys in ((Card.card_number, numbers), (Card.csn, csns))
-        if keys
-        for row in session.execute(
-            select(*_CARD_COLUMNS, Person.esi)
-            .join(Person, Person.id == Card.person_id)
-            .where(column.in_(keys))
-        ).all()
+        *by_keys(session, lookup, Card.card_number, numbers),
+        *by_keys(session, lookup, Card.csn, csns),
     ]
     by_number = {card.card_number: (card, card.esi) for card in stored}
     by_csn = {card.csn: (card, card.esi) for card in stored if card.csn}
     holders = {
-        row.esi: row.id
-        for row in session.execute(
-            select(Person.id, Person.esi)
-            .join(PersonOrganisation, PersonOrganisation.person_id == Person.id)
-            .where(
-                PersonOrganisation.organisation_id == caller.organisation_id,
-                Person.esi.in_({h for _n, _c, h, _d in chosen.values()}),
-            )
-        )
+        esi: person_id
+        for esi, (person_id, link) in _stored_persons(
+            session, caller, list({h for _n, _c, h, _d in chosen.values()})
+        ).items()
+        if link is not None
     }
     settled: Settled = {}
     new: list[tuple[int, str | None, str | None, int, cards.CardInput]] = []
@@ -271,7 +278,6 @@ def settle_cards(
             "card_number": number
             or default_generator.generate(caller.organisation.identifier, _prefix(caller)),
             "person_id": person_id,
-            "issuer_id": caller.organisation_id,
             "processor_identifier": data.processor_identifier or None,
             "card_type": data.card_type,
             "state": CardState(data.card_status_type).value,
@@ -279,30 +285,30 @@ def settle_cards(
             "expires_at": data.expires_at,
             "display_name": data.display_name,
             "csn": csn,
-            "created_at": now,
-            "updated_at": now,
         }
         for _index, number, csn, person_id, data in new
     ]
-    inserted = session.execute(
-        _insert_ignoring_conflicts(session, Card).returning(Card.card_number, Card.state), rows
-    ).all()
+    inserted = insert_rows(
+        session,
+        Card.__table__,
+        rows,
+        same={"issuer_id": caller.organisation_id, "created_at": now, "updated_at": now},
+        ignore_conflicts=True,
+        returning=(Card.card_number, Card.state),
+    )
     if inserted:
-        session.execute(
-            insert(CardHistoryEntry),
-            [
-                {
-                    "card_number": number,
-                    "at": now,
-                    "event": HistoryEvent.ISSUED.value,
-                    "from_state": None,
-                    "to_state": state,
-                    "actor_organisation_id": caller.organisation_id,
-                    "actor_credential": caller.credential,
-                    "related_card_number": None,
-                }
-                for number, state in inserted
-            ],
+        insert_rows(
+            session,
+            CardHistoryEntry.__table__,
+            [{"card_number": number, "to_state": state} for number, state in inserted],
+            same={
+                "at": now,
+                "event": HistoryEvent.ISSUED.value,
+                "from_state": None,
+                "actor_organisation_id": caller.organisation_id,
+                "actor_credential": caller.credential,
+                "related_card_number": None,
+            },
         )
     if not _commit_or_nothing(session):
         return settled

@@ -1,10 +1,10 @@
 """Hostile values in every string field of every write route: a 4xx, never a 500, and no change.
 
 The routes and their fields are read from /openapi.json when the test runs, so routes added later
-are covered too. Each string field (nested ones included) is sent a NUL character, a value longer
-than any column, and a number far past 64 bits; hypothesis draws the values. The database is
-compared whole before and after: a refused request changes nothing. On PostgreSQL a NUL used to
-reach the driver and answer 500.
+are covered too. Each string field (nested ones included) is sent a NUL character, an unpaired
+UTF-16 surrogate, a value longer than any column, and a number far past 64 bits; hypothesis draws
+the values. The database is compared whole before and after: a refused request changes nothing.
+On PostgreSQL a NUL used to reach the driver and answer 500; a surrogate did on both databases.
 """
 
 from __future__ import annotations
@@ -22,17 +22,20 @@ from router.services.caller import Scope
 from tests.conftest import card_body, esi, person_body
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
-KINDS = ("nul", "long", "huge")
+KINDS = ("nul", "long", "huge", "surrogate")
 # Columns that change on every authenticated request, not by what the request asks.
 VOLATILE = {("api_keys", "last_used_at")}
 GRAPHQL_PATHS = {"/graphql"}
 
 
 def hostile(kind: str, max_length: int | None) -> st.SearchStrategy[Any]:
-    """A NUL somewhere in a text, a text past the field's limit, or a number past 64 bits."""
-    if kind == "nul":
+    """A NUL or an unpaired surrogate in a text, a text past the limit, or a number past 64 bits."""
+    if kind in ("nul", "surrogate"):
+        # A lone half of a UTF-16 pair: JSON can escape one, no database can store it.
+        halves = st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff"])
+        bad = halves if kind == "surrogate" else st.just("\x00")
         text = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=20)
-        return st.tuples(text, text).map(lambda parts: f"{parts[0]}\x00{parts[1]}")
+        return st.tuples(text, bad, text).map("".join)
     if kind == "long":
         limit = max_length or 4096
         return st.integers(limit + 1, limit + 64).map(lambda n: "x" * n)
@@ -253,7 +256,7 @@ def test_graphql_mutations_refuse_the_same_hostile_values_with_the_same_codes(
     base = {**base, "personIdentifier": path_values["esi"]} if mutation == "issueCard" else base
     before = snapshot(db)
     for name in names:
-        for kind in ("nul", "long"):
+        for kind in ("nul", "long", "surrogate"):
 
             limit = 32 if name == "phone" else 255
             _graphql_refuses(client, tenant, document, argument, base, name, kind, limit,
