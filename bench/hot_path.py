@@ -24,7 +24,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,23 +32,11 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hot_path_data
-from live_router import LiveRouter, escr_admin
+from live_router import LiveRouter
 
 SCRIPT = Path(__file__).resolve().parent / "hot_path.lua"
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-INSTITUTIONS = [f"90000000{i}" for i in range(1, 6)]
-PARTNER = "777000001"
 KINDS = ("status_anon", "status_key", "page", "verify")
-
-
-def _organisation_ids(url: str) -> dict[str, int]:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        found = dict(conn.execute(text("SELECT identifier, id FROM organisations")).all())
-    engine.dispose()
-    return {pic: found[pic] for pic in INSTITUTIONS}
 
 
 def _wait(server: LiveRouter, app: str) -> None:
@@ -170,37 +157,7 @@ def main(
     servers: list[LiveRouter] = []
     try:
         click.echo(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
-        escr_admin(env, "db", "upgrade")
-        for pic in INSTITUTIONS:
-            escr_admin(
-                env, "org", "create", "--pic", pic, "--name", f"University {pic}", "--country", "FR"
-            )
-        escr_admin(
-            env,
-            "org",
-            "create",
-            "--pic",
-            PARTNER,
-            "--name",
-            "City Transport",
-            "--kind",
-            "transport",
-            "--country",
-            "BE",
-        )
-        institution_key = escr_admin(env, "key", "create", "--pic", INSTITUTIONS[0])
-        partner_key = escr_admin(env, "key", "create", "--pic", PARTNER)
-        started = time.perf_counter()
-        issuers = _organisation_ids(url)
-        if db == "postgresql":
-            hot_path_data.load_postgresql(url, count, issuers)
-        else:
-            hot_path_data.load_sqlite(url.removeprefix("sqlite:///"), count, issuers)
-        load_seconds = time.perf_counter() - started
-        click.echo(
-            f"loaded {count:,} cards in {load_seconds:.1f} s "
-            f"({count / load_seconds:,.0f} cards/s, {db})"
-        )
+        institution_key, partner_key = hot_path_data.populate(env, url, db, count)
         numbers = instance / "cards.txt"
         hot_path_data.sample(url, numbers)
         extra = gunicorn_args.split()

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import click
 # lookups spread over the whole index while each wrk thread loads its list quickly.
 SAMPLE = 200_000
 BATCH = 50_000
+INSTITUTIONS = [f"90000000{i}" for i in range(1, 6)]
+PARTNER = "777000001"
 
 
 def card_number(index: int, prefix: str, pic: str) -> str:
@@ -183,3 +186,51 @@ def sample(url: str, path: Path) -> None:
             ).all()
     engine.dispose()
     path.write_text("\n".join(numbers) + "\n")
+
+
+def populate(env: Mapping[str, str], url: str, db: str, count: int) -> tuple[str, str]:
+    """Migrate, create the institutions and a partner, load ``count`` cards; the two API keys.
+
+    Returns the first institution's key and the partner's (``verify``) key.
+    """
+    from live_router import escr_admin
+
+    escr_admin(env, "db", "upgrade")
+    for pic in INSTITUTIONS:
+        escr_admin(
+            env, "org", "create", "--pic", pic, "--name", f"University {pic}", "--country", "FR"
+        )
+    escr_admin(
+        env,
+        "org",
+        "create",
+        "--pic",
+        PARTNER,
+        "--name",
+        "City Transport",
+        "--kind",
+        "transport",
+        "--country",
+        "BE",
+    )
+    institution_key = escr_admin(env, "key", "create", "--pic", INSTITUTIONS[0])
+    partner_key = escr_admin(env, "key", "create", "--pic", PARTNER)
+    started = time.perf_counter()
+    issuers = _organisation_ids(url)
+    if db == "postgresql":
+        load_postgresql(url, count, issuers)
+    else:
+        load_sqlite(url.removeprefix("sqlite:///"), count, issuers)
+    seconds = time.perf_counter() - started
+    click.echo(f"loaded {count:,} cards in {seconds:.1f} s ({count / seconds:,.0f} cards/s, {db})")
+    return institution_key, partner_key
+
+
+def _organisation_ids(url: str) -> dict[str, int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        found = dict(conn.execute(text("SELECT identifier, id FROM organisations")).all())
+    engine.dispose()
+    return {pic: found[pic] for pic in INSTITUTIONS}

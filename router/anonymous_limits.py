@@ -90,12 +90,12 @@ class AnonymousLimiter:
             )
         except StorageError as error:
             self._store_failed(error)
-            metrics.PUBLIC_LOOKUPS.labels("allowed").inc()
+            metrics.child(metrics.PUBLIC_LOOKUPS, "allowed").inc()
             return
         if not refused:
-            metrics.PUBLIC_LOOKUPS.labels("allowed").inc()
+            metrics.child(metrics.PUBLIC_LOOKUPS, "allowed").inc()
             return
-        metrics.PUBLIC_LOOKUPS.labels("refused").inc()
+        metrics.child(metrics.PUBLIC_LOOKUPS, "refused").inc()
         seconds = max(1, math.ceil(retry_after - clock()))
         tightest = min(refused, key=lambda rate: rate.get_expiry())
         raise RateLimited(

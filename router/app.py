@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from router.db import Database
 from router.federation.membership import FederationPlaces, Membership
+from router.flask_app import RouterFlask
 from router.request_body import SizedChunkedBodies, refuse_unpaired_surrogates
 from router.settings import Settings
 
@@ -17,7 +18,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the router application for ``settings`` (read from the environment by default)."""
     settings = settings or Settings.from_env()
-    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app = RouterFlask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.server_secret,
         JSON_SORT_KEYS=False,

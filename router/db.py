@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, exc, text
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, exc, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -54,6 +54,20 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+# What the QR-scan path's services run their statements on: a request's plain Core connection
+# (router.request_context.lookup_connection) or, elsewhere, an ORM session. Both execute Core
+# statements and commit.
+Executor = Session | Connection
+
+
+def engine_of(executor: Executor) -> Engine:
+    """The engine an executor's statements go to."""
+    if isinstance(executor, Connection):
+        return executor.engine
+    bind = executor.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
 
 
 def utcnow() -> dt.datetime:
@@ -177,14 +191,21 @@ class Database:
         self.engine = make_engine(url, echo=echo, **pool)
         info = {ERASURE_KEY: erasure_key} if erasure_key is not None else {}
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
-        # Sessions of the QR-scan path, whose writes are each one statement (a verification
-        # record, a key's last use): no transaction, so a lookup is one round trip, not BEGIN,
-        # SELECT and ROLLBACK. SQLite's driver opens no transaction for a read anyway.
+        # The engine of the QR-scan path's Core connections, whose writes are each one statement
+        # (a verification record, a key's last use): no transaction, so a lookup is one round
+        # trip, not BEGIN, SELECT and ROLLBACK. SQLite's driver opens no transaction for a read.
         if self.engine.dialect.name == "sqlite":
-            self.lookup_sessions = self.sessions
+            self.lookup_engine: Engine = self.engine
         else:
-            autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            self.lookup_sessions = sessionmaker(autocommit, expire_on_commit=False, info=info)
+            self.lookup_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    def session_on(self, connection: Connection) -> Session:
+        """An ORM session on ``connection`` (the request's lookup connection), owning its work.
+
+        The session commits and rolls back the connection's transaction as its own
+        (``control_fully``), so a service's ``session.commit()`` commits whatever ran on it.
+        """
+        return self.sessions(bind=connection, join_transaction_mode="control_fully")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -63,6 +65,25 @@ DB_POOL_CAPACITY = Gauge(
     "Connections the serving processes' pools may open (pool size plus overflow).",
     multiprocess_mode="livesum",
 )
+
+
+_children: dict[tuple[object, tuple[str, ...]], Any] = {}
+_children_lock = threading.Lock()
+
+
+def child(metric: Counter | Histogram, *labels: str) -> Any:
+    """``metric.labels(*labels)``, looked up once per process for the same labels.
+
+    prometheus-client's ``labels()`` validates the values and takes a lock on every call; the
+    child it returns is the same object each time. A child is still made on first use only, so
+    the exposition shows exactly the label values that were counted.
+    """
+    key = (metric, labels)
+    found = _children.get(key)
+    if found is None:
+        with _children_lock:
+            found = _children[key] = metric.labels(*labels)
+    return found
 
 
 class WebhookQueueCollector(Collector):

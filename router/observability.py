@@ -12,46 +12,47 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
+import os
 import re
 import time
-import uuid
 
-import structlog
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 
 from router import metrics
 from router.domain.errors import MetricsForbidden
-from router.logs import get_logger
+from router.logs import write_event
 from router.request_context import database, settings
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-log = get_logger("router.requests")
+log = logging.getLogger("router.requests")
 
 
 def request_id_from(header: str | None) -> str:
-    """The client's request id if it is a plain token, else a fresh one."""
+    """The client's request id if it is a plain token, else a fresh one (32 hex digits)."""
     if header and _REQUEST_ID.match(header):
         return header
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 _CONVERTER = re.compile(r"<(?:[^<>]*:)?(\w+)>")
 
 
 @functools.lru_cache(maxsize=512)
-def _plain_rule(rule: str) -> str:
+def _plain_rule(rule: str, prefix: str) -> str:
     """A rule with its converters left out (``<escn>``): labels stay short and stable."""
-    return _CONVERTER.sub(r"<\1>", rule)
+    return prefix + _CONVERTER.sub(r"<\1>", rule)
 
 
-def route_template() -> str:
+def route_template(req: Request | None = None) -> str:
     """The matched route's template (``/api/v2/cards/<escn>``), or a fixed label."""
-    rule = request.url_rule
+    if req is None:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+    rule = req.url_rule
     if rule is None:
         return "unmatched"
-    prefix = request.script_root or ""
-    return f"{prefix}{_plain_rule(rule.rule)}"
+    return _plain_rule(rule.rule, req.script_root or "")
 
 
 def note_problem(code: str) -> None:
@@ -60,40 +61,40 @@ def note_problem(code: str) -> None:
 
 
 def _start() -> None:
-    g.request_started = time.perf_counter()
-    g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+    # g carries the id to every line logged while the request runs (router.logs).
+    state = g._get_current_object()  # type: ignore[attr-defined]
+    state.request_started = time.perf_counter()
+    state.request_id = request_id_from(request.environ.get("HTTP_X_REQUEST_ID"))
 
 
 def _finish(response: Response) -> Response:
-    started = g.get("request_started")
+    state = g._get_current_object()  # type: ignore[attr-defined]
+    started = state.get("request_started")
     if started is None:  # a request Flask answered before our hooks ran
         return response
     duration = time.perf_counter() - started
-    route = route_template()
-    metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    metrics.HTTP_LATENCY.labels(request.method, route).observe(duration)
-    response.headers[REQUEST_ID_HEADER] = g.request_id
-    caller_pic = g.get("caller_pic")
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    route = route_template(req)
+    method = req.method
+    status = response.status_code
+    metrics.child(metrics.HTTP_REQUESTS, method, route, str(status)).inc()
+    metrics.child(metrics.HTTP_LATENCY, method, route).observe(duration)
+    response.headers[REQUEST_ID_HEADER] = state.request_id
     fields: dict[str, object] = {
-        "method": request.method,
+        "request_id": state.request_id,
+        "method": method,
         "route": route,
-        "status": response.status_code,
+        "status": status,
         "duration_ms": round(duration * 1000, 2),
     }
+    caller_pic = state.get("caller_pic")
     if caller_pic is not None:
         fields["organisation"] = caller_pic
-    problem = g.get("problem_code")
+    problem = state.get("problem_code")
     if problem is not None:
         fields["problem"] = problem
-    level = "error" if response.status_code >= 500 else "info"
-    getattr(log, level)("request", **fields)
+    write_event(log, logging.ERROR if status >= 500 else logging.INFO, "request", fields)
     return response
-
-
-def _teardown(_exc: BaseException | None) -> None:
-    structlog.contextvars.clear_contextvars()
 
 
 def metrics_view() -> Response:
@@ -114,6 +115,5 @@ def init_observability(app: Flask) -> None:
     """Install the request hooks and ``/metrics``; count the database pool's connections."""
     app.before_request(_start)
     app.after_request(_finish)
-    app.teardown_request(_teardown)
     app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
     metrics.track_pool(app.extensions["escr.database"])

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from flask import current_app, g, request
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from router.db import Database
+from router.db import Database, Executor
 from router.domain.errors import NotAuthenticated
 from router.federation.membership import Membership
+from router.models import Organisation
 from router.services.caller import Caller
-from router.services.credentials import authenticate
+from router.services.credentials import authenticate, organisation_loader
 from router.settings import Settings
 
 
@@ -29,49 +31,86 @@ def federation() -> Membership:
 
 
 def db_session() -> Session:
-    """The request's session, opened on first use and closed when the request ends."""
-    if "db_session" not in g:
-        g.db_session = database().sessions()
-    return g.db_session
+    """The request's session, opened on first use and closed when the request ends.
+
+    On the QR-scan path, whose lookup connection is already open, the session runs on that
+    connection: one connection per request, whatever the services ask for.
+    """
+    session = g.get("db_session")
+    if session is None:
+        connection = g.get("db_connection")
+        if connection is not None:
+            session = database().session_on(connection)
+        else:
+            session = database().sessions()
+        g.db_session = session
+    return session
 
 
-def lookup_session() -> Session:
-    """The request's session, opened outside any transaction: for the QR-scan path only.
+def lookup_connection() -> Executor:
+    """The request's Core connection, outside any transaction: for the QR-scan path only.
 
     Call it first in a view whose writes are each one statement (a verification record, a key's
     last use): every statement then commits alone and a lookup is one round trip to the
-    database. A view that writes several rows together uses :func:`db_session`.
+    database, without an ORM session's begin, rollback and close around it. A view that writes
+    several rows together uses :func:`db_session`. Should a session have come first, that
+    session is the request's executor (its commits must stay its own): not a second connection.
     """
-    if "db_session" not in g:
-        g.db_session = database().lookup_sessions()
-    return g.db_session
+    connection = g.get("db_connection")
+    if connection is None:
+        session = g.get("db_session")
+        if session is not None:
+            return session
+        connection = g.db_connection = database().lookup_engine.connect()
+    return connection
 
 
 def close_session(_exc: BaseException | None = None) -> None:
-    """End the request's session; anything not committed by a service is rolled back."""
+    """End the request's session and connection; what no service committed is rolled back."""
     session: Session | None = g.pop("db_session", None)
     if session is not None:
         session.rollback()
         session.close()
+    connection: Connection | None = g.pop("db_connection", None)
+    if connection is not None:
+        # Back to the pool, which rolls back an open transaction (none on PostgreSQL's
+        # autocommit connection; on SQLite, only after an uncommitted write).
+        connection.close()
 
 
 def presented_credential() -> str | None:
     """The credential of the request: ``Authorization: Bearer …`` or the ``api_key`` header."""
-    authorization = request.headers.get("Authorization", "")
+    # Read from the WSGI environment, where werkzeug's headers read them too: ``api_key`` and
+    # ``Api-Key`` are both HTTP_API_KEY there.
+    environ = request.environ
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    api_key = request.headers.get("api_key") or request.headers.get("Api-Key")
+    api_key = environ.get("HTTP_API_KEY")
     return api_key.strip() if api_key else None
 
 
+def _request_organisation(organisation_id: int) -> Organisation:
+    """The caller's organisation in the request's session (loaded when a service needs it)."""
+    return organisation_loader(db_session())(organisation_id)
+
+
 def current_caller() -> Caller:
-    """The authenticated caller of this request, or :class:`NotAuthenticated` (401)."""
-    if "caller" not in g:
-        g.caller = authenticate(db_session(), presented_credential())
+    """The authenticated caller of this request, or :class:`NotAuthenticated` (401).
+
+    The credential is read with one statement, on the lookup connection when the request has
+    one, else in the request's session.
+    """
+    caller = g.get("caller")
+    if caller is None:
+        executor = g.get("db_connection")
+        if executor is None or "db_session" in g:
+            executor = db_session()
+        caller = g.caller = authenticate(executor, presented_credential(), _request_organisation)
         # Kept apart for the request log, which must not touch the session after a failure.
-        g.caller_pic = g.caller.organisation.identifier
-    return g.caller
+        g.caller_pic = caller.organisation_identifier
+    return caller
 
 
 def optional_caller() -> Caller | None:

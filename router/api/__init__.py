@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
@@ -10,7 +12,7 @@ from router.api.openapi import RouterApi, TruthfulDocument
 from router.api.problems import register_error_handlers
 from router.api.routing import ExceptConverter
 from router.domain.text import check_text
-from router.request_context import current_caller, lookup_session
+from router.request_context import current_caller, lookup_connection
 from router.services.caller import Scope
 
 # The only API operations anyone may call without a credential: the status behind the QR code,
@@ -20,7 +22,7 @@ PUBLIC_API_ENDPOINTS = frozenset({"cards.CardStatus", "x-keys.Jwks"}) | FEDERATI
 
 
 # Operations of the QR-scan path whose every write is one statement: their session is opened
-# outside any transaction (see router.request_context.lookup_session), before the credential is
+# outside any transaction (see router.request_context.lookup_connection), before the credential is
 # read with it. The status opens its own (it reads the credential only when one is presented).
 LOOKUP_ENDPOINTS = frozenset({"x-verify.Verify"})
 
@@ -31,29 +33,31 @@ def authenticate_api_request() -> None:
     Checking the credential first means an anonymous caller learns nothing from validation
     errors, and every API route is protected unless it is listed as public.
     """
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    endpoint = req.endpoint
     if (
-        request.path.startswith("/api/")
-        and request.endpoint is not None
-        and request.endpoint not in PUBLIC_API_ENDPOINTS
-        and request.method != "OPTIONS"
+        req.path.startswith("/api/")
+        and endpoint is not None
+        and endpoint not in PUBLIC_API_ENDPOINTS
+        and req.method != "OPTIONS"
     ):
-        if request.endpoint in LOOKUP_ENDPOINTS:
-            lookup_session()
+        if endpoint in LOOKUP_ENDPOINTS:
+            lookup_connection()
         current_caller()
-    check_path_values()
+    check_path_values(req.view_args)
 
 
 # Path values longer than this are no identifier of ours; refusing them spares the database.
 MAX_PATH_VALUE_LENGTH = 255
 
 
-def check_path_values() -> None:
+def check_path_values(view_args: dict[str, Any] | None) -> None:
     """Refuse (400) a path value no route could use: a NUL character or an over-long value.
 
     Path parameters skip the schemas that check bodies and query strings, and a NUL reaching
     PostgreSQL is a 500; this check covers every route, those added later included.
     """
-    for name, value in (request.view_args or {}).items():
+    for name, value in (view_args or {}).items():
         if isinstance(value, str):
             check_text(name, value, MAX_PATH_VALUE_LENGTH)
 

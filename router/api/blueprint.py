@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+import marshmallow as ma
+from flask import Request
 from flask_smorest import Blueprint
 from webargs.flaskparser import FlaskParser
 
 
 class _Parser(FlaskParser):
-    """Request parsing that calls a schema failure what it is: a malformed request (400)."""
+    """Request parsing that calls a schema failure what it is: a malformed request (400).
+
+    A schema given as a class is instantiated once, not on every request (webargs' default):
+    its instance holds no state of a request, as flask-smorest's response schemas do not.
+    """
 
     DEFAULT_VALIDATION_STATUS = 400
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._schemas: dict[type[ma.Schema], ma.Schema] = {}
+
+    def _get_schema(self, argmap: Any, req: Request) -> ma.Schema:
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas[argmap] = argmap()
+            return schema
+        return super()._get_schema(argmap, req)
 
 
 class RouterBlueprint(Blueprint):

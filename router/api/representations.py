@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from flask import request, url_for
+from flask import Response, current_app, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -143,16 +144,37 @@ def card_view(
 
 
 def card_status_view(status: CardStatus) -> dict[str, Any]:
-    """The CardStatusView."""
+    """The CardStatusView, as JSON values: what its schema's dump gives, without the dump.
+
+    The QR-scan path's answer is rendered from this directly (tests/api/test_representations
+    holds it equal to ``schemas.CardStatusView().dump`` of the same status).
+    """
     return {
         "cardNumber": status.card_number,
         "displayName": status.display_name,
-        "expiresAt": status.expires_at,
-        "issuedAt": status.issued_at,
+        "expiresAt": _iso(status.expires_at),
+        "issuedAt": _iso(status.issued_at),
         "issuerIdentifier": status.issuer_identifier,
         "issuerName": status.issuer_name,
         "status": status.status.value,
     }
+
+
+def _iso(value: dt.date | None) -> str | None:
+    """A date or datetime as marshmallow's ``Date``/``DateTime`` fields write it."""
+    return None if value is None else value.isoformat()
+
+
+def json_response(body: Any, headers: dict[str, str] | None = None) -> Response:
+    """A 200 JSON answer rendered as flask-smorest renders a dumped schema (Flask's ``jsonify``).
+
+    flask-smorest passes a returned Response through unchanged: the QR-scan path's views answer
+    with this instead of a dict for the schema to dump.
+    """
+    response = current_app.json.response(body)
+    if headers:
+        response.headers.update(headers)
+    return response
 
 
 def paged(page: Page[Any], content: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 
 from router.anonymous_limits import limit_anonymous_lookup
@@ -11,7 +12,13 @@ from router.api import schemas
 from router.api.blueprint import RouterBlueprint, operation_doc
 from router.api.fields import ESCN_PARAMETER
 from router.api.problems import ANSWERED_BY_HEADER
-from router.api.representations import card_lite, card_status_view, card_view, paged
+from router.api.representations import (
+    card_lite,
+    card_status_view,
+    card_view,
+    json_response,
+    paged,
+)
 from router.api.routing import ESCN_SEGMENT
 from router.api.v2_persons import page_request
 from router.federation import forwarding
@@ -20,7 +27,7 @@ from router.request_context import (
     current_caller,
     db_session,
     federation,
-    lookup_session,
+    lookup_connection,
     optional_caller,
     settings,
 )
@@ -140,17 +147,17 @@ class CardByNumber(MethodView):
 
 
 def public_status_view(escn: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """The CardStatusView of a card for whoever asks, and the headers that go with it.
+    """The CardStatusView of a card for whoever asks (as JSON values), and its headers.
 
     Anonymous lookups count to the rate limit. A card of another router of the federation is
     answered by that router, marked with its id. Served here and by the public card page for
     ``Accept: application/json``.
     """
-    session = lookup_session()  # before the caller is read: one round trip per lookup
+    connection = lookup_connection()  # before the caller is read: one round trip per lookup
     caller = optional_caller()
     if caller is None:
         limit_anonymous_lookup()
-    answer = forwarding.card_status(session, federation(), escn, caller=caller)
+    answer = forwarding.card_status(connection, federation(), escn, caller=caller)
     headers = {ANSWERED_BY_HEADER: answer.router.id} if answer.router is not None else {}
     return card_status_view(answer.value), headers
 
@@ -161,7 +168,8 @@ class CardStatus(MethodView):
 
     @blp.response(200, schemas.CardStatusView)
     @blp.doc(**operation_doc("status", 400, 404, 500, public=True))
-    def get(self, escn: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    def get(self, escn: str) -> Response:
         """Tell whether a card is ACTIVE, INACTIVE or EXPIRED; no key needed."""
+        # Rendered here, not dumped by the schema (the same JSON, a tenth of the cost).
         view, headers = public_status_view(escn)
-        return view, 200, headers
+        return json_response(view, headers)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from router.api.blueprint import SECURITY, RouterBlueprint
 from router.api.fields import ESCN_PATTERN, BoundedInteger, Text
 from router.api.problems import ANSWERED_BY_HEADER
-from router.api.representations import paged
+from router.api.representations import json_response, paged
 from router.api.schemas import InputSchema, Link, PageMetadata
 from router.domain.text import INT32_MAX
 from router.domain.verification import VerdictReason
@@ -20,7 +21,7 @@ from router.request_context import (
     current_caller,
     db_session,
     federation,
-    lookup_session,
+    lookup_connection,
     settings,
 )
 from router.services import verification
@@ -135,7 +136,11 @@ class PagedVerificationRecords(Schema):
 
 
 def verdict_view(verdict: verification.Verdict, answered_by: str | None = None) -> dict[str, Any]:
-    """The VerdictView of a verdict (``answered_by``: the peer router that gave it)."""
+    """The VerdictView of a verdict as JSON values (``answered_by``: the peer that gave it).
+
+    What the schema's dump gives, without the dump (tests/api/test_representations holds them
+    equal): the answer is rendered from this directly.
+    """
     issuer = verdict.issuer
     return {
         "valid": verdict.valid,
@@ -146,9 +151,9 @@ def verdict_view(verdict: verification.Verdict, answered_by: str | None = None) 
             if issuer
             else None
         ),
-        "expiresAt": verdict.expires_at,
+        "expiresAt": None if verdict.expires_at is None else verdict.expires_at.isoformat(),
         "displayName": verdict.display_name,
-        "checkedAt": verdict.checked_at,
+        "checkedAt": verdict.checked_at.isoformat(),
         "answeredBy": answered_by,
     }
 
@@ -189,14 +194,14 @@ class Verify(MethodView):
     @blp.arguments(VerifyRequest)
     @blp.response(200, VerdictView)
     @blp.doc(security=SECURITY, operationId="verifyScan")
-    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+    def post(self, body: dict[str, Any]) -> Response:
         """Tell a partner whether the scanned card is valid (scope ``verify``); recorded.
 
         A card hosted by another router of the federation is verified, and recorded, there.
         """
-        session = lookup_session()  # one INSERT is the only write: no transaction around it
+        connection = lookup_connection()  # one INSERT is the only write: no transaction around it
         answer = forwarding.verify_scan(
-            session,
+            connection,
             federation(),
             current_caller(),
             body["scanned"],
@@ -204,7 +209,8 @@ class Verify(MethodView):
         )
         origin = answer.router.id if answer.router is not None else None
         headers = {ANSWERED_BY_HEADER: origin} if origin is not None else {}
-        return verdict_view(answer.value, origin), 200, headers
+        # Rendered here, not dumped by the schema: the same JSON for less.
+        return json_response(verdict_view(answer.value, origin), headers)
 
 
 @blp.route("/verifications")

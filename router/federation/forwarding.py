@@ -29,8 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.orm import Session
-
+from router.db import Executor
 from router.domain.errors import CardNotFound, ForeignRouterCard, RouterError, all_error_classes
 from router.domain.escn import parse_escn
 from router.domain.verification import parse_scan
@@ -60,6 +59,7 @@ from router.federation.wire import (
 from router.services import cards, verification
 from router.services.caller import Caller, Scope
 from router.services.cards import CardStatus
+from router.services.lookups import card_facts
 from router.services.verification import Verdict
 
 T = TypeVar("T")
@@ -171,7 +171,7 @@ def peer_card(membership: Membership, peer: RouterEntry, escn: str) -> PeerCard:
 
 
 def card_status(
-    session: Session, membership: Membership, escn: str, *, caller: Caller | None = None
+    session: Executor, membership: Membership, escn: str, *, caller: Caller | None = None
 ) -> Answered[CardStatus]:
     """The v2 public status of any card of the federation."""
     peer = membership.host_of_escn(escn)
@@ -184,7 +184,7 @@ def card_status(
     return Answered(peer_card(membership, peer, escn).status, peer)
 
 
-def public_verdict(session: Session, membership: Membership, escn: str) -> Answered[Verdict]:
+def public_verdict(session: Executor, membership: Membership, escn: str) -> Answered[Verdict]:
     """What the public card page shows about any card of the federation."""
     peer = membership.host_of_escn(escn)
     if peer is None:
@@ -197,7 +197,7 @@ def public_verdict(session: Session, membership: Membership, escn: str) -> Answe
 
 
 def verify_scan(
-    session: Session,
+    session: Executor,
     membership: Membership,
     caller: Caller,
     scanned: str,
@@ -221,7 +221,7 @@ def verify_scan(
     peer = membership.host_of_escn(escn.value)
     if peer is None:
         # Only without a catalogue (never on the usual path) does this cost a lookup first.
-        if membership.blind() and cards.find_card(session, escn.value) is None:
+        if membership.blind() and card_facts(session, escn.value) is None:
             membership.refuse_if_blind()
         return Answered(verification.verify_escn(session, caller, escn))
     request = verification_request_json(

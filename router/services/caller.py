@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from router.domain.errors import InsufficientScope, UnauthorisedPic
 from router.models import Organisation
@@ -64,16 +65,22 @@ def parse_scopes(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated organisation, the credential it used and that credential's scopes."""
+    """An authenticated organisation, the credential it used and that credential's scopes.
 
-    organisation: Organisation
+    The organisation is known by its id and PIC; its ORM object is loaded (``load_organisation``)
+    only when a service needs it, so that a lookup with a key builds no ORM object.
+    """
+
+    organisation_id: int
+    organisation_identifier: str
     credential: str
     scopes: frozenset[str]
+    load_organisation: Callable[[int], Organisation] = field(compare=False, repr=False)
 
-    @property
-    def organisation_id(self) -> int:
-        """Primary key of the calling organisation."""
-        return self.organisation.id
+    @functools.cached_property
+    def organisation(self) -> Organisation:
+        """The calling organisation, loaded on first use."""
+        return self.load_organisation(self.organisation_id)
 
     def require(self, scope: str) -> None:
         """Raise :class:`InsufficientScope` unless the credential carries ``scope``."""
@@ -94,8 +101,8 @@ class Caller:
 
     def require_own_identifier(self, identifier: str, what: str) -> None:
         """Refuse (401, as the real router) an organisation identifier not the caller's own."""
-        if identifier != self.organisation.identifier:
+        if identifier != self.organisation_identifier:
             raise UnauthorisedPic(
                 f"{what} {identifier!r} is not your organisation "
-                f"({self.organisation.identifier}); you can only write your own records."
+                f"({self.organisation_identifier}); you can only write your own records."
             )

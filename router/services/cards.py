@@ -10,6 +10,7 @@ from sqlalchemy import select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from router.db import Executor
 from router.domain.errors import (
     AccessDenied,
     CardAlreadyExists,
@@ -304,7 +305,7 @@ def list_cards(
 
 
 def card_status(
-    session: Session, escn: str, *, today: dt.date | None = None, caller: Caller | None = None
+    session: Executor, escn: str, *, today: dt.date | None = None, caller: Caller | None = None
 ) -> CardStatus:
     """The public status of a card; the display name only for the card's own issuer.
 

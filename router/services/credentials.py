@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session
 
-from router.db import utcnow
+from router.db import Executor, utcnow
 from router.domain.errors import (
     CredentialNotFound,
     MalformedRequest,
@@ -234,20 +234,71 @@ def revoke_oauth_client(session: Session, client_id: str) -> OAuthClient:
     return client
 
 
-# A credential and its organisation in one statement (joined); the organisation's ESCN prefixes,
-# which only card registration needs, are loaded when first used instead of on every request.
-_KEY_WITH_ORGANISATION = select(ApiKey).options(
-    joinedload(ApiKey.organisation).lazyload(Organisation.prefixes)
+# A credential and its organisation's PIC in one Core statement: no ORM object is built; the
+# organisation itself is loaded only when a service needs it (Caller.organisation).
+_KEY = (
+    select(
+        ApiKey.id,
+        ApiKey.prefix,
+        ApiKey.scopes,
+        ApiKey.revoked_at,
+        ApiKey.expires_at,
+        ApiKey.last_used_at,
+        ApiKey.organisation_id,
+        Organisation.identifier,
+    )
+    .join(Organisation, Organisation.id == ApiKey.organisation_id)
+    .where(ApiKey.key_digest == bindparam("digest"))
 )
-_TOKEN_WITH_ORGANISATION = select(OAuthToken).options(
-    joinedload(OAuthToken.client)
-    .joinedload(OAuthClient.organisation)
-    .lazyload(Organisation.prefixes)
+_TOKEN = (
+    select(
+        OAuthToken.revoked,
+        OAuthToken.expires_at,
+        OAuthToken.scope,
+        OAuthClient.client_id,
+        OAuthClient.revoked_at,
+        OAuthClient.organisation_id,
+        Organisation.identifier,
+    )
+    .join(OAuthClient, OAuthClient.id == OAuthToken.client_pk)
+    .join(Organisation, Organisation.id == OAuthClient.organisation_id)
+    .where(OAuthToken.token_digest == bindparam("digest"))
+)
+# A plain UPDATE of the table, not a versioned one: concurrent uses of a key never conflict.
+_KEY_USED = (
+    update(ApiKey.__table__)
+    .where(ApiKey.__table__.c.id == bindparam("key_id"))
+    .values(last_used_at=bindparam("now"))
 )
 
 
-def authenticate(session: Session, credential: str | None) -> Caller:
-    """Resolve a presented API key or OAuth2 access token to its caller, or raise 401."""
+def organisation_loader(session: Session) -> Callable[[int], Organisation]:
+    """Load a caller's organisation by id in ``session`` (401 if it was removed meanwhile)."""
+
+    def load(organisation_id: int) -> Organisation:
+        organisation = session.get(Organisation, organisation_id)
+        if organisation is None:
+            raise NotAuthenticated("The organisation of this credential no longer exists.")
+        return organisation
+
+    return load
+
+
+def authenticate(
+    executor: Executor,
+    credential: str | None,
+    load_organisation: Callable[[int], Organisation] | None = None,
+) -> Caller:
+    """Resolve a presented API key or OAuth2 access token to its caller, or raise 401.
+
+    One statement (two for an access token, which is not an API key); no cache, so a revoked
+    key is refused on its next use. ``load_organisation`` loads the caller's organisation by id
+    when a service needs it (by default in ``executor``, which must then be a session).
+    """
+    if load_organisation is None:
+        if not isinstance(executor, Session):
+            raise TypeError("authenticate on a Core connection needs load_organisation")
+        load_organisation = organisation_loader(executor)
     if not credential:
         raise NotAuthenticated(
             "Send an API key or access token as 'Authorization: Bearer <key>' "
@@ -255,30 +306,24 @@ def authenticate(session: Session, credential: str | None) -> Caller:
         )
     now = utcnow()
     key_digest = digest(credential)
-    key = session.scalar(_KEY_WITH_ORGANISATION.where(ApiKey.key_digest == key_digest))
+    key = executor.execute(_KEY, {"digest": key_digest}).first()
     if key is not None:
-        if key.revoked_at is not None:
+        key_id, prefix, scopes, revoked_at, expires_at, last_used_at, organisation_id, pic = key
+        if revoked_at is not None:
             raise NotAuthenticated("This API key has been revoked.")
-        if key.expires_at is not None and key.expires_at <= now:
+        if expires_at is not None and expires_at <= now:
             raise NotAuthenticated("This API key has expired.")
         # Recording use on every request would turn each read into a write; a minute is enough.
-        if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
-            # A plain UPDATE, not a versioned one: concurrent uses of a key never conflict.
-            session.execute(
-                update(ApiKey)
-                .where(ApiKey.id == key.id)
-                .values(last_used_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            session.commit()
-        return Caller(key.organisation, key.prefix, frozenset(key.scopes.split()))
-    token = session.scalar(_TOKEN_WITH_ORGANISATION.where(OAuthToken.token_digest == key_digest))
+        if last_used_at is None or now - last_used_at > dt.timedelta(minutes=1):
+            executor.execute(_KEY_USED, {"key_id": key_id, "now": now})
+            executor.commit()
+        return Caller(organisation_id, pic, prefix, frozenset(scopes.split()), load_organisation)
+    token = executor.execute(_TOKEN, {"digest": key_digest}).first()
     if token is not None:
-        if token.revoked or token.client.revoked_at is not None:
+        revoked, expires_at, scope, client_id, client_revoked_at, organisation_id, pic = token
+        if revoked or client_revoked_at is not None:
             raise NotAuthenticated("This access token has been revoked.")
-        if token.expires_at <= now:
+        if expires_at <= now:
             raise NotAuthenticated("This access token has expired; ask /oauth/token for another.")
-        return Caller(
-            token.client.organisation, token.client.client_id, frozenset(token.scope.split())
-        )
+        return Caller(organisation_id, pic, client_id, frozenset(scope.split()), load_organisation)
     raise NotAuthenticated("Unknown API key or access token.")

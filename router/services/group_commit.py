@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, Table, insert
-from sqlalchemy.orm import Session
+
+from router.db import Executor
 
 
 @dataclass
@@ -31,11 +32,12 @@ class GroupWriter:
 
     def __init__(self, table: Table) -> None:
         self.table = table
+        self._insert = insert(table)
         self._queue: list[_Row] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
 
-    def write(self, session: Session, values: dict[str, Any]) -> None:
+    def write(self, session: Executor, values: dict[str, Any]) -> None:
         """Insert ``values`` (with whatever else is queued) and return once it is committed."""
         row = _Row(values)
         with self._queue_lock:
@@ -48,10 +50,10 @@ class GroupWriter:
         if row.error is not None:
             raise row.error
 
-    def _commit(self, session: Session, group: list[_Row]) -> None:
+    def _commit(self, session: Executor, group: list[_Row]) -> None:
         try:
             try:
-                session.execute(insert(self.table), [row.values for row in group])
+                session.execute(self._insert, [row.values for row in group])
                 session.commit()
             except Exception:
                 session.rollback()
@@ -71,10 +73,9 @@ _WRITERS: weakref.WeakKeyDictionary[Engine, dict[str, GroupWriter]] = weakref.We
 _WRITERS_LOCK = threading.Lock()
 
 
-def group_writer(session: Session, table: Table) -> GroupWriter | None:
-    """The group writer of ``table`` for the session's SQLite database; None on another database."""
-    engine = session.get_bind()
-    if not isinstance(engine, Engine) or engine.dialect.name != "sqlite":
+def group_writer(engine: Engine, table: Table) -> GroupWriter | None:
+    """The group writer of ``table`` for ``engine``'s SQLite database; None on another database."""
+    if engine.dialect.name != "sqlite":
         return None
     with _WRITERS_LOCK:
         writers = _WRITERS.setdefault(engine, {})

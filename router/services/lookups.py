@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, case, null, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, case, null, select
 
+from router.db import Executor
 from router.models import Card, Organisation
 
 
@@ -62,7 +62,7 @@ _WITH_OWN_HOLDER_NAME = _statement(
 
 
 def card_facts(
-    session: Session,
+    executor: Executor,
     number: str,
     *,
     display_name: bool = False,
@@ -70,11 +70,14 @@ def card_facts(
 ) -> CardFacts | None:
     """The facts of the card numbered ``number`` (a parsed ESCN), or None; one statement.
 
+    No cache: a card reported lost reads as lost on the next lookup, on every worker and host.
+
     The holder's display name is read with ``display_name`` (a caller allowed to see every
     holder's), or, with ``display_name_for``, only if that organisation issued the card.
     """
-    # The session's connection runs the Core statement: no ORM layer between, half the cost.
-    connection = session.connection()
+    # A Core connection runs the Core statement: no ORM layer between, half the cost. The
+    # QR-scan path passes its own connection (no ORM session at all); others their session's.
+    connection = executor if isinstance(executor, Connection) else executor.connection()
     if display_name:
         row = connection.execute(_WITH_HOLDER_NAME, {"number": number}).first()
     elif display_name_for is not None:
@@ -83,3 +86,12 @@ def card_facts(
     else:
         row = connection.execute(_PUBLIC, {"number": number}).first()
     return None if row is None else CardFacts(*row)
+
+
+_ORGANISATION_ID = select(Organisation.id).where(Organisation.identifier == bindparam("pic"))
+
+
+def organisation_id(executor: Executor, identifier: str) -> int | None:
+    """The id of the organisation with this PIC (or VAT number), if any; one statement."""
+    connection = executor if isinstance(executor, Connection) else executor.connection()
+    return connection.execute(_ORGANISATION_ID, {"pic": identifier}).scalar()

@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from router import metrics
-from router.db import utcnow
+from router.db import Executor, engine_of, utcnow
 from router.domain.errors import CardNotFound, MalformedRequest
 from router.domain.escn import Escn, parse_escn
 from router.domain.lifecycle import CardState
@@ -23,8 +23,7 @@ from router.domain.verification import VerdictReason, parse_scan, verdict_reason
 from router.models import VerificationRecord
 from router.services.caller import Caller, Scope
 from router.services.group_commit import group_writer
-from router.services.lookups import CardFacts, card_facts
-from router.services.organisations import find_organisation
+from router.services.lookups import CardFacts, card_facts, organisation_id
 from router.services.pagination import Page, PageRequest, paginate
 
 
@@ -66,7 +65,7 @@ def _judge(card: CardFacts | None, escn: Escn, now: dt.datetime, *, show_holder:
 
 
 def verify_scan(
-    session: Session,
+    session: Executor,
     caller: Caller,
     scanned: str,
     *,
@@ -83,7 +82,7 @@ def verify_scan(
 
 
 def verify_escn(
-    session: Session, caller: Caller, escn: Escn, *, now: dt.datetime | None = None
+    session: Executor, caller: Caller, escn: Escn, *, now: dt.datetime | None = None
 ) -> Verdict:
     """Verify a card of this router for a partner of this router, and record the lookup."""
     caller.require(Scope.VERIFY)
@@ -140,8 +139,12 @@ def verify_for_peer(
     return verdict
 
 
+# Built once: compiled once per process, whatever the values.
+_INSERT_RECORD = insert(VerificationRecord)
+
+
 def _record(
-    session: Session,
+    session: Executor,
     card: CardFacts | None,
     escn: Escn,
     verdict: Verdict,
@@ -151,11 +154,7 @@ def _record(
     foreign: ForeignPartner | None = None,
 ) -> None:
     # For an unknown number, the issuer named by its PIC still sees that someone tried it.
-    if card is not None:
-        issuer_id: int | None = card.issuer_id
-    else:
-        issuer = find_organisation(session, escn.pic)
-        issuer_id = issuer.id if issuer is not None else None
+    issuer_id = card.issuer_id if card is not None else organisation_id(session, escn.pic)
     values = {
         "at": verdict.checked_at,
         "partner_id": partner_id,
@@ -170,16 +169,16 @@ def _record(
     }
     # Committed before the verdict is answered: an acknowledged lookup is recorded. On SQLite,
     # records of verifications made at the same time share one commit (group_commit).
-    writer = group_writer(session, VerificationRecord.__table__)
+    writer = group_writer(engine_of(session), VerificationRecord.__table__)
     if writer is not None:
         writer.write(session, values)
     else:
-        session.execute(insert(VerificationRecord).values(**values))
+        session.execute(_INSERT_RECORD, values)
         session.commit()
-    metrics.VERIFICATIONS.labels(verdict.reason.value if verdict.reason else "VALID").inc()
+    metrics.child(metrics.VERIFICATIONS, verdict.reason.value if verdict.reason else "VALID").inc()
 
 
-def public_verdict(session: Session, escn: str, *, now: dt.datetime | None = None) -> Verdict:
+def public_verdict(session: Executor, escn: str, *, now: dt.datetime | None = None) -> Verdict:
     """The verdict an anonymous visitor of the card's public page sees: nothing personal.
 
     Unknown cards raise :class:`CardNotFound`, as the v2 status does. Not recorded: the page is

@@ -7,16 +7,16 @@ gets the v2 CardStatusView instead, as ``/api/v2/cards/{escn}/status`` answers i
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, render_template, request
 
 from router.anonymous_limits import limit_anonymous_lookup
 from router.api.problems import ANSWERED_BY_HEADER, render_router_error
-from router.api.schemas import CardStatusView
+from router.api.representations import json_response
 from router.api.v2_cards import public_status_view
 from router.domain.errors import CardNotFound, InvalidIdentifier, RateLimited, RouterError
 from router.federation import forwarding
 from router.observability import note_problem
-from router.request_context import federation, lookup_session
+from router.request_context import federation, lookup_connection
 from router.web.messages import Messages, negotiate
 
 blp = Blueprint("web", __name__)
@@ -60,14 +60,15 @@ def _page(template: str, status: int, **context: object) -> Response:
 def card_status_page(escn: str) -> Response:
     """The card's public status, as a page or (Accept: application/json) as the v2 view."""
     if wants_json():
-        # Dumped through the API's schema, so both URLs answer byte-for-byte the same view.
+        # Rendered as the API renders it, so both URLs answer byte-for-byte the same view.
         view, headers = public_status_view(escn)
-        response = jsonify(CardStatusView().dump(view))
-        response.headers.update({"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"})
+        response = json_response(
+            view, {"Cache-Control": "no-store", "Vary": "Accept, Accept-Language"}
+        )
         response.headers.update(headers)
         return response
     limit_anonymous_lookup()
-    answer = forwarding.public_verdict(lookup_session(), federation(), escn)
+    answer = forwarding.public_verdict(lookup_connection(), federation(), escn)
     answered_by = answer.router.id if answer.router is not None else None
     response = _page("card_status.html", 200, verdict=answer.value, answered_by=answered_by)
     if answered_by is not None:

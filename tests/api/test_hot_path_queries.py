@@ -7,11 +7,14 @@ PostgreSQL, and no anonymous lookup reads a column of the holder.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import event, func, select
 
 from router import db as router_db
 from router.models import VerificationRecord
+from router.services import credentials
 from tests.conftest import BACKENDS
 
 PARTNER_PIC = "777777777"
@@ -85,7 +88,8 @@ def test_a_status_with_a_key_is_the_credential_then_the_card(
     own = client.get(url, headers=uni.headers)
     assert own.json["displayName"] == "Card of Ada"
     assert len(statements) == 2, statements
-    assert "from api_keys left outer join organisations" in statements[0][0].lower()
+    # The key and its organisation's PIC in one Core statement: no ORM object is built.
+    assert "from api_keys join organisations" in statements[0][0].lower()
     assert "organisation_prefixes" not in " ".join(s for s, _ in statements)
     _no_transaction_on_postgresql(db, statements)
     # Another institution's key: the display name is not shown, and not even read out.
@@ -180,3 +184,60 @@ def test_on_the_wire_a_public_lookup_is_one_round_trip(
     ]
     assert sent.count("Sync") + sent.count("Query") == 2, sent
     assert "Query" not in sent  # a simple query would be BEGIN, ROLLBACK or a ping
+
+
+@pytest.fixture
+def checkouts(db):
+    """How many connections the application takes from the pool from now on."""
+    taken: list[int] = []
+
+    def count(*_args) -> None:
+        taken.append(1)
+
+    event.listen(db.engine.pool, "checkout", count)
+    yield taken
+    event.remove(db.engine.pool, "checkout", count)
+
+
+def test_each_lookup_takes_one_connection(client, uni, make_tenant, registered, checkouts):
+    partner = make_tenant(PARTNER_PIC, "City Transport", kind="transport", country="BE")
+    card = registered()
+    requests = [
+        lambda: client.get(f"/api/v2/cards/{card['escn']}/status"),
+        lambda: client.get(f"/api/v2/cards/{card['escn']}/status", headers=uni.headers),
+        lambda: client.get(f"/cards/{card['escn']}", headers={"Accept": "text/html"}),
+        lambda: client.post(
+            "/api/x/verify", json={"scanned": card["escn"]}, headers=partner.headers
+        ),
+    ]
+    for send in requests:
+        checkouts.clear()
+        assert send().status_code == 200
+        assert len(checkouts) == 1
+
+
+def test_a_lost_card_fails_the_next_verification(client, uni, make_tenant, registered):
+    partner = make_tenant(PARTNER_PIC, "City Transport", kind="transport", country="BE")
+    card = registered()
+    body = {"scanned": card["escn"]}
+    assert client.post("/api/x/verify", json=body, headers=partner.headers).json["valid"]
+    lost = client.post(
+        f"/api/x/cards/{card['escn']}/lifecycle",
+        json={"action": "REPORT_LOST"},
+        headers=uni.headers,
+    )
+    assert lost.status_code == 200, lost.json
+    verdict = client.post("/api/x/verify", json=body, headers=partner.headers).json
+    assert (verdict["valid"], verdict["reason"]) == (False, "LOST")
+
+
+def test_a_revoked_key_is_refused_on_its_next_lookup(client, db, uni, registered):
+    card = registered()
+    url = f"/api/v2/cards/{card['escn']}/status"
+    assert client.get(url, headers=uni.headers).json["displayName"] == "Card of Ada"
+    with db.session() as session:
+        credentials.revoke_api_key(session, None, re.match(r"(escr_[0-9a-f]{8})_", uni.key)[1])
+    # A public lookup answers anyone: the revoked key is ignored, the holder's name not shown.
+    assert client.get(url, headers=uni.headers).json["displayName"] is None
+    refused = client.post("/api/x/verify", json={"scanned": card["escn"]}, headers=uni.headers)
+    assert refused.status_code == 401 and "revoked" in refused.json["message"]
