@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -148,11 +150,7 @@ class Person(Base):
 
     __tablename__ = "persons"
     # Substring search on the ESI (PostgreSQL: trigrams; SQLite: a plain index, unused by LIKE).
-    __table_args__ = (
-        trigram_index("ix_persons_esi_trgm", "esi"),
-        # The persons lists sorted by creation walk this index (joined to their links).
-        Index("ix_persons_created_at_id", "created_at", "id"),
-    )
+    __table_args__ = (trigram_index("ix_persons_esi_trgm", "esi"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     esi: Mapped[str] = mapped_column(String(255), unique=True)
@@ -177,6 +175,13 @@ class PersonOrganisation(Base):
         # An organisation's list of persons: counted, sorted and paged on these alone.
         Index("ix_person_organisations_org_person", "organisation_id", "person_id"),
         Index("ix_person_organisations_org_full_name", "organisation_id", "full_name", "person_id"),
+        Index("ix_person_organisations_org_esi", "organisation_id", "person_esi", "person_id"),
+        Index(
+            "ix_person_organisations_org_created_at",
+            "organisation_id",
+            "person_created_at",
+            "person_id",
+        ),
         trigram_index("ix_person_organisations_full_name_trgm", "full_name"),
         trigram_index("ix_person_organisations_email_trgm", "email"),
     )
@@ -190,9 +195,33 @@ class PersonOrganisation(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Copies of the person's ESI and creation time, so that the organisation's list sorted by
+    # them reads one index of its own. Written by triggers only (migration 0012), on every
+    # insert of a link and every change of the person.
+    person_esi: Mapped[str | None] = mapped_column(String(255), server_default=FetchedValue())
+    person_created_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, server_default=FetchedValue()
+    )
 
     person: Mapped[Person] = relationship(back_populates="links")
     organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class ListCount(Base):
+    """A part of an organisation's number of cards or persons: the count is the sum of its parts.
+
+    Kept by triggers (migration 0012) in the transaction of every write. On PostgreSQL each
+    writing statement adds a part and folds in the parts no other transaction holds; on SQLite
+    there is one part per organisation and list.
+    """
+
+    __tablename__ = "list_counts"
+    __table_args__ = (Index("ix_list_counts_org_list", "organisation_id", "list", "n"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    list: Mapped[str] = mapped_column(String(16))
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class ErasedPerson(Base):

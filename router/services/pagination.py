@@ -64,6 +64,7 @@ def paginate(
     keyed: Keyed | None = None,
     count_query: Select[Any] | None = None,
     count_in_page: bool = False,
+    count: Callable[[], int] | None = None,
 ) -> Page[Any]:
     """Apply sort and paging to ``query`` (which selects one entity) and run it.
 
@@ -71,7 +72,8 @@ def paginate(
     column): counting, sorting and skipping to a deep page read one index and no table rows
     (a deferred join); only the page's own rows are loaded, by key. ``count_query`` counts the
     same rows without what only the sort needs (a join); ``count_in_page`` counts them in the
-    page's own query instead (``count(*) OVER ()``: one pass, for a search's few matches).
+    page's own query instead (``count(*) OVER ()``: one pass, for a search's few matches);
+    ``count`` gives the number without counting (a maintained count of an unfiltered list).
     """
     if not 0 <= request.page <= INT32_MAX:
         raise MalformedRequest(f"page must be between 0 and {INT32_MAX}.")
@@ -110,6 +112,8 @@ def paginate(
             keys = list(session.scalars(ordered.offset(first_row).limit(size)))
         by_key = {keyed.key_of(row): row for row in keyed.load(keys)} if keys else {}
         items = [by_key[key] for key in keys if key in by_key]
+    if total is None and count is not None:
+        total = count()
     if total is None:
         counted = (query if count_query is None else count_query).order_by(None)
         total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0

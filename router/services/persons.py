@@ -38,6 +38,7 @@ from router.models import (
 from router.services.caller import Caller, Scope
 from router.services.card_history import record_change
 from router.services.concurrency import serialised, touch
+from router.services.list_counts import PERSONS, list_count
 from router.services.pagination import Keyed, Page, PageRequest, like_pattern, paginate
 
 ACADEMIC_LEVELS = ("BACHELOR", "MASTER", "DOCTORATE")
@@ -233,14 +234,13 @@ def delete_person(session: Session, caller: Caller, esi: str) -> None:
 
 
 PERSON_SORTS = {
-    "identifier": Person.esi,
+    # The person's ESI and creation time as copied onto the link: sorted on the link's indexes.
+    "identifier": PersonOrganisation.person_esi,
     "fullName": PersonOrganisation.full_name,
-    "createdAt": Person.created_at,
+    "createdAt": PersonOrganisation.person_created_at,
     # The link's person_id is the person's id: sorted on the link's own index.
     "id": PersonOrganisation.person_id,
 }
-# Sorts on the person's own columns: the only ones that need the persons table joined.
-_SORTS_ON_PERSON = {"identifier", "createdAt"}
 
 
 def list_persons(
@@ -265,18 +265,17 @@ def list_persons(
             .where(own, Person.esi.ilike(pattern, escape="\\")),
         )
         query = query.where(PersonOrganisation.person_id.in_(matches))
-    counted = query
-    if (request.sort or "id").partition(",")[0] in _SORTS_ON_PERSON:
-        query = query.join(Person, Person.id == PersonOrganisation.person_id)
     return paginate(
         session,
         query,
         request,
-        count_query=counted,
         sortable=PERSON_SORTS,
         default_sort="id",
         max_size=max_size,
         count_in_page=bool(request.search),
+        count=None
+        if request.search
+        else lambda: list_count(session, caller.organisation_id, PERSONS),
         keyed=Keyed(
             load=lambda keys: session.scalars(select(Person).where(Person.id.in_(keys))),
             key_of=lambda person: person.id,
