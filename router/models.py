@@ -27,6 +27,16 @@ def trigram_index(name: str, column: str) -> Index:
     return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
 
 
+def scoped_trigram_index(name: str, scope: str, column: str) -> Index:
+    """A trigram index of ``column`` within each ``scope`` (pg_trgm and btree_gin); plain elsewhere.
+
+    Serves ``scope = :x AND column ILIKE '%text%'`` from the scope's own entries.
+    """
+    return Index(
+        name, scope, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}
+    )
+
+
 def version_column() -> Mapped[int]:
     """A row version for optimistic locking: every ORM update or delete checks and bumps it.
 
@@ -182,8 +192,14 @@ class PersonOrganisation(Base):
             "person_created_at",
             "person_id",
         ),
-        trigram_index("ix_person_organisations_full_name_trgm", "full_name"),
-        trigram_index("ix_person_organisations_email_trgm", "email"),
+        # Searches within the organisation's links.
+        scoped_trigram_index(
+            "ix_person_organisations_org_full_name_trgm", "organisation_id", "full_name"
+        ),
+        scoped_trigram_index("ix_person_organisations_org_email_trgm", "organisation_id", "email"),
+        scoped_trigram_index(
+            "ix_person_organisations_org_esi_trgm", "organisation_id", "person_esi"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -246,8 +262,8 @@ class Card(Base):
         Index("ix_cards_issuer_expires_at", "issuer_id", "expires_at", "id"),
         Index("ix_cards_issuer_display_name", "issuer_id", "display_name", "id"),
         Index("ix_cards_issuer_created_at", "issuer_id", "created_at", "id"),
-        trigram_index("ix_cards_card_number_trgm", "card_number"),
-        trigram_index("ix_cards_display_name_trgm", "display_name"),
+        scoped_trigram_index("ix_cards_issuer_card_number_trgm", "issuer_id", "card_number"),
+        scoped_trigram_index("ix_cards_issuer_display_name_trgm", "issuer_id", "display_name"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

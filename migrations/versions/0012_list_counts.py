@@ -7,12 +7,20 @@ as the other sorts have. The exact ``totalElements`` of an unfiltered list count
 entry of the organisation; ``list_counts`` now holds each organisation's number of cards and of
 persons.
 
-Both are kept by triggers, so that every writer (the services, the set-based batches, ``COPY``,
-a cascade) keeps them in step in its own transaction. On PostgreSQL the count is a sum of rows:
-each statement that adds or removes cards or links inserts its change and folds in the rows no
-other transaction holds (``FOR UPDATE SKIP LOCKED``), so concurrent writers of one organisation
-neither wait for nor deadlock on a shared counter, and a reader sums the few rows it sees in its
-snapshot. SQLite runs one writer at a time: one row per organisation and list, updated in place.
+Searches read trigram indexes scoped to the organisation: a GIN index on (organisation,
+column) with pg_trgm and btree_gin (both trusted extensions since PostgreSQL 13, installed in
+``public`` when the role may, as 0009 does), so that a common first name is matched among the
+organisation's rows and not among every organisation's. Without the extensions they are plain
+B-trees, searches correct but slower, as on SQLite. The persons list searches the ESI copied
+onto the link, and no longer joins persons.
+
+Both copies and counts are kept by triggers, so that every writer (the services, the set-based
+batches, ``COPY``, a cascade) keeps them in step in its own transaction. On PostgreSQL the count
+is a sum of rows: each statement that adds or removes cards or links inserts its change and folds
+in the rows no other transaction holds (``FOR UPDATE SKIP LOCKED``), so concurrent writers of one
+organisation neither wait for nor deadlock on a shared counter, and a reader sums the few rows it
+sees in its snapshot. SQLite runs one writer at a time: one row per organisation and list,
+updated in place.
 
 Revision ID: 0012
 Revises: 0011
@@ -35,6 +43,32 @@ LINK_INDEXES = [
         "ix_person_organisations_org_created_at",
         ["organisation_id", "person_created_at", "person_id"],
     ),
+]
+
+# (name, table, scope column, searched column) of the organisation-scoped search indexes, and
+# the unscoped ones (0009's) they replace.
+SCOPED_TRIGRAM_INDEXES = [
+    ("ix_cards_issuer_card_number_trgm", "cards", "issuer_id", "card_number"),
+    ("ix_cards_issuer_display_name_trgm", "cards", "issuer_id", "display_name"),
+    (
+        "ix_person_organisations_org_full_name_trgm",
+        "person_organisations",
+        "organisation_id",
+        "full_name",
+    ),
+    ("ix_person_organisations_org_email_trgm", "person_organisations", "organisation_id", "email"),
+    (
+        "ix_person_organisations_org_esi_trgm",
+        "person_organisations",
+        "organisation_id",
+        "person_esi",
+    ),
+]
+UNSCOPED_TRIGRAM_INDEXES = [
+    ("ix_cards_card_number_trgm", "cards", "card_number"),
+    ("ix_cards_display_name_trgm", "cards", "display_name"),
+    ("ix_person_organisations_full_name_trgm", "person_organisations", "full_name"),
+    ("ix_person_organisations_email_trgm", "person_organisations", "email"),
 ]
 
 POSTGRESQL_FUNCTIONS = [
@@ -272,6 +306,60 @@ BACKFILL_LINKS = {
 }
 
 
+def _extension_schema(bind: sa.Connection, name: str) -> str | None:
+    """The schema extension ``name`` lives in, installing it in ``public`` if absent and allowed."""
+    query = sa.text(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+        " WHERE e.extname = :name"
+    ).bindparams(name=name)
+    schema = bind.scalar(query)
+    if schema is not None:
+        return str(schema)
+    try:
+        with bind.begin_nested():  # a refusal must not abort the migration's transaction
+            bind.execute(sa.text(f"CREATE EXTENSION IF NOT EXISTS {name} SCHEMA public"))
+    except sa.exc.DBAPIError:
+        return None
+    return bind.scalar(query)
+
+
+def _trigram_schema(bind: sa.Connection, *, scoped: bool) -> str | None:
+    """pg_trgm's schema if the (scoped: and btree_gin's) GIN indexes can be built, else None."""
+    if bind.dialect.name != "postgresql":
+        return None
+    trigrams = _extension_schema(bind, "pg_trgm")
+    if trigrams is None or (scoped and _extension_schema(bind, "btree_gin") is None):
+        return None
+    return trigrams
+
+
+def _create_scoped_search_indexes(bind: sa.Connection) -> None:
+    schema = _trigram_schema(bind, scoped=True)
+    for name, table, scope, column in SCOPED_TRIGRAM_INDEXES:
+        if schema is None:
+            op.create_index(name, table, [scope, column])
+        else:
+            op.execute(
+                f"CREATE INDEX {name} ON {table} USING gin"
+                f' ({scope}, {column} "{schema}".gin_trgm_ops)'
+            )
+    for name, table, _column in UNSCOPED_TRIGRAM_INDEXES:
+        op.drop_index(name, table_name=table)
+
+
+def _restore_unscoped_search_indexes(bind: sa.Connection) -> None:
+    schema = _trigram_schema(bind, scoped=False)
+    for name, table, column in UNSCOPED_TRIGRAM_INDEXES:
+        if schema is None:
+            op.create_index(name, table, [column])
+        else:
+            op.execute(
+                f'CREATE INDEX {name} ON {table} USING gin ({column} "{schema}".gin_trgm_ops)'
+            )
+    for name, table, _scope, _column in SCOPED_TRIGRAM_INDEXES:
+        op.drop_index(name, table_name=table)
+
+
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     op.add_column("person_organisations", sa.Column("person_esi", sa.String(255), nullable=True))
@@ -306,10 +394,13 @@ def upgrade() -> None:
         op.create_index(name, "person_organisations", columns)
     # The persons list sorted by creation reads the links' own index now.
     op.drop_index("ix_persons_created_at_id", table_name="persons")
+    _create_scoped_search_indexes(op.get_bind())
 
 
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
+    # The extensions stay: other schemas of the database may use them.
+    _restore_unscoped_search_indexes(op.get_bind())
     for statement in POSTGRESQL_DROPS if dialect == "postgresql" else SQLITE_DROPS:
         op.execute(statement)
     op.create_index("ix_persons_created_at_id", "persons", ["created_at", "id"])

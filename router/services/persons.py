@@ -252,7 +252,8 @@ def list_persons(
     query = select(PersonOrganisation.person_id).where(own)
     if request.search:
         pattern = like_pattern(request.search)
-        # One indexed search per column (trigram indexes on PostgreSQL), their union the match.
+        # One indexed search per column (trigram indexes within the organisation on PostgreSQL),
+        # their union the match; the ESI is the link's copy.
         matches = union(
             select(PersonOrganisation.person_id).where(
                 own, PersonOrganisation.full_name.ilike(pattern, escape="\\")
@@ -260,9 +261,9 @@ def list_persons(
             select(PersonOrganisation.person_id).where(
                 own, PersonOrganisation.email.ilike(pattern, escape="\\")
             ),
-            select(PersonOrganisation.person_id)
-            .join(Person, Person.id == PersonOrganisation.person_id)
-            .where(own, Person.esi.ilike(pattern, escape="\\")),
+            select(PersonOrganisation.person_id).where(
+                own, PersonOrganisation.person_esi.ilike(pattern, escape="\\")
+            ),
         )
         query = query.where(PersonOrganisation.person_id.in_(matches))
     return paginate(
