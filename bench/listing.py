@@ -12,6 +12,7 @@ Run: ``.venv/bin/python bench/listing.py --cards 100000``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import statistics
@@ -114,16 +115,27 @@ def main() -> None:
         default="varied",
         help="varied first and family names, or 'Student <n>' (every name shares its trigrams)",
     )
+    parser.add_argument(
+        "--database-url",
+        help="measure this database, already loaded as --cards, --institutions and --names say"
+        " (kept); default: a throw-away database loaded here",
+    )
     options = parser.parse_args()
-    with throwaway_database() as url, tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        with psycopg.connect(libpq_url(url)) as conn:
-            orgs = add_institutions(conn, options.institutions)
-            copy_population(conn, orgs, options.cards, names=options.names)
-            conn.commit()
-        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
-            conn.execute("VACUUM ANALYZE")
-        print(f"loaded {options.cards} cards in {time.perf_counter() - started:.1f} s")
+    database = (
+        contextlib.nullcontext(options.database_url)
+        if options.database_url
+        else throwaway_database()
+    )
+    with database as url, tempfile.TemporaryDirectory() as tmp:
+        if not options.database_url:
+            started = time.perf_counter()
+            with psycopg.connect(libpq_url(url)) as conn:
+                orgs = add_institutions(conn, options.institutions)
+                copy_population(conn, orgs, options.cards, names=options.names)
+                conn.commit()
+            with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
+            print(f"loaded {options.cards} cards in {time.perf_counter() - started:.1f} s")
         env = {**os.environ, "ESCR_DATABASE_URL": url, "ESCR_INSTANCE_PATH": tmp}
         key = escr_admin(env, "key", "create", "--pic", pic_of(0))
         settings = Settings(
