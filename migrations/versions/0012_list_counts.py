@@ -343,8 +343,6 @@ def _create_scoped_search_indexes(bind: sa.Connection) -> None:
                 f"CREATE INDEX {name} ON {table} USING gin"
                 f' ({scope}, {column} "{schema}".gin_trgm_ops)'
             )
-    for name, table, _column in UNSCOPED_TRIGRAM_INDEXES:
-        op.drop_index(name, table_name=table)
 
 
 def _restore_unscoped_search_indexes(bind: sa.Connection) -> None:
@@ -388,6 +386,10 @@ def upgrade() -> None:
         else SQLITE_TRIGGERS
     ):
         op.execute(statement)
+    # The replaced search indexes go before the backfill rewrites every link, so that it need
+    # not maintain them (a GIN insert per row); the new indexes are built after it, in one go.
+    for name, table, _column in UNSCOPED_TRIGRAM_INDEXES:
+        op.drop_index(name, table_name=table)
     for statement in [*BACKFILL, BACKFILL_LINKS[dialect]]:
         op.execute(statement)
     for name, columns in LINK_INDEXES:
