@@ -95,10 +95,18 @@ def _pct(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def _is_set(statement: str) -> bool:
+    return statement.lstrip().upper().startswith("SET ")
+
+
 def _bare(conn: psycopg.Connection, statements: list[tuple[str, Any]]) -> float:
+    """The statements replayed in one transaction, as the router runs them (``SET LOCAL``)."""
     start = time.perf_counter()
-    for statement, parameters in statements:
-        conn.execute(statement, parameters).fetchall()
+    with conn.transaction():
+        for statement, parameters in statements:
+            cursor = conn.execute(statement, parameters)
+            if not _is_set(statement):
+                cursor.fetchall()
     return (time.perf_counter() - start) * 1000
 
 
@@ -151,7 +159,7 @@ def main() -> None:
 
         @event.listens_for(app.extensions["escr.database"].engine, "before_cursor_execute")
         def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
-            if statement.lstrip().upper().startswith("SELECT"):
+            if statement.lstrip().upper().startswith("SELECT") or _is_set(statement):
                 captured.append((statement, parameters))
 
         rows = []
@@ -182,9 +190,16 @@ def main() -> None:
             )
             if options.explain:
                 print(f"\n== {name}: {path}")
-                for statement, parameters in statements:
-                    plan = bare_conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
-                    print("\n".join(r[0] for r in plan.fetchall()))
+                with bare_conn.transaction():
+                    for statement, parameters in statements:
+                        if _is_set(statement):
+                            bare_conn.execute(statement, parameters)
+                            print(statement)
+                            continue
+                        plan = bare_conn.execute(
+                            "EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters
+                        )
+                        print("\n".join(r[0] for r in plan.fetchall()))
         bare_conn.close()
         print(f"\n{'query':32} {'p50 ms':>8} {'p99 ms':>8} {'SQL p50':>8} {'SQL p99':>8}  total")
         for name, p50, p99, s50, s99, found in rows:

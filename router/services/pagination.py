@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from router.domain.errors import MalformedRequest
@@ -134,6 +134,18 @@ def _parse_sort(sort: str, direction: str) -> tuple[str, str]:
     if chosen not in {"ASC", "DESC"}:
         raise MalformedRequest(f"direction must be ASC or DESC, not {chosen!r}.")
     return field, chosen
+
+
+def favour_bitmap_scans(session: Session) -> None:
+    """Let PostgreSQL's planner cost random page reads as on cached or solid-state storage.
+
+    With the default ``random_page_cost`` (4, a spinning disk's), a search for a common first
+    name at a large institution (about 5,000 of 300,000 rows) filters all 300,000 entries of a
+    sort index (200 ms) rather than read the trigram index's bitmap and those 5,000 rows (50 ms).
+    Set for the searching transaction only; nothing else on SQLite.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL random_page_cost = 1.1"))
 
 
 def like_pattern(text: str) -> str:

@@ -39,7 +39,14 @@ from router.services.caller import Caller, Scope
 from router.services.card_history import record_change
 from router.services.concurrency import serialised, touch
 from router.services.list_counts import PERSONS, list_count
-from router.services.pagination import Keyed, Page, PageRequest, like_pattern, paginate
+from router.services.pagination import (
+    Keyed,
+    Page,
+    PageRequest,
+    favour_bitmap_scans,
+    like_pattern,
+    paginate,
+)
 
 ACADEMIC_LEVELS = ("BACHELOR", "MASTER", "DOCTORATE")
 
@@ -251,6 +258,7 @@ def list_persons(
     own = PersonOrganisation.organisation_id == caller.organisation_id
     query = select(PersonOrganisation.person_id).where(own)
     if request.search:
+        favour_bitmap_scans(session)
         pattern = like_pattern(request.search)
         # One indexed search per column (trigram indexes within the organisation on PostgreSQL),
         # their union the match; the ESI is the link's copy.
