@@ -182,7 +182,8 @@ class PersonOrganisation(Base):
     __tablename__ = "person_organisations"
     __table_args__ = (
         UniqueConstraint("person_id", "organisation_id"),
-        # An organisation's list of persons: counted, sorted and paged on these alone.
+        # An organisation's list of persons: sorted and paged on these alone (counted in
+        # list_counts).
         Index("ix_person_organisations_org_person", "organisation_id", "person_id"),
         Index("ix_person_organisations_org_full_name", "organisation_id", "full_name", "person_id"),
         Index("ix_person_organisations_org_esi", "organisation_id", "person_esi", "person_id"),
@@ -254,7 +255,7 @@ class Card(Base):
 
     __tablename__ = "cards"
     # An issuer's list of cards: one index per sort key, ending in the id (the tie-breaker), so
-    # that the count, every sort and the deepest page are scans of one index.
+    # that every sort and the deepest page are scans of one index (the count is in list_counts).
     __table_args__ = (
         Index("ix_cards_issuer_id_id", "issuer_id", "id"),
         Index("ix_cards_issuer_card_number", "issuer_id", "card_number"),
