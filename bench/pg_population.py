@@ -20,6 +20,127 @@ from router import migrate
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CHUNK = 20_000
 
+# Varied names: common European first names, and family names built from syllables (4,800 of
+# them), so that a name search matches as few or as many rows as it would in a real registry.
+FIRST_NAMES = [
+    "Marie",
+    "Jean",
+    "Anna",
+    "Pierre",
+    "Sophie",
+    "Lucas",
+    "Emma",
+    "Louis",
+    "Léa",
+    "Hugo",
+    "Chloé",
+    "Paul",
+    "Laura",
+    "Thomas",
+    "Julia",
+    "Max",
+    "Elena",
+    "Marco",
+    "Sara",
+    "Luca",
+    "Giulia",
+    "Matteo",
+    "Eva",
+    "Jan",
+    "Lena",
+    "Jonas",
+    "Mia",
+    "Felix",
+    "Nina",
+    "Noah",
+    "Clara",
+    "Elias",
+    "Ana",
+    "Pablo",
+    "Lucía",
+    "Diego",
+    "Inês",
+    "João",
+    "Maja",
+    "Piotr",
+    "Zofia",
+    "Jakub",
+    "Tereza",
+    "Tomáš",
+    "Eszter",
+    "Bence",
+    "Ioana",
+    "Andrei",
+    "Sofia",
+    "Nikos",
+    "Emilia",
+    "Mikael",
+    "Aino",
+    "Lars",
+    "Ingrid",
+    "Sven",
+    "Freya",
+    "Oscar",
+    "Alice",
+    "Liam",
+    "Saoirse",
+    "Conor",
+    "Daan",
+    "Fleur",
+]
+_STEMS = [
+    "Ber",
+    "Mar",
+    "Dub",
+    "Lef",
+    "Gar",
+    "Mor",
+    "Ros",
+    "Fer",
+    "Lam",
+    "Hen",
+    "Kow",
+    "Sch",
+    "Van",
+    "Del",
+    "Nov",
+    "Pet",
+    "Sil",
+    "Cos",
+    "Rom",
+    "Bia",
+    "Mül",
+    "Wag",
+    "Jan",
+    "Nil",
+    "Hal",
+    "Bra",
+    "Kel",
+    "Ort",
+    "Esp",
+    "Vil",
+]
+_MIDDLES = ["", "a", "e", "i", "o", "ar", "el", "in", "on", "us"]
+_ENDINGS = [
+    "son",
+    "ez",
+    "ini",
+    "ov",
+    "ska",
+    "mann",
+    "ard",
+    "et",
+    "ier",
+    "elli",
+    "sen",
+    "berg",
+    "ová",
+    "escu",
+    "ides",
+    "ant",
+]
+FAMILY_NAMES = [stem + middle + end for stem in _STEMS for middle in _MIDDLES for end in _ENDINGS]
+
 
 def pic_of(institution: int) -> str:
     """The PIC of the benchmark's ``institution``-th institution."""
@@ -29,6 +150,16 @@ def pic_of(institution: int) -> str:
 def esi_of(n: int) -> str:
     """The ESI of the benchmark's ``n``-th person."""
     return f"urn:schac:personalUniqueCode:int:esi:FR:{n:09d}"
+
+
+def name_of(n: int, names: str = "student") -> str:
+    """The ``n``-th person's name: ``Student <n>``, or a varied first and family name."""
+    if names == "student":
+        return f"Student {n}"
+    # Knuth's multiplicative hash, its high bits: neighbouring ids do not share names.
+    mixed = (n * 2654435761) % 2**32 >> 8
+    first = FIRST_NAMES[mixed % len(FIRST_NAMES)]
+    return f"{first} {FAMILY_NAMES[(mixed // len(FIRST_NAMES)) % len(FAMILY_NAMES)]}"
 
 
 def escn_of(n: int, pic: str) -> str:
@@ -88,9 +219,18 @@ def _copy(conn: psycopg.Connection, statement: str, lines: Iterator[str]) -> Non
 
 
 def copy_population(
-    conn: psycopg.Connection, org_ids: list[int], cards: int, *, first: int = 0
+    conn: psycopg.Connection,
+    org_ids: list[int],
+    cards: int,
+    *,
+    first: int = 0,
+    names: str = "student",
 ) -> None:
-    """COPY ``cards`` persons (ids from ``first`` + 1), their links, cards and history entries."""
+    """COPY ``cards`` persons (ids from ``first`` + 1), their links, cards and history entries.
+
+    ``names`` is ``student`` (``Student <n>``: every name shares the trigrams of ``Student``) or
+    ``varied`` (see :func:`name_of`).
+    """
     now = dt.datetime.now(dt.UTC).isoformat()
     pics = {org: pic_of(i) for i, org in enumerate(org_ids)}
 
@@ -108,7 +248,7 @@ def copy_population(
         "COPY person_organisations (person_id, organisation_id, academic_level, full_name,"
         " email, phone, created_at, updated_at) FROM STDIN",
         (
-            f"{n}\t{org(n)}\tMASTER\tStudent {n}\ts{n}@u.example\t\\N\t{now}\t{now}\n"
+            f"{n}\t{org(n)}\tMASTER\t{name_of(n, names)}\ts{n}@u.example\t\\N\t{now}\t{now}\n"
             for n in numbers
         ),
     )
@@ -118,7 +258,7 @@ def copy_population(
         " expires_at, display_name, created_at, updated_at, version) FROM STDIN",
         (
             f"{n}\t{escn_of(n, pics[org(n)])}\t{n}\t{org(n)}\tSMART_NO_CDZ\tACTIVE\t2026-09-01"
-            f"\t2030-08-31\tStudent {n}\t{now}\t{now}\t1\n"
+            f"\t2030-08-31\t{name_of(n, names)}\t{now}\t{now}\t1\n"
             for n in numbers
         ),
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -23,6 +25,16 @@ from router.db import Base, UTCDateTime, utcnow
 def trigram_index(name: str, column: str) -> Index:
     """A trigram (pg_trgm GIN) index for ``ILIKE '%text%'`` searches; a plain index elsewhere."""
     return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+
+
+def scoped_trigram_index(name: str, scope: str, column: str) -> Index:
+    """A trigram index of ``column`` within each ``scope`` (pg_trgm and btree_gin); plain elsewhere.
+
+    Serves ``scope = :x AND column ILIKE '%text%'`` from the scope's own entries.
+    """
+    return Index(
+        name, scope, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}
+    )
 
 
 def version_column() -> Mapped[int]:
@@ -148,11 +160,7 @@ class Person(Base):
 
     __tablename__ = "persons"
     # Substring search on the ESI (PostgreSQL: trigrams; SQLite: a plain index, unused by LIKE).
-    __table_args__ = (
-        trigram_index("ix_persons_esi_trgm", "esi"),
-        # The persons lists sorted by creation walk this index (joined to their links).
-        Index("ix_persons_created_at_id", "created_at", "id"),
-    )
+    __table_args__ = (trigram_index("ix_persons_esi_trgm", "esi"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     esi: Mapped[str] = mapped_column(String(255), unique=True)
@@ -174,11 +182,25 @@ class PersonOrganisation(Base):
     __tablename__ = "person_organisations"
     __table_args__ = (
         UniqueConstraint("person_id", "organisation_id"),
-        # An organisation's list of persons: counted, sorted and paged on these alone.
+        # An organisation's list of persons: sorted and paged on these alone (counted in
+        # list_counts).
         Index("ix_person_organisations_org_person", "organisation_id", "person_id"),
         Index("ix_person_organisations_org_full_name", "organisation_id", "full_name", "person_id"),
-        trigram_index("ix_person_organisations_full_name_trgm", "full_name"),
-        trigram_index("ix_person_organisations_email_trgm", "email"),
+        Index("ix_person_organisations_org_esi", "organisation_id", "person_esi", "person_id"),
+        Index(
+            "ix_person_organisations_org_created_at",
+            "organisation_id",
+            "person_created_at",
+            "person_id",
+        ),
+        # Searches within the organisation's links.
+        scoped_trigram_index(
+            "ix_person_organisations_org_full_name_trgm", "organisation_id", "full_name"
+        ),
+        scoped_trigram_index("ix_person_organisations_org_email_trgm", "organisation_id", "email"),
+        scoped_trigram_index(
+            "ix_person_organisations_org_esi_trgm", "organisation_id", "person_esi"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -190,9 +212,33 @@ class PersonOrganisation(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Copies of the person's ESI and creation time, so that the organisation's list sorted by
+    # them reads one index of its own. Written by triggers only (migration 0012), on every
+    # insert of a link and every change of the person.
+    person_esi: Mapped[str | None] = mapped_column(String(255), server_default=FetchedValue())
+    person_created_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCDateTime, server_default=FetchedValue()
+    )
 
     person: Mapped[Person] = relationship(back_populates="links")
     organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class ListCount(Base):
+    """A part of an organisation's number of cards or persons: the count is the sum of its parts.
+
+    Kept by triggers (migration 0012) in the transaction of every write. On PostgreSQL each
+    writing statement adds a part and folds in the parts no other transaction holds; on SQLite
+    there is one part per organisation and list.
+    """
+
+    __tablename__ = "list_counts"
+    __table_args__ = (Index("ix_list_counts_org_list", "organisation_id", "list", "n"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    list: Mapped[str] = mapped_column(String(16))
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class ErasedPerson(Base):
@@ -209,7 +255,7 @@ class Card(Base):
 
     __tablename__ = "cards"
     # An issuer's list of cards: one index per sort key, ending in the id (the tie-breaker), so
-    # that the count, every sort and the deepest page are scans of one index.
+    # that every sort and the deepest page are scans of one index (the count is in list_counts).
     __table_args__ = (
         Index("ix_cards_issuer_id_id", "issuer_id", "id"),
         Index("ix_cards_issuer_card_number", "issuer_id", "card_number"),
@@ -217,8 +263,8 @@ class Card(Base):
         Index("ix_cards_issuer_expires_at", "issuer_id", "expires_at", "id"),
         Index("ix_cards_issuer_display_name", "issuer_id", "display_name", "id"),
         Index("ix_cards_issuer_created_at", "issuer_id", "created_at", "id"),
-        trigram_index("ix_cards_card_number_trgm", "card_number"),
-        trigram_index("ix_cards_display_name_trgm", "display_name"),
+        scoped_trigram_index("ix_cards_issuer_card_number_trgm", "issuer_id", "card_number"),
+        scoped_trigram_index("ix_cards_issuer_display_name_trgm", "issuer_id", "display_name"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, INCLUDE, Schema, fields, validate
 
+from router.api.compiled_dump import CompiledDump
 from router.api.fields import ESCN_PATTERN, ESI_PATTERN, PIC_TEXT_PATTERN, BoundedInteger, Text
 from router.domain import text
 from router.services.cards import CSN_PATTERN
@@ -268,7 +269,7 @@ class PageMetadata(Schema):
     totalPages = fields.Integer(metadata={"format": "int64"})
 
 
-class PagedResourcesCardLiteView(Schema):
+class PagedResourcesCardLiteView(CompiledDump):
     """A page of cards."""
 
     content = fields.List(fields.Nested(CardLiteView))
@@ -277,7 +278,7 @@ class PagedResourcesCardLiteView(Schema):
     page = fields.Nested(PageMetadata)
 
 
-class PagedResourcesPersonLiteView(Schema):
+class PagedResourcesPersonLiteView(CompiledDump):
     """A page of persons."""
 
     content = fields.List(fields.Nested(PersonLiteView))

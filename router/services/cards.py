@@ -44,9 +44,17 @@ from router.models import Card, CardHistoryEntry, EscnReservation, Organisation,
 from router.services.caller import Caller, Scope
 from router.services.card_history import record_change
 from router.services.concurrency import serialised
+from router.services.list_counts import CARDS, list_count
 from router.services.lookups import card_facts
 from router.services.organisations import find_organisation
-from router.services.pagination import Keyed, Page, PageRequest, like_pattern, paginate
+from router.services.pagination import (
+    Keyed,
+    Page,
+    PageRequest,
+    favour_bitmap_scans,
+    like_pattern,
+    paginate,
+)
 from router.services.persons import visible_links
 
 CARD_TYPES = (
@@ -278,6 +286,7 @@ def list_cards(
     own = Card.issuer_id == caller.organisation_id
     query = select(Card.id).where(own)
     if request.search:
+        favour_bitmap_scans(session)
         pattern = like_pattern(request.search)
         # One indexed search per column (trigram indexes on PostgreSQL), their union the match:
         # an OR across the card and its holder could use none of the indexes.
@@ -297,6 +306,9 @@ def list_cards(
         default_sort="id",
         max_size=max_size,
         count_in_page=bool(request.search),
+        count=None
+        if request.search
+        else lambda: list_count(session, caller.organisation_id, CARDS),
         keyed=Keyed(
             load=lambda keys: session.scalars(select(Card).where(Card.id.in_(keys))).unique(),
             key_of=lambda card: card.id,

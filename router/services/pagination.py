@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from router.domain.errors import MalformedRequest
@@ -64,6 +64,7 @@ def paginate(
     keyed: Keyed | None = None,
     count_query: Select[Any] | None = None,
     count_in_page: bool = False,
+    count: Callable[[], int] | None = None,
 ) -> Page[Any]:
     """Apply sort and paging to ``query`` (which selects one entity) and run it.
 
@@ -71,7 +72,8 @@ def paginate(
     column): counting, sorting and skipping to a deep page read one index and no table rows
     (a deferred join); only the page's own rows are loaded, by key. ``count_query`` counts the
     same rows without what only the sort needs (a join); ``count_in_page`` counts them in the
-    page's own query instead (``count(*) OVER ()``: one pass, for a search's few matches).
+    page's own query instead (``count(*) OVER ()``: one pass, for a search's few matches);
+    ``count`` gives the number without counting (a maintained count of an unfiltered list).
     """
     if not 0 <= request.page <= INT32_MAX:
         raise MalformedRequest(f"page must be between 0 and {INT32_MAX}.")
@@ -110,6 +112,8 @@ def paginate(
             keys = list(session.scalars(ordered.offset(first_row).limit(size)))
         by_key = {keyed.key_of(row): row for row in keyed.load(keys)} if keys else {}
         items = [by_key[key] for key in keys if key in by_key]
+    if total is None and count is not None:
+        total = count()
     if total is None:
         counted = (query if count_query is None else count_query).order_by(None)
         total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
@@ -130,6 +134,18 @@ def _parse_sort(sort: str, direction: str) -> tuple[str, str]:
     if chosen not in {"ASC", "DESC"}:
         raise MalformedRequest(f"direction must be ASC or DESC, not {chosen!r}.")
     return field, chosen
+
+
+def favour_bitmap_scans(session: Session) -> None:
+    """Let PostgreSQL's planner cost random page reads as on cached or solid-state storage.
+
+    With the default ``random_page_cost`` (4, a spinning disk's), a search for a common first
+    name at a large institution (about 5,000 of 300,000 rows) filters all 300,000 entries of a
+    sort index (200 ms) rather than read the trigram index's bitmap and those 5,000 rows (50 ms).
+    Set for the searching transaction only; nothing else on SQLite.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL random_page_cost = 1.1"))
 
 
 def like_pattern(text: str) -> str:

@@ -38,7 +38,15 @@ from router.models import (
 from router.services.caller import Caller, Scope
 from router.services.card_history import record_change
 from router.services.concurrency import serialised, touch
-from router.services.pagination import Keyed, Page, PageRequest, like_pattern, paginate
+from router.services.list_counts import PERSONS, list_count
+from router.services.pagination import (
+    Keyed,
+    Page,
+    PageRequest,
+    favour_bitmap_scans,
+    like_pattern,
+    paginate,
+)
 
 ACADEMIC_LEVELS = ("BACHELOR", "MASTER", "DOCTORATE")
 
@@ -233,14 +241,13 @@ def delete_person(session: Session, caller: Caller, esi: str) -> None:
 
 
 PERSON_SORTS = {
-    "identifier": Person.esi,
+    # The person's ESI and creation time as copied onto the link: sorted on the link's indexes.
+    "identifier": PersonOrganisation.person_esi,
     "fullName": PersonOrganisation.full_name,
-    "createdAt": Person.created_at,
+    "createdAt": PersonOrganisation.person_created_at,
     # The link's person_id is the person's id: sorted on the link's own index.
     "id": PersonOrganisation.person_id,
 }
-# Sorts on the person's own columns: the only ones that need the persons table joined.
-_SORTS_ON_PERSON = {"identifier", "createdAt"}
 
 
 def list_persons(
@@ -251,8 +258,10 @@ def list_persons(
     own = PersonOrganisation.organisation_id == caller.organisation_id
     query = select(PersonOrganisation.person_id).where(own)
     if request.search:
+        favour_bitmap_scans(session)
         pattern = like_pattern(request.search)
-        # One indexed search per column (trigram indexes on PostgreSQL), their union the match.
+        # One indexed search per column (trigram indexes within the organisation on PostgreSQL),
+        # their union the match; the ESI is the link's copy.
         matches = union(
             select(PersonOrganisation.person_id).where(
                 own, PersonOrganisation.full_name.ilike(pattern, escape="\\")
@@ -260,23 +269,22 @@ def list_persons(
             select(PersonOrganisation.person_id).where(
                 own, PersonOrganisation.email.ilike(pattern, escape="\\")
             ),
-            select(PersonOrganisation.person_id)
-            .join(Person, Person.id == PersonOrganisation.person_id)
-            .where(own, Person.esi.ilike(pattern, escape="\\")),
+            select(PersonOrganisation.person_id).where(
+                own, PersonOrganisation.person_esi.ilike(pattern, escape="\\")
+            ),
         )
         query = query.where(PersonOrganisation.person_id.in_(matches))
-    counted = query
-    if (request.sort or "id").partition(",")[0] in _SORTS_ON_PERSON:
-        query = query.join(Person, Person.id == PersonOrganisation.person_id)
     return paginate(
         session,
         query,
         request,
-        count_query=counted,
         sortable=PERSON_SORTS,
         default_sort="id",
         max_size=max_size,
         count_in_page=bool(request.search),
+        count=None
+        if request.search
+        else lambda: list_count(session, caller.organisation_id, PERSONS),
         keyed=Keyed(
             load=lambda keys: session.scalars(select(Person).where(Person.id.in_(keys))),
             key_of=lambda person: person.id,

@@ -2,12 +2,20 @@
 
 The reference is the plain query the lists were before: every row of the organisation matched by
 ``ILIKE`` on the same columns, sorted by the key then the id (in the sort's direction), sliced.
+The totals of unfiltered lists (kept counts) and the links' copies of their persons' ESI and
+creation time (kept by triggers) stay exact through every writer, concurrent ones included.
 """
 
 from __future__ import annotations
 
-import pytest
+import io
 
+import pytest
+from sqlalchemy import func, select
+
+from router import migrate
+from router.models import Card, Organisation, Person, PersonOrganisation
+from tests.api.test_concurrency import _at_once
 from tests.conftest import card_body, esi, person_body
 
 NAMES = ["Ada", "ada", "Bob", None, "Ada", "Chloé", "b_b", "50%", "Bob", "Zoë", None, "Ada"]
@@ -136,3 +144,129 @@ def test_person_pages_equal_the_naive_query(client, uni, population, database_ur
                 if search:
                     query["search"] = search
                 _walk(client, uni, "/api/v2/persons", expected, lambda p: p["identifier"], **query)
+
+
+def _assert_exact(client, db, *tenants) -> None:
+    """Each tenant's list totals equal a count of its rows; each link's copies equal its person."""
+    with db.session() as session:
+        for tenant in tenants:
+            org = session.scalar(
+                select(Organisation.id).where(Organisation.identifier == tenant.pic)
+            )
+            cards = session.scalar(
+                select(func.count()).select_from(Card).where(Card.issuer_id == org)
+            )
+            links = session.scalar(
+                select(func.count())
+                .select_from(PersonOrganisation)
+                .where(PersonOrganisation.organisation_id == org)
+            )
+            for path, expected in (("/api/v2/cards", cards), ("/api/v2/persons", links)):
+                reply = client.get(path, query_string={"size": 1}, headers=tenant.headers).json
+                assert reply["page"]["totalElements"] == expected, (tenant.pic, path)
+        stale = session.execute(
+            select(PersonOrganisation.id)
+            .join(Person, Person.id == PersonOrganisation.person_id)
+            .where(
+                (PersonOrganisation.person_esi != Person.esi)
+                | (PersonOrganisation.person_created_at != Person.created_at)
+                | PersonOrganisation.person_esi.is_(None)
+                | PersonOrganisation.person_created_at.is_(None)
+            )
+        ).all()
+        assert stale == []
+
+
+def test_counts_and_copies_stay_exact_through_every_writer(client, uni, other_uni, population, db):
+    _assert_exact(client, db, uni, other_uni)
+    # One by one: a person, their link to a second organisation, a card each.
+    shared = esi("SHARED")
+    assert (
+        client.post(
+            "/api/v2/persons", json=person_body(shared, uni.pic), headers=uni.headers
+        ).status_code
+        == 201
+    )
+    assert (
+        client.put(
+            f"/api/v2/persons/{shared}",
+            json=person_body(shared, other_uni.pic),
+            headers=other_uni.headers,
+        ).status_code
+        == 200
+    )
+    escns = {}
+    for tenant in (uni, other_uni):
+        reply = client.post(
+            "/api/v2/cards", json=card_body(shared, tenant.pic), headers=tenant.headers
+        )
+        assert reply.status_code == 201, reply.json
+        escns[tenant.pic] = reply.json["cardNumber"]
+    _assert_exact(client, db, uni, other_uni)
+    # A refused write changes no count.
+    assert (
+        client.post(
+            "/api/v2/persons", json=person_body(shared, uni.pic), headers=uni.headers
+        ).status_code
+        == 409
+    )
+    _assert_exact(client, db, uni, other_uni)
+    # A CSV import, then one card deleted.
+    rows = "\n".join(
+        f",{shared},{uni.pic},SMART_CDZ,ACTIVE,2026-09-01,2030-08-31,Card {n},," for n in range(3)
+    )
+    reply = client.post(
+        "/api/x/cards/import-csv?operation=CREATE",
+        data={"file": (io.BytesIO(rows.encode()), "cards.csv")},
+        headers=uni.headers,
+        content_type="multipart/form-data",
+    )
+    assert [r["outcome"] for r in reply.json["results"]] == ["created"] * 3, reply.json
+    _assert_exact(client, db, uni, other_uni)
+    assert client.delete(f"/api/v2/cards/{escns[uni.pic]}", headers=uni.headers).status_code == 204
+    _assert_exact(client, db, uni, other_uni)
+    # Erasure at one organisation (the person stays, linked elsewhere), then at the other (the
+    # person goes, with the cards of the organisation erasing).
+    assert client.delete(f"/api/v2/persons/{shared}", headers=uni.headers).status_code == 204
+    _assert_exact(client, db, uni, other_uni)
+    assert client.delete(f"/api/v2/persons/{shared}", headers=other_uni.headers).status_code == 204
+    _assert_exact(client, db, uni, other_uni)
+    # Batches again: new persons and cards, and a re-run that changes nothing.
+    persons = [person_body(esi(f"B{n:03d}"), uni.pic) for n in range(5)]
+    cards = [card_body(esi(f"B{n:03d}"), uni.pic) for n in range(5)]
+    for _ in range(2):
+        client.post("/api/x/persons:batch", json={"items": persons}, headers=uni.headers)
+        _assert_exact(client, db, uni, other_uni)
+    client.post("/api/x/cards:batch", json={"items": cards}, headers=uni.headers)
+    _assert_exact(client, db, uni, other_uni)
+
+
+def test_counts_stay_exact_under_concurrent_writers(app, client, uni, other_uni, db):
+    writers = 16
+
+    def write(c, i):
+        tenant = uni if i % 2 else other_uni
+        person = esi(f"C{i:03d}")
+        created = c.post(
+            "/api/v2/persons", json=person_body(person, tenant.pic), headers=tenant.headers
+        )
+        card = c.post("/api/v2/cards", json=card_body(person, tenant.pic), headers=tenant.headers)
+        if i % 3 == 0:  # some erase what they wrote while the others still write
+            c.delete(f"/api/v2/persons/{person}", headers=tenant.headers)
+        return created.status_code, card.status_code
+
+    responses = _at_once(app, writers, write)
+    assert all(r == (201, 201) for r in responses), responses
+    _assert_exact(client, db, uni, other_uni)
+    listed = client.get("/api/v2/persons", headers=uni.headers).json["page"]["totalElements"]
+    assert listed == len([i for i in range(writers) if i % 2 and i % 3])
+
+
+def test_the_migration_backfills_counts_and_copies(
+    client, uni, other_uni, population, db, database_url
+):
+    db.engine.dispose()  # no pooled connection holds the tables the migration alters
+    migrate.downgrade(database_url, "0011")
+    migrate.upgrade(database_url)
+    db.engine.dispose()
+    _assert_exact(client, db, uni, other_uni)
