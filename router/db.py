@@ -191,13 +191,24 @@ class Database:
         self.engine = make_engine(url, echo=echo, **pool)
         info = {ERASURE_KEY: erasure_key} if erasure_key is not None else {}
         self.sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
-        # The engine of the QR-scan path's Core connections, whose writes are each one statement
-        # (a verification record, a key's last use): no transaction, so a lookup is one round
+        # The QR-scan path's Core connections run in autocommit on PostgreSQL: their writes are
+        # each one statement (a verification record, a key's last use), so a lookup is one round
         # trip, not BEGIN, SELECT and ROLLBACK. SQLite's driver opens no transaction for a read.
-        if self.engine.dialect.name == "sqlite":
-            self.lookup_engine: Engine = self.engine
-        else:
-            self.lookup_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._lookup_options = (
+            {} if self.engine.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
+        )
+
+    def lookup_connection(self) -> Connection:
+        """A Core connection for the QR-scan path (autocommit on PostgreSQL); the caller closes it.
+
+        The isolation level is set on the connection, not through an option engine: an option
+        engine registers an engine-level listener, and any listener makes SQLAlchemy dispatch
+        its execute, begin and rollback events on every statement.
+        """
+        connection = self.engine.connect()
+        if self._lookup_options:
+            connection.execution_options(**self._lookup_options)
+        return connection
 
     def session_on(self, connection: Connection) -> Session:
         """An ORM session on ``connection`` (the request's lookup connection), owning its work.

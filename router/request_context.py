@@ -61,7 +61,7 @@ def lookup_connection() -> Executor:
         session = g.get("db_session")
         if session is not None:
             return session
-        connection = g.db_connection = database().lookup_engine.connect()
+        connection = g.db_connection = database().lookup_connection()
     return connection
 
 

@@ -139,8 +139,9 @@ def verify_for_peer(
     return verdict
 
 
-# Built once: compiled once per process, whatever the values.
-_INSERT_RECORD = insert(VerificationRecord)
+# Built once: compiled once per process, whatever the values. ``inline()``: nothing reads the new
+# row's id, so no ``RETURNING id`` (and no result to build) on PostgreSQL.
+_INSERT_RECORD = insert(VerificationRecord).inline()
 
 
 def _record(

@@ -110,10 +110,24 @@ def test_a_verification_is_three_statements_and_its_record_is_committed(
     assert response.json["valid"] is True and response.json["displayName"] is None
     kinds = [sql.split()[0].upper() for sql, _ in statements]
     assert kinds == ["SELECT", "SELECT", "INSERT"], statements
+    # Nothing reads the new record's id: no RETURNING (and no result to build) after the INSERT.
+    assert "RETURNING" not in statements[2][0].upper()
     _no_transaction_on_postgresql(db, statements)
     # Committed: another connection sees both records.
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(VerificationRecord)) == 2
+
+
+def test_the_lookup_connection_is_autocommit_without_an_engine_listener(db):
+    """Autocommit is the connection's own option: no engine-level listener, whose mere presence
+    makes SQLAlchemy dispatch its execute, begin and rollback events on every statement."""
+    with db.lookup_connection() as connection:
+        if db.engine.dialect.name == "postgresql":
+            assert connection.connection.driver_connection.autocommit is True
+        assert not db.engine.dispatch.engine_connect
+    with db.engine.connect() as connection:  # the pool's connection is back to transactions
+        if db.engine.dialect.name == "postgresql":
+            assert connection.connection.driver_connection.autocommit is False
 
 
 def test_a_card_reported_lost_reads_as_lost_on_the_next_lookup(client, uni, registered):
