@@ -17,6 +17,7 @@ then adds to it and leaves it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -35,7 +36,6 @@ import hot_path_data
 from live_router import LiveRouter
 
 SCRIPT = Path(__file__).resolve().parent / "hot_path.lua"
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 KINDS = ("status_anon", "status_key", "page", "verify")
 
 
@@ -138,24 +138,20 @@ def main(
     # A stopped bench still stops its servers and drops its database (the finally below).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     instance = Path(tempfile.mkdtemp(prefix="escr-hot-path-"))
-    created_db = None
-    if db == "postgresql" and not database_url:
-        created_db = f"escr_hot_path_{uuid.uuid4().hex[:10]}"
-        _admin_sql(f"CREATE DATABASE {created_db}")
-        database_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{created_db}"
-    url = database_url or f"sqlite:///{instance / 'escrouter.sqlite3'}"
-    env = {
-        **os.environ,
-        "ESCR_INSTANCE_PATH": str(instance),
-        "ESCR_DATABASE_URL": url,
-        # Every anonymous lookup is still counted; the limit is set out of the bench's reach.
-        "ESCR_PUBLIC_RATE_LIMIT": "1000000000/minute",
-    }
-    if redis_url:
-        env["ESCR_RATE_LIMIT_STORAGE"] = redis_url
-        env["ESCR_RATE_LIMIT_PREFIX"] = f"escr-hot-path-{uuid.uuid4().hex[:8]}"
     servers: list[LiveRouter] = []
+    database = contextlib.ExitStack()
     try:
+        url = database.enter_context(hot_path_data.router_database(db, database_url, instance))
+        env = {
+            **os.environ,
+            "ESCR_INSTANCE_PATH": str(instance),
+            "ESCR_DATABASE_URL": url,
+            # Every anonymous lookup is still counted; the limit is set out of the bench's reach.
+            "ESCR_PUBLIC_RATE_LIMIT": "1000000000/minute",
+        }
+        if redis_url:
+            env["ESCR_RATE_LIMIT_STORAGE"] = redis_url
+            env["ESCR_RATE_LIMIT_PREFIX"] = f"escr-hot-path-{uuid.uuid4().hex[:8]}"
         click.echo(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
         institution_key, partner_key = hot_path_data.populate(env, url, db, count)
         numbers = instance / "cards.txt"
@@ -193,18 +189,8 @@ def main(
     finally:
         for server in servers:
             server.stop()
-        if created_db:
-            _admin_sql(f"DROP DATABASE IF EXISTS {created_db} WITH (FORCE)")
+        database.close()
         shutil.rmtree(instance, ignore_errors=True)
-
-
-def _admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(
-        ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-    ) as conn:
-        conn.execute(statement)
 
 
 def _report(

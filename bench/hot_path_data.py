@@ -7,10 +7,12 @@ expired ones, so that every verdict is exercised.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import random
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,6 +188,23 @@ def sample(url: str, path: Path) -> None:
             ).all()
     engine.dispose()
     path.write_text("\n".join(numbers) + "\n")
+
+
+def router_database(
+    db: str, database_url: str | None, instance: Path
+) -> AbstractContextManager[str]:
+    """The router's database URL: the one given, SQLite in ``instance``, or a throw-away one.
+
+    The throw-away PostgreSQL database (``bench/pg_population.py``) is dropped on leaving; a
+    database given with ``--database-url`` is kept.
+    """
+    if database_url:
+        return contextlib.nullcontext(database_url)
+    if db == "sqlite":
+        return contextlib.nullcontext(f"sqlite:///{instance / 'escrouter.sqlite3'}")
+    from pg_population import throwaway_database
+
+    return throwaway_database()
 
 
 def populate(env: Mapping[str, str], url: str, db: str, count: int) -> tuple[str, str]:

@@ -22,6 +22,7 @@ On PostgreSQL it creates a throw-away database on 127.0.0.1:5432 and drops it.
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import io
 import os
@@ -42,7 +43,6 @@ import click
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hot_path_data
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 KINDS = ("status_anon", "status_key", "page", "verify")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -157,26 +157,22 @@ def main(
 ) -> None:
     """Measure the QR-scan path's CPU time per request in process against a bare Flask route."""
     instance = Path(tempfile.mkdtemp(prefix="escr-hot-path-inprocess-"))
-    created_db = None
-    if db == "postgresql" and not database_url:
-        created_db = f"escr_hot_inproc_{uuid.uuid4().hex[:10]}"
-        _admin_sql(f"CREATE DATABASE {created_db}")
-        database_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{created_db}"
-    url = database_url or f"sqlite:///{instance / 'escrouter.sqlite3'}"
-    env = {
-        "ESCR_INSTANCE_PATH": str(instance),
-        "ESCR_DATABASE_URL": url,
-        # Every anonymous lookup is still counted; the limit is set out of the bench's reach.
-        "ESCR_PUBLIC_RATE_LIMIT": "1000000000/minute",
-        # As router.gunicorn_config sets it before any worker imports prometheus-client.
-        "PROMETHEUS_MULTIPROC_DIR": str(instance / "metrics"),
-    }
-    if redis_url:
-        env["ESCR_RATE_LIMIT_STORAGE"] = redis_url
-        env["ESCR_RATE_LIMIT_PREFIX"] = f"escr-hot-inproc-{uuid.uuid4().hex[:8]}"
-    (instance / "metrics").mkdir()
-    os.environ.update(env)
+    database = contextlib.ExitStack()
     try:
+        url = database.enter_context(hot_path_data.router_database(db, database_url, instance))
+        env = {
+            "ESCR_INSTANCE_PATH": str(instance),
+            "ESCR_DATABASE_URL": url,
+            # Every anonymous lookup is still counted; the limit is set out of the bench's reach.
+            "ESCR_PUBLIC_RATE_LIMIT": "1000000000/minute",
+            # As router.gunicorn_config sets it before any worker imports prometheus-client.
+            "PROMETHEUS_MULTIPROC_DIR": str(instance / "metrics"),
+        }
+        if redis_url:
+            env["ESCR_RATE_LIMIT_STORAGE"] = redis_url
+            env["ESCR_RATE_LIMIT_PREFIX"] = f"escr-hot-inproc-{uuid.uuid4().hex[:8]}"
+        (instance / "metrics").mkdir()
+        os.environ.update(env)
         click.echo(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
         institution_key, partner_key = hot_path_data.populate(os.environ, url, db, count)
         hot_path_data.sample(url, instance / "cards.txt")
@@ -186,8 +182,7 @@ def main(
             _profile(kind, per_run, top)
     finally:
         _close_router()
-        if created_db:
-            _admin_sql(f"DROP DATABASE IF EXISTS {created_db} WITH (FORCE)")
+        database.close()
         shutil.rmtree(instance, ignore_errors=True)
 
 
@@ -273,15 +268,6 @@ def _close_router() -> None:
     """Release the router's pooled connections, so that its database can be dropped."""
     if "router.wsgi" in sys.modules:
         sys.modules["router.wsgi"].flask_app.extensions["escr.database"].engine.dispose()
-
-
-def _admin_sql(statement: str) -> None:
-    import psycopg
-
-    with psycopg.connect(
-        ADMIN_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-    ) as conn:
-        conn.execute(statement)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ and as ``card_facts`` with the request's connection checkout and close around it
 check-in); then the verification record's ``INSERT``. Each with psycopg's server-side prepared
 statements as configured by default (``prepare_threshold=5``) and without them
 (``prepare_threshold=None``). CPU time is ``time.process_time`` (the database server's work is
-not in it); the best of ``--rounds`` rounds. It creates a throw-away database on
-127.0.0.1:5432 and drops it.
+not in it); the best of ``--rounds`` rounds. It creates a throw-away, migrated
+database on 127.0.0.1:5432 (``bench/pg_population.py``) and drops it.
 """
 
 from __future__ import annotations
@@ -27,17 +27,15 @@ from typing import Any
 
 import click
 import psycopg
+from pg_population import libpq_url, throwaway_database
 from sqlalchemy import event
 
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 NUMBER = "00000001-0001-1001-8001-001900000001"
 
 
 def _fill(database: Any) -> None:
-    from router.db import Base
     from router.models import Card, Organisation, Person
 
-    Base.metadata.create_all(database.engine)
     with database.session() as session:
         issuer, person = (
             Organisation(identifier="900000001", name="U", country="FR"),
@@ -86,14 +84,9 @@ def main(statements: int, rounds: int) -> None:
     from router.services.lookups import _PUBLIC, card_facts
     from router.services.verification import _INSERT_RECORD
 
-    name = f"bench_pgstmt_{os.getpid()}"
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
     figures: dict[str, tuple[float, float]] = {}
-    try:
-        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    # Migrated as the router is, so the lookup runs on its real schema and indexes.
+    with throwaway_database() as url:
         database = Database(url)
         _fill(database)
         sql = str(_PUBLIC.compile(dialect=database.engine.dialect))
@@ -112,7 +105,7 @@ def main(statements: int, rounds: int) -> None:
         }
         for prepare in ("default", "none"):
             connect_args = {} if prepare == "default" else {"prepare_threshold": None}
-            raw = psycopg.connect(url.replace("+psycopg", ""), autocommit=True, **connect_args)
+            raw = psycopg.connect(libpq_url(url), autocommit=True, **connect_args)
 
             def raw_lookup(raw: psycopg.Connection = raw) -> object:
                 with raw.cursor() as cursor:
@@ -156,9 +149,6 @@ def main(statements: int, rounds: int) -> None:
             if subject is not database:
                 subject.engine.dispose()
         database.engine.dispose()
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     ceiling = figures["raw psycopg, prepare default"][0]
     click.echo(f"{'layer':60} cpu us  wall us  ratio to raw psycopg (cpu)")
     for label, (cpu, wall) in figures.items():
