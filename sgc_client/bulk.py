@@ -38,7 +38,7 @@ from sgc_client.import_report import (
 from sgc_client.journal import Journal, JournalEntry
 from sgc_client.record_matching import card_lite_matches, card_matches, person_matches
 from sgc_client.resources import BATCH_LIMIT, BatchResult
-from sgc_client.spill_map import DEFAULT_MEMORY_LIMIT, SpillMap
+from sgc_client.spill_map import SpillMap
 
 MODES = ("auto", "batch", "per-row")
 
@@ -58,7 +58,7 @@ class BulkImporter:
         chunk_size: int = BATCH_LIMIT,
         list_page_size: int = 500,
         workers: int = 1,
-        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        memory_limit: int | None = None,
     ) -> None:
         if kind not in ("persons", "cards"):
             raise ValueError("kind is persons or cards")

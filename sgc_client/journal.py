@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sgc_client.spill_map import DEFAULT_MEMORY_LIMIT, SpillMap
+from sgc_client.spill_map import SpillMap
 
 FORMAT_VERSION = 1
 # Outcomes that need no second attempt; failed rows are tried again on resume.
@@ -63,7 +63,7 @@ class Journal:
         run: dict[str, Any],
         *,
         sync_every: int = 100,
-        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        memory_limit: int | None = None,
     ) -> None:
         self.path = path
         self.run = {"journal": FORMAT_VERSION, **run}

@@ -29,7 +29,10 @@ LOOKUP_BATCH = 500
 class SpillMap(Generic[K, V]):
     """Key to value, the newest ``memory_limit`` entries in memory, older ones on disk."""
 
-    def __init__(self, *, memory_limit: int = DEFAULT_MEMORY_LIMIT, directory: Path | None = None):
+    def __init__(self, *, memory_limit: int | None = None, directory: Path | None = None) -> None:
+        # Read when a map is made (not when this module is), so a test can lower the default.
+        if memory_limit is None:
+            memory_limit = DEFAULT_MEMORY_LIMIT
         if memory_limit < 1:
             raise ValueError("memory_limit is at least 1")
         self.memory_limit = memory_limit
