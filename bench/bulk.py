@@ -5,7 +5,7 @@ throw-away PostgreSQL database, writes a persons CSV and a cards CSV of ``--card
 with one card each, and times ``escr-sgc persons import`` then ``escr-sgc cards import`` (batch
 mode), end to end from the files. The ceiling is the same rows (person, link, card, history)
 loaded with ``COPY`` into another throw-away database, timed in the same run. The importer's
-peak RSS is printed for every run (the child's own ``ru_maxrss``, from ``wait4``).
+peak RSS is printed for every run (its ``VmHWM``, read while it runs).
 Run: ``.venv/bin/python bench/bulk.py --db postgresql --cards 10000``.
 
 Memory check: ``--persons-only --cards 1000000 --rss-baseline 100000`` imports a persons file of
@@ -108,15 +108,18 @@ def _import(
             stderr=None if options.progress else err,
             text=True,
         )
-        # wait4 gives this child's own rusage: its peak RSS, whatever else the bench started.
-        _pid, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        # The importer's own high-water mark, read while it runs: a child's ru_maxrss would
+        # start from this bench's RSS at the fork (Linux keeps it across exec).
+        peak_kib = 0
+        while process.poll() is None:
+            peak_kib = max(peak_kib, _high_water_kib(process.pid))
+            time.sleep(0.1)
         wall = time.perf_counter() - start
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     cpu = _children_cpu() - cpu_before
-    peak_mib = usage.ru_maxrss // 1024  # KiB on Linux
+    peak_mib = peak_kib // 1024
     summary = stdout.strip().splitlines()[-1:]
     print(
         f"escr-sgc {kind} import of {rows:,} rows: {wall:.1f} s, {rows / wall:,.0f} rows/s,"
@@ -130,6 +133,15 @@ def _import(
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def _high_water_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    line = next((x for x in status.splitlines() if x.startswith("VmHWM:")), "VmHWM: 0 kB")
+    return int(line.split()[1])
 
 
 def _cpu_ticks(pids: list[int]) -> int:
