@@ -118,7 +118,9 @@ class SpillMap(Generic[K, V]):
         if self._db is None:
             self._db = self._open()
         # In key order: the file's B-tree then fills page after page, not at random places.
-        ordered = sorted(self._memory.items())
+        # The keys alone are sorted (a list of pairs would be a second copy of the dict's size).
+        memory = self._memory
+        ordered = ((key, memory[key]) for key in sorted(memory))
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO map (key, value) VALUES (?, ?)", ordered)
         self._memory = {}
