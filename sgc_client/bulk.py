@@ -12,7 +12,7 @@ A malformed row fails alone with its reason and costs no request. Every finished
 the journal, so an interrupted run resumes; rows are matched by key (ESI, card number or CSN), so a
 second run changes nothing and reports every row unchanged. The keys already seen (to refuse a
 duplicate of an earlier row) are kept in a :class:`~sgc_client.spill_map.SpillMap`: a bounded
-number in memory, the rest in a temporary file removed when the run ends.
+number in memory, the rest in a temporary file freed when the run ends.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import's idempotence makes harmless. The journal is removed when a run completes
 
 On resume the journal is read line by line into a :class:`~sgc_client.spill_map.SpillMap`, so a
 journal of a million rows costs a bounded amount of memory (the rest in a temporary file next to
-the journal, removed on :meth:`Journal.close`).
+the journal, freed by :meth:`Journal.close`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ A bulk run must remember things about every row it has read (the keys already se
 earlier run finished); kept in a dict, that memory grows with the file. This map holds at most
 ``memory_limit`` entries in a dict; when the dict is full they move, in one batched insert, to a
 SQLite file of its own, and later lookups of keys not in the dict read that file. The file is
-removed by :meth:`SpillMap.close` (used as a context manager, also when the run fails).
+unlinked as soon as it is open, so nothing is left behind however the run ends; its space is
+freed by :meth:`SpillMap.close` (used as a context manager) or when the process exits.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class SpillMap(Generic[K, V]):
         self.directory = directory
         self._memory: dict[K, V] = {}
         self._db: sqlite3.Connection | None = None
+        # Where the file was made (it is unlinked at once).
         self.path: Path | None = None
 
     def __enter__(self) -> SpillMap[K, V]:
@@ -51,6 +53,11 @@ class SpillMap(Generic[K, V]):
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether entries were moved to the file."""
+        return self._db is not None
 
     @property
     def in_memory(self) -> int:
@@ -133,22 +140,23 @@ class SpillMap(Generic[K, V]):
         self.path = Path(name)
         try:
             db = sqlite3.connect(name, check_same_thread=False)
-            # Scratch data, thrown away at the end: no rollback journal, no fsync.
-            db.execute("PRAGMA journal_mode = OFF")
-            db.execute("PRAGMA synchronous = OFF")
-            db.execute("CREATE TABLE map (key PRIMARY KEY, value NOT NULL) WITHOUT ROWID")
-        except BaseException:
+            try:
+                # Scratch data, thrown away at the end: no rollback journal, no fsync.
+                db.execute("PRAGMA journal_mode = OFF")
+                db.execute("PRAGMA synchronous = OFF")
+                db.execute("CREATE TABLE map (key PRIMARY KEY, value NOT NULL) WITHOUT ROWID")
+            except BaseException:
+                db.close()
+                raise
+        finally:
+            # Out of the folder at once (the open connection keeps the file, as SQLite keeps its
+            # own temporary files), so not even a killed run leaves it behind.
             self.path.unlink(missing_ok=True)
-            self.path = None
-            raise
         return db
 
     def close(self) -> None:
-        """Forget everything and remove the file, if one was made."""
+        """Forget everything and free the file, if one was made."""
         self._memory = {}
         if self._db is not None:
             self._db.close()
             self._db = None
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
-            self.path = None

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,7 +54,10 @@ def test_the_map_answers_across_the_spill_and_never_holds_more_than_its_bound(tm
         answers = keys.setdefault_many([(f"k{i}", i) for i in range(10)])
         assert answers == list(range(10))
         assert keys.in_memory <= 3
-        assert keys.path is not None and keys.path.parent == tmp_path and keys.path.exists()
+        # The file was made in the folder asked for, and unlinked at once: a killed run leaves
+        # nothing behind.
+        assert keys.on_disk and keys.path is not None and keys.path.parent == tmp_path
+        assert list(tmp_path.iterdir()) == []
         # Earlier keys, on disk or in memory, keep their first value; a repeat within one call
         # gets the value of its first occurrence.
         again = keys.setdefault_many([("k0", 100), ("k9", 101), ("new", 102), ("new", 103)])
@@ -63,15 +69,14 @@ def test_the_map_answers_across_the_spill_and_never_holds_more_than_its_bound(tm
             assert keys.in_memory <= 3
         assert keys.get("k1") == 11
         assert keys.get_many(["k2", "k25", "absent"]) == {"k2": 2, "k25": 25}
-        path = keys.path
-    assert not path.exists()
+    assert not keys.on_disk and keys.get("k1") is None
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_map_below_its_bound_makes_no_file(tmp_path):
     keys = SpillMap[int, int](memory_limit=5, directory=tmp_path)
     assert keys.setdefault_many([(i, i) for i in range(5)]) == list(range(5))
-    assert keys.path is None
+    assert keys.path is None and not keys.on_disk
     keys.close()
     assert list(tmp_path.iterdir()) == []
 
@@ -90,7 +95,7 @@ def test_a_spilled_journal_resumes_with_the_last_record_of_each_row(tmp_path):
 
     again = Journal(path, RUN, memory_limit=3)
     again.open()
-    assert again.done.in_memory <= 3
+    assert again.done.in_memory <= 3 and again.done.on_disk
     assert again.done.path is not None and again.done.path.parent == tmp_path
     assert again.finished(2, "d2").identifier == "e2"  # on disk since the spill
     assert again.finished(2, "other") is None
@@ -160,3 +165,19 @@ def test_an_interrupted_spilled_run_leaves_no_file_and_resumes(tmp_path, spills)
 
     again = run(fake, "persons", "import", str(persons.path), "--no-progress")
     assert summary_of(again.output)["unchanged"] == len(persons.valid)
+
+
+def test_a_killed_process_leaves_no_spill_file(tmp_path):
+    # SIGKILL runs no clean-up: only a file unlinked as soon as it was opened is gone after it.
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from sgc_client.spill_map import SpillMap\n"
+        "keys = SpillMap(memory_limit=2, directory=Path(sys.argv[1]))\n"
+        "keys.setdefault_many([(f'k{i}', i) for i in range(10)])\n"
+        "assert keys.on_disk and keys.get('k0') == 0\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert list(tmp_path.iterdir()) == []
