@@ -10,7 +10,9 @@ Two transports give the same outcomes:
 
 A malformed row fails alone with its reason and costs no request. Every finished row is written to
 the journal, so an interrupted run resumes; rows are matched by key (ESI, card number or CSN), so a
-second run changes nothing and reports every row unchanged.
+second run changes nothing and reports every row unchanged. The keys already seen (to refuse a
+duplicate of an earlier row) are kept in a :class:`~sgc_client.spill_map.SpillMap`: a bounded
+number in memory, the rest in a temporary file freed when the run ends.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from sgc_client import errors
@@ -34,6 +38,7 @@ from sgc_client.import_report import (
 from sgc_client.journal import Journal, JournalEntry
 from sgc_client.record_matching import card_lite_matches, card_matches, person_matches
 from sgc_client.resources import BATCH_LIMIT, BatchResult
+from sgc_client.spill_map import SpillMap
 
 MODES = ("auto", "batch", "per-row")
 
@@ -53,6 +58,7 @@ class BulkImporter:
         chunk_size: int = BATCH_LIMIT,
         list_page_size: int = 500,
         workers: int = 1,
+        memory_limit: int | None = None,
     ) -> None:
         if kind not in ("persons", "cards"):
             raise ValueError("kind is persons or cards")
@@ -67,6 +73,7 @@ class BulkImporter:
         self.chunk_size = max(1, min(chunk_size, BATCH_LIMIT))
         self.list_page_size = list_page_size
         self.workers = max(1, workers)
+        self.memory_limit = memory_limit
         self._listing: dict[str, dict[str, Any]] | None = None
         self._full_cards: dict[str, dict[str, Any]] = {}
         self.mode_used = mode
@@ -89,7 +96,8 @@ class BulkImporter:
         report = ImportReport(kind=self.kind, mode=self.mode)
         results: dict[int, RowResult] = {}
         all_rows = list(rows)
-        pending = self._triage(all_rows, {}, results)
+        with self._seen_keys() as seen:
+            pending = self._triage(all_rows, seen, results)
         mode = self.mode
         if pending and mode in ("auto", "batch"):
             mode = self._run_batches(pending, results, probe=mode == "auto")
@@ -109,11 +117,10 @@ class BulkImporter:
         The batches are those :meth:`run` would send (full chunks of the rows left to send).
         In batch mode the next chunks are read, checked and sent while earlier ones are being
         answered (``workers`` in flight), so reading the file, the router's work and journaling
-        overlap. Memory stays bounded by the chunks in flight, except for the keys already seen
-        (to refuse a duplicate of an earlier row, as :meth:`run` does). ``self.mode_used``
-        tells the transport used.
+        overlap. Memory stays bounded by the chunks in flight and the bound of the keys already
+        seen kept in memory (to refuse a duplicate of an earlier row, as :meth:`run` does; the
+        others go to a temporary file). ``self.mode_used`` tells the transport used.
         """
-        seen: dict[str, int] = {}
         window: list[ParsedRow] = []
         results: dict[int, RowResult] = {}
         pending: list[ParsedRow] = []
@@ -121,35 +128,50 @@ class BulkImporter:
         in_flight: deque[tuple[list[ParsedRow], list[ParsedRow], dict[int, RowResult], Any]]
         in_flight = deque()
         executor: ThreadPoolExecutor | None = None
-        try:
-            for parsed in rows:
-                window.append(parsed)
-                pending += self._triage([parsed], seen, results)
-                if self.mode_used != "batch":
-                    # Until the transport is known (the first chunk probes it), or per-row.
-                    if len(pending) >= self.chunk_size * self.workers:
-                        yield from self._run_window(window, pending, results)
-                        window, pending, results = [], [], {}
-                    continue
-                if len(pending) >= self.chunk_size:
-                    if executor is None:
-                        executor = ThreadPoolExecutor(
-                            max_workers=self.workers, thread_name_prefix="escr-sgc"
-                        )
-                    future = executor.submit(self._post_chunk, pending)
-                    in_flight.append((window, pending, results, future))
-                    window, pending, results = [], [], {}
-                    while len(in_flight) > self.workers:
-                        yield from self._settle_flight(in_flight.popleft())
-            while in_flight:
-                yield from self._settle_flight(in_flight.popleft())
-        finally:
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
+        source = iter(rows)
+        with self._seen_keys() as seen:
+            try:
+                # Rows are checked a chunk at a time (one look-up of their keys), then go on
+                # one by one, so chunks are cut where they always were.
+                while block := list(islice(source, self.chunk_size)):
+                    settled: dict[int, RowResult] = {}
+                    to_send = {p.row for p in self._triage(block, seen, settled)}
+                    for parsed in block:
+                        window.append(parsed)
+                        if parsed.row in to_send:
+                            pending.append(parsed)
+                        else:
+                            results[parsed.row] = settled[parsed.row]
+                        if self.mode_used != "batch":
+                            # Until the transport is known (the first chunk probes it), or per-row.
+                            if len(pending) >= self.chunk_size * self.workers:
+                                yield from self._run_window(window, pending, results)
+                                window, pending, results = [], [], {}
+                            continue
+                        if len(pending) >= self.chunk_size:
+                            if executor is None:
+                                executor = ThreadPoolExecutor(
+                                    max_workers=self.workers, thread_name_prefix="escr-sgc"
+                                )
+                            future = executor.submit(self._post_chunk, pending)
+                            in_flight.append((window, pending, results, future))
+                            window, pending, results = [], [], {}
+                            while len(in_flight) > self.workers:
+                                yield from self._settle_flight(in_flight.popleft())
+                while in_flight:
+                    yield from self._settle_flight(in_flight.popleft())
+            finally:
+                if executor is not None:
+                    executor.shutdown(wait=True, cancel_futures=True)
         if window:
             yield from self._run_window(window, pending, results)
         if self.journal is not None:
             self.journal.sync()
+
+    def _seen_keys(self) -> SpillMap[str, int]:
+        """The keys already seen and the row of each, spilling next to the journal."""
+        directory: Path | None = self.journal.path.parent if self.journal is not None else None
+        return SpillMap(memory_limit=self.memory_limit, directory=directory)
 
     def _settle_flight(
         self, flight: tuple[list[ParsedRow], list[ParsedRow], dict[int, RowResult], Any]
@@ -171,31 +193,38 @@ class BulkImporter:
             yield results[parsed.row]
 
     def _triage(
-        self, rows: list[ParsedRow], seen: dict[str, int], results: dict[int, RowResult]
+        self, rows: list[ParsedRow], seen: SpillMap[str, int], results: dict[int, RowResult]
     ) -> list[ParsedRow]:
         """Settle malformed, duplicate and already journaled rows; the rows left to send."""
+        keyed = [p for p in rows if p.error is None and p.key is not None]
+        earliest = seen.setdefault_many([(p.key, p.row) for p in keyed if p.key is not None])
+        for parsed, earlier in zip(keyed, earliest, strict=True):
+            if earlier != parsed.row:
+                parsed.error = f"duplicate of row {earlier} ({parsed.key})"
+                parsed.body = None
+        checked = [p for p in rows if p.error is None]
+        done = (
+            self.journal.finished_many([(p.row, p.digest) for p in checked])
+            if self.journal is not None
+            else {}
+        )
         pending: list[ParsedRow] = []
         for parsed in rows:
-            if parsed.error is None and parsed.key is not None:
-                earlier = seen.setdefault(parsed.key, parsed.row)
-                if earlier != parsed.row:
-                    parsed.error = f"duplicate of row {earlier} ({parsed.key})"
-                    parsed.body = None
             if parsed.error is not None:
                 results[parsed.row] = RowResult(
                     parsed.row, parsed.key, "failed", reason=parsed.error
                 )
                 self.on_progress(1)
                 continue
-            done = self.journal.finished(parsed.row, parsed.digest) if self.journal else None
-            if done is not None:
+            entry = done.get(parsed.row)
+            if entry is not None:
                 results[parsed.row] = RowResult(
                     parsed.row,
                     parsed.key,
-                    done.outcome,
-                    status=done.status,
-                    identifier=done.identifier,
-                    reason=done.reason,
+                    entry.outcome,
+                    status=entry.status,
+                    identifier=entry.identifier,
+                    reason=entry.reason,
                     resumed=True,
                 )
                 self.on_progress(1)

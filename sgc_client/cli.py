@@ -26,8 +26,8 @@ from sgc_client.cli_context import (
     pass_context,
     yes_option,
 )
+from sgc_client.cli_lazy import LazyGroup
 from sgc_client.csv_formats import ParsedRow, count_rows, read_cards, read_persons, sniff_kind
-from sgc_client.delegation.cli import dam_keys_group, delegations_group, keys_group
 from sgc_client.import_report import OUTCOMES, ImportAborted, ImportReport
 from sgc_client.journal import Journal
 from sgc_client.progress import import_progress
@@ -37,7 +37,15 @@ EXIT_ROWS_FAILED = 3
 SHOWN_FAILURES = 20
 
 
-@click.group()
+@click.group(
+    cls=LazyGroup,
+    # Imported when asked for: JOSE and cryptography cost a bulk import's start-up otherwise.
+    lazy_commands={
+        "keys": "sgc_client.delegation.cli:keys_group",
+        "dam-keys": "sgc_client.delegation.cli:dam_keys_group",
+        "delegations": "sgc_client.delegation.cli:delegations_group",
+    },
+)
 @click.option(
     "--router", envvar="ESCR_SGC_ROUTER", help="Base URL of the router (env ESCR_SGC_ROUTER)."
 )
@@ -326,11 +334,6 @@ def consent_withdraw(context: Context, esi: str, yes: bool) -> None:
     with api_errors():
         context.client.persons.delete(esi)
     click.echo(f"erased {esi}")
-
-
-cli.add_command(keys_group)
-cli.add_command(dam_keys_group)
-cli.add_command(delegations_group)
 
 
 def main() -> None:
