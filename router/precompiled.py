@@ -73,6 +73,14 @@ class Precompiled:
         self._by_dialect[dialect] = entry
         return entry
 
+    def runs_on(self, dialect: Dialect) -> bool:
+        """Whether the statement compiles for ``dialect`` to run here (it needs no defaults)."""
+        try:
+            self._by_dialect.get(dialect) or self._compile(dialect)
+        except ValueError:
+            return False
+        return True
+
     def _parameters(
         self, compiled: _Compiled, values: Mapping[str, Any]
     ) -> tuple[Any, ...] | dict[str, Any]:
