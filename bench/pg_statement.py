@@ -8,12 +8,13 @@ Where the QR-scan path's statement cost goes between psycopg and the router: the
 (``router.services.lookups``' public statement, one card) run as raw psycopg on its own
 connection (the ceiling), as the driver cursor under a SQLAlchemy connection, as SQLAlchemy's
 ``exec_driver_sql`` (no compiled cache, no cache key), as SQLAlchemy Core ``execute(...).first()``,
-as the router's precompiled statement on the cursor (``router.precompiled``) and as ``card_facts`` with the request's connection checkout and close around it
+as the router's precompiled statement on the cursor (``router.precompiled``) and as
+``card_facts`` with the request's connection checkout and close around it
 (``Database.lookup_connection``: the pool events, the autocommit switch and the reset at
-check-in); then the verification record's ``INSERT``, by Core and precompiled. Each with psycopg's server-side prepared
-statements as configured by default (``prepare_threshold=5``) and without them
-(``prepare_threshold=None``). CPU time is ``time.process_time`` (the database server's work is
-not in it); the best of ``--rounds`` rounds. It creates a throw-away, migrated
+check-in); then the verification record's ``INSERT``, by Core and precompiled. Each with
+psycopg's server-side prepared statements as configured by default (``prepare_threshold=5``)
+and without them (``prepare_threshold=None``). CPU time is ``time.process_time`` (the database
+server's work is not in it); the best of ``--rounds`` rounds. It creates a throw-away, migrated
 database on 127.0.0.1:5432 (``bench/pg_population.py``) and drops it.
 """
 
