@@ -7,13 +7,14 @@ Run on demand with the project's virtualenv (not part of the tests):
 Where the QR-scan path's statement cost goes between psycopg and the router: the same lookup
 (``router.services.lookups``' public statement, one card) run as raw psycopg on its own
 connection (the ceiling), as the driver cursor under a SQLAlchemy connection, as SQLAlchemy's
-``exec_driver_sql`` (no compiled cache, no cache key), as SQLAlchemy Core ``execute(...).first()``
-and as ``card_facts`` with the request's connection checkout and close around it
+``exec_driver_sql`` (no compiled cache, no cache key), as SQLAlchemy Core ``execute(...).first()``,
+as the router's precompiled statement on the cursor (``router.precompiled``) and as
+``card_facts`` with the request's connection checkout and close around it
 (``Database.lookup_connection``: the pool events, the autocommit switch and the reset at
-check-in); then the verification record's ``INSERT``. Each with psycopg's server-side prepared
-statements as configured by default (``prepare_threshold=5``) and without them
-(``prepare_threshold=None``). CPU time is ``time.process_time`` (the database server's work is
-not in it); the best of ``--rounds`` rounds. It creates a throw-away, migrated
+check-in); then the verification record's ``INSERT``, by Core and precompiled. Each with
+psycopg's server-side prepared statements as configured by default (``prepare_threshold=5``)
+and without them (``prepare_threshold=None``). CPU time is ``time.process_time`` (the database
+server's work is not in it); the best of ``--rounds`` rounds. It creates a throw-away, migrated
 database on 127.0.0.1:5432 (``bench/pg_population.py``) and drops it.
 """
 
@@ -81,8 +82,8 @@ def _cpu_us(run: Callable[[], object], count: int, rounds: int) -> tuple[float, 
 def main(statements: int, rounds: int) -> None:
     """Print CPU us per statement for each layer, and a summary last line."""
     from router.db import Database, utcnow
-    from router.services.lookups import _PUBLIC, card_facts
-    from router.services.verification import _INSERT_RECORD
+    from router.services.lookups import _PUBLIC, _PUBLIC_RUN, card_facts
+    from router.services.verification import _INSERT_RECORD, _INSERT_RECORD_RUN
 
     figures: dict[str, tuple[float, float]] = {}
     # Migrated as the router is, so the lookup runs on its real schema and indexes.
@@ -134,8 +135,16 @@ def main(statements: int, rounds: int) -> None:
                     "Core execute().first()": lambda c=connection: c.execute(
                         _PUBLIC, parameters
                     ).first(),
+                    # router.precompiled: the compiled text on the driver's cursor, through
+                    # SQLAlchemy's cursor execution (events, error wrapping) and type processors.
+                    "precompiled on the cursor": lambda c=connection: _PUBLIC_RUN.first(
+                        c, parameters
+                    ),
                     "card_facts": lambda c=connection: card_facts(c, NUMBER),
                     "verification INSERT": lambda c=connection: c.execute(_INSERT_RECORD, record),
+                    "verification INSERT, precompiled": lambda c=connection: (
+                        _INSERT_RECORD_RUN.execute(c, record)
+                    ),
                 }
                 for label, run in runs.items():
                     figures[f"{label}, prepare {prepare}"] = _cpu_us(run, statements, rounds)
@@ -160,8 +169,10 @@ def main(statements: int, rounds: int) -> None:
         f"driver={figures['driver cursor under SQLAlchemy, prepare default'][0]:.0f} "
         f"driver_sql={figures['exec_driver_sql().first(), prepare default'][0]:.0f} "
         f"core={figures['Core execute().first(), prepare default'][0]:.0f} "
+        f"precompiled={figures['precompiled on the cursor, prepare default'][0]:.0f} "
         f"request={figures['lookup_connection + card_facts + close, prepare default'][0]:.0f} "
         f"insert={figures['verification INSERT, prepare default'][0]:.0f} "
+        f"precompiled_insert={figures['verification INSERT, precompiled, prepare default'][0]:.0f} "
         f"core_wall={figures['Core execute().first(), prepare default'][1]:.0f} "
         f"unprepared_core_wall={unprepared[1]:.0f} load={load:.2f}"
     )

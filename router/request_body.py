@@ -52,11 +52,19 @@ class SizedChunkedBodies:
 
 def unpaired_surrogate_reason() -> str | None:
     """Why the request's JSON body or a JSON query value is no text, or None if both are."""
-    if request.is_json and unpaired_surrogate_in_json(request.get_data(cache=True)):
+    # A lookup (a GET without type or query) asks neither werkzeug's content type parser nor its
+    # query parser: neither has anything to read.
+    environ = request.environ
+    if (
+        environ.get("CONTENT_TYPE")
+        and request.is_json
+        and unpaired_surrogate_in_json(request.get_data(cache=True))
+    ):
         return f"The request body: {UNPAIRED_SURROGATE}"
-    for name, value in request.args.items(multi=True):
-        if "\\u" in value and unpaired_surrogate_in_json(value):
-            return f"{name}: {UNPAIRED_SURROGATE}"
+    if environ.get("QUERY_STRING"):
+        for name, value in request.args.items(multi=True):
+            if "\\u" in value and unpaired_surrogate_in_json(value):
+                return f"{name}: {UNPAIRED_SURROGATE}"
     return None
 
 

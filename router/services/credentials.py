@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from router.db import Executor, utcnow
@@ -24,6 +24,7 @@ from router.domain.errors import (
     RuleViolation,
 )
 from router.models import ApiKey, OAuthClient, OAuthToken, Organisation
+from router.precompiled import Precompiled
 from router.services.caller import Caller, Scope, parse_scopes
 from router.services.concurrency import serialised
 from router.services.organisations import PARTNER_KINDS
@@ -264,6 +265,9 @@ _TOKEN = (
     .join(Organisation, Organisation.id == OAuthClient.organisation_id)
     .where(OAuthToken.token_digest == bindparam("digest"))
 )
+# Run on the connection's DBAPI cursor (router.precompiled): every request with a key reads it.
+_KEY_RUN = Precompiled(_KEY)
+_TOKEN_RUN = Precompiled(_TOKEN)
 # A plain UPDATE of the table, not a versioned one: concurrent uses of a key never conflict.
 _KEY_USED = (
     update(ApiKey.__table__)
@@ -306,7 +310,8 @@ def authenticate(
         )
     now = utcnow()
     key_digest = digest(credential)
-    key = executor.execute(_KEY, {"digest": key_digest}).first()
+    connection = executor if isinstance(executor, Connection) else executor.connection()
+    key = _KEY_RUN.first(connection, {"digest": key_digest})
     if key is not None:
         key_id, prefix, scopes, revoked_at, expires_at, last_used_at, organisation_id, pic = key
         if revoked_at is not None:
@@ -318,7 +323,7 @@ def authenticate(
             executor.execute(_KEY_USED, {"key_id": key_id, "now": now})
             executor.commit()
         return Caller(organisation_id, pic, prefix, frozenset(scopes.split()), load_organisation)
-    token = executor.execute(_TOKEN, {"digest": key_digest}).first()
+    token = _TOKEN_RUN.first(connection, {"digest": key_digest})
     if token is not None:
         revoked, expires_at, scope, client_id, client_revoked_at, organisation_id, pic = token
         if revoked or client_revoked_at is not None:

@@ -15,9 +15,11 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import Connection, Engine, Table, insert
+from sqlalchemy.engine import Dialect
 
 from router.db import Executor
+from router.precompiled import Precompiled
 
 
 @dataclass
@@ -33,6 +35,10 @@ class GroupWriter:
     def __init__(self, table: Table) -> None:
         self.table = table
         self._insert = insert(table)
+        # A group of one row (the usual one) runs precompiled on the connection's cursor, one
+        # statement per set of columns given (router.precompiled); a larger group is Core's
+        # executemany.
+        self._insert_one: dict[tuple[str, ...], Precompiled | None] = {}
         self._queue: list[_Row] = []
         self._queue_lock = threading.Lock()
         self._writer = threading.Lock()
@@ -53,7 +59,15 @@ class GroupWriter:
     def _commit(self, session: Executor, group: list[_Row]) -> None:
         try:
             try:
-                session.execute(self._insert, [row.values for row in group])
+                values = group[0].values
+                if (
+                    len(group) == 1
+                    and isinstance(session, Connection)
+                    and (one := self._precompiled(session.dialect, values)) is not None
+                ):
+                    one.execute(session, values)
+                else:
+                    session.execute(self._insert, [row.values for row in group])
                 session.commit()
             except Exception:
                 session.rollback()
@@ -67,6 +81,19 @@ class GroupWriter:
         finally:
             for row in group:
                 row.done.set()
+
+    def _precompiled(self, dialect: Dialect, values: dict[str, Any]) -> Precompiled | None:
+        """The precompiled INSERT of these columns, or None when Core must run it.
+
+        Core runs it when the values leave out a column whose default SQLAlchemy computes.
+        """
+        columns = tuple(values)
+        if columns not in self._insert_one:
+            statement: Precompiled | None = Precompiled(self._insert, column_keys=columns)
+            if not statement.runs_on(dialect):
+                statement = None
+            self._insert_one[columns] = statement
+        return self._insert_one[columns]
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, dict[str, GroupWriter]] = weakref.WeakKeyDictionary()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.orm import Session
 
 from router import metrics
@@ -21,6 +21,7 @@ from router.domain.escn import Escn, parse_escn
 from router.domain.lifecycle import CardState
 from router.domain.verification import VerdictReason, parse_scan, verdict_reason
 from router.models import VerificationRecord
+from router.precompiled import Precompiled
 from router.services.caller import Caller, Scope
 from router.services.group_commit import group_writer
 from router.services.lookups import CardFacts, card_facts, organisation_id
@@ -142,6 +143,20 @@ def verify_for_peer(
 # Built once: compiled once per process, whatever the values. ``inline()``: nothing reads the new
 # row's id, so no ``RETURNING id`` (and no result to build) on PostgreSQL.
 _INSERT_RECORD = insert(VerificationRecord).inline()
+_RECORD_COLUMNS = (
+    "at",
+    "partner_id",
+    "partner_credential",
+    "card_number",
+    "issuer_id",
+    "valid",
+    "reason",
+    "partner_router",
+    "partner_identifier",
+    "partner_name",
+)
+# Run on the connection's DBAPI cursor (router.precompiled), compiled for exactly these columns.
+_INSERT_RECORD_RUN = Precompiled(_INSERT_RECORD, column_keys=_RECORD_COLUMNS)
 
 
 def _record(
@@ -174,7 +189,8 @@ def _record(
     if writer is not None:
         writer.write(session, values)
     else:
-        session.execute(_INSERT_RECORD, values)
+        connection = session if isinstance(session, Connection) else session.connection()
+        _INSERT_RECORD_RUN.execute(connection, values)
         session.commit()
     metrics.child(metrics.VERIFICATIONS, verdict.reason.value if verdict.reason else "VALID").inc()
 

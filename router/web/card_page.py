@@ -7,7 +7,11 @@ gets the v2 CardStatusView instead, as ``/api/v2/cards/{escn}/status`` answers i
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+from functools import lru_cache
+
+from flask import Blueprint, Response, current_app, request
+from werkzeug.datastructures import LanguageAccept, MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from router.anonymous_limits import limit_anonymous_lookup
 from router.api.problems import ANSWERED_BY_HEADER, render_router_error
@@ -33,22 +37,41 @@ SECURITY_HEADERS = {
 }
 
 
-def wants_json() -> bool:
-    """True when the client prefers JSON to HTML (browsers send text/html first)."""
-    accept = request.accept_mimetypes
+# A browser, a phone or a scanner app sends the same few Accept and Accept-Language values over
+# and over: each is parsed once per process (as werkzeug's request attributes parse it), not on
+# every scan. Bounded: the headers are the client's to choose.
+_HEADER_VALUES_KEPT = 256
+
+
+@lru_cache(maxsize=_HEADER_VALUES_KEPT)
+def _prefers_json(accept_header: str | None) -> bool:
+    accept = parse_accept_header(accept_header, MIMEAccept)
     best = accept.best_match(["text/html", "application/json"])
     return best == "application/json" and accept["application/json"] > accept["text/html"]
 
 
+@lru_cache(maxsize=_HEADER_VALUES_KEPT)
+def _messages_for(accept_language: str | None) -> Messages:
+    return Messages(negotiate(parse_accept_header(accept_language, LanguageAccept)))
+
+
+def wants_json() -> bool:
+    """True when the client prefers JSON to HTML (browsers send text/html first)."""
+    return _prefers_json(request.environ.get("HTTP_ACCEPT"))
+
+
 def messages() -> Messages:
     """The catalogue of the visitor's preferred language."""
-    return Messages(negotiate(request.accept_languages))
+    return _messages_for(request.environ.get("HTTP_ACCEPT_LANGUAGE"))
 
 
 def _page(template: str, status: int, **context: object) -> Response:
     text = messages()
+    # Rendered by Jinja directly: the pages use only what they are given, not the request,
+    # session and config Flask's render_template adds to every template's context.
+    page = current_app.jinja_env.get_template(template)
     response = Response(
-        render_template(template, t=text, lang=text.language, **context),
+        page.render(t=text, lang=text.language, **context),
         status=status,
         mimetype="text/html",
     )

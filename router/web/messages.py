@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from markupsafe import Markup, escape
+
 DEFAULT_LANGUAGE = "en"
 
 CATALOGUES: dict[str, dict[str, str]] = {
@@ -120,6 +122,12 @@ class Messages:
 
     def __init__(self, language: str) -> None:
         self.language = language if language in CATALOGUES else DEFAULT_LANGUAGE
+        own, default = CATALOGUES[self.language], CATALOGUES[DEFAULT_LANGUAGE]
+        # Every message of the language (English where it lacks one), escaped for HTML once:
+        # a page reads them by key without a call and without escaping them again.
+        self.html: dict[str, Markup] = {
+            key: escape(own.get(key) or default[key]) for key in {**default, **own}
+        }
 
     def __call__(self, key: str, **values: object) -> str:
         """The message ``key``, formatted with ``values``; English when this language lacks it."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, exc, func, select
 
 from router.db import utcnow
 from router.models import VerificationRecord
@@ -89,3 +90,55 @@ def test_a_bad_row_in_a_group_fails_alone(db):
 def test_only_sqlite_groups_its_commits(db):
     writer = group_writer(db.engine, VerificationRecord.__table__)
     assert (writer is not None) == (db.engine.dialect.name == "sqlite")
+
+
+def _full_row(number: str | None = NUMBER) -> dict:
+    """A verification record as the service writes it: every column given."""
+    return {
+        "at": utcnow(),
+        "partner_id": None,
+        "partner_credential": str(next(_tags)),
+        "card_number": number,
+        "issuer_id": None,
+        "valid": True,
+        "reason": None,
+        "partner_router": None,
+        "partner_identifier": None,
+        "partner_name": None,
+    }
+
+
+def test_a_row_alone_on_a_lookup_connection_is_committed_and_counted_as_a_statement(db):
+    """A group of one row runs precompiled on the cursor: still one INSERT, committed."""
+    writer = GroupWriter(VerificationRecord.__table__)
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    with db.lookup_connection() as connection:
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            writer.write(connection, _full_row())
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        assert _count(db) == 1  # seen by another connection once write returns
+    assert [statement.split()[0] for statement in sent] == ["INSERT"]
+
+
+def test_a_bad_row_alone_fails_wrapped_and_the_next_is_written(db):
+    writer = GroupWriter(VerificationRecord.__table__)
+    with db.lookup_connection() as connection:
+        with pytest.raises(exc.IntegrityError):  # a record needs its card number
+            writer.write(connection, _full_row(None))
+        writer.write(connection, _full_row())
+    assert _count(db) == 1
+
+
+def test_a_row_leaving_out_a_defaulted_column_gets_its_default(db):
+    # ``at`` has a Python-side default: such a row is Core's to insert.
+    writer = GroupWriter(VerificationRecord.__table__)
+    with db.lookup_connection() as connection:
+        writer.write(connection, {"card_number": NUMBER, "valid": True})
+    with db.session() as session:
+        assert session.scalar(select(VerificationRecord.at)) is not None

@@ -175,3 +175,43 @@ def test_every_message_is_translated_in_every_language():
     assert {f"reason.{r.value}" for r in VerdictReason} <= english
     for language, catalogue in CATALOGUES.items():
         assert set(catalogue) == english, language
+
+
+def test_the_pages_messages_are_the_catalogues_escaped_for_html():
+    from markupsafe import escape
+
+    from router.web.messages import CATALOGUES, Messages
+
+    for language in CATALOGUES:
+        text = Messages(language)
+        assert text.html == {key: escape(text(key)) for key in CATALOGUES["en"]}
+    # An apostrophe (French) is escaped as Jinja escapes any other value of the page.
+    assert "&#39;" in Messages("fr").html["page_title"]
+
+
+@pytest.mark.parametrize(
+    ("accept", "accept_language"),
+    [
+        ("application/json", "fr-CH, fr;q=0.9"),
+        ("text/html,application/json;q=0.9", "de, en;q=0.5"),
+        ("application/json;q=0.5,text/html;q=0.4", None),
+        (None, "fr;q=0,en;q=0.1"),
+    ],
+)
+def test_accept_headers_are_read_as_werkzeug_reads_them(app, accept, accept_language):
+    from router.web import card_page
+    from router.web.messages import Messages, negotiate
+
+    headers = {"Accept": accept, "Accept-Language": accept_language}
+    sent = {name: value for name, value in headers.items() if value is not None}
+    for _ in range(2):  # the second time from the per-process cache
+        with app.test_request_context("/cards/x", headers=sent):
+            from flask import request
+
+            best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+            prefers_json = best == "application/json" and (
+                request.accept_mimetypes["application/json"] > request.accept_mimetypes["text/html"]
+            )
+            assert card_page.wants_json() is prefers_json
+            expected = Messages(negotiate(request.accept_languages)).language
+            assert card_page.messages().language == expected
