@@ -160,7 +160,8 @@ def main() -> None:
 
         @event.listens_for(app.extensions["escr.database"].engine, "before_cursor_execute")
         def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
-            if statement.lstrip().upper().startswith("SELECT") or _is_set(statement):
+            # A search's page is a WITH statement (its matches, materialised).
+            if statement.lstrip().upper().startswith(("SELECT", "WITH")) or _is_set(statement):
                 captured.append((statement, parameters))
 
         rows = []

@@ -14,7 +14,7 @@ import io
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select, text, update
+from sqlalchemy import event, func, inspect, select, text, update
 
 from router import migrate
 from router.models import Card, Organisation, Person, PersonOrganisation
@@ -279,6 +279,39 @@ def test_the_migration_backfills_counts_and_copies(
     migrate.upgrade(database_url)
     db.engine.dispose()
     _assert_exact(client, db, uni, other_uni)
+
+
+def test_migration_0013_copies_the_holders_esi_onto_cards_and_back(
+    client, uni, other_uni, population, db, database_url
+):
+    found_before = _search(client, uni, "/api/v2/cards", "fr")
+    db.engine.dispose()
+    migrate.downgrade(database_url, "0012")
+    columns = {c["name"] for c in inspect(db.engine).get_columns("cards")}
+    person_indexes = {i["name"] for i in inspect(db.engine).get_indexes("persons")}
+    assert "holder_esi" not in columns and "ix_persons_esi_trgm" in person_indexes
+    # A card written while downgraded (a copy of the first one's fields, another number) has no
+    # copy of its holder's ESI until the upgrade's backfill gives it one.
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO cards (card_number, person_id, issuer_id, card_type, state,"
+                " issued_at, expires_at, display_name, created_at, updated_at, version)"
+                " SELECT 'downgraded-0013', person_id, issuer_id, card_type, state, issued_at,"
+                " expires_at, 'Downgraded', created_at, updated_at, 1 FROM cards"
+                " WHERE id = (SELECT min(id) FROM cards)"
+            )
+        )
+    migrate.upgrade(database_url)
+    db.engine.dispose()
+    card_indexes = {i["name"] for i in inspect(db.engine).get_indexes("cards")}
+    person_indexes = {i["name"] for i in inspect(db.engine).get_indexes("persons")}
+    assert "ix_cards_issuer_holder_esi_trgm" in card_indexes
+    assert "ix_persons_esi_trgm" not in person_indexes
+    _assert_exact(client, db, uni, other_uni)
+    found, total = _search(client, uni, "/api/v2/cards", "fr")  # every holder's ESI is French
+    assert sorted(found) == sorted([*found_before[0], "downgraded-0013"])
+    assert total == found_before[1] + 1 == len(NAMES) + 1
 
 
 def _search(client, tenant, path: str, text: str) -> tuple[list[str], int]:
