@@ -81,6 +81,7 @@ def _queries(total: int, names: str) -> list[tuple[str, str]]:
         ("persons sort identifier", f"/api/v2/persons?size={SIZE}&sort=identifier"),
         ("persons sort createdAt", f"/api/v2/persons?size={SIZE}&sort=createdAt,desc"),
         ("persons search email", f"/api/v2/persons?size={SIZE}&search=s{probe}@"),
+        ("persons search esi", f"/api/v2/persons?size={SIZE}&search=FR:{probe:09d}"),
         ("persons deepest page", f"/api/v2/persons?page={deepest}&size={SIZE}"),
         ("persons deepest, fullName", f"/api/v2/persons?page={deepest}&size={SIZE}&sort=fullName"),
         (
@@ -159,10 +160,12 @@ def main() -> None:
 
         @event.listens_for(app.extensions["escr.database"].engine, "before_cursor_execute")
         def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
-            if statement.lstrip().upper().startswith("SELECT") or _is_set(statement):
+            # A search's page is a WITH statement (its matches, materialised).
+            if statement.lstrip().upper().startswith(("SELECT", "WITH")) or _is_set(statement):
                 captured.append((statement, parameters))
 
         rows = []
+        print(f"load before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
         bare_conn = psycopg.connect(libpq_url(url), autocommit=True)
         total = options.cards // options.institutions
         for name, path in _queries(total, options.names):
@@ -201,6 +204,7 @@ def main() -> None:
                         )
                         print("\n".join(r[0] for r in plan.fetchall()))
         bare_conn.close()
+        print(f"load after: {os.getloadavg()[0]:.2f} (1 min)")
         print(f"\n{'query':32} {'p50 ms':>8} {'p99 ms':>8} {'SQL p50':>8} {'SQL p99':>8}  total")
         for name, p50, p99, s50, s99, found in rows:
             print(f"{name:32} {p50:8.1f} {p99:8.1f} {s50:8.1f} {s99:8.1f}  {found}")

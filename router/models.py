@@ -22,11 +22,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from router.db import Base, UTCDateTime, utcnow
 
 
-def trigram_index(name: str, column: str) -> Index:
-    """A trigram (pg_trgm GIN) index for ``ILIKE '%text%'`` searches; a plain index elsewhere."""
-    return Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
-
-
 def scoped_trigram_index(name: str, scope: str, column: str) -> Index:
     """A trigram index of ``column`` within each ``scope`` (pg_trgm and btree_gin); plain elsewhere.
 
@@ -159,8 +154,8 @@ class Person(Base):
     """A person known by their ESI; what each organisation says of them is in the links."""
 
     __tablename__ = "persons"
-    # Substring search on the ESI (PostgreSQL: trigrams; SQLite: a plain index, unused by LIKE).
-    __table_args__ = (trigram_index("ix_persons_esi_trgm", "esi"),)
+    # No search reads the persons table: each organisation's searches read its links' and cards'
+    # copies of the ESI (person_esi, holder_esi), with trigram indexes scoped to it.
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     esi: Mapped[str] = mapped_column(String(255), unique=True)
@@ -265,6 +260,7 @@ class Card(Base):
         Index("ix_cards_issuer_created_at", "issuer_id", "created_at", "id"),
         scoped_trigram_index("ix_cards_issuer_card_number_trgm", "issuer_id", "card_number"),
         scoped_trigram_index("ix_cards_issuer_display_name_trgm", "issuer_id", "display_name"),
+        scoped_trigram_index("ix_cards_issuer_holder_esi_trgm", "issuer_id", "holder_esi"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -282,6 +278,10 @@ class Card(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = version_column()
+    # A copy of the holder's ESI, so that a search of the issuer's cards reads one table with
+    # indexes scoped to the issuer. Written by triggers only (migration 0013), on every insert
+    # of a card, change of its holder and change of the person's ESI.
+    holder_esi: Mapped[str | None] = mapped_column(String(255), server_default=FetchedValue())
 
     person: Mapped[Person] = relationship(lazy="joined")
     issuer: Mapped[Organisation] = relationship(lazy="joined")

@@ -72,8 +72,9 @@ def paginate(
     column): counting, sorting and skipping to a deep page read one index and no table rows
     (a deferred join); only the page's own rows are loaded, by key. ``count_query`` counts the
     same rows without what only the sort needs (a join); ``count_in_page`` counts them in the
-    page's own query instead (``count(*) OVER ()``: one pass, for a search's few matches);
-    ``count`` gives the number without counting (a maintained count of an unfiltered list).
+    page's own query instead (``count(*) OVER ()`` over the matches: one pass, for a search's
+    few matches); ``count`` gives the number without counting (a maintained count of an
+    unfiltered list).
     """
     if not 0 <= request.page <= INT32_MAX:
         raise MalformedRequest(f"page must be between 0 and {INT32_MAX}.")
@@ -102,9 +103,9 @@ def paginate(
         items = list(session.scalars(ordered.offset(first_row).limit(size)).unique())
     else:
         if count_in_page:
-            # One pass over the matches gives the page and, beside each row, their number.
+            sort_keys = [column] if tie_breaker is column else [column, tie_breaker]
             page_rows = session.execute(
-                ordered.add_columns(func.count().over()).offset(first_row).limit(size)
+                _counted_page(query, sort_keys, descending).offset(first_row).limit(size)
             ).all()
             keys = [row[0] for row in page_rows]
             total = page_rows[0][1] if page_rows else None  # past the end: counted below
@@ -118,6 +119,28 @@ def paginate(
         counted = (query if count_query is None else count_query).order_by(None)
         total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     return Page(items=items, number=request.page, size=size, total_elements=total)
+
+
+def _counted_page(
+    query: Select[Any], sort_keys: Sequence[ColumnElement[Any]], descending: bool
+) -> Select[Any]:
+    """The keys of ``query``'s matches in sort order, each with the number of matches.
+
+    One pass over the matches gives the page and, beside each row, their number. The matches
+    are a materialised CTE on PostgreSQL, planned for all their rows: the number needs them all,
+    but the planner, costing the page's ``LIMIT`` as a fraction of a scan that could stop early,
+    would otherwise walk the whole sort index of the organisation, filtering every row, rather
+    than read the search indexes' few matches and sort them.
+    """
+    matches = (
+        query.add_columns(*(key.label(f"sort_{n}") for n, key in enumerate(sort_keys)))
+        .cte("matches")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    order = [matches.c[f"sort_{n}"] for n in range(len(sort_keys))]
+    return select(next(iter(matches.c)), func.count().over()).order_by(
+        *(key.desc() if descending else key.asc() for key in order)
+    )
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,24 @@
 
 The reference is the plain query the lists were before: every row of the organisation matched by
 ``ILIKE`` on the same columns, sorted by the key then the id (in the sort's direction), sliced.
-The totals of unfiltered lists (kept counts) and the links' copies of their persons' ESI and
-creation time (kept by triggers) stay exact through every writer, concurrent ones included.
+The totals of unfiltered lists (kept counts), the links' copies of their persons' ESI and
+creation time and the cards' copies of their holders' ESI (kept by triggers) stay exact through
+every writer, concurrent ones included.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, inspect, select, text, update
 
 from router import migrate
 from router.models import Card, Organisation, Person, PersonOrganisation
 from tests.api.test_concurrency import _at_once
-from tests.conftest import card_body, esi, person_body
+from tests.conftest import BACKENDS, card_body, esi, person_body
 
 NAMES = ["Ada", "ada", "Bob", None, "Ada", "Chloé", "b_b", "50%", "Bob", "Zoë", None, "Ada"]
 
@@ -147,7 +150,7 @@ def test_person_pages_equal_the_naive_query(client, uni, population, database_ur
 
 
 def _assert_exact(client, db, *tenants) -> None:
-    """Each tenant's list totals equal a count of its rows; each link's copies equal its person."""
+    """Each tenant's list totals equal a count of its rows; the copies equal their person's."""
     with db.session() as session:
         for tenant in tenants:
             org = session.scalar(
@@ -175,6 +178,12 @@ def _assert_exact(client, db, *tenants) -> None:
             )
         ).all()
         assert stale == []
+        stale_cards = session.execute(
+            select(Card.id)
+            .join(Person, Person.id == Card.person_id)
+            .where((Card.holder_esi != Person.esi) | Card.holder_esi.is_(None))
+        ).all()
+        assert stale_cards == []
 
 
 def test_counts_and_copies_stay_exact_through_every_writer(client, uni, other_uni, population, db):
@@ -270,3 +279,181 @@ def test_the_migration_backfills_counts_and_copies(
     migrate.upgrade(database_url)
     db.engine.dispose()
     _assert_exact(client, db, uni, other_uni)
+
+
+def test_migration_0013_copies_the_holders_esi_onto_cards_and_back(
+    client, uni, other_uni, population, db, database_url
+):
+    found_before = _search(client, uni, "/api/v2/cards", "fr")
+    db.engine.dispose()
+    migrate.downgrade(database_url, "0012")
+    columns = {c["name"] for c in inspect(db.engine).get_columns("cards")}
+    person_indexes = {i["name"] for i in inspect(db.engine).get_indexes("persons")}
+    assert "holder_esi" not in columns and "ix_persons_esi_trgm" in person_indexes
+    # A card written while downgraded (a copy of the first one's fields, another number) has no
+    # copy of its holder's ESI until the upgrade's backfill gives it one.
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO cards (card_number, person_id, issuer_id, card_type, state,"
+                " issued_at, expires_at, display_name, created_at, updated_at, version)"
+                " SELECT 'downgraded-0013', person_id, issuer_id, card_type, state, issued_at,"
+                " expires_at, 'Downgraded', created_at, updated_at, 1 FROM cards"
+                " WHERE id = (SELECT min(id) FROM cards)"
+            )
+        )
+    migrate.upgrade(database_url)
+    db.engine.dispose()
+    card_indexes = {i["name"] for i in inspect(db.engine).get_indexes("cards")}
+    person_indexes = {i["name"] for i in inspect(db.engine).get_indexes("persons")}
+    assert "ix_cards_issuer_holder_esi_trgm" in card_indexes
+    assert "ix_persons_esi_trgm" not in person_indexes
+    _assert_exact(client, db, uni, other_uni)
+    found, total = _search(client, uni, "/api/v2/cards", "fr")  # every holder's ESI is French
+    assert sorted(found) == sorted([*found_before[0], "downgraded-0013"])
+    assert total == found_before[1] + 1 == len(NAMES) + 1
+
+
+def _search(client, tenant, path: str, text: str) -> tuple[list[str], int]:
+    """Every item a search finds (by identifier or card number), and its totalElements."""
+    reply = client.get(path, query_string={"search": text, "size": 1000}, headers=tenant.headers)
+    assert reply.status_code == 200, reply.json
+    key = "cardNumber" if path.endswith("cards") else "identifier"
+    return [item[key] for item in reply.json["content"]], reply.json["page"]["totalElements"]
+
+
+def test_a_person_search_matches_each_column_and_lists_each_person_once(client, uni, other_uni):
+    bodies = {
+        "name": person_body(esi("N001"), uni.pic, fullName="Ann Qx7", email="qax@example.org"),
+        "email": person_body(esi("E001"), uni.pic, fullName="Bo", email="qX7@example.org"),
+        "esi": person_body(esi("QX7001"), uni.pic, fullName="Cy", email="c@example.org"),
+        "all": person_body(esi("Q001qx7"), uni.pic, fullName="qx7", email="qx7@example.org"),
+        "none": person_body(esi("Z001"), uni.pic, fullName="Q_x7", email="q%x7@example.org"),
+    }
+    for body in bodies.values():
+        assert client.post("/api/v2/persons", json=body, headers=uni.headers).status_code == 201
+    # Another organisation's person matching every column is not the caller's.
+    elsewhere = person_body(esi("QX7999"), other_uni.pic, fullName="Qx7", email="qx7@x.org")
+    assert (
+        client.post("/api/v2/persons", json=elsewhere, headers=other_uni.headers).status_code == 201
+    )
+    found, total = _search(client, uni, "/api/v2/persons", "Qx7")
+    expected = [bodies[k]["identifier"] for k in ("name", "email", "esi", "all")]
+    assert sorted(found) == sorted(expected) and len(found) == len(set(found)) == total == 4
+    # LIKE's wildcards are plain characters in a search.
+    assert _search(client, uni, "/api/v2/persons", "q_x") == ([bodies["none"]["identifier"]], 1)
+    assert _search(client, uni, "/api/v2/persons", "q%x") == ([bodies["none"]["identifier"]], 1)
+    assert _search(client, uni, "/api/v2/persons", "q\\x") == ([], 0)
+
+
+def test_a_card_search_matches_each_column_and_lists_each_card_once(client, uni, other_uni, db):
+    holders = {"plain": esi("P001"), "esi": esi("HOLDERQX7"), "both": esi("BOTH9")}
+    for holder in holders.values():
+        body = person_body(holder, uni.pic)
+        assert client.post("/api/v2/persons", json=body, headers=uni.headers).status_code == 201
+
+    def issue(holder: str, name: str) -> str:
+        body = card_body(holder, uni.pic, displayName=name)
+        reply = client.post("/api/v2/cards", json=body, headers=uni.headers)
+        assert reply.status_code == 201, reply.json
+        return reply.json["cardNumber"]
+
+    by_number = issue(holders["plain"], "Plain")
+    fragment = by_number[:8]  # the number's own digits (its time field), in no other card's
+    by_name = issue(holders["plain"], f"Named {fragment.upper()}")
+    by_esi = issue(holders["esi"], "Other")
+    # A holder's card number and name both matching: one card, counted once.
+    both = issue(holders["both"], "both9")
+    assert _search(client, uni, "/api/v2/cards", "both9") == ([both], 1)
+    found, total = _search(client, uni, "/api/v2/cards", fragment)
+    assert sorted(found) == sorted([by_number, by_name]) and total == 2
+    found, total = _search(client, uni, "/api/v2/cards", "holderqx7")
+    assert (found, total) == ([by_esi], 1)
+    # Another organisation's card of the same holder is not the caller's.
+    assert (
+        client.put(
+            f"/api/v2/persons/{holders['esi']}",
+            json=person_body(holders["esi"], other_uni.pic),
+            headers=other_uni.headers,
+        ).status_code
+        == 200
+    )
+    reply = client.post(
+        "/api/v2/cards", json=card_body(holders["esi"], other_uni.pic), headers=other_uni.headers
+    )
+    assert reply.status_code == 201, reply.json
+    assert _search(client, uni, "/api/v2/cards", "HolderQX7") == ([by_esi], 1)
+    assert _search(client, other_uni, "/api/v2/cards", "HolderQX7")[1] == 1
+    assert _search(client, uni, "/api/v2/cards", "holder_x7") == ([], 0)
+    # The card's copy of its holder's ESI follows a change of the ESI (by any writer).
+    with db.session() as session:
+        session.execute(
+            update(Person).where(Person.esi == holders["esi"]).values(esi=esi("RENAMED7"))
+        )
+        session.commit()
+    assert _search(client, uni, "/api/v2/cards", "holderqx7") == ([], 0)
+    assert _search(client, uni, "/api/v2/cards", "renamed7") == ([by_esi], 1)
+    _assert_exact(client, db, uni, other_uni)
+
+
+# EXPLAIN pins PostgreSQL's plans; SQLite's LIKE reads no index (its searches scan).
+@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgresql"], indirect=True)
+def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(client, db, uni, other_uni):
+    """Each list's search ORs the three scoped trigram indexes of one table: no join, no scan."""
+    with db.session() as session:
+        ids = dict(session.execute(select(Organisation.identifier, Organisation.id)).all())
+        scope = {"uni": ids[uni.pic], "other": ids[other_uni.pic]}
+        for statement in (
+            "INSERT INTO persons (esi, created_at, updated_at, version)"
+            " SELECT 'urn:schac:personalUniqueCode:int:esi:FR:' || lpad(g::text, 9, '0'),"
+            " now(), now(), 1 FROM generate_series(1, 8000) g",
+            "INSERT INTO person_organisations (person_id, organisation_id, academic_level,"
+            " full_name, email, created_at, updated_at)"
+            " SELECT id, CASE WHEN id % 10 = 0 THEN :uni ELSE :other END, 'MASTER',"
+            " md5(id::text), 's' || id || '@u.example', now(), now() FROM persons",
+            "INSERT INTO cards (card_number, person_id, issuer_id, card_type, state, issued_at,"
+            " expires_at, display_name, created_at, updated_at, version)"
+            " SELECT md5(id::text || 'n'), id, CASE WHEN id % 10 = 0 THEN :uni ELSE :other END,"
+            " 'SMART_CDZ', 'ACTIVE', '2026-09-01', '2030-08-31', md5(id::text), now(), now(), 1"
+            " FROM persons",
+        ):
+            session.execute(text(statement), scope)
+        session.commit()
+    # As after a load: the GIN indexes' pending entries merged, statistics taken.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM ANALYZE persons, person_organisations, cards")
+    pages: list[tuple[str, Any]] = []
+
+    @event.listens_for(db.engine, "before_cursor_execute")
+    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if "OVER ()" in statement:
+            pages.append((statement, parameters))
+
+    try:
+        for path, search in (
+            ("/api/v2/cards", hashlib.md5(b"1230").hexdigest()[:6]),
+            ("/api/v2/cards", "FR:000001230"),
+            ("/api/v2/persons", hashlib.md5(b"1230").hexdigest()[:6]),
+            ("/api/v2/persons", "s1230@"),
+        ):
+            reply = client.get(path, query_string={"search": search}, headers=uni.headers)
+            assert reply.status_code == 200 and reply.json["page"]["totalElements"] >= 1, search
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    assert len(pages) == 4
+    for n, (statement, parameters) in enumerate(pages):
+        with db.engine.connect() as conn, conn.begin():
+            conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")  # as the search sets it
+            explained = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+            plan = "\n".join(row[0] for row in explained)
+        table = "cards" if n < 2 else "person_organisations"
+        columns = (
+            ["card_number", "display_name", "holder_esi"]
+            if table == "cards"
+            else ["full_name", "email", "esi"]
+        )
+        prefix = "ix_cards_issuer" if table == "cards" else "ix_person_organisations_org"
+        indexes = [f"{prefix}_{column}_trgm" for column in columns]
+        assert "BitmapOr" in plan and f"Bitmap Heap Scan on {table}" in plan, plan
+        assert all(f"Bitmap Index Scan on {index}" in plan for index in indexes), plan
+        assert "Seq Scan" not in plan and "Join" not in plan and "persons" not in plan, plan
