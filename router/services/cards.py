@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,8 +52,8 @@ from router.services.pagination import (
     Page,
     PageRequest,
     favour_bitmap_scans,
-    like_pattern,
     paginate,
+    search_condition,
 )
 from router.services.persons import visible_links
 
@@ -287,15 +287,14 @@ def list_cards(
     query = select(Card.id).where(own)
     if request.search:
         favour_bitmap_scans(session)
-        pattern = like_pattern(request.search)
         # The card's own columns and its copy of the holder's ESI, each with a trigram index
         # scoped to the issuer on PostgreSQL: the planner ORs the three indexes' bitmaps and
         # reads each matching card once, sorting and counting in the same pass.
         query = query.where(
-            or_(
-                Card.card_number.ilike(pattern, escape="\\"),
-                Card.display_name.ilike(pattern, escape="\\"),
-                Card.holder_esi.ilike(pattern, escape="\\"),
+            search_condition(
+                session,
+                (Card.card_number, Card.display_name, Card.holder_esi),
+                request.search,
             )
         )
     return paginate(

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from router.domain.errors import MalformedRequest
@@ -169,6 +169,42 @@ def favour_bitmap_scans(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL random_page_cost = 1.1"))
+
+
+# The shortest last segment of a searched text with colons (``...:fr:12345678``) worth finding
+# first: a trigram index finds a pattern by its three-letter pieces, and one piece is the least.
+_DISTINCTIVE_MIN = 3
+
+
+def search_condition(
+    session: Session, columns: Sequence[ColumnElement[Any]], search: str
+) -> ColumnElement[bool]:
+    """Whether any of ``columns`` holds ``search``, case-blind, LIKE's wildcards taken literally.
+
+    Every ESI starts with ``urn:schac:personalUniqueCode:int:esi:``, so the three-letter pieces
+    of that start are in every row, and a trigram index scan for a whole ESI walks their entries
+    for the whole organisation before the few rare ones narrow it (about 40 ms at 300,000 rows).
+    On PostgreSQL a text with colons is therefore found by its last segment first (the code
+    part), through the indexes, and the rows found are then held to the whole text by a test no
+    index serves (``lower(column) LIKE lower(pattern)``, which is what ``ILIKE`` computes).
+    That is the same set of rows: a row holding the whole text holds its last segment.
+    """
+    pattern = like_pattern(search)
+    whole = or_(*(column.ilike(pattern, escape="\\") for column in columns))
+    distinctive = search.rpartition(":")[2]
+    if (
+        len(distinctive) < _DISTINCTIVE_MIN
+        or len(distinctive) == len(search)
+        or session.get_bind().dialect.name != "postgresql"
+    ):
+        return whole
+    found_by_index = or_(
+        *(column.ilike(like_pattern(distinctive), escape="\\") for column in columns)
+    )
+    held_to_whole = or_(
+        *(func.lower(column).like(func.lower(literal(pattern)), escape="\\") for column in columns)
+    )
+    return and_(found_by_index, held_to_whole)
 
 
 def like_pattern(text: str) -> str:

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -44,8 +44,8 @@ from router.services.pagination import (
     Page,
     PageRequest,
     favour_bitmap_scans,
-    like_pattern,
     paginate,
+    search_condition,
 )
 
 ACADEMIC_LEVELS = ("BACHELOR", "MASTER", "DOCTORATE")
@@ -259,15 +259,18 @@ def list_persons(
     query = select(PersonOrganisation.person_id).where(own)
     if request.search:
         favour_bitmap_scans(session)
-        pattern = like_pattern(request.search)
         # The link's three columns (the ESI is the link's copy), each with a trigram index
         # within the organisation on PostgreSQL: the planner ORs the three indexes' bitmaps and
         # reads each matching link once, sorting and counting in the same pass.
         query = query.where(
-            or_(
-                PersonOrganisation.full_name.ilike(pattern, escape="\\"),
-                PersonOrganisation.email.ilike(pattern, escape="\\"),
-                PersonOrganisation.person_esi.ilike(pattern, escape="\\"),
+            search_condition(
+                session,
+                (
+                    PersonOrganisation.full_name,
+                    PersonOrganisation.email,
+                    PersonOrganisation.person_esi,
+                ),
+                request.search,
             )
         )
     return paginate(
