@@ -96,14 +96,19 @@ class Precompiled:
             for key, driver_name, processor in compiled.binds
         }
 
-    def first(self, connection: Connection, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """The first row of the statement's result (as SQLAlchemy converts it), or None."""
-        dialect = connection.dialect
-        compiled = self._by_dialect.get(dialect) or self._compile(dialect)
+    def _run(self, connection: Connection, values: Mapping[str, Any]) -> tuple[_Compiled, Any]:
+        """The statement compiled for the connection's dialect, executed on a new cursor."""
+        compiled = self._by_dialect.get(connection.dialect) or self._compile(connection.dialect)
         parameters = self._parameters(compiled, values)
         cursor = _cursor(connection, compiled.sql, parameters)
         # Wraps and reports the driver's errors itself, and dispatches the cursor events.
         connection._cursor_execute(cursor, compiled.sql, parameters)
+        return compiled, cursor
+
+    def first(self, connection: Connection, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of the statement's result (as SQLAlchemy converts it), or None."""
+        dialect = connection.dialect
+        compiled, cursor = self._run(connection, values)
         try:
             row = cursor.fetchone()
             processors = compiled.result_processors
@@ -131,11 +136,7 @@ class Precompiled:
             connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT"
         ):
             connection.begin()
-        dialect = connection.dialect
-        compiled = self._by_dialect.get(dialect) or self._compile(dialect)
-        parameters = self._parameters(compiled, values)
-        cursor = _cursor(connection, compiled.sql, parameters)
-        connection._cursor_execute(cursor, compiled.sql, parameters)
+        _, cursor = self._run(connection, values)
         try:
             cursor.close()
         except BaseException as error:

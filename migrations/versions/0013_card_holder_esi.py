@@ -95,6 +95,7 @@ BACKFILL = {
 }
 
 
+# As in 0012, copied rather than imported: a migration stays as it was when it ran.
 def _extension_schema(bind: sa.Connection, name: str) -> str | None:
     """The schema extension ``name`` lives in, installing it in ``public`` if absent and allowed."""
     query = sa.text(
