@@ -37,7 +37,7 @@ from bench.pg_population import (
     pic_of,
     throwaway_database,
 )
-from router.app import create_app
+from router.app import create_app, freeze_start_up_objects
 from router.settings import Settings
 
 SIZE = 50
@@ -155,6 +155,7 @@ def main() -> None:
         )
         app = create_app(settings)
         client = app.test_client()
+        freeze_start_up_objects()  # as router.wsgi does in a worker
         headers = {"Authorization": f"Bearer {key}"}
         captured: list[tuple[str, Any]] = []
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -64,3 +66,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     document_plain_routes(api, app)
     app.cli.add_command(escr_group, "escr")
     return app
+
+
+def freeze_start_up_objects() -> int:
+    """Hide what a worker built at start-up from the garbage collector's full passes; how many.
+
+    A worker holds about 200,000 objects once the application is built (modules, SQLAlchemy's
+    mappings, schemas, templates), all of them alive as long as the process. Each full
+    collection walked them all: about 100 ms, every two or three seconds while lists were
+    served, which made the slowest list requests of ``bench/listing.py`` 110 to 140 ms while
+    their SQL took under 16 ms. Frozen (``gc.freeze``), they are no longer walked; what requests
+    create is collected as before.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

@@ -9,7 +9,7 @@ import sys
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from router.app import create_app
+from router.app import create_app, freeze_start_up_objects
 from router.logs import get_logger
 from router.schema_state import schema_problem
 
@@ -20,3 +20,5 @@ if _problem:
     # 3 is gunicorn's "worker failed to boot": the master stops instead of respawning it.
     sys.exit(3)
 app = DispatcherMiddleware(flask_app.wsgi_app, {"/esc-rest": flask_app.wsgi_app})
+# Last: everything the worker built so far lives as long as it does.
+freeze_start_up_objects()
