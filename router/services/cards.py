@@ -51,8 +51,8 @@ from router.services.pagination import (
     Keyed,
     Page,
     PageRequest,
-    favour_bitmap_scans,
     paginate,
+    plan_for_search,
     search_condition,
 )
 from router.services.persons import visible_links
@@ -286,7 +286,7 @@ def list_cards(
     own = Card.issuer_id == caller.organisation_id
     query = select(Card.id).where(own)
     if request.search:
-        favour_bitmap_scans(session)
+        plan_for_search(session)
         # The card's own columns and its copy of the holder's ESI, each with a trigram index
         # scoped to the issuer on PostgreSQL: the planner ORs the three indexes' bitmaps and
         # reads each matching card once, sorting and counting in the same pass.

@@ -43,8 +43,8 @@ from router.services.pagination import (
     Keyed,
     Page,
     PageRequest,
-    favour_bitmap_scans,
     paginate,
+    plan_for_search,
     search_condition,
 )
 
@@ -258,7 +258,7 @@ def list_persons(
     own = PersonOrganisation.organisation_id == caller.organisation_id
     query = select(PersonOrganisation.person_id).where(own)
     if request.search:
-        favour_bitmap_scans(session)
+        plan_for_search(session)
         # The link's three columns (the ESI is the link's copy), each with a trigram index
         # within the organisation on PostgreSQL: the planner ORs the three indexes' bitmaps and
         # reads each matching link once, sorting and counting in the same pass.

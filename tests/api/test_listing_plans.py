@@ -18,6 +18,7 @@ from sqlalchemy import event, func, inspect, select, text, update
 
 from router import migrate
 from router.models import Card, Organisation, Person, PersonOrganisation
+from router.services.pagination import SEARCH_PLANNING
 from tests.api.test_concurrency import _at_once
 from tests.conftest import BACKENDS, card_body, esi, person_body
 
@@ -465,7 +466,7 @@ def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(client, db, uni, oth
     assert len(pages) == 4
     for n, (statement, parameters) in enumerate(pages):
         with db.engine.connect() as conn, conn.begin():
-            conn.exec_driver_sql("SET LOCAL random_page_cost = 1.1")  # as the search sets it
+            conn.execute(SEARCH_PLANNING)  # as the search sets it
             explained = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
             plan = "\n".join(row[0] for row in explained)
         table = "cards" if n < 2 else "person_organisations"
@@ -485,3 +486,27 @@ def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(client, db, uni, oth
             conditions = [line for line in plan.splitlines() if "Index Cond" in line]
             assert all("%000001230%" in c and "fr:" not in c for c in conditions), plan
             assert "Filter" in plan and "lower(" in plan and "%fr:000001230%" in plan, plan
+    # A search is planned for its own text, even once psycopg has prepared its statement (its
+    # fifth run on a connection), when PostgreSQL could switch to a generic plan costed for no
+    # text in particular: the settings hold in the searching transaction, and only there.
+    seen: list[tuple[str, str]] = []
+
+    def settings(_conn, cursor, statement, _parameters, _context, _many) -> None:
+        if "OVER ()" in statement:
+            row = cursor.connection.execute(
+                "SELECT current_setting('plan_cache_mode'), current_setting('random_page_cost')"
+            ).fetchone()
+            seen.append(row)
+
+    event.listen(db.engine, "after_cursor_execute", settings)
+    try:
+        for search in ("e", "s1230@"):
+            reply = client.get(
+                "/api/v2/persons", query_string={"search": search}, headers=uni.headers
+            )
+            assert reply.status_code == 200 and reply.json["page"]["totalElements"] >= 1
+    finally:
+        event.remove(db.engine, "after_cursor_execute", settings)
+    assert seen == [("force_custom_plan", "1.1")] * 2
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
