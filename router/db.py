@@ -70,6 +70,11 @@ def engine_of(executor: Executor) -> Engine:
     return bind.engine if isinstance(bind, Connection) else bind
 
 
+def connection_of(executor: Executor) -> Connection:
+    """The Core connection an executor's statements run on (a session's joins its transaction)."""
+    return executor if isinstance(executor, Connection) else executor.connection()
+
+
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware in UTC."""
     return dt.datetime.now(dt.UTC)

@@ -13,10 +13,10 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from router.db import Executor, utcnow
+from router.db import Executor, connection_of, utcnow
 from router.domain.errors import (
     CredentialNotFound,
     MalformedRequest,
@@ -310,7 +310,7 @@ def authenticate(
         )
     now = utcnow()
     key_digest = digest(credential)
-    connection = executor if isinstance(executor, Connection) else executor.connection()
+    connection = connection_of(executor)
     key = _KEY_RUN.first(connection, {"digest": key_digest})
     if key is not None:
         key_id, prefix, scopes, revoked_at, expires_at, last_used_at, organisation_id, pic = key

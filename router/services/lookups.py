@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, case, null, select
+from sqlalchemy import bindparam, case, null, select
 
-from router.db import Executor
+from router.db import Executor, connection_of
 from router.models import Card, Organisation
 from router.precompiled import Precompiled
 
@@ -83,7 +83,7 @@ def card_facts(
     """
     # The statement runs on a Core connection: no ORM layer between. The QR-scan path passes
     # its own connection (no ORM session at all); others their session's.
-    connection = executor if isinstance(executor, Connection) else executor.connection()
+    connection = connection_of(executor)
     if display_name:
         row = _WITH_HOLDER_NAME_RUN.first(connection, {"number": number})
     elif display_name_for is not None:
@@ -100,6 +100,6 @@ _ORGANISATION_ID_RUN = Precompiled(_ORGANISATION_ID)
 
 def organisation_id(executor: Executor, identifier: str) -> int | None:
     """The id of the organisation with this PIC (or VAT number), if any; one statement."""
-    connection = executor if isinstance(executor, Connection) else executor.connection()
+    connection = connection_of(executor)
     row = _ORGANISATION_ID_RUN.first(connection, {"pic": identifier})
     return None if row is None else row[0]

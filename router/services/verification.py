@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from router import metrics
-from router.db import Executor, engine_of, utcnow
+from router.db import Executor, connection_of, engine_of, utcnow
 from router.domain.errors import CardNotFound, MalformedRequest
 from router.domain.escn import Escn, parse_escn
 from router.domain.lifecycle import CardState
@@ -189,7 +189,7 @@ def _record(
     if writer is not None:
         writer.write(session, values)
     else:
-        connection = session if isinstance(session, Connection) else session.connection()
+        connection = connection_of(session)
         _INSERT_RECORD_RUN.execute(connection, values)
         session.commit()
     metrics.child(metrics.VERIFICATIONS, verdict.reason.value if verdict.reason else "VALID").inc()
