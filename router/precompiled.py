@@ -86,10 +86,8 @@ class Precompiled:
     ) -> tuple[Any, ...] | dict[str, Any]:
         if compiled.positional:
             return tuple(
-                value if processor is None else processor(value)
-                for value, processor in (
-                    (values[key], processor) for key, _, processor in compiled.binds
-                )
+                values[key] if processor is None else processor(values[key])
+                for key, _, processor in compiled.binds
             )
         return {
             driver_name: values[key] if processor is None else processor(values[key])
