@@ -10,6 +10,7 @@ from sqlalchemy import event, exc, func, select
 
 from router.db import utcnow
 from router.models import VerificationRecord
+from router.services import verification
 from router.services.group_commit import GroupWriter, group_writer
 
 NUMBER = "f81d4fae-7dec-11d0-a765-001999999999"
@@ -94,18 +95,7 @@ def test_only_sqlite_groups_its_commits(db):
 
 def _full_row(number: str | None = NUMBER) -> dict:
     """A verification record as the service writes it: every column given."""
-    return {
-        "at": utcnow(),
-        "partner_id": None,
-        "partner_credential": str(next(_tags)),
-        "card_number": number,
-        "issuer_id": None,
-        "valid": True,
-        "reason": None,
-        "partner_router": None,
-        "partner_identifier": None,
-        "partner_name": None,
-    }
+    return {**dict.fromkeys(verification._RECORD_COLUMNS), **_row(number)}
 
 
 def test_a_row_alone_on_a_lookup_connection_is_committed_and_counted_as_a_statement(db):
