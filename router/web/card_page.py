@@ -7,7 +7,7 @@ gets the v2 CardStatusView instead, as ``/api/v2/cards/{escn}/status`` answers i
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from flask import Blueprint, Response, current_app, request
 from werkzeug.datastructures import LanguageAccept, MIMEAccept
@@ -52,7 +52,13 @@ def _prefers_json(accept_header: str | None) -> bool:
 
 @lru_cache(maxsize=_HEADER_VALUES_KEPT)
 def _messages_for(accept_language: str | None) -> Messages:
-    return Messages(negotiate(parse_accept_header(accept_language, LanguageAccept)))
+    return _messages_of(negotiate(parse_accept_header(accept_language, LanguageAccept)))
+
+
+@cache  # one per language of the catalogues: negotiate answers no other
+def _messages_of(language: str) -> Messages:
+    """The one catalogue of ``language``, its messages escaped once, shared by its header values."""
+    return Messages(language)
 
 
 def wants_json() -> bool:
