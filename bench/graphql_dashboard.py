@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from flask import Flask
 from sqlalchemy import event
 
 from router import migrate
@@ -27,7 +28,7 @@ QUERY = """query($n: Int!) { persons(first: $n) { totalCount edges { node {
             history { at event fromState toState actorOrganisation } } } } } }"""
 
 
-def _populate(app, count: int) -> str:
+def _populate(app: Flask, count: int) -> str:
     database = app.extensions["escr.database"]
     with database.session() as session:
         organisation = organisations.create_organisation(

@@ -163,7 +163,9 @@ def main() -> None:
         captured: list[tuple[str, Any]] = []
 
         @event.listens_for(app.extensions["escr.database"].engine, "before_cursor_execute")
-        def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        def capture(
+            _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+        ) -> None:
             # A search's page is a WITH statement (its matches, materialised).
             if statement.lstrip().upper().startswith(("SELECT", "WITH")) or _is_set(statement):
                 captured.append((statement, parameters))

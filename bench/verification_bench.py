@@ -11,7 +11,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from flask import Flask
 
 from router import migrate
 from router.app import create_app
@@ -19,7 +22,7 @@ from router.services import credentials, organisations
 from router.settings import Settings
 
 
-def _setup(url: str):
+def _setup(url: str) -> tuple[Flask, str, str]:
     migrate.upgrade(url)
     settings = Settings(
         database_url=url,
@@ -44,7 +47,7 @@ def _setup(url: str):
     return app, uni_key, partner_key
 
 
-def _time(label: str, count: int, call) -> None:
+def _time(label: str, count: int, call: Callable[[], object]) -> None:
     durations = []
     for _ in range(count):
         start = time.perf_counter()

@@ -45,7 +45,9 @@ class SweptMemoryStorage(MemoryStorage):
 
     SWEEP_INTERVAL = 1.0
 
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: str):
+    def __init__(
+        self, uri: str | None = None, wrap_exceptions: bool = False, **options: str
+    ) -> None:
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         self._next_sweep = 0.0
         self._sweeping = threading.Lock()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, request, send_from_directory
+from flask import Flask, Response, request, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from router.api.federation import PUBLIC_ENDPOINTS as FEDERATION_PUBLIC_ENDPOINTS
@@ -134,7 +134,7 @@ def init_api(app: Flask) -> RouterApi:
     api.register_blueprint(federation.peer_blp)
 
     @app.get("/docs/assets/<path:filename>")
-    def swagger_assets(filename: str):  # type: ignore[no-untyped-def]
+    def swagger_assets(filename: str) -> Response:
         """Swagger UI's JavaScript and CSS."""
         return send_from_directory(swagger_ui_path, filename)
 

@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from router.domain.errors import InvalidIdentifier
@@ -107,7 +108,9 @@ class EscnGenerator:
     still differ; the database's unique index is the last guard, and callers retry on a conflict.
     """
 
-    def __init__(self, clock_seq: int | None = None, clock=time.time_ns) -> None:
+    def __init__(
+        self, clock_seq: int | None = None, clock: Callable[[], int] = time.time_ns
+    ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
         self._clock_seq = secrets.randbits(14) if clock_seq is None else clock_seq & _CLOCK_SEQ_MASK

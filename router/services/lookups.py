@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, case, null, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, null, select
 
 from router.db import Executor, connection_of
 from router.models import Card, Organisation
@@ -45,7 +46,7 @@ _PUBLIC_COLUMNS = (
 )
 
 
-def _statement(*columns):  # type: ignore[no-untyped-def]
+def _statement(*columns: ColumnElement[Any]) -> Select[Any]:
     return (
         select(*columns)
         .join(Organisation, Organisation.id == Card.issuer_id)
