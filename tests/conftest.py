@@ -260,7 +260,7 @@ def registered(client: FlaskClient, uni: Tenant):
 class FakeDns:
     """Names the tests resolve without a network; numeric hosts go to the real resolver."""
 
-    def __init__(self, real):
+    def __init__(self, real) -> None:
         self.real = real
         self.names: dict[str, list[str]] = {}
         self.lookups: list[str] = []

@@ -57,7 +57,7 @@ class WebhookReceiver:
     shared by both cannot pass unnoticed.
     """
 
-    def __init__(self, port: int, secret: str, status: int = 204):
+    def __init__(self, port: int, secret: str, status: int = 204) -> None:
         self.port, self.secret, self.status = port, secret, status
         self.received: list[dict] = []
         self.server: ThreadingHTTPServer | None = None
@@ -75,7 +75,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append(
                     {
@@ -88,7 +88,7 @@ class WebhookReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args):
+            def log_message(self, *args) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
@@ -107,7 +107,7 @@ class TcpProxy:
     ``start`` listens again on the same port.
     """
 
-    def __init__(self, target_host: str, target_port: int):
+    def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
         self.port = free_port()
         self.listener: socket.socket | None = None

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from router import cli
 
 
-def test_partner_organisation_gets_a_verify_only_key(client, settings, monkeypatch, registered):
+def test_partner_organisation_gets_a_verify_only_key(client, settings, monkeypatch, registered) -> None:
     monkeypatch.setenv("ESCR_DATABASE_URL", settings.database_url)
     runner = CliRunner()
     created = runner.invoke(
@@ -27,7 +27,7 @@ def test_partner_organisation_gets_a_verify_only_key(client, settings, monkeypat
     assert client.get("/api/v2/persons", headers=headers).status_code == 403
 
 
-def test_holder_scope_can_be_granted(settings, monkeypatch, client):
+def test_holder_scope_can_be_granted(settings, monkeypatch, client) -> None:
     monkeypatch.setenv("ESCR_DATABASE_URL", settings.database_url)
     runner = CliRunner()
     runner.invoke(

@@ -19,7 +19,7 @@ def _count_serializers(monkeypatch) -> list[int]:
     return built
 
 
-def test_a_request_without_cookies_opens_no_cookie_session(app, client, monkeypatch):
+def test_a_request_without_cookies_opens_no_cookie_session(app, client, monkeypatch) -> None:
     built = _count_serializers(monkeypatch)
     response = client.get("/api/v2/cards/f81d4fae-7dec-11d0-a765-001999999999/status")
     assert response.status_code == 404
@@ -28,7 +28,7 @@ def test_a_request_without_cookies_opens_no_cookie_session(app, client, monkeypa
     assert "Cookie" not in response.headers.get("Vary", "")
 
 
-def test_the_session_still_works_for_whoever_uses_it(app, client, monkeypatch):
+def test_the_session_still_works_for_whoever_uses_it(app, client, monkeypatch) -> None:
     def remember() -> str:
         flask.session["seen"] = flask.session.get("seen", 0) + 1
         return str(flask.session["seen"])
@@ -43,7 +43,7 @@ def test_the_session_still_works_for_whoever_uses_it(app, client, monkeypatch):
     assert built
 
 
-def test_coroutine_functions_are_still_handed_to_async_to_sync(app, monkeypatch):
+def test_coroutine_functions_are_still_handed_to_async_to_sync(app, monkeypatch) -> None:
     async def later() -> str:
         return "done"
 

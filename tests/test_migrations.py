@@ -18,11 +18,11 @@ def _drift(url: str) -> list:
         engine.dispose()
 
 
-def test_migrated_schema_matches_the_models(database_url):
+def test_migrated_schema_matches_the_models(database_url) -> None:
     assert _drift(database_url) == []
 
 
-def test_migrations_downgrade_to_nothing_and_back(database_url):
+def test_migrations_downgrade_to_nothing_and_back(database_url) -> None:
     migrate.downgrade(database_url, "base")
     engine = make_engine(database_url)
     try:

@@ -22,7 +22,7 @@ def _key_digest(uni) -> str:
     return credentials.digest(uni.key)
 
 
-def test_rows_and_their_types_are_sqlalchemys(client, db, uni, registered):
+def test_rows_and_their_types_are_sqlalchemys(client, db, uni, registered) -> None:
     card = registered()
     number = card["escn"]
     # The key's last use is recorded: a timestamp column that is not NULL is read too.
@@ -51,14 +51,14 @@ def test_rows_and_their_types_are_sqlalchemys(client, db, uni, registered):
     assert key is not None and key[5] is not None and key[5].utcoffset().total_seconds() == 0
 
 
-def test_the_cursor_events_see_the_statement_and_its_parameters(db, registered):
+def test_the_cursor_events_see_the_statement_and_its_parameters(db, registered) -> None:
     number = registered()["escn"]
     seen: list[tuple[str, object, str]] = []
 
-    def before(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+    def before(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
         seen.append((statement, parameters, "before"))
 
-    def after(_conn, _cursor, statement, parameters, _context, _many):  # type: ignore[no-untyped-def]
+    def after(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
         seen.append((statement, parameters, "after"))
 
     with db.lookup_connection() as connection:
@@ -79,7 +79,7 @@ def test_the_cursor_events_see_the_statement_and_its_parameters(db, registered):
     assert number in (seen[0][1].values() if isinstance(seen[0][1], dict) else seen[0][1])
 
 
-def test_a_driver_error_is_wrapped_as_sqlalchemys(db):
+def test_a_driver_error_is_wrapped_as_sqlalchemys(db) -> None:
     missing = Precompiled(select(text("1")).select_from(text("no_such_table")))
     with db.lookup_connection() as connection:
         with pytest.raises(exc.DBAPIError) as raised:
@@ -89,7 +89,7 @@ def test_a_driver_error_is_wrapped_as_sqlalchemys(db):
         assert lookups.card_facts(connection, "no such card") is None
 
 
-def test_a_write_outside_autocommit_is_committed_by_the_connections_commit(db, registered):
+def test_a_write_outside_autocommit_is_committed_by_the_connections_commit(db, registered) -> None:
     number = registered()["escn"]
     run = verification._INSERT_RECORD_RUN
     values = {key: None for key in verification._RECORD_COLUMNS}
@@ -106,7 +106,7 @@ def test_a_write_outside_autocommit_is_committed_by_the_connections_commit(db, r
         assert session.scalar(count.where(VerificationRecord.card_number == number)) == 2
 
 
-def test_a_statement_needing_python_side_defaults_is_refused(db):
+def test_a_statement_needing_python_side_defaults_is_refused(db) -> None:
     # ``at`` has a Python default: only SQLAlchemy's execution context computes it.
     partial = Precompiled(insert(VerificationRecord), column_keys=["card_number", "valid"])
     with db.engine.connect() as connection, pytest.raises(ValueError, match="every column"):
@@ -122,7 +122,7 @@ def _terminate_pooled_backend(db) -> None:
 
 
 @ON_POSTGRESQL
-def test_a_connection_dropped_under_the_statement_is_invalidated(db, registered, monkeypatch):
+def test_a_connection_dropped_under_the_statement_is_invalidated(db, registered, monkeypatch) -> None:
     number = registered("779")["escn"]
     monkeypatch.setattr(router_db, "IDLE_BEFORE_PING", 3600.0)  # no check before use
     db.engine.dispose()
@@ -142,7 +142,7 @@ def test_a_connection_dropped_under_the_statement_is_invalidated(db, registered,
 @ON_POSTGRESQL
 def test_a_status_whose_connection_was_dropped_answers_503_and_the_next_works(
     client, db, uni, registered, monkeypatch
-):
+) -> None:
     number = registered("778")["escn"]
     monkeypatch.setattr(router_db, "IDLE_BEFORE_PING", 3600.0)  # the dead one is not pinged
     db.engine.dispose()

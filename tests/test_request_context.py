@@ -8,7 +8,7 @@ from router.models import Organisation
 from router.request_context import db_session, lookup_connection
 
 
-def test_a_session_asked_for_after_the_lookup_connection_runs_on_it(app, db, uni):
+def test_a_session_asked_for_after_the_lookup_connection_runs_on_it(app, db, uni) -> None:
     taken: list[int] = []
 
     def count(*_args: object) -> None:
@@ -27,7 +27,7 @@ def test_a_session_asked_for_after_the_lookup_connection_runs_on_it(app, db, uni
     assert len(taken) == 1
 
 
-def test_a_session_opened_first_stays_the_requests_executor(app, db):
+def test_a_session_opened_first_stays_the_requests_executor(app, db) -> None:
     with app.test_request_context("/"):
         session = db_session()
         assert lookup_connection() is session

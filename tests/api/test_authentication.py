@@ -40,7 +40,7 @@ def api_routes(app):
             yield rule, method
 
 
-def test_every_api_route_but_the_public_status_needs_a_credential(app, client):
+def test_every_api_route_but_the_public_status_needs_a_credential(app, client) -> None:
     checked = 0
     for rule, method in api_routes(app):
         values = {k: SAMPLE_ARGS.get(k, "x") for k in rule.arguments}
@@ -71,18 +71,18 @@ def test_every_api_route_but_the_public_status_needs_a_credential(app, client):
         {},
     ],
 )
-def test_missing_or_forged_credentials_are_401(client, uni, headers):
+def test_missing_or_forged_credentials_are_401(client, uni, headers) -> None:
     response = client.get("/api/v2/persons", headers=headers)
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
 
 
-def test_the_api_key_header_works_like_bearer(client, uni):
+def test_the_api_key_header_works_like_bearer(client, uni) -> None:
     assert client.get("/api/v2/persons", headers={"api_key": uni.key}).status_code == 200
     assert client.get("/api/v2/persons", headers=uni.headers).status_code == 200
 
 
-def test_revoked_and_expired_keys_are_401(client, uni, db):
+def test_revoked_and_expired_keys_are_401(client, uni, db) -> None:
     prefix = re.match(r"(escr_[0-9a-f]{8})_", uni.key).group(1)
     with db.session() as session:
         credentials.revoke_api_key(session, None, prefix)
@@ -98,7 +98,7 @@ def test_revoked_and_expired_keys_are_401(client, uni, db):
     assert response.status_code == 401 and "expired" in response.json["message"]
 
 
-def test_keys_are_stored_hashed(uni, db):
+def test_keys_are_stored_hashed(uni, db) -> None:
     with db.session() as session:
         stored = session.scalars(select(ApiKey)).all()
         assert stored
@@ -107,7 +107,7 @@ def test_keys_are_stored_hashed(uni, db):
             assert len(key.key_digest) == 64
 
 
-def test_key_management_over_the_api(client, uni):
+def test_key_management_over_the_api(client, uni) -> None:
     issued = client.post(
         "/api/x/api-keys", json={"name": "sgc", "scopes": ["cards:read"]}, headers=uni.headers
     )
@@ -137,7 +137,7 @@ def test_key_management_over_the_api(client, uni):
     assert client.get("/api/v2/cards", headers=fresh).status_code == 401
 
 
-def test_an_organisation_cannot_revoke_another_organisations_key(client, uni, other_uni):
+def test_an_organisation_cannot_revoke_another_organisations_key(client, uni, other_uni) -> None:
     prefix = re.match(r"(escr_[0-9a-f]{8})_", uni.key).group(1)
     response = client.delete(f"/api/x/api-keys/{prefix}", headers=other_uni.headers)
     assert response.status_code == 404
@@ -151,7 +151,7 @@ def _oauth_client(db, pic, scopes=None):
         return issued.record.client_id, issued.secret
 
 
-def test_oauth2_client_credentials_issue_expiring_scoped_tokens(client, uni, db):
+def test_oauth2_client_credentials_issue_expiring_scoped_tokens(client, uni, db) -> None:
     client_id, secret = _oauth_client(db, uni.pic)
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     response = client.post(
@@ -176,7 +176,7 @@ def test_oauth2_client_credentials_issue_expiring_scoped_tokens(client, uni, db)
     assert expired.status_code == 401 and "expired" in expired.json["message"]
 
 
-def test_oauth2_client_secret_in_the_form_body_and_revocation(client, uni, db):
+def test_oauth2_client_secret_in_the_form_body_and_revocation(client, uni, db) -> None:
     client_id, secret = _oauth_client(db, uni.pic, scopes=[Scope.CARDS_READ])
     response = client.post(
         "/oauth/token",
@@ -198,7 +198,7 @@ def test_oauth2_client_secret_in_the_form_body_and_revocation(client, uni, db):
     assert again.status_code in (400, 401) and again.json["error"] == "invalid_client"
 
 
-def test_oauth2_wrong_secret_is_refused(client, uni, db):
+def test_oauth2_wrong_secret_is_refused(client, uni, db) -> None:
     client_id, _ = _oauth_client(db, uni.pic)
     response = client.post(
         "/oauth/token",

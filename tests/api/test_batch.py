@@ -6,7 +6,7 @@ PERSONS = "/api/x/persons:batch"
 CARDS = "/api/x/cards:batch"
 
 
-def test_persons_batch_creates_updates_and_reports_unchanged(client, uni):
+def test_persons_batch_creates_updates_and_reports_unchanged(client, uni) -> None:
     items = [person_body(esi("B1"), uni.pic), person_body(esi("B2"), uni.pic)]
     first = client.post(PERSONS, json={"items": items}, headers=uni.headers)
     assert first.status_code == 200, first.json
@@ -26,7 +26,7 @@ def test_persons_batch_creates_updates_and_reports_unchanged(client, uni):
     assert third.json["summary"] == {"created": 0, "updated": 0, "unchanged": 2, "failed": 0}
 
 
-def test_a_bad_person_item_fails_alone_and_changes_nothing(client, uni):
+def test_a_bad_person_item_fails_alone_and_changes_nothing(client, uni) -> None:
     items = [
         person_body(esi("OK1"), uni.pic),
         person_body("not-an-esi", uni.pic),
@@ -55,7 +55,7 @@ def test_a_bad_person_item_fails_alone_and_changes_nothing(client, uni):
     assert sorted(p["identifier"] for p in listed) == [esi("OK1"), esi("OK3")]
 
 
-def test_batch_size_must_be_between_1_and_500(client, uni):
+def test_batch_size_must_be_between_1_and_500(client, uni) -> None:
     empty = client.post(PERSONS, json={"items": []}, headers=uni.headers)
     assert empty.status_code == 400 and empty.json["code"] == "ER-0083"
     too_many = [person_body(esi(f"T{i}"), uni.pic) for i in range(501)]
@@ -66,7 +66,7 @@ def test_batch_size_must_be_between_1_and_500(client, uni):
     assert client.get("/api/v2/persons", headers=uni.headers).json["content"] == []
 
 
-def test_batches_need_a_credential_and_the_write_scopes(client, uni, make_tenant):
+def test_batches_need_a_credential_and_the_write_scopes(client, uni, make_tenant) -> None:
     reader = make_tenant(uni.pic, scopes=["persons:read", "cards:read"])
     body = {"items": [person_body(esi("S1"), uni.pic)]}
     assert client.post(PERSONS, json=body).status_code == 401
@@ -77,13 +77,13 @@ def test_batches_need_a_credential_and_the_write_scopes(client, uni, make_tenant
     assert client.get("/api/v2/persons", headers=uni.headers).json["content"] == []
 
 
-def _register_persons(client, tenant, *codes):
+def _register_persons(client, tenant, *codes) -> None:
     items = [person_body(esi(code), tenant.pic) for code in codes]
     response = client.post(PERSONS, json={"items": items}, headers=tenant.headers)
     assert response.json["summary"]["failed"] == 0, response.json
 
 
-def test_cards_batch_creates_then_matches_by_number_and_by_csn(client, uni):
+def test_cards_batch_creates_then_matches_by_number_and_by_csn(client, uni) -> None:
     _register_persons(client, uni, "C1", "C2")
     items = [
         card_body(esi("C1"), uni.pic),
@@ -119,7 +119,7 @@ def test_cards_batch_creates_then_matches_by_number_and_by_csn(client, uni):
     assert listed == 2
 
 
-def test_a_bad_card_item_fails_alone_with_the_single_call_status(client, uni):
+def test_a_bad_card_item_fails_alone_with_the_single_call_status(client, uni) -> None:
     _register_persons(client, uni, "D1")
     items = [
         card_body(esi("D1"), uni.pic),
@@ -149,7 +149,7 @@ def test_a_bad_card_item_fails_alone_with_the_single_call_status(client, uni):
     assert [h["event"] for h in history.json] == ["ISSUED"]
 
 
-def test_a_failed_card_update_changes_nothing(client, uni, registered):
+def test_a_failed_card_update_changes_nothing(client, uni, registered) -> None:
     mine = registered("E1")
     items = [
         card_body(
@@ -166,7 +166,7 @@ def test_a_failed_card_update_changes_nothing(client, uni, registered):
     assert card["displayName"] == mine["card"]["displayName"]
 
 
-def test_batches_never_touch_another_organisations_records(client, uni, other_uni, registered):
+def test_batches_never_touch_another_organisations_records(client, uni, other_uni, registered) -> None:
     theirs = registered("THEIRS", tenant=other_uni)
     before = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
     card_items = [
@@ -188,7 +188,7 @@ def test_batches_never_touch_another_organisations_records(client, uni, other_un
     assert client.get("/api/v2/persons", headers=uni.headers).json["content"] == []
 
 
-def test_a_chip_of_another_organisation_is_not_matched(client, uni, other_uni, registered):
+def test_a_chip_of_another_organisation_is_not_matched(client, uni, other_uni, registered) -> None:
     registered("CHIP", tenant=other_uni, csn="0A0B0C0D")
     _register_persons(client, uni, "F1")
     items = [card_body(esi("F1"), uni.pic, csn="0A0B0C0D")]
@@ -199,7 +199,7 @@ def test_a_chip_of_another_organisation_is_not_matched(client, uni, other_uni, r
 
 def test_a_person_registered_meanwhile_by_another_request_is_upserted_not_failed(
     client, uni, db, monkeypatch
-):
+) -> None:
     """Two batches with the same person at once (a retried import, two workers): no 409."""
     from router.services import batch as batch_service
     from router.services import credentials

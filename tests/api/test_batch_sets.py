@@ -114,7 +114,7 @@ def _scenario(client, make_tenant) -> tuple[list[Any], list[Any]]:
     return results, stored
 
 
-def test_set_based_batches_equal_the_item_path(client, db, make_tenant, monkeypatch):
+def test_set_based_batches_equal_the_item_path(client, db, make_tenant, monkeypatch) -> None:
     monkeypatch.setattr(batch_service, "SET_BASED", False)
     item_results, item_stored = _scenario(client, make_tenant)
     _wipe(db)
@@ -141,7 +141,7 @@ def test_set_based_batches_equal_the_item_path(client, db, make_tenant, monkeypa
     assert outcomes >= {"created", "updated", "unchanged", "failed"}
 
 
-def test_a_conflict_met_by_the_set_insert_goes_item_by_item(client, db, uni, monkeypatch):
+def test_a_conflict_met_by_the_set_insert_goes_item_by_item(client, db, uni, monkeypatch) -> None:
     """A person registered by another request between the read and the insert: unchanged."""
     from router.services import credentials
     from router.services import persons as person_service
@@ -175,7 +175,7 @@ def test_a_conflict_met_by_the_set_insert_goes_item_by_item(client, db, uni, mon
 @pytest.mark.parametrize(
     "database_url", [b for b in BACKENDS if b == "postgresql"], indirect=True
 )
-def test_stored_rows_are_read_by_index_probes_before_any_statistics(client, db, uni):
+def test_stored_rows_are_read_by_index_probes_before_any_statistics(client, db, uni) -> None:
     """On PostgreSQL each key is one index probe, even in tables never analysed (an import's)."""
     bodies = [person_body(esi(f"P{n:04d}"), uni.pic) for n in range(300)]
     for start in range(0, len(bodies), 100):

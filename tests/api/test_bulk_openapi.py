@@ -1,7 +1,7 @@
 """The OpenAPI document declares the bulk endpoints as the real router's spec does."""
 
 
-def test_csv_endpoints_have_the_real_routers_operation_ids_and_responses(client):
+def test_csv_endpoints_have_the_real_routers_operation_ids_and_responses(client) -> None:
     document = client.get("/openapi.json").json
     config = document["paths"]["/api/v2/cards/csv-config"]["get"]
     assert config["operationId"] == "getCsvConfig"
@@ -27,7 +27,7 @@ def test_csv_endpoints_have_the_real_routers_operation_ids_and_responses(client)
     assert error["params"]["additionalProperties"] == {"type": "string"}
 
 
-def test_our_bulk_endpoints_are_documented(client):
+def test_our_bulk_endpoints_are_documented(client) -> None:
     paths = client.get("/openapi.json").json["paths"]
     for path in (
         "/api/x/persons:batch",

@@ -27,7 +27,7 @@ def checked(monkeypatch):
     return compared
 
 
-def test_list_pages_dump_as_marshmallow_does(client, uni, other_uni, make_tenant, checked):
+def test_list_pages_dump_as_marshmallow_does(client, uni, other_uni, make_tenant, checked) -> None:
     make_tenant("B12345678", "Card Printer", kind="processor", vat=True)
     for n in range(3):
         person = esi(f"D{n}")
@@ -58,7 +58,7 @@ def test_list_pages_dump_as_marshmallow_does(client, uni, other_uni, make_tenant
     assert any(not page["content"] for page in checked)
 
 
-def test_the_compiled_dump_keeps_missing_keys_out_and_nones_in():
+def test_the_compiled_dump_keeps_missing_keys_out_and_nones_in() -> None:
     dump = compile_dump(schemas.PagedResourcesCardLiteView)
     page = {"content": [{"cardNumber": "x", "issuedAt": dt.date(2026, 1, 2), "issuer": None}]}
     assert dump(page) == Schema.dump(schemas.PagedResourcesCardLiteView(), page)
@@ -67,7 +67,7 @@ def test_the_compiled_dump_keeps_missing_keys_out_and_nones_in():
     }
 
 
-def test_what_the_compiled_dump_lacks_is_refused_not_guessed():
+def test_what_the_compiled_dump_lacks_is_refused_not_guessed() -> None:
     class Renamed(Schema):
         name = fields.String(data_key="fullName")
 

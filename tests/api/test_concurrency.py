@@ -27,7 +27,7 @@ def _at_once(app, count, request):
     barrier = threading.Barrier(count)
     responses: list = [None] * count
 
-    def work(i):
+    def work(i) -> None:
         client = app.test_client()
         barrier.wait()
         responses[i] = request(client, i)
@@ -40,7 +40,7 @@ def _at_once(app, count, request):
     return responses
 
 
-def test_concurrent_renewals_of_one_card_have_exactly_one_winner(app, uni, registered, db):
+def test_concurrent_renewals_of_one_card_have_exactly_one_winner(app, uni, registered, db) -> None:
     singles = doubles = 0
     for round_ in range(ROUNDS):
         record = registered(f"RENEW{round_}")
@@ -65,7 +65,7 @@ def test_concurrent_renewals_of_one_card_have_exactly_one_winner(app, uni, regis
     assert (singles, doubles) == (ROUNDS, 0)
 
 
-def test_concurrent_lost_and_reactivate_keep_the_history_a_chain(app, client, uni, registered):
+def test_concurrent_lost_and_reactivate_keep_the_history_a_chain(app, client, uni, registered) -> None:
     escn = registered("CHAIN")["escn"]
 
     def flip(c, i):
@@ -83,7 +83,7 @@ def test_concurrent_lost_and_reactivate_keep_the_history_a_chain(app, client, un
 
 def test_concurrent_first_links_and_pictures_of_one_person_never_fail(
     app, client, uni, other_uni, db
-):
+) -> None:
     identifier = esi("SHARED")
     assert client.post("/api/v2/persons", json=person_body(identifier, uni.pic),
                        headers=uni.headers).status_code == 201
@@ -110,7 +110,7 @@ def test_concurrent_first_links_and_pictures_of_one_person_never_fail(
 
 def test_two_organisations_erasing_a_shared_person_at_once_leave_nothing(
     app, client, uni, other_uni, db
-):
+) -> None:
     identifier = esi("ERASE2")
     client.post("/api/v2/persons", json=person_body(identifier, uni.pic), headers=uni.headers)
     client.put(f"/api/v2/persons/{identifier}", json=person_body(identifier, other_uni.pic),
@@ -125,7 +125,7 @@ def test_two_organisations_erasing_a_shared_person_at_once_leave_nothing(
     assert gone.status_code == 410
 
 
-def test_concurrent_rotations_of_one_key_yield_one_new_key(app, client, uni, make_tenant):
+def test_concurrent_rotations_of_one_key_yield_one_new_key(app, client, uni, make_tenant) -> None:
     issued = client.post("/api/x/api-keys", json={"scopes": ["cards:read"]}, headers=uni.headers)
     prefix = issued.json["prefix"]
 
@@ -140,7 +140,7 @@ def test_concurrent_rotations_of_one_key_yield_one_new_key(app, client, uni, mak
 
 def test_concurrent_administrative_changes_of_one_organisation_are_serialised(
     app, client, uni, make_tenant
-):
+) -> None:
     admin = make_tenant("100000000", "Router operator", scopes=["admin"])
     wanted = [[f"{i % 4 + 1:03d}", f"{i % 4 + 5:03d}"] for i in range(16)]
     for _round in range(ROUNDS):

@@ -31,7 +31,7 @@ def read_only(make_tenant, full_key):
 
 def test_a_key_without_keys_manage_can_neither_rotate_nor_revoke_nor_list(
     client, full_key, read_only
-):
+) -> None:
     target = _prefix(full_key.key)
     attempts = [
         client.post(f"/api/x/api-keys/{target}/rotate", headers=read_only.headers),
@@ -47,7 +47,7 @@ def test_a_key_without_keys_manage_can_neither_rotate_nor_revoke_nor_list(
     assert client.get("/api/v2/persons", headers=full_key.headers).status_code == 200
 
 
-def test_an_oauth_token_without_keys_manage_cannot_rotate_a_key(client, db, full_key):
+def test_an_oauth_token_without_keys_manage_cannot_rotate_a_key(client, db, full_key) -> None:
     with db.session() as session:
         organisation = organisations.get_organisation(session, full_key.pic)
         issued = credentials.create_oauth_client(session, organisation, scopes=["cards:read"])
@@ -65,7 +65,7 @@ def test_an_oauth_token_without_keys_manage_cannot_rotate_a_key(client, db, full
 
 def test_a_manager_key_cannot_rotate_or_revoke_a_key_stronger_than_itself(
     client, make_tenant, full_key
-):
+) -> None:
     manager = make_tenant(full_key.pic, scopes=["keys:manage", "cards:read"])
     target = _prefix(full_key.key)
     for response in (
@@ -94,7 +94,7 @@ def test_a_manager_key_cannot_rotate_or_revoke_a_key_stronger_than_itself(
         {"scopes": ["cards:read"], "expiresAt": "2001-01-01T00:00:00+00:00"},
     ],
 )
-def test_an_empty_or_already_expired_key_request_is_refused(client, full_key, body):
+def test_an_empty_or_already_expired_key_request_is_refused(client, full_key, body) -> None:
     before = client.get("/api/x/api-keys", headers=full_key.headers).json
     response = client.post("/api/x/api-keys", json=body, headers=full_key.headers)
     assert response.status_code in (400, 422), response.json
@@ -102,7 +102,7 @@ def test_an_empty_or_already_expired_key_request_is_refused(client, full_key, bo
     assert client.get("/api/x/api-keys", headers=full_key.headers).json == before
 
 
-def test_an_institution_key_manages_keys_but_admin_alone_does_not(client, make_tenant, full_key):
+def test_an_institution_key_manages_keys_but_admin_alone_does_not(client, make_tenant, full_key) -> None:
     assert Scope.KEYS_MANAGE in Scope.INSTITUTION
     admin = make_tenant("100000000", "Router operator", scopes=["admin"])
     refused = client.get("/api/x/api-keys", headers=admin.headers)
@@ -125,7 +125,7 @@ def _token(client, client_id, secret, scope):
     )
 
 
-def test_oauth_token_for_a_scope_the_client_lacks_is_invalid_scope(client, db, full_key):
+def test_oauth_token_for_a_scope_the_client_lacks_is_invalid_scope(client, db, full_key) -> None:
     with db.session() as session:
         organisation = organisations.get_organisation(session, full_key.pic)
         issued = credentials.create_oauth_client(session, organisation, scopes=["cards:read"])

@@ -33,7 +33,7 @@ def _register(client, tenant, code):
 
 
 @pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "sqlite"], indirect=True)
-def test_after_an_erasure_no_sqlite_file_holds_the_persons_data(client, uni, database_url):
+def test_after_an_erasure_no_sqlite_file_holds_the_persons_data(client, uni, database_url) -> None:
     identifier = _register(client, uni, SECRETS["esi"])
     for _ in range(3):  # several versions of the pages in the WAL, as after a few updates
         client.put(f"/api/v2/persons/{identifier}",
@@ -49,7 +49,7 @@ def test_after_an_erasure_no_sqlite_file_holds_the_persons_data(client, uni, dat
     assert client.get(f"/api/v2/persons/{identifier}", headers=uni.headers).status_code == 410
 
 
-def test_the_erasure_trace_is_a_keyed_digest_of_the_esi(client, uni, db):
+def test_the_erasure_trace_is_a_keyed_digest_of_the_esi(client, uni, db) -> None:
     identifier = esi("SHORT1")
     assert client.post("/api/v2/persons", json=person_body(identifier, uni.pic),
                        headers=uni.headers).status_code == 201
@@ -63,7 +63,7 @@ def test_the_erasure_trace_is_a_keyed_digest_of_the_esi(client, uni, db):
 
 def test_an_unkeyed_trace_of_an_older_router_still_answers_410_and_is_rekeyed(
     client, uni, db
-):
+) -> None:
     identifier = esi("OLD1")
     with db.session() as session:
         session.add(ErasedPerson(esi_digest=hashlib.sha256(identifier.encode()).hexdigest()))
@@ -75,7 +75,7 @@ def test_an_unkeyed_trace_of_an_older_router_still_answers_410_and_is_rekeyed(
     assert stored == [hmac.new(key, identifier.encode(), hashlib.sha256).hexdigest()]
 
 
-def test_escr_admin_creates_the_server_secret_once_in_the_instance_folder(tmp_path, monkeypatch):
+def test_escr_admin_creates_the_server_secret_once_in_the_instance_folder(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ESCR_INSTANCE_PATH", str(tmp_path))
     monkeypatch.delenv("ESCR_SECRET_KEY", raising=False)
     first = CliRunner().invoke(escr_group, ["secret", "create"])

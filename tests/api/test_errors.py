@@ -17,13 +17,13 @@ def _is_problem(response, status):
     return body
 
 
-def test_unknown_route_is_a_404_problem(client):
+def test_unknown_route_is_a_404_problem(client) -> None:
     body = _is_problem(client.get("/api/v2/nothing-here"), 404)
     assert body["type"].endswith("/problems/not-found")
     assert body["code"] == "ER-0404"
 
 
-def test_wrong_method_is_a_405_problem(client, uni):
+def test_wrong_method_is_a_405_problem(client, uni) -> None:
     _is_problem(client.patch("/api/v2/persons", headers=uni.headers), 405)
 
 
@@ -37,7 +37,7 @@ def test_wrong_method_is_a_405_problem(client, uni):
         ("\xff\xfe", "application/json"),
     ],
 )
-def test_malformed_bodies_are_400_and_create_nothing(client, uni, data, content_type):
+def test_malformed_bodies_are_400_and_create_nothing(client, uni, data, content_type) -> None:
     response = client.post(
         "/api/v2/persons", data=data, content_type=content_type, headers=uni.headers
     )
@@ -46,7 +46,7 @@ def test_malformed_bodies_are_400_and_create_nothing(client, uni, data, content_
     assert client.get("/api/v2/persons", headers=uni.headers).json["page"]["totalElements"] == 0
 
 
-def test_wrong_types_name_the_fields(client, uni):
+def test_wrong_types_name_the_fields(client, uni) -> None:
     body = person_body(esi("77"), uni.pic, academicLevel="PROFESSOR")
     body["personOrganisationUpdateViews"].append("not an object")
     response = client.post("/api/v2/persons", json=body, headers=uni.headers)
@@ -56,7 +56,7 @@ def test_wrong_types_name_the_fields(client, uni):
     )
 
 
-def test_oversized_body_is_413_problem(client, uni):
+def test_oversized_body_is_413_problem(client, uni) -> None:
     response = client.post(
         "/api/v2/persons", data="x" * (17 * 1024 * 1024), content_type="application/json",
         headers=uni.headers,
@@ -64,7 +64,7 @@ def test_oversized_body_is_413_problem(client, uni):
     _is_problem(response, 413)
 
 
-def test_problem_types_are_documented(client):
+def test_problem_types_are_documented(client) -> None:
     for error in all_error_classes():
         page = client.get(f"/problems/{error.slug}")
         assert page.status_code == 200, error.slug
@@ -75,7 +75,7 @@ def test_problem_types_are_documented(client):
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(junk=st.text(min_size=1, max_size=80).filter(lambda s: "/" not in s and s.strip(".")))
-def test_no_identifier_makes_the_router_fail(client, uni, junk):
+def test_no_identifier_makes_the_router_fail(client, uni, junk) -> None:
     paths = (f"/api/v2/persons/{junk}", f"/api/v2/cards/{junk}", f"/api/v2/cards/{junk}/status")
     for path in paths:
         response = client.get(path, headers=uni.headers)
@@ -105,7 +105,7 @@ def test_no_identifier_makes_the_router_fail(client, uni, junk):
         max_leaves=12,
     )
 )
-def test_arbitrary_json_bodies_never_cause_a_500(client, uni, body):
+def test_arbitrary_json_bodies_never_cause_a_500(client, uni, body) -> None:
     for path in ("/api/v2/persons", "/api/v2/cards"):
         response = client.post(path, json=body, headers=uni.headers)
         assert response.status_code < 500, (path, body, response.data)

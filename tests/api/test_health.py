@@ -11,7 +11,7 @@ from tests.conftest import BACKENDS, PG_URL, _postgres_schema_url
 from tests.live_server import TcpProxy
 
 
-def test_healthz_and_readyz_answer_without_a_credential(client):
+def test_healthz_and_readyz_answer_without_a_credential(client) -> None:
     alive = client.get("/healthz")
     assert alive.status_code == 200 and alive.json == {"status": "alive"}
     ready = client.get("/readyz")
@@ -19,7 +19,7 @@ def test_healthz_and_readyz_answer_without_a_credential(client):
     assert ready.json == {"status": "ready", "revision": head_revision()}
 
 
-def test_readyz_is_503_while_migrations_are_behind(client, db):
+def test_readyz_is_503_while_migrations_are_behind(client, db) -> None:
     with db.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
     try:
@@ -34,7 +34,7 @@ def test_readyz_is_503_while_migrations_are_behind(client, db):
             )
 
 
-def _assert_unavailable(response):
+def _assert_unavailable(response) -> None:
     assert response.status_code == 503, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
     assert response.json["code"] == "ER-0102"
@@ -42,7 +42,7 @@ def _assert_unavailable(response):
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_an_unopenable_sqlite_database_answers_503_not_500(settings, tmp_path, uni):
+def test_an_unopenable_sqlite_database_answers_503_not_500(settings, tmp_path, uni) -> None:
     missing = tmp_path / "is-a-directory.sqlite3"
     missing.mkdir()
     app = create_app(dataclasses.replace(settings, database_url=f"sqlite:///{missing}"))
@@ -59,7 +59,7 @@ def test_an_unopenable_sqlite_database_answers_503_not_500(settings, tmp_path, u
 )
 def test_postgresql_going_away_answers_503_and_the_router_recovers_by_itself(
     settings, database_url, uni
-):
+) -> None:
     url = make_url(PG_URL)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
     proxy.start()

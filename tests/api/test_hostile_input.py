@@ -170,7 +170,7 @@ def targets(document: dict) -> list[tuple]:
 BATCH_ITEMS = {"personsBatch": "PersonUpdateView", "cardsBatch": "CardUpdateView"}
 
 
-def test_every_string_field_of_every_write_route_refuses_hostile_values(client, db, world):
+def test_every_string_field_of_every_write_route_refuses_hostile_values(client, db, world) -> None:
     tenant, path_values, bodies = world
     document = client.get("/openapi.json").json
     cases = targets(document)
@@ -204,7 +204,7 @@ def _refuses(client, tenant, method, url, base, field_path, max_length) -> None:
     @given(value=st.sampled_from(KINDS).flatmap(lambda kind: hostile(kind, max_length)))
     @settings(max_examples=4, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    def send(value):
+    def send(value) -> None:
         body = _put(base, field_path, value)
         response = client.open(url, method=method.upper(), json=body, headers=tenant.headers)
         where = (method, url, field_path, repr(value)[:40], response.status_code)
@@ -250,7 +250,7 @@ GRAPHQL_WRITES = {
 @pytest.mark.parametrize("mutation", sorted(GRAPHQL_WRITES))
 def test_graphql_mutations_refuse_the_same_hostile_values_with_the_same_codes(
     client, db, world, mutation
-):
+) -> None:
     tenant, path_values, _ = world
     document, argument, base, names = GRAPHQL_WRITES[mutation]
     base = {**base, "personIdentifier": path_values["esi"]} if mutation == "issueCard" else base
@@ -264,11 +264,11 @@ def test_graphql_mutations_refuse_the_same_hostile_values_with_the_same_codes(
     assert snapshot(db) == before
 
 
-def _graphql_refuses(client, tenant, document, argument, base, name, kind, limit, escn):
+def _graphql_refuses(client, tenant, document, argument, base, name, kind, limit, escn) -> None:
     @given(value=hostile(kind, limit))
     @settings(max_examples=3, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    def send(value):
+    def send(value) -> None:
         variables = {"escn": escn, argument: {**base, name: value}}
         response = client.post("/graphql", json={"query": document, "variables": variables},
                                headers=tenant.headers)
@@ -279,7 +279,7 @@ def _graphql_refuses(client, tenant, document, argument, base, name, kind, limit
     send()
 
 
-def test_a_graphql_cursor_or_rest_page_past_64_bits_is_a_400(client, world):
+def test_a_graphql_cursor_or_rest_page_past_64_bits_is_a_400(client, world) -> None:
     tenant, _, _ = world
     import base64
 

@@ -44,7 +44,7 @@ def _no_transaction_on_postgresql(db, sent) -> None:
 
 def test_an_anonymous_status_is_one_statement_reading_nothing_personal(
     client, db, registered, statements
-):
+) -> None:
     card = registered()
     statements.clear()
     response = client.get(f"/api/v2/cards/{card['escn']}/status")
@@ -59,7 +59,7 @@ def test_an_anonymous_status_is_one_statement_reading_nothing_personal(
 
 def test_the_public_page_is_one_statement_reading_nothing_personal(
     client, db, registered, statements
-):
+) -> None:
     card = registered()
     statements.clear()
     response = client.get(f"/cards/{card['escn']}", headers={"Accept": "text/html"})
@@ -69,7 +69,7 @@ def test_the_public_page_is_one_statement_reading_nothing_personal(
     _no_transaction_on_postgresql(db, statements)
 
 
-def test_an_unknown_card_is_one_statement_too(client, db, statements):
+def test_an_unknown_card_is_one_statement_too(client, db, statements) -> None:
     statements.clear()
     response = client.get("/api/v2/cards/f81d4fae-7dec-11d0-a765-001999999999/status")
     assert response.status_code == 404
@@ -78,7 +78,7 @@ def test_an_unknown_card_is_one_statement_too(client, db, statements):
 
 def test_a_status_with_a_key_is_the_credential_then_the_card(
     client, db, uni, other_uni, registered, statements
-):
+) -> None:
     card = registered()
     url = f"/api/v2/cards/{card['escn']}/status"
     # The first use of a key records when it was used (once a minute at most).
@@ -99,7 +99,7 @@ def test_a_status_with_a_key_is_the_credential_then_the_card(
 
 def test_a_verification_is_three_statements_and_its_record_is_committed(
     client, db, make_tenant, registered, statements
-):
+) -> None:
     partner = make_tenant(PARTNER_PIC, "City Transport", kind="transport", country="BE")
     card = registered()
     body = {"scanned": card["escn"]}
@@ -118,7 +118,7 @@ def test_a_verification_is_three_statements_and_its_record_is_committed(
         assert session.scalar(select(func.count()).select_from(VerificationRecord)) == 2
 
 
-def test_the_lookup_connection_is_autocommit_without_an_engine_listener(db):
+def test_the_lookup_connection_is_autocommit_without_an_engine_listener(db) -> None:
     """Autocommit is the connection's own option: no engine-level listener, whose mere presence
     makes SQLAlchemy dispatch its execute, begin and rollback events on every statement."""
     with db.lookup_connection() as connection:
@@ -130,7 +130,7 @@ def test_the_lookup_connection_is_autocommit_without_an_engine_listener(db):
             assert connection.connection.driver_connection.autocommit is False
 
 
-def test_a_card_reported_lost_reads_as_lost_on_the_next_lookup(client, uni, registered):
+def test_a_card_reported_lost_reads_as_lost_on_the_next_lookup(client, uni, registered) -> None:
     card = registered()
     url = f"/api/v2/cards/{card['escn']}/status"
     assert client.get(url).json["status"] == "ACTIVE"
@@ -155,7 +155,7 @@ ON_POSTGRESQL = pytest.mark.parametrize(
 @ON_POSTGRESQL
 def test_a_connection_the_database_dropped_while_idle_is_replaced(
     client, db, registered, monkeypatch
-):
+) -> None:
     card = registered("777")
     db.engine.dispose()
     url = f"/api/v2/cards/{card['escn']}/status"
@@ -175,7 +175,7 @@ def test_a_connection_the_database_dropped_while_idle_is_replaced(
 @ON_POSTGRESQL
 def test_on_the_wire_a_public_lookup_is_one_round_trip(
     client, db, registered, tmp_path, monkeypatch
-):
+) -> None:
     """libpq's own trace of the connection: one Sync (no BEGIN, no ROLLBACK, no ping)."""
     # However slow this machine, the connection counts as busy: no idle check in the trace.
     monkeypatch.setattr(router_db, "IDLE_BEFORE_PING", 3600.0)
@@ -213,7 +213,7 @@ def checkouts(db):
     event.remove(db.engine.pool, "checkout", count)
 
 
-def test_each_lookup_takes_one_connection(client, uni, make_tenant, registered, checkouts):
+def test_each_lookup_takes_one_connection(client, uni, make_tenant, registered, checkouts) -> None:
     partner = make_tenant(PARTNER_PIC, "City Transport", kind="transport", country="BE")
     card = registered()
     requests = [
@@ -230,7 +230,7 @@ def test_each_lookup_takes_one_connection(client, uni, make_tenant, registered, 
         assert len(checkouts) == 1
 
 
-def test_a_lost_card_fails_the_next_verification(client, uni, make_tenant, registered):
+def test_a_lost_card_fails_the_next_verification(client, uni, make_tenant, registered) -> None:
     partner = make_tenant(PARTNER_PIC, "City Transport", kind="transport", country="BE")
     card = registered()
     body = {"scanned": card["escn"]}
@@ -245,7 +245,7 @@ def test_a_lost_card_fails_the_next_verification(client, uni, make_tenant, regis
     assert (verdict["valid"], verdict["reason"]) == (False, "LOST")
 
 
-def test_a_revoked_key_is_refused_on_its_next_lookup(client, db, uni, registered):
+def test_a_revoked_key_is_refused_on_its_next_lookup(client, db, uni, registered) -> None:
     card = registered()
     url = f"/api/v2/cards/{card['escn']}/status"
     assert client.get(url, headers=uni.headers).json["displayName"] == "Card of Ada"

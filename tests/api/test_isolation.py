@@ -72,7 +72,7 @@ def _send(client, method, path, body, headers):
     return client.open(path, method=method, json=body, headers=headers)
 
 
-def test_every_route_on_a_person_or_card_is_in_the_isolation_list(app, uni, theirs):
+def test_every_route_on_a_person_or_card_is_in_the_isolation_list(app, uni, theirs) -> None:
     """A new route naming a person, card or organisation must be added to _operations.
 
     Only the intentionally public endpoints are exempt: the card status behind the QR code and
@@ -96,7 +96,7 @@ def test_every_route_on_a_person_or_card_is_in_the_isolation_list(app, uni, thei
 
 def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
     client, uni, other_uni, theirs
-):
+) -> None:
     before_card = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
     before_person = client.get(f"/api/v2/persons/{theirs['esi']}", headers=other_uni.headers).json
     for method, path, body in _operations(theirs, uni):
@@ -113,7 +113,7 @@ def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
     assert [h["event"] for h in history.json] == ["ISSUED"]
 
 
-def test_lists_show_only_your_own_records(client, uni, other_uni, registered, theirs):
+def test_lists_show_only_your_own_records(client, uni, other_uni, registered, theirs) -> None:
     mine = registered("MINE1")
     persons = client.get("/api/v2/persons", headers=uni.headers).json["content"]
     cards = client.get("/api/v2/cards", headers=uni.headers).json["content"]
@@ -123,7 +123,7 @@ def test_lists_show_only_your_own_records(client, uni, other_uni, registered, th
     assert searched["content"] == []
 
 
-def test_a_shared_person_shows_each_organisation_only_its_own_link(client, uni, other_uni):
+def test_a_shared_person_shows_each_organisation_only_its_own_link(client, uni, other_uni) -> None:
     identifier = esi("SHARED")
     client.post("/api/v2/persons", json=person_body(identifier, uni.pic, email="home@uni.example"),
                 headers=uni.headers)
@@ -140,7 +140,7 @@ def test_a_shared_person_shows_each_organisation_only_its_own_link(client, uni, 
     assert card.status_code == 401 and card.json["code"] == "SE-0003"
 
 
-def test_organisation_admin_needs_the_admin_scope(client, uni, make_tenant):
+def test_organisation_admin_needs_the_admin_scope(client, uni, make_tenant) -> None:
     body = {"identifier": "777777777", "name": "New University", "country": "DE"}
     refused = client.post("/api/x/organisations", json=body, headers=uni.headers)
     assert refused.status_code == 403 and refused.json["code"] == "SE-0002"
@@ -220,7 +220,7 @@ def _federation_operations(theirs):
     ]
 
 
-def test_every_federation_route_is_in_the_isolation_list(app, their_delegation):
+def test_every_federation_route_is_in_the_isolation_list(app, their_delegation) -> None:
     adapter = app.url_map.bind("router.test")
     covered = {
         (method, adapter.match(path, method=method)[0])
@@ -237,7 +237,7 @@ def test_every_federation_route_is_in_the_isolation_list(app, their_delegation):
 
 def test_no_institution_reads_or_moves_another_ones_delegations_or_keys(
     client, make_tenant, their_delegation
-):
+) -> None:
     me = make_tenant("999999999", scopes=["delegations", "keys:manage"])
     home = their_delegation["home"]
     before = client.get(f"/api/x/delegations/{their_delegation['id']}", headers=home.headers).json
@@ -256,7 +256,7 @@ def test_no_institution_reads_or_moves_another_ones_delegations_or_keys(
     assert client.get("/api/x/public-keys", headers=home.headers).json == keys_before
 
 
-def test_the_intentionally_public_endpoints_are_these_and_no_more():
+def test_the_intentionally_public_endpoints_are_these_and_no_more() -> None:
     """Making an endpoint public is a decision: this list changes only with it."""
     assert {
         "cards.CardStatus",
@@ -276,7 +276,7 @@ def test_the_intentionally_public_endpoints_are_these_and_no_more():
     } == PUBLIC_API_ENDPOINTS
 
 
-def test_an_api_key_opens_no_peer_endpoint(client, uni, theirs):
+def test_an_api_key_opens_no_peer_endpoint(client, uni, theirs) -> None:
     """Peer endpoints take routers' signatures only: an organisation's key is not one."""
     for method, path in (
         ("GET", f"/api/x/federation/peer/cards/{theirs['escn']}"),
@@ -294,7 +294,7 @@ def test_an_api_key_opens_no_peer_endpoint(client, uni, theirs):
 
 def test_an_institution_never_publishes_or_withdraws_another_institutions_chain(
     client, make_tenant
-):
+) -> None:
     from tests.pki import chain_pem, make_institution, make_root
 
     route = "/api/x/organisations/me/certificate-chain"

@@ -26,7 +26,7 @@ NAMES = ["Ada", "ada", "Bob", None, "Ada", "Chloé", "b_b", "50%", "Bob", "Zoë"
 
 
 @pytest.fixture
-def population(client, uni, other_uni):
+def population(client, uni, other_uni) -> None:
     """Twelve persons with a card each at ``uni`` (duplicate and missing names), two elsewhere."""
     for tenant, count in ((uni, len(NAMES)), (other_uni, 2)):
         persons = [
@@ -80,7 +80,7 @@ def _expected(rows, field, descending, search, fields, backend):
     return sorted(rows, key=key, reverse=descending)
 
 
-def _walk(client, tenant, path, expected, ident, **query):
+def _walk(client, tenant, path, expected, ident, **query) -> None:
     """Every page of a list at several sizes (and one past the end) equals ``expected``."""
     # The others match something; another country's ESI matches nothing either.
     assert expected or query.get("search") in MATCHING_NOTHING or ":ZZ:" in query["search"]
@@ -121,7 +121,7 @@ def _colon_searches(an_esi: str) -> list[str]:
     ]
 
 
-def test_card_pages_equal_the_naive_query(client, uni, population, database_url):
+def test_card_pages_equal_the_naive_query(client, uni, population, database_url) -> None:
     rows = _all(client, uni, "/api/v2/cards")
     assert len(rows) == len(NAMES)
     for position, row in enumerate(rows):
@@ -145,7 +145,7 @@ def test_card_pages_equal_the_naive_query(client, uni, population, database_url)
                 _walk(client, uni, "/api/v2/cards", expected, lambda c: c["cardNumber"], **query)
 
 
-def test_person_pages_equal_the_naive_query(client, uni, population, database_url):
+def test_person_pages_equal_the_naive_query(client, uni, population, database_url) -> None:
     rows = _all(client, uni, "/api/v2/persons")
     assert len(rows) == len(NAMES)
     for position, row in enumerate(rows):
@@ -209,7 +209,7 @@ def _assert_exact(client, db, *tenants) -> None:
         assert stale_cards == []
 
 
-def test_counts_and_copies_stay_exact_through_every_writer(client, uni, other_uni, population, db):
+def test_counts_and_copies_stay_exact_through_every_writer(client, uni, other_uni, population, db) -> None:
     _assert_exact(client, db, uni, other_uni)
     # One by one: a person, their link to a second organisation, a card each.
     shared = esi("SHARED")
@@ -273,7 +273,7 @@ def test_counts_and_copies_stay_exact_through_every_writer(client, uni, other_un
     _assert_exact(client, db, uni, other_uni)
 
 
-def test_counts_stay_exact_under_concurrent_writers(app, client, uni, other_uni, db):
+def test_counts_stay_exact_under_concurrent_writers(app, client, uni, other_uni, db) -> None:
     writers = 16
 
     def write(c, i):
@@ -296,7 +296,7 @@ def test_counts_stay_exact_under_concurrent_writers(app, client, uni, other_uni,
 
 def test_the_migration_backfills_counts_and_copies(
     client, uni, other_uni, population, db, database_url
-):
+) -> None:
     db.engine.dispose()  # no pooled connection holds the tables the migration alters
     migrate.downgrade(database_url, "0011")
     migrate.upgrade(database_url)
@@ -306,7 +306,7 @@ def test_the_migration_backfills_counts_and_copies(
 
 def test_migration_0013_copies_the_holders_esi_onto_cards_and_back(
     client, uni, other_uni, population, db, database_url
-):
+) -> None:
     found_before = _search(client, uni, "/api/v2/cards", "fr")
     db.engine.dispose()
     migrate.downgrade(database_url, "0012")
@@ -345,7 +345,7 @@ def _search(client, tenant, path: str, text: str) -> tuple[list[str], int]:
     return [item[key] for item in reply.json["content"]], reply.json["page"]["totalElements"]
 
 
-def test_a_person_search_matches_each_column_and_lists_each_person_once(client, uni, other_uni):
+def test_a_person_search_matches_each_column_and_lists_each_person_once(client, uni, other_uni) -> None:
     bodies = {
         "name": person_body(esi("N001"), uni.pic, fullName="Ann Qx7", email="qax@example.org"),
         "email": person_body(esi("E001"), uni.pic, fullName="Bo", email="qX7@example.org"),
@@ -369,7 +369,7 @@ def test_a_person_search_matches_each_column_and_lists_each_person_once(client, 
     assert _search(client, uni, "/api/v2/persons", "q\\x") == ([], 0)
 
 
-def test_a_card_search_matches_each_column_and_lists_each_card_once(client, uni, other_uni, db):
+def test_a_card_search_matches_each_column_and_lists_each_card_once(client, uni, other_uni, db) -> None:
     holders = {"plain": esi("P001"), "esi": esi("HOLDERQX7"), "both": esi("BOTH9")}
     for holder in holders.values():
         body = person_body(holder, uni.pic)
@@ -421,7 +421,7 @@ def test_a_card_search_matches_each_column_and_lists_each_card_once(client, uni,
 
 # EXPLAIN pins PostgreSQL's plans; SQLite's LIKE reads no index (its searches scan).
 @pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgresql"], indirect=True)
-def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(client, db, uni, other_uni):
+def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(client, db, uni, other_uni) -> None:
     """Each list's search ORs the three scoped trigram indexes of one table: no join, no scan."""
     with db.session() as session:
         ids = dict(session.execute(select(Organisation.identifier, Organisation.id)).all())

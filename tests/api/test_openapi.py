@@ -69,7 +69,7 @@ def _type(schema):
     return schema.get("type") or ("object" if _ref_name(schema) else None)
 
 
-def test_every_path_and_method_is_implemented_or_listed_as_not_yet(spec, ours):
+def test_every_path_and_method_is_implemented_or_listed_as_not_yet(spec, ours) -> None:
     missing = {
         (path, method)
         for path, method, _ in _operations(spec)
@@ -80,7 +80,7 @@ def test_every_path_and_method_is_implemented_or_listed_as_not_yet(spec, ours):
     assert implemented_but_listed == set(), "remove these from NOT_YET and from README"
 
 
-def test_readme_lists_the_paths_not_yet_implemented():
+def test_readme_lists_the_paths_not_yet_implemented() -> None:
     readme = (ROOT / "README.md").read_text()
     section = re.search(r"## Not yet\n(.*?)(\n## |\Z)", readme, re.S)
     assert section, "README needs a '## Not yet' section"
@@ -88,7 +88,7 @@ def test_readme_lists_the_paths_not_yet_implemented():
     assert listed == NOT_YET
 
 
-def test_operation_ids_statuses_and_response_schemas_match(spec, ours):
+def test_operation_ids_statuses_and_response_schemas_match(spec, ours) -> None:
     for path, method, operation in _operations(spec):
         if path in NOT_YET:
             continue
@@ -111,7 +111,7 @@ def test_operation_ids_statuses_and_response_schemas_match(spec, ours):
                 assert _ref_name(got.get("schema", {})) == expected, (method, path, status)
 
 
-def test_parameters_match_in_name_place_type_and_requiredness(spec, ours):
+def test_parameters_match_in_name_place_type_and_requiredness(spec, ours) -> None:
     for path, method, _ in _operations(spec):
         if path in NOT_YET:
             continue
@@ -129,7 +129,7 @@ def test_parameters_match_in_name_place_type_and_requiredness(spec, ours):
                 assert set(got.get("enum", [])) == set(expected["enum"]), (method, path, key)
 
 
-def test_request_bodies_use_the_same_schemas(spec, ours):
+def test_request_bodies_use_the_same_schemas(spec, ours) -> None:
     for path, method, operation in _operations(spec):
         if path in NOT_YET or "requestBody" not in operation:
             continue
@@ -142,7 +142,7 @@ def test_request_bodies_use_the_same_schemas(spec, ours):
                 assert _ref_name(mine["content"][media_type]["schema"]) == expected
 
 
-def test_every_schema_property_has_the_same_name_type_and_values(spec, ours):
+def test_every_schema_property_has_the_same_name_type_and_values(spec, ours) -> None:
     for name, schema in spec["components"]["schemas"].items():
         if name in NOT_YET_SCHEMAS:
             continue
@@ -161,7 +161,7 @@ def test_every_schema_property_has_the_same_name_type_and_values(spec, ours):
                 assert set(got.get("enum", [])) == set(expected["enum"]), (name, prop)
 
 
-def test_swagger_ui_is_served_offline(client):
+def test_swagger_ui_is_served_offline(client) -> None:
     page = client.get("/docs")
     assert page.status_code == 200
     assert b"/openapi.json" in page.data
@@ -169,6 +169,6 @@ def test_swagger_ui_is_served_offline(client):
     assert asset.status_code == 200
 
 
-def test_operations_carry_the_real_routers_tags(spec, ours):
+def test_operations_carry_the_real_routers_tags(spec, ours) -> None:
     for path, method, operation in _operations(spec):
         assert ours["paths"][path][method].get("tags") == operation["tags"], (method, path)

@@ -11,7 +11,7 @@ def _operations(document):
                 yield path, method, operation
 
 
-def test_every_tag_in_use_is_declared_and_no_declared_tag_is_empty(client):
+def test_every_tag_in_use_is_declared_and_no_declared_tag_is_empty(client) -> None:
     document = client.get("/openapi.json").json
     declared = {tag["name"] for tag in document["tags"]}
     used = {tag for _, _, op in _operations(document) for tag in op.get("tags", [])}
@@ -19,14 +19,14 @@ def test_every_tag_in_use_is_declared_and_no_declared_tag_is_empty(client):
     assert {"V2/person", "V2/card", "V2/image"} <= declared
 
 
-def test_summaries_are_markdown_not_restructured_text(client):
+def test_summaries_are_markdown_not_restructured_text(client) -> None:
     document = client.get("/openapi.json").json
     for path, method, operation in _operations(document):
         for key in ("summary", "description"):
             assert "``" not in operation.get(key, ""), (method, path, key)
 
 
-def test_routes_outside_the_rest_views_are_documented(client):
+def test_routes_outside_the_rest_views_are_documented(client) -> None:
     paths = client.get("/openapi.json").json["paths"]
     assert "post" in paths["/oauth/token"]
     assert {"get", "post"} <= set(paths["/graphql"])
@@ -34,7 +34,7 @@ def test_routes_outside_the_rest_views_are_documented(client):
     assert {"get"} <= set(paths["/healthz"]) and {"get"} <= set(paths["/readyz"])
 
 
-def test_errors_are_documented_as_the_problems_they_are(client):
+def test_errors_are_documented_as_the_problems_they_are(client) -> None:
     document = client.get("/openapi.json").json
     for path, method, operation in _operations(document):
         for status, response in operation["responses"].items():
@@ -51,7 +51,7 @@ def test_errors_are_documented_as_the_problems_they_are(client):
     assert "errors" in error["properties"]
 
 
-def test_path_parameters_carry_the_form_the_router_checks(client):
+def test_path_parameters_carry_the_form_the_router_checks(client) -> None:
     document = client.get("/openapi.json").json
     for path, _, _ in _operations(document):
         for parameter in document["paths"][path].get("parameters", []):

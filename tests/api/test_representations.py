@@ -19,7 +19,7 @@ NUMBER = "f81d4fae-7dec-11d0-a765-001999999999"
 
 @pytest.mark.parametrize("display_name", [None, "Ada L.", ""])
 @pytest.mark.parametrize("status", list(V2Status))
-def test_the_status_view_is_what_its_schema_dumps(display_name, status):
+def test_the_status_view_is_what_its_schema_dumps(display_name, status) -> None:
     card = CardStatus(
         card_number=NUMBER,
         status=status,
@@ -69,7 +69,7 @@ def test_the_status_view_is_what_its_schema_dumps(display_name, status):
         ),
     ],
 )
-def test_the_verdict_view_is_what_its_schema_dumps(verdict, answered_by):
+def test_the_verdict_view_is_what_its_schema_dumps(verdict, answered_by) -> None:
     view = verdict_view(verdict, answered_by)
     dumped = VerdictView().dump(
         view | {"expiresAt": verdict.expires_at, "checkedAt": verdict.checked_at}

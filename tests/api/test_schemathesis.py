@@ -69,18 +69,18 @@ def _run(strategy, check: Callable) -> None:
         suppress_health_check=list(HealthCheck),
         phases=[Phase.explicit, Phase.generate],
     )
-    def run(case):
+    def run(case) -> None:
         check(case)
 
     run()
 
 
-def test_the_router_does_what_its_document_says(app, make_tenant):
+def test_the_router_does_what_its_document_says(app, make_tenant) -> None:
     tenant = make_tenant("999999999", "Demo University")
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     schema.config.checks.positive_data_acceptance.expected_statuses = VALID_DATA_STATUSES
 
-    def call(case):
+    def call(case) -> None:
         case.call_and_validate(
             headers=tenant.headers,
             excluded_checks=[positive_data_acceptance],

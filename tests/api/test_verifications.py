@@ -27,7 +27,7 @@ def verify(client, tenant, scanned):
 
 def test_institution_lists_lookups_of_its_own_cards_only(
     client, partner, registered, uni, other_uni
-):
+) -> None:
     mine = registered("1")
     theirs = registered("2", tenant=other_uni)
     verify(client, partner, mine["escn"])
@@ -51,7 +51,7 @@ def test_institution_lists_lookups_of_its_own_cards_only(
     assert [r["cardNumber"] for r in other["content"]] == [theirs["escn"]]
 
 
-def test_lookups_list_newest_first_paged_and_filtered(client, partner, registered, uni):
+def test_lookups_list_newest_first_paged_and_filtered(client, partner, registered, uni) -> None:
     first = registered("1")
     second = registered("2")
     for card in (first, second, first):
@@ -69,7 +69,7 @@ def test_lookups_list_newest_first_paged_and_filtered(client, partner, registere
 
 def test_another_institution_cannot_filter_its_way_to_my_lookups(
     client, partner, registered, other_uni
-):
+) -> None:
     card = registered()
     verify(client, partner, card["escn"])
     response = client.get(
@@ -82,13 +82,13 @@ def test_another_institution_cannot_filter_its_way_to_my_lookups(
 @pytest.mark.parametrize(
     "query", ["cardNumber=nope", "size=0", "page=-1", "sort=email", "direction=UP"]
 )
-def test_bad_list_queries_are_400(client, uni, query):
+def test_bad_list_queries_are_400(client, uni, query) -> None:
     response = client.get(f"/api/x/verifications?{query}", headers=uni.headers)
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
 
 
-def test_partners_cannot_list_lookups(client, partner):
+def test_partners_cannot_list_lookups(client, partner) -> None:
     assert client.get("/api/x/verifications", headers=partner.headers).status_code == 403
     assert client.get("/api/x/verifications").status_code == 401
 
@@ -105,7 +105,7 @@ def _count(db) -> int:
         return session.scalar(select(func.count()).select_from(VerificationRecord))
 
 
-def test_purge_deletes_only_records_older_than_the_retention(client, db, partner, registered):
+def test_purge_deletes_only_records_older_than_the_retention(client, db, partner, registered) -> None:
     card = registered()
     verify(client, partner, card["escn"])
     _age_records(db, 40)
@@ -116,14 +116,14 @@ def test_purge_deletes_only_records_older_than_the_retention(client, db, partner
     assert _count(db) == 1
 
 
-def test_purge_refuses_a_retention_under_one_day(db):
+def test_purge_refuses_a_retention_under_one_day(db) -> None:
     with db.session() as session, pytest.raises(Exception, match="at least one day"):
         verification.purge_verifications(session, retention_days=0, now=utcnow())
 
 
 def test_cli_purges_with_the_configured_retention(
     client, db, partner, registered, settings, monkeypatch
-):
+) -> None:
     card = registered()
     verify(client, partner, card["escn"])
     _age_records(db, 10)

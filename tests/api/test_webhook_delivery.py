@@ -39,7 +39,7 @@ def hook(client, uni):
     receiver.stop()
 
 
-def _suspend(client, tenant, escn):
+def _suspend(client, tenant, escn) -> None:
     response = client.post(
         f"/api/x/cards/{escn}/lifecycle", json={"action": "SUSPEND"}, headers=tenant.headers
     )
@@ -52,7 +52,7 @@ def _rows(client, tenant, subscription):
 
 def test_events_wait_while_the_receiver_is_down_then_arrive_once_signed(
     client, uni, db, registered, hook
-):
+) -> None:
     subscription, receiver = hook
     escn = registered("D1")["escn"]
     _suspend(client, uni, escn)
@@ -94,7 +94,7 @@ def test_events_wait_while_the_receiver_is_down_then_arrive_once_signed(
     assert row["nextAttemptAt"] is None and row["deliveredAt"]
 
 
-def test_a_forged_or_stale_signature_does_not_verify(hook):
+def test_a_forged_or_stale_signature_does_not_verify(hook) -> None:
     _, receiver = hook
     body = b'{"id":"x"}'
     now = int(time.time())
@@ -107,12 +107,12 @@ def test_a_forged_or_stale_signature_does_not_verify(hook):
     assert not receiver.verify(forged, body)
 
 
-def test_backoff_doubles_up_to_its_cap():
+def test_backoff_doubles_up_to_its_cap() -> None:
     policy = DeliveryPolicy(backoff_seconds=10, max_backoff_seconds=60)
     assert [policy.delay_after(n).total_seconds() for n in range(1, 6)] == [10, 20, 40, 60, 60]
 
 
-def test_a_receiver_that_keeps_failing_is_dead_lettered(client, uni, db, registered, hook):
+def test_a_receiver_that_keeps_failing_is_dead_lettered(client, uni, db, registered, hook) -> None:
     subscription, receiver = hook
     receiver.status = 500
     receiver.start()
@@ -131,7 +131,7 @@ def test_a_receiver_that_keeps_failing_is_dead_lettered(client, uni, db, registe
     assert webhook_delivery.drain(db, LOCAL).attempted == 0
 
 
-def test_a_claimed_delivery_is_not_claimed_again(client, uni, db, registered, hook):
+def test_a_claimed_delivery_is_not_claimed_again(client, uni, db, registered, hook) -> None:
     _suspend(client, uni, registered("D3")["escn"])
     now = utcnow()
     with db.session() as first, db.session() as second:
@@ -144,7 +144,7 @@ def test_a_claimed_delivery_is_not_claimed_again(client, uni, db, registered, ho
         assert webhook_delivery.claim_due(third, now=later, limit=10, token="worker-c") == taken
 
 
-def test_two_workers_at_once_deliver_each_event_exactly_once(client, uni, db, registered, hook):
+def test_two_workers_at_once_deliver_each_event_exactly_once(client, uni, db, registered, hook) -> None:
     subscription, receiver = hook
     receiver.start()
     record = registered("D4")
@@ -155,7 +155,7 @@ def test_two_workers_at_once_deliver_each_event_exactly_once(client, uni, db, re
     policy = LOCAL
     runs: list = []
 
-    def work():
+    def work() -> None:
         runs.append(webhook_delivery.drain(db, policy, limit=2))
 
     workers = [threading.Thread(target=work) for _ in range(2)]
@@ -171,7 +171,7 @@ def test_two_workers_at_once_deliver_each_event_exactly_once(client, uni, db, re
     assert {row["status"] for row in rows} == {"delivered"}
 
 
-def test_the_cli_drains_the_outbox_once(client, uni, registered, hook, settings, monkeypatch):
+def test_the_cli_drains_the_outbox_once(client, uni, registered, hook, settings, monkeypatch) -> None:
     _, receiver = hook
     receiver.start()
     _suspend(client, uni, registered("D5")["escn"])
@@ -183,7 +183,7 @@ def test_the_cli_drains_the_outbox_once(client, uni, registered, hook, settings,
     assert len(receiver.received) == 1 and receiver.received[0]["valid"]
 
 
-def test_the_delivery_policy_and_insecure_mode_come_from_the_environment(tmp_path):
+def test_the_delivery_policy_and_insecure_mode_come_from_the_environment(tmp_path) -> None:
     from router.settings import Settings
 
     env = {

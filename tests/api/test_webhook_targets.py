@@ -40,7 +40,7 @@ PUBLIC = "93.184.215.14"
 )
 def test_a_host_that_is_or_resolves_to_an_internal_address_is_refused(
     client, uni, fake_dns, url
-):
+) -> None:
     fake_dns.names["internal.example.org"] = ["10.0.0.5"]
     fake_dns.names["mixed.example.org"] = [PUBLIC, "127.0.0.1"]
     response = client.post(HOOKS, json={"url": url}, headers=uni.headers)
@@ -49,7 +49,7 @@ def test_a_host_that_is_or_resolves_to_an_internal_address_is_refused(
     assert client.get(HOOKS, headers=uni.headers).json == []
 
 
-def test_a_host_resolving_to_public_addresses_is_accepted(client, uni, fake_dns):
+def test_a_host_resolving_to_public_addresses_is_accepted(client, uni, fake_dns) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC, "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
     response = client.post(HOOKS, json={"url": "https://hooks.example.org/h"}, headers=uni.headers)
     assert response.status_code == 201, response.json
@@ -58,7 +58,7 @@ def test_a_host_resolving_to_public_addresses_is_accepted(client, uni, fake_dns)
 class Recorder:
     """An httpx transport that records what the worker sends and answers ``status``."""
 
-    def __init__(self, status=204, body=b""):
+    def __init__(self, status=204, body=b"") -> None:
         self.status, self.body = status, body
         self.requests: list[httpx.Request] = []
 
@@ -87,7 +87,7 @@ def _rows(client, tenant, subscription):
 
 def test_a_host_rebound_to_loopback_after_subscribing_is_refused_at_delivery(
     client, uni, db, registered, fake_dns
-):
+) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC]
     hook = _subscribe_and_change(client, uni, registered, "https://hooks.example.org/h", "R1")
     fake_dns.names["hooks.example.org"] = ["127.0.0.1"]  # DNS rebinding
@@ -101,7 +101,7 @@ def test_a_host_rebound_to_loopback_after_subscribing_is_refused_at_delivery(
 
 def test_the_worker_connects_to_the_address_it_checked_and_names_the_host(
     client, uni, db, registered, fake_dns
-):
+) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC]
     _subscribe_and_change(client, uni, registered, "https://hooks.example.org:8443/h?x=1", "R2")
     fake_dns.lookups.clear()
@@ -117,7 +117,7 @@ def test_the_worker_connects_to_the_address_it_checked_and_names_the_host(
 
 def test_a_subscriber_sees_the_status_of_a_failed_delivery_not_the_body(
     client, uni, db, registered, fake_dns
-):
+) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC]
     hook = _subscribe_and_change(client, uni, registered, "https://hooks.example.org/h", "R3")
     recorder = Recorder(status=500, body=b"internal admin panel: root password is hunter2")
@@ -128,7 +128,7 @@ def test_a_subscriber_sees_the_status_of_a_failed_delivery_not_the_body(
 
 def test_a_pinned_delivery_reaches_a_real_receiver_by_name(
     client, uni, db, registered, fake_dns, settings, monkeypatch
-):
+) -> None:
     """Over real HTTP (insecure mode, loopback): the request carries the subscribed host name."""
     fake_dns.names["receiver.test"] = ["127.0.0.1"]
     port = free_port()
@@ -169,7 +169,7 @@ def _organisation_id(db, pic):
 
 def test_one_unusable_subscription_never_stops_the_others_deliveries(
     client, uni, other_uni, db, registered, fake_dns
-):
+) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC]
     good = _subscribe_and_change(client, other_uni, registered, "https://hooks.example.org/g", "B1")
     bad_id = _insert_subscription(db, _organisation_id(db, uni.pic), "https://bad.example.org/\x01")
@@ -194,7 +194,7 @@ def test_one_unusable_subscription_never_stops_the_others_deliveries(
 
 def test_an_exception_inside_one_delivery_fails_that_delivery_only(
     client, uni, other_uni, db, registered, fake_dns
-):
+) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC]
     fake_dns.names["broken.example.org"] = [PUBLIC]
     _subscribe_and_change(client, uni, registered, "https://broken.example.org/h", "C1")

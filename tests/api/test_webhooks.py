@@ -37,7 +37,7 @@ def _deliveries(client, tenant, subscription, **query):
     return response.json
 
 
-def test_subscribe_list_and_unsubscribe(client, uni, subscribe):
+def test_subscribe_list_and_unsubscribe(client, uni, subscribe) -> None:
     created = subscribe(uni)
     assert created["url"] == URL
     assert created["events"] == ["card.status_changed"]
@@ -69,14 +69,14 @@ def test_subscribe_list_and_unsubscribe(client, uni, subscribe):
         ({}, "ER-0400"),
     ],
 )
-def test_bad_subscriptions_are_refused_and_store_nothing(client, uni, body, code):
+def test_bad_subscriptions_are_refused_and_store_nothing(client, uni, body, code) -> None:
     response = client.post(HOOKS, json=body, headers=uni.headers)
     assert response.status_code == 400, response.json
     assert response.json["code"] == code
     assert client.get(HOOKS, headers=uni.headers).json == []
 
 
-def test_webhooks_need_a_credential_and_a_reading_scope(client, uni, make_tenant):
+def test_webhooks_need_a_credential_and_a_reading_scope(client, uni, make_tenant) -> None:
     writer = make_tenant(uni.pic, scopes=["persons:write"])
     assert client.get(HOOKS).status_code == 401
     assert client.post(HOOKS, json={"url": URL}).status_code == 401
@@ -86,7 +86,7 @@ def test_webhooks_need_a_credential_and_a_reading_scope(client, uni, make_tenant
     assert client.post(HOOKS, json={"url": URL}, headers=partner.headers).status_code == 201
 
 
-def test_status_changes_queue_one_signed_event_each(client, uni, registered, subscribe):
+def test_status_changes_queue_one_signed_event_each(client, uni, registered, subscribe) -> None:
     hook = subscribe(uni)
     record = registered("W1")
     escn = record["escn"]
@@ -134,7 +134,7 @@ def test_status_changes_queue_one_signed_event_each(client, uni, registered, sub
     assert len({row["eventId"] for row in rows}) == 5
 
 
-def test_erasing_a_person_queues_the_deletion_of_their_cards(client, uni, registered, subscribe):
+def test_erasing_a_person_queues_the_deletion_of_their_cards(client, uni, registered, subscribe) -> None:
     hook = subscribe(uni)
     record = registered("W2")
     assert client.delete(f"/api/v2/persons/{record['esi']}", headers=uni.headers).status_code == 204
@@ -144,7 +144,7 @@ def test_erasing_a_person_queues_the_deletion_of_their_cards(client, uni, regist
     ]
 
 
-def test_a_refused_change_queues_nothing(client, uni, registered, subscribe):
+def test_a_refused_change_queues_nothing(client, uni, registered, subscribe) -> None:
     hook = subscribe(uni)
     escn = registered("W3")["escn"]
     client.post(f"/api/x/cards/{escn}/lifecycle", json={"action": "DESTROY"}, headers=uni.headers)
@@ -156,7 +156,7 @@ def test_a_refused_change_queues_nothing(client, uni, registered, subscribe):
     assert [r["payload"]["data"]["reason"] for r in rows] == ["DESTROY"]
 
 
-def test_every_subscription_of_the_issuer_gets_the_event(client, uni, registered, subscribe):
+def test_every_subscription_of_the_issuer_gets_the_event(client, uni, registered, subscribe) -> None:
     first, second = subscribe(uni), subscribe(uni, "https://other.example.org/hook")
     escn = registered("W4")["escn"]
     client.post(f"/api/x/cards/{escn}/lifecycle", json={"action": "SUSPEND"}, headers=uni.headers)
@@ -168,7 +168,7 @@ def test_every_subscription_of_the_issuer_gets_the_event(client, uni, registered
 
 def test_organisations_never_see_each_others_subscriptions_or_events(
     client, uni, other_uni, registered, subscribe
-):
+) -> None:
     mine, theirs = subscribe(uni), subscribe(other_uni, "https://other.example.org/hook")
     escn = registered("W5")["escn"]
     other_escn = registered("W6", tenant=other_uni)["escn"]
@@ -190,7 +190,7 @@ def test_organisations_never_see_each_others_subscriptions_or_events(
     assert [s["id"] for s in client.get(HOOKS, headers=other_uni.headers).json] == [theirs["id"]]
 
 
-def test_delivery_list_filters_by_status(client, uni, registered, subscribe):
+def test_delivery_list_filters_by_status(client, uni, registered, subscribe) -> None:
     hook = subscribe(uni)
     escn = registered("W7")["escn"]
     client.post(f"/api/x/cards/{escn}/lifecycle", json={"action": "SUSPEND"}, headers=uni.headers)
@@ -200,7 +200,7 @@ def test_delivery_list_filters_by_status(client, uni, registered, subscribe):
     assert bad.status_code == 400
 
 
-def test_batch_status_changes_queue_events_unchanged_items_none(client, uni, registered, subscribe):
+def test_batch_status_changes_queue_events_unchanged_items_none(client, uni, registered, subscribe) -> None:
     hook = subscribe(uni)
     record = registered("W8")
     item = card_body(record["esi"], uni.pic, cardNumber=record["escn"], cardStatusType="INACTIVE")
@@ -214,7 +214,7 @@ def test_batch_status_changes_queue_events_unchanged_items_none(client, uni, reg
 
 def test_partners_get_the_events_of_the_cards_they_verified_only(
     client, uni, registered, subscribe, make_tenant
-):
+) -> None:
     partner = make_tenant("777777777", "City Transport", kind="transport", country="BE")
     hook = subscribe(partner)
     verified, other = registered("seen-1"), registered("unseen-1")

@@ -24,7 +24,7 @@ def admin(db, database_url, monkeypatch, tmp_path):
     return run
 
 
-def test_org_and_key_lifecycle_through_the_cli(admin, client):
+def test_org_and_key_lifecycle_through_the_cli(admin, client) -> None:
     created = admin("org", "create", "--pic", "123456789", "--name", "Université Test",
                     "--country", "FR", "--prefix", "002")
     assert "123456789" in created.output
@@ -51,7 +51,7 @@ def test_org_and_key_lifecycle_through_the_cli(admin, client):
     assert client.get("/api/v2/persons", headers=new_headers).status_code == 401
 
 
-def test_cli_refuses_bad_input_with_a_message(admin):
+def test_cli_refuses_bad_input_with_a_message(admin) -> None:
     bad_pic = admin("org", "create", "--pic", "12", "--name", "X", ok=False)
     assert bad_pic.exit_code != 0
     assert "Error" in bad_pic.output
@@ -64,7 +64,7 @@ def test_cli_refuses_bad_input_with_a_message(admin):
     assert bad_scope.exit_code != 0
 
 
-def test_oauth_client_gets_expiring_tokens_then_is_revoked(admin, client):
+def test_oauth_client_gets_expiring_tokens_then_is_revoked(admin, client) -> None:
     admin("org", "create", "--pic", "123456789", "--name", "A")
     out = admin("oauth-client", "create", "--pic", "123456789", "--scope", "cards:read").output
     values = dict(line.split("=", 1) for line in out.strip().splitlines() if "=" in line)
@@ -85,7 +85,7 @@ def test_oauth_client_gets_expiring_tokens_then_is_revoked(admin, client):
     assert client.get("/api/v2/cards", headers=bearer).status_code == 401
 
 
-def test_demo_is_created_once_and_its_key_works(admin, client):
+def test_demo_is_created_once_and_its_key_works(admin, client) -> None:
     first = admin("demo").output
     key = first.split("keep it): ")[1].split()[0]
     second = admin("demo").output

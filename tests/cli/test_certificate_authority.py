@@ -37,7 +37,7 @@ def _request(key: ec.EllipticCurvePrivateKey) -> bytes:
     return request.public_bytes(serialization.Encoding.PEM)
 
 
-def test_the_authority_issues_an_institution_certificate_naming_its_pic(admin, client, tmp_path):
+def test_the_authority_issues_an_institution_certificate_naming_its_pic(admin, client, tmp_path) -> None:
     admin("org", "create", "--pic", "123456789", "--name", "Université Test", "--country", "FR")
     root_pem = admin("ca", "init", "--name", "Test deployment root").stdout
     root = x509.load_pem_x509_certificate(root_pem.encode())
@@ -81,7 +81,7 @@ def test_the_authority_issues_an_institution_certificate_naming_its_pic(admin, c
     assert refreshed.get_revoked_certificate_by_serial_number(certificate.serial_number)
 
 
-def test_the_authority_refuses_what_it_cannot_do(admin, tmp_path):
+def test_the_authority_refuses_what_it_cannot_do(admin, tmp_path) -> None:
     before_init = admin("ca", "root", ok=False)
     assert before_init.exit_code != 0 and "ca init" in before_init.output
     admin("ca", "init")
@@ -115,7 +115,7 @@ def test_the_authority_refuses_what_it_cannot_do(admin, tmp_path):
     assert admin("ca", "revoke", "not-hex", ok=False).exit_code != 0
 
 
-def test_another_authoritys_revocation_list_can_be_published(admin, client, tmp_path):
+def test_another_authoritys_revocation_list_can_be_published(admin, client, tmp_path) -> None:
     from tests.pki import make_root, revocation_list
 
     crl = revocation_list(make_root("External federation root"), 42)

@@ -35,11 +35,11 @@ def admin(db, database_url, monkeypatch, tmp_path):
     return run
 
 
-def test_version_is_the_installed_packages(admin):
+def test_version_is_the_installed_packages(admin) -> None:
     assert admin("--version").output.strip() == f"escr-admin, version {version('escrouter')}"
 
 
-def test_org_update_changes_name_country_and_prefixes(admin, client):
+def test_org_update_changes_name_country_and_prefixes(admin, client) -> None:
     admin("org", "create", "--pic", "123456789", "--name", "Old Name", "--country", "FR")
     out = admin("org", "update", "--pic", "123456789", "--name", "Université Nouvelle",
                 "--country", "BE", "--prefix", "002", "--prefix", "003").output
@@ -51,7 +51,7 @@ def test_org_update_changes_name_country_and_prefixes(admin, client):
     assert "Université Nouvelle" in admin("org", "list").output
 
 
-def test_oauth_clients_are_listed_without_secrets_then_revoked(admin):
+def test_oauth_clients_are_listed_without_secrets_then_revoked(admin) -> None:
     admin("org", "create", "--pic", "123456789", "--name", "A")
     created = admin("oauth-client", "create", "--pic", "123456789", "--name", "sgc",
                     "--scope", "cards:read").output
@@ -67,7 +67,7 @@ def test_oauth_clients_are_listed_without_secrets_then_revoked(admin):
 
 def test_the_default_instance_folder_is_the_platforms_data_folder_not_the_cwd(
     tmp_path, monkeypatch
-):
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
     settings = Settings.from_env({})
@@ -84,7 +84,7 @@ def _run_admin(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Complet
     )
 
 
-def test_from_another_folder_an_absent_database_is_one_line_and_nothing_is_created(tmp_path):
+def test_from_another_folder_an_absent_database_is_one_line_and_nothing_is_created(tmp_path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"XDG_DATA_HOME": str(tmp_path / "data"), "HOME": str(tmp_path)}
@@ -98,7 +98,7 @@ def test_from_another_folder_an_absent_database_is_one_line_and_nothing_is_creat
     assert not (tmp_path / "data" / "escrouter" / "escrouter.sqlite3").exists()
 
 
-def test_an_unmigrated_or_outdated_database_is_one_line_saying_what_to_run(tmp_path):
+def test_an_unmigrated_or_outdated_database_is_one_line_saying_what_to_run(tmp_path) -> None:
     env = {"ESCR_INSTANCE_PATH": str(tmp_path)}
     url = f"sqlite:///{tmp_path}/escrouter.sqlite3"
     migrate.upgrade(url, "0001")
@@ -125,7 +125,7 @@ def _on_a_terminal(args: list[str], answer: str, env: dict[str, str]) -> tuple[i
     return process.returncode, output.decode()
 
 
-def test_revoking_asks_on_a_terminal_and_yes_or_a_script_does_not(admin, database_url, tmp_path):
+def test_revoking_asks_on_a_terminal_and_yes_or_a_script_does_not(admin, database_url, tmp_path) -> None:
     admin("org", "create", "--pic", "123456789", "--name", "A")
     key = admin("key", "create", "--pic", "123456789").stdout.strip()
     prefix = "escr_" + key.split("_")[1]

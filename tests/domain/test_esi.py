@@ -6,28 +6,28 @@ from router.domain.errors import InvalidIdentifier
 from router.domain.esi import ESI_PREFIX, parse_esi
 
 
-def test_country_scope():
+def test_country_scope() -> None:
     esi = parse_esi("urn:schac:personalUniqueCode:int:esi:HR:1234")
     assert (esi.scope, esi.code, esi.scope_is_country) == ("HR", "1234", True)
 
 
-def test_domain_scope_is_lower_cased():
+def test_domain_scope_is_lower_cased() -> None:
     esi = parse_esi("urn:schac:personalUniqueCode:int:esi:LMU.de:12345")
     assert esi.value == "urn:schac:personalUniqueCode:int:esi:lmu.de:12345"
     assert not esi.scope_is_country
 
 
-def test_prefix_case_is_normalised():
+def test_prefix_case_is_normalised() -> None:
     assert parse_esi("URN:SCHAC:personaluniquecode:INT:esi:fr:A1").value == (
         "urn:schac:personalUniqueCode:int:esi:FR:A1"
     )
 
 
-def test_code_may_contain_colons():
+def test_code_may_contain_colons() -> None:
     assert parse_esi(f"{ESI_PREFIX}ES:abc:def").code == "abc:def"
 
 
-def test_legacy_form_is_accepted():
+def test_legacy_form_is_accepted() -> None:
     esi = parse_esi("fr-999999999-ABC123")
     assert (esi.legacy, esi.scope, esi.pic, esi.code) == (True, "FR", "999999999", "ABC123")
     assert esi.value == "FR-999999999-ABC123"
@@ -49,7 +49,7 @@ def test_legacy_form_is_accepted():
         f"{ESI_PREFIX}FR:{'x' * 300}",
     ],
 )
-def test_malformed_identifiers_are_refused(text):
+def test_malformed_identifiers_are_refused(text) -> None:
     with pytest.raises(InvalidIdentifier):
         parse_esi(text)
 
@@ -61,7 +61,7 @@ countries = st.from_regex(r"\A[A-Z]{2}\Z")
 
 
 @given(country=countries, code=codes)
-def test_round_trip_of_valid_identifiers(country, code):
+def test_round_trip_of_valid_identifiers(country, code) -> None:
     text = f"{ESI_PREFIX}{country}:{code}"
     parsed = parse_esi(text)
     assert parsed.value == text
@@ -69,7 +69,7 @@ def test_round_trip_of_valid_identifiers(country, code):
 
 
 @given(st.text(max_size=300))
-def test_parser_only_raises_invalid_identifier(text):
+def test_parser_only_raises_invalid_identifier(text) -> None:
     try:
         parsed = parse_esi(text)
     except InvalidIdentifier:

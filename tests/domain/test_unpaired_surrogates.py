@@ -19,18 +19,18 @@ VALUES = st.recursive(
 
 
 @given(VALUES, st.booleans())
-def test_valid_text_passes_whether_escaped_or_not(value, ascii_only):
+def test_valid_text_passes_whether_escaped_or_not(value, ascii_only) -> None:
     assert not unpaired_surrogate_in_json(json.dumps(value, ensure_ascii=ascii_only).encode())
 
 
 @given(st.text(), HALVES, st.text(), st.booleans())
-def test_a_lone_half_is_found_in_a_value_or_a_key(before, half, after, as_key):
+def test_a_lone_half_is_found_in_a_value_or_a_key(before, half, after, as_key) -> None:
     text = before + half + after
     value = {text: 1} if as_key else {"items": [{"name": text}]}
     assert unpaired_surrogate_in_json(json.dumps(value))
 
 
-def test_an_escaped_backslash_before_u_is_no_surrogate_and_bad_json_is_left_to_its_parser():
+def test_an_escaped_backslash_before_u_is_no_surrogate_and_bad_json_is_left_to_its_parser() -> None:
     assert not unpaired_surrogate_in_json(rb'{"a": "\\ud800"}')
     assert not unpaired_surrogate_in_json(rb'{"a": "\ud800"')
     # An astral character is a pair: valid.

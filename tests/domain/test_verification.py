@@ -36,11 +36,11 @@ TODAY = dt.date(2026, 11, 23)
         f"https://s.esc-r.eu/{ESCN}",
     ],
 )
-def test_scans_of_this_router_and_the_real_one_read_the_escn(scanned):
+def test_scans_of_this_router_and_the_real_one_read_the_escn(scanned) -> None:
     assert parse_scan(scanned, "https://cards.example.eu/esc").value == ESCN
 
 
-def test_without_a_public_url_any_host_cards_path_is_read():
+def test_without_a_public_url_any_host_cards_path_is_read() -> None:
     assert parse_scan(f"https://anywhere.example/cards/{ESCN}").value == ESCN
 
 
@@ -62,7 +62,7 @@ def test_without_a_public_url_any_host_cards_path_is_read():
         ("f81d4fae-7dec-11d0-a765-00a0c91e6bf6", NotAnEscn),  # version 1, node is a MAC
     ],
 )
-def test_bad_scans_raise_the_matching_error(scanned, error):
+def test_bad_scans_raise_the_matching_error(scanned, error) -> None:
     with pytest.raises(error) as raised:
         parse_scan(scanned, "https://cards.example.eu/esc")
     assert 400 <= raised.value.status < 500
@@ -81,11 +81,11 @@ def test_bad_scans_raise_the_matching_error(scanned, error):
         (CardState.DESTROYED, TODAY, VerdictReason.DESTROYED),
     ],
 )
-def test_every_state_has_its_verdict(state, expires, reason):
+def test_every_state_has_its_verdict(state, expires, reason) -> None:
     assert verdict_reason(state, expires, TODAY) is reason
 
 
-def test_every_card_state_is_covered():
+def test_every_card_state_is_covered() -> None:
     for state in CardState:
         verdict_reason(state, TODAY, TODAY)
 
@@ -102,7 +102,7 @@ def test_every_card_state_is_covered():
         st.builds(lambda tail: f"https://cards.example.eu/esc/cards/{tail}", st.text(max_size=60)),
     )
 )
-def test_any_scan_gives_an_escn_or_a_4xx_router_error(scanned):
+def test_any_scan_gives_an_escn_or_a_4xx_router_error(scanned) -> None:
     try:
         escn = parse_scan(scanned, "https://cards.example.eu/esc")
     except RouterError as error:

@@ -81,7 +81,7 @@ def screenshot(chromium: str, url: str, name: str, language: str = "en-GB") -> I
     return Image.open(path)
 
 
-def test_valid_card_page_renders_in_chromium(chromium, live_url, registered, database_url):
+def test_valid_card_page_renders_in_chromium(chromium, live_url, registered, database_url) -> None:
     card = registered()
     url = f"{live_url}/cards/{card['escn']}"
     dom = run_chromium(chromium, url, "--dump-dom")
@@ -98,7 +98,7 @@ def test_valid_card_page_renders_in_chromium(chromium, live_url, registered, dat
 
 def test_lost_card_page_in_french_renders_in_chromium(
     chromium, live_url, registered, uni, client, database_url
-):
+) -> None:
     card = registered()
     client.post(
         f"/api/x/cards/{card['escn']}/lifecycle",

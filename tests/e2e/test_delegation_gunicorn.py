@@ -133,7 +133,7 @@ def post(client: httpx.Client, path: str, body: dict) -> httpx.Response:
     return client.post(path, json=body)
 
 
-def test_a_delegation_end_to_end_leaves_no_secret_on_the_router(live, database_url, tmp_path):
+def test_a_delegation_end_to_end_leaves_no_secret_on_the_router(live, database_url, tmp_path) -> None:
     home_keys, host_keys = tmp_path / "home-keys", tmp_path / "host-keys"
     # The home: keys and DAM base keys by its own tools, public halves registered.
     created = escr_sgc(live, "keys", "create", "--keys", str(home_keys), "--register")
@@ -296,7 +296,7 @@ def _refusals(escn, host_store, home_signing, home_enc, http_host, http_home, ho
         }
         return jose.sign_compact(body, signer, protocol.DECISION_TYPE)
 
-    def decide(name, token, client, delegation_id=pending_id, expected_state="requested"):
+    def decide(name, token, client, delegation_id=pending_id, expected_state="requested") -> None:
         answer = post(client, f"/api/x/delegations/{delegation_id}/decision", {"decision": token})
         codes[name] = answer.json().get("code")
         state = client.get(f"/api/x/delegations/{delegation_id}").json()["state"]

@@ -34,7 +34,7 @@ NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").e
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 
 
-def test_systemd_units_pass_systemd_analyze_verify(tmp_path):
+def test_systemd_units_pass_systemd_analyze_verify(tmp_path) -> None:
     if SYSTEMD_ANALYZE is None:
         pytest.skip("systemd-analyze is not installed (Debian: apt-get install systemd)")
     units = sorted((DEPLOY / "systemd").iterdir())
@@ -56,7 +56,7 @@ def test_systemd_units_pass_systemd_analyze_verify(tmp_path):
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
 
 
-def test_the_units_run_the_commands_the_router_has():
+def test_the_units_run_the_commands_the_router_has() -> None:
     service = (DEPLOY / "systemd" / "escrouter.service").read_text()
     assert "-c python:router.gunicorn_config" in service and "router.wsgi:app" in service
     webhooks = (DEPLOY / "systemd/escrouter-webhooks.service").read_text()
@@ -194,7 +194,7 @@ def _client(site: dict, address: str) -> httpx.Client:
 
 
 @pytest.mark.e2e
-def test_nginx_example_serves_the_router_over_tls(behind_nginx):
+def test_nginx_example_serves_the_router_over_tls(behind_nginx) -> None:
     site = behind_nginx
     moved = httpx.get(f"{site['http']}/docs", timeout=10)
     assert moved.status_code == 301 and moved.headers["Location"].startswith("https://")

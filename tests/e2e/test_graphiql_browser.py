@@ -40,7 +40,7 @@ def router_url(tmp_path) -> Iterator[str]:
 
 
 @pytest.mark.e2e
-def test_graphiql_renders_offline_from_the_routers_own_assets(chromium, router_url):  # noqa: F811
+def test_graphiql_renders_offline_from_the_routers_own_assets(chromium, router_url) -> None:  # noqa: F811
     url = f"{router_url}/graphql"
     args = (OFFLINE, "--virtual-time-budget=20000", "--window-size=1280,800")
     dom = run_chromium(chromium, url, *args, "--dump-dom")

@@ -53,7 +53,7 @@ def run_kiosk(config: Path, printed: list[str]) -> tuple[int, list[dict]]:
 
 def test_the_kiosk_writes_an_approved_card_and_leaves_a_refused_one_alone(
     live, card_slot, database_url, tmp_path  # noqa: F811
-):
+) -> None:
     home_keys = tmp_path / "home-keys"
     escr_sgc(live, "keys", "create", "--keys", str(home_keys), "--register")
     escr_sgc(live, "dam-keys", "create", "--keys", str(home_keys))

@@ -68,7 +68,7 @@ def served(request, app, database_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.e2e
-def test_the_limit_is_shared_by_every_worker_and_thread(served, registered):
+def test_the_limit_is_shared_by_every_worker_and_thread(served, registered) -> None:
     escn = registered()["escn"]
 
     def lookup(_: int) -> int:
@@ -98,7 +98,7 @@ def test_the_limit_is_shared_by_every_worker_and_thread(served, registered):
 
 
 @pytest.mark.e2e
-def test_several_workers_on_the_memory_store_are_refused_in_one_line(tmp_path):
+def test_several_workers_on_the_memory_store_are_refused_in_one_line(tmp_path) -> None:
     from router import migrate
 
     url = f"sqlite:///{tmp_path}/router.sqlite3"

@@ -61,7 +61,7 @@ def shell_blocks() -> list[Block]:
     return blocks
 
 
-def test_readme_blocks_are_run_or_explicitly_not_run():
+def test_readme_blocks_are_run_or_explicitly_not_run() -> None:
     blocks = shell_blocks()
     assert blocks, "README.md has no sh block"
     for block in blocks:
@@ -100,7 +100,7 @@ def _resolve(group: click.Group, words: list[str]) -> click.Command:
     return command
 
 
-def test_not_run_blocks_are_valid_shell_naming_real_commands():
+def test_not_run_blocks_are_valid_shell_naming_real_commands() -> None:
     for block in shell_blocks():
         if block.info != "sh not-run":
             continue
@@ -141,7 +141,7 @@ def fresh_serve(tmp_path) -> Iterator[tuple[str, Path, dict[str, str]]]:
 
 
 @pytest.mark.e2e
-def test_every_readme_command_runs_in_order_on_a_fresh_serve(fresh_serve):
+def test_every_readme_command_runs_in_order_on_a_fresh_serve(fresh_serve) -> None:
     address, tmp_path, env = fresh_serve
     scratch = tmp_path / "reader"
     scratch.mkdir()

@@ -63,7 +63,7 @@ def served(request, tmp_path):
             admin.dispose()
 
 
-def test_the_readme_session_over_http(served):
+def test_the_readme_session_over_http(served) -> None:
     base, key = served
     auth = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=base, timeout=10) as http:
@@ -111,7 +111,7 @@ def test_the_readme_session_over_http(served):
         assert docs.status_code == 200
 
 
-def test_served_with_concurrent_clients_issues_distinct_numbers(served):
+def test_served_with_concurrent_clients_issues_distinct_numbers(served) -> None:
     base, key = served
     auth = {"Authorization": f"Bearer {key}"}
     import concurrent.futures

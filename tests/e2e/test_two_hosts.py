@@ -112,7 +112,7 @@ def _issue_card(host: str, key: str, code: str) -> str:
 
 
 @pytest.mark.e2e
-def test_two_hosts_share_one_limit_never_collide_and_deliver_each_event_once(deployment):
+def test_two_hosts_share_one_limit_never_collide_and_deliver_each_event_once(deployment) -> None:
     first, second = deployment.hosts
     auth = {"Authorization": f"Bearer {deployment.key}"}
 

@@ -109,7 +109,7 @@ def _administer(venv: Path, cwd: Path, env: dict[str, str]) -> str:
 
 
 @pytest.mark.e2e
-def test_the_wheel_installs_migrates_and_serves_on_sqlite_and_postgresql(installed, tmp_path):
+def test_the_wheel_installs_migrates_and_serves_on_sqlite_and_postgresql(installed, tmp_path) -> None:
     venv, _ = installed
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -35,7 +35,7 @@ class CatalogueSource:
         source = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
+            def do_GET(self) -> None:
                 source.conditional.append(self.headers.get("If-None-Match"))
                 source.since.append(self.headers.get("If-Modified-Since"))
                 # Each answer is recorded before it is sent: the client may look right after.
@@ -62,7 +62,7 @@ class CatalogueSource:
                 self.end_headers()
                 self.wfile.write(source.document)
 
-            def log_message(self, *args):
+            def log_message(self, *args) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)

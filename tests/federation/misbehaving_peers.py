@@ -32,7 +32,7 @@ class WrongKeyPeer:
         peer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
+            def do_GET(self) -> None:
                 escn = self.path.rsplit("/", 1)[-1]
                 body = json.dumps({"cardNumber": escn, "status": "ACTIVE"}).encode()
                 request = SignableRequest("GET", peer.url + self.path, dict(self.headers.items()))
@@ -52,7 +52,7 @@ class WrongKeyPeer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
+            def log_message(self, *args) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)

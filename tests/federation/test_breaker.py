@@ -18,7 +18,7 @@ class Clock:
         return self.now
 
 
-def test_it_opens_after_the_threshold_of_consecutive_failures():
+def test_it_opens_after_the_threshold_of_consecutive_failures() -> None:
     clock = Clock()
     breaker = CircuitBreaker(3, 30, clock=clock)
     for _ in range(2):
@@ -32,7 +32,7 @@ def test_it_opens_after_the_threshold_of_consecutive_failures():
     assert breaker.retry_after() == 30
 
 
-def test_a_success_resets_the_count():
+def test_a_success_resets_the_count() -> None:
     breaker = CircuitBreaker(2, 30, clock=Clock())
     breaker.record_failure()
     breaker.record_success()
@@ -40,7 +40,7 @@ def test_a_success_resets_the_count():
     assert breaker.state is BreakerState.CLOSED
 
 
-def test_after_the_pause_one_trial_goes_and_its_success_closes_the_circuit():
+def test_after_the_pause_one_trial_goes_and_its_success_closes_the_circuit() -> None:
     clock = Clock()
     breaker = CircuitBreaker(1, 30, clock=clock)
     breaker.record_failure()
@@ -55,7 +55,7 @@ def test_after_the_pause_one_trial_goes_and_its_success_closes_the_circuit():
     assert breaker.acquire() and breaker.acquire()
 
 
-def test_a_failed_trial_opens_the_circuit_for_another_pause():
+def test_a_failed_trial_opens_the_circuit_for_another_pause() -> None:
     clock = Clock()
     breaker = CircuitBreaker(5, 30, clock=clock)
     for _ in range(5):
@@ -67,7 +67,7 @@ def test_a_failed_trial_opens_the_circuit_for_another_pause():
     assert breaker.retry_after() == 30
 
 
-def test_a_trial_that_never_reports_is_given_up_after_a_pause():
+def test_a_trial_that_never_reports_is_given_up_after_a_pause() -> None:
     clock = Clock()
     breaker = CircuitBreaker(1, 10, clock=clock)
     breaker.record_failure()
@@ -79,7 +79,7 @@ def test_a_trial_that_never_reports_is_given_up_after_a_pause():
     assert breaker.acquire()
 
 
-def test_nonsense_settings_are_refused():
+def test_nonsense_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         CircuitBreaker(0, 10)
     with pytest.raises(ValueError):

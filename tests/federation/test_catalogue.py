@@ -29,7 +29,7 @@ def _verify(document: bytes, authority: Authority, **kwargs):
     return verify_catalogue(document, [authority.public], now=kwargs.pop("at", now()), **kwargs)
 
 
-def test_a_signed_catalogue_verifies_and_indexes_routers_by_pic_id_and_key():
+def test_a_signed_catalogue_verifies_and_indexes_routers_by_pic_id_and_key() -> None:
     authority = Authority()
     catalogue = _verify(authority.sign([A.entry(), B.entry()]), authority)
     assert catalogue.serial == 1
@@ -41,7 +41,7 @@ def test_a_signed_catalogue_verifies_and_indexes_routers_by_pic_id_and_key():
     assert router.id == "router-a" and key.kid == A.public.kid
 
 
-def test_another_authoritys_signature_is_refused():
+def test_another_authoritys_signature_is_refused() -> None:
     document = Authority().sign([A.entry()])
     with pytest.raises(InvalidCatalogue, match="not signed by the configured authority"):
         _verify(document, Authority())
@@ -55,7 +55,7 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def test_a_payload_changed_after_signing_is_refused():
+def test_a_payload_changed_after_signing_is_refused() -> None:
     authority = Authority()
     envelope = _envelope(authority.sign([A.entry()]))
     payload = json.loads(base64.urlsafe_b64decode(envelope["payload"] + "=="))
@@ -67,7 +67,7 @@ def test_a_payload_changed_after_signing_is_refused():
 
 @settings(max_examples=40, deadline=None)
 @given(position=st.integers(min_value=0), replacement=st.sampled_from("ABCabc012-_"))
-def test_any_change_to_the_signed_payload_is_refused(position, replacement):
+def test_any_change_to_the_signed_payload_is_refused(position, replacement) -> None:
     authority = Authority()
     envelope = _envelope(authority.sign([A.entry(), B.entry()]))
     payload = envelope["payload"]
@@ -83,19 +83,19 @@ def test_any_change_to_the_signed_payload_is_refused(position, replacement):
     "document",
     [b"not json", b"[]", b'{"payload": "x"}', b'{"payload": "", "protected": "", "signature": ""}'],
 )
-def test_malformed_documents_are_refused(document):
+def test_malformed_documents_are_refused(document) -> None:
     with pytest.raises(InvalidCatalogue):
         _verify(document, Authority())
 
 
-def test_an_expired_catalogue_is_refused_and_says_so():
+def test_an_expired_catalogue_is_refused_and_says_so() -> None:
     authority = Authority()
     document = authority.sign([A.entry()], issued_at=now() - dt.timedelta(days=8))
     with pytest.raises(CatalogueExpired):
         _verify(document, authority)
 
 
-def test_a_catalogue_issued_in_the_future_is_refused():
+def test_a_catalogue_issued_in_the_future_is_refused() -> None:
     authority = Authority()
     document = authority.sign([A.entry()], issued_at=now() + dt.timedelta(hours=1))
     with pytest.raises(InvalidCatalogue, match="future"):
@@ -129,7 +129,7 @@ def _sign_raw(authority: Authority, routers: list[dict]) -> bytes:
         (lambda a, b: b.update(keys=[]), "at least one key"),
     ],
 )
-def test_the_catalogues_rules_are_enforced(change, message):
+def test_the_catalogues_rules_are_enforced(change, message) -> None:
     authority = Authority()
     a, b = A.entry().as_json(), B.entry().as_json()
     change(a, b)
@@ -137,7 +137,7 @@ def test_the_catalogues_rules_are_enforced(change, message):
         _verify(_sign_raw(authority, [a, b]), authority)
 
 
-def test_http_base_urls_are_accepted_only_when_insecure_mode_is_on():
+def test_http_base_urls_are_accepted_only_when_insecure_mode_is_on() -> None:
     authority = Authority()
     entry = PeerRouter("local", "http://127.0.0.1:8080", ("111111111",)).entry()
     document = authority.sign([entry])
@@ -146,7 +146,7 @@ def test_http_base_urls_are_accepted_only_when_insecure_mode_is_on():
     assert _verify(document, authority, allow_insecure=True).router("local") is not None
 
 
-def test_an_older_catalogue_cannot_replace_a_newer_one():
+def test_an_older_catalogue_cannot_replace_a_newer_one() -> None:
     authority = Authority()
     older = _verify(authority.sign([A.entry(), B.entry()]), authority)
     newer = _verify(authority.sign([A.entry()]), authority)
@@ -165,7 +165,7 @@ pics = st.lists(st.from_regex(r"[0-9]{9}", fullmatch=True), min_size=0, max_size
 
 @settings(max_examples=30, deadline=None)
 @given(layout=st.lists(pics, min_size=1, max_size=5))
-def test_any_valid_catalogue_round_trips_through_signing(layout):
+def test_any_valid_catalogue_round_trips_through_signing(layout) -> None:
     seen: set[str] = set()
     routers = []
     for index, router_pics in enumerate(layout):
@@ -183,7 +183,7 @@ def test_any_valid_catalogue_round_trips_through_signing(layout):
             assert catalogue.host_of(pic).id == router.id
 
 
-def test_payload_is_canonical_json_with_routers_sorted():
+def test_payload_is_canonical_json_with_routers_sorted() -> None:
     payload = json.loads(
         payload_json([B.entry(), A.entry()], serial=3, issued_at=now(), valid_until=now())
     )
@@ -201,6 +201,6 @@ b64ish = st.text(alphabet=st.sampled_from("ABCXYZabcxyz0189-_=."), max_size=80)
         {"protected": b64ish, "payload": b64ish, "signature": b64ish}
     ).map(lambda d: json.dumps(d).encode())
 )
-def test_garbage_is_refused_as_an_invalid_catalogue_and_nothing_else(document):
+def test_garbage_is_refused_as_an_invalid_catalogue_and_nothing_else(document) -> None:
     with pytest.raises(InvalidCatalogue):
         _verify(document, Authority())

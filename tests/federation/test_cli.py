@@ -33,7 +33,7 @@ def admin(db, database_url, monkeypatch, tmp_path):
     return run
 
 
-def test_router_init_writes_a_private_key_only_its_owner_can_read(admin, tmp_path):
+def test_router_init_writes_a_private_key_only_its_owner_can_read(admin, tmp_path) -> None:
     printed = json.loads(admin("router", "init").stdout)
     key_file = tmp_path / "instance" / "router-key.pem"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -44,7 +44,7 @@ def test_router_init_writes_a_private_key_only_its_owner_can_read(admin, tmp_pat
     assert replaced["kid"] != printed["kid"]
 
 
-def test_router_identity_names_the_router_its_key_and_its_pics(admin, make_tenant):
+def test_router_identity_names_the_router_its_key_and_its_pics(admin, make_tenant) -> None:
     make_tenant("111111111")
     make_tenant("BE0123456789", kind="transport", vat=True)
     key = json.loads(admin("router", "init").stdout)
@@ -59,7 +59,7 @@ def test_router_identity_names_the_router_its_key_and_its_pics(admin, make_tenan
 
 def test_the_authoritys_workflow_from_keys_to_a_published_catalogue(
     admin, make_tenant, tmp_path, monkeypatch, client
-):
+) -> None:
     make_tenant("111111111")
     admin("router", "init")
     (tmp_path / "a.json").write_text(admin("router", "identity").stdout)
@@ -110,7 +110,7 @@ def test_the_authoritys_workflow_from_keys_to_a_published_catalogue(
     assert "catalogue 2" in shown and "router-a.example\thttps://router-a.example" in shown
 
 
-def test_a_published_catalogue_is_served_with_an_etag_and_revalidated(app, client, tmp_path):
+def test_a_published_catalogue_is_served_with_an_etag_and_revalidated(app, client, tmp_path) -> None:
     from router.federation.directory import PUBLISHED_FILE, federation_folder
     from tests.federation.factories import Authority, PeerRouter
 
@@ -131,6 +131,6 @@ def test_a_published_catalogue_is_served_with_an_etag_and_revalidated(app, clien
     assert since.status_code == 304
 
 
-def test_a_router_without_a_key_has_no_identity_yet(client):
+def test_a_router_without_a_key_has_no_identity_yet(client) -> None:
     answer = client.get("/api/x/federation/identity")
     assert answer.status_code == 404 and answer.json["code"] == "ER-0265"

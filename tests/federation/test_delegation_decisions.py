@@ -41,7 +41,7 @@ def state_of(client, party, delegation_id):
 
 def test_an_approval_is_recorded_as_received_and_the_host_reports_completion(
     client, host, home, pending
-):
+) -> None:
     delegation_id, request = pending
     token = sign_decision(decision_claims(home, host, request, "approve"), home.signing)
     answer = decide(client, home, delegation_id, token)
@@ -61,7 +61,7 @@ def test_an_approval_is_recorded_as_received_and_the_host_reports_completion(
     assert by_home.status_code == 409
 
 
-def test_a_refusal_ends_the_delegation(client, host, home, pending):
+def test_a_refusal_ends_the_delegation(client, host, home, pending) -> None:
     delegation_id, request = pending
     client.post(f"/api/x/delegations/{delegation_id}/receipt", headers=home.headers)
     answer = decide(client, home, delegation_id,
@@ -69,7 +69,7 @@ def test_a_refusal_ends_the_delegation(client, host, home, pending):
     assert answer.json["state"] == "refused" and answer.json["decisionReason"] == "not this year"
 
 
-def _forged(home, host, request):
+def _forged(home, host, request) -> str:
     token = sign_decision(decision_claims(home, host, request, "approve"), home.signing)
     header, payload, signature = token.split(".")
     claims = json.loads(jose.b64url_decode(payload))
@@ -108,7 +108,7 @@ DECISION_REFUSALS = {
 
 def test_each_decision_refusal_has_its_own_code_and_nothing_is_approved(
     client, host, home, pending
-):
+) -> None:
     delegation_id, request = pending
     for case, (build, status, code) in sorted(DECISION_REFUSALS.items()):
         answer = decide(client, home, delegation_id, build(home, host, request))
@@ -119,7 +119,7 @@ def test_each_decision_refusal_has_its_own_code_and_nothing_is_approved(
 
 def test_a_decision_from_anyone_but_the_cards_issuer_is_refused(
     client, host, home, pending, make_party
-):
+) -> None:
     delegation_id, request = pending
     # The host approving its own request, with its own valid key.
     self_approved = sign_decision(
@@ -141,7 +141,7 @@ def test_a_decision_from_anyone_but_the_cards_issuer_is_refused(
 
 def test_an_expired_request_cannot_be_approved_and_is_shown_expired(
     client, db, host, home, pending
-):
+) -> None:
     delegation_id, request = pending
     with db.session() as session:
         session.execute(
@@ -159,7 +159,7 @@ def test_an_expired_request_cannot_be_approved_and_is_shown_expired(
     assert view["history"][-1]["actor"] is None
 
 
-def test_a_revoked_home_key_cannot_approve(client, host, home, pending):
+def test_a_revoked_home_key_cannot_approve(client, host, home, pending) -> None:
     delegation_id, request = pending
     client.post(f"/api/x/public-keys/{home.signing.kid}/revoke", json={}, headers=home.headers)
     token = sign_decision(decision_claims(home, host, request, "approve"), home.signing)
@@ -167,7 +167,7 @@ def test_a_revoked_home_key_cannot_approve(client, host, home, pending):
 
 
 def test_escr_admin_expires_overdue_requests_once(client, db, settings, host, home, pending,
-                                                  monkeypatch):
+                                                  monkeypatch) -> None:
     from click.testing import CliRunner
 
     from router.cli import escr_group

@@ -74,7 +74,7 @@ def _request(pair: Pair, parties):
     return answer, compact
 
 
-def test_a_request_at_a_reaches_the_home_on_b_and_its_approval_comes_back(pair, parties):
+def test_a_request_at_a_reaches_the_home_on_b_and_its_approval_comes_back(pair, parties) -> None:
     host, home, _ = parties
     answer, compact = _request(pair, parties)
     assert answer.status_code == 201, answer.json
@@ -108,7 +108,7 @@ def test_a_request_at_a_reaches_the_home_on_b_and_its_approval_comes_back(pair, 
     assert _count(pair.a_app, Card) == 0
 
 
-def test_the_home_s_refusal_and_the_host_s_cancellation_cross_too(pair, parties):
+def test_the_home_s_refusal_and_the_host_s_cancellation_cross_too(pair, parties) -> None:
     host, home, _ = parties
     b, a = pair.b_app.test_client(), pair.a_app.test_client()
     answer, compact = _request(pair, parties)
@@ -130,7 +130,7 @@ def test_the_home_s_refusal_and_the_host_s_cancellation_cross_too(pair, parties)
     assert late.status_code in (409, 422)
 
 
-def test_expiry_on_b_is_seen_on_a(pair, parties):
+def test_expiry_on_b_is_seen_on_a(pair, parties) -> None:
     host, _, _ = parties
     delegation_id = _request(pair, parties)[0].json["id"]
     past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
@@ -142,7 +142,7 @@ def test_expiry_on_b_is_seen_on_a(pair, parties):
     assert seen["state"] == "expired" and seen["history"][-1]["actor"] is None
 
 
-def test_b_s_refusals_of_the_host_s_request_are_passed_on_and_nothing_is_kept(pair, parties):
+def test_b_s_refusals_of_the_host_s_request_are_passed_on_and_nothing_is_kept(pair, parties) -> None:
     host, home, escn = parties
     wrong_uid = sign_request(request_claims(host, home, escn, uid="04FFFFFFFFFFFF"), host.signing)
     answer = pair.a_app.test_client().post("/api/x/delegations", json={"request": wrong_uid},
@@ -151,14 +151,14 @@ def test_b_s_refusals_of_the_host_s_request_are_passed_on_and_nothing_is_kept(pa
     assert _count(pair.a_app, Delegation) == 0 and _count(pair.b_app, Delegation) == 0
 
 
-def test_b_unreachable_is_a_502_and_nothing_is_recorded(pair, parties):
+def test_b_unreachable_is_a_502_and_nothing_is_recorded(pair, parties) -> None:
     pair.to_b.failure = httpx.ConnectError("refused")
     answer, _ = _request(pair, parties)
     assert answer.status_code == 502 and answer.json["code"] == "ER-0250", answer.json
     assert _count(pair.a_app, Delegation) == 0
 
 
-def test_a_reads_b_s_home_keys_through_its_own_directory(pair, parties):
+def test_a_reads_b_s_home_keys_through_its_own_directory(pair, parties) -> None:
     _, home, _ = parties
     jwks = pair.a_app.test_client().get(f"/api/x/directory/{B_PIC}/jwks.json").json
     assert {k["kid"] for k in jwks["keys"]} == {home.signing.kid, home.encryption.kid}
@@ -178,7 +178,7 @@ def _jwks(party: Institution) -> dict:
     return {"keys": [dict(party.signing.public().jwk), dict(party.encryption.public().jwk)]}
 
 
-def test_b_refuses_a_dishonest_or_tampered_forwarding(pair, parties):
+def test_b_refuses_a_dishonest_or_tampered_forwarding(pair, parties) -> None:
     host, home, escn = parties
     compact = sign_request(request_claims(host, home, escn), host.signing)
     # Router C forwards a request in the name of router A's institution.
@@ -209,7 +209,7 @@ def test_b_refuses_a_dishonest_or_tampered_forwarding(pair, parties):
     assert moving.status_code == 404
 
 
-def test_a_lost_answer_of_b_is_recovered_when_the_host_sends_again(pair, parties):
+def test_a_lost_answer_of_b_is_recovered_when_the_host_sends_again(pair, parties) -> None:
     host, home, escn = parties
     compact = sign_request(request_claims(host, home, escn), host.signing)
     pair.to_b.failure = None
@@ -223,7 +223,7 @@ def test_a_lost_answer_of_b_is_recovered_when_the_host_sends_again(pair, parties
     assert replay.status_code == 409 and replay.json["code"] == "ER-0205"
 
 
-def test_graphql_follows_a_forwarded_delegation_like_rest(pair, parties):
+def test_graphql_follows_a_forwarded_delegation_like_rest(pair, parties) -> None:
     host, home, _ = parties
     answer, compact = _request(pair, parties)
     delegation_id = answer.json["id"]
@@ -248,7 +248,7 @@ def test_graphql_follows_a_forwarded_delegation_like_rest(pair, parties):
     assert on_b["state"] == "failed" and on_b["outcomeReason"] == "card removed"
 
 
-def test_b_refuses_forwarded_keys_that_are_private_revoked_or_too_many(pair, parties):
+def test_b_refuses_forwarded_keys_that_are_private_revoked_or_too_many(pair, parties) -> None:
     host, home, escn = parties
     compact = sign_request(request_claims(host, home, escn), host.signing)
     private = {"keys": [host.signing.private_jwk()]}

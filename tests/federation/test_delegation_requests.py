@@ -28,7 +28,7 @@ def count_delegations(db) -> int:
         return session.scalar(select(func.count()).select_from(Delegation))
 
 
-def test_a_valid_request_is_recorded_and_both_institutions_see_it(client, host, home, card):
+def test_a_valid_request_is_recorded_and_both_institutions_see_it(client, host, home, card) -> None:
     compact = sign_request(request_claims(host, home, card["escn"]), host.signing)
     answer = submit(client, host, compact)
     assert answer.status_code == 201, answer.json
@@ -47,7 +47,7 @@ def test_a_valid_request_is_recorded_and_both_institutions_see_it(client, host, 
     assert client.get("/api/x/delegations?role=host", headers=home.headers).json["content"] == []
 
 
-def test_nobody_else_sees_a_delegation(client, host, home, card, make_party):
+def test_nobody_else_sees_a_delegation(client, host, home, card, make_party) -> None:
     stranger = make_party(OTHER_PIC)
     compact = sign_request(request_claims(host, home, card["escn"]), host.signing)
     delegation_id = submit(client, host, compact).json["id"]
@@ -56,7 +56,7 @@ def test_nobody_else_sees_a_delegation(client, host, home, card, make_party):
     assert client.get("/api/x/delegations", headers=stranger.headers).json["content"] == []
 
 
-def test_receipt_cancel_and_their_parties(client, host, home, card):
+def test_receipt_cancel_and_their_parties(client, host, home, card) -> None:
     compact = sign_request(request_claims(host, home, card["escn"]), host.signing)
     delegation_id = submit(client, host, compact).json["id"]
     by_host = client.post(f"/api/x/delegations/{delegation_id}/receipt", headers=host.headers)
@@ -80,7 +80,7 @@ def test_receipt_cancel_and_their_parties(client, host, home, card):
     assert late.status_code == 409 and late.json["code"] == "ER-0224"
 
 
-def test_webhook_events_go_to_both_institutions(client, host, home, card, db, fake_dns):
+def test_webhook_events_go_to_both_institutions(client, host, home, card, db, fake_dns) -> None:
     fake_dns.names["hooks.example"] = ["93.184.215.14"]
     for party, events in ((home, ["delegation.requested", "delegation.cancelled"]),
                           (host, ["delegation.cancelled"])):
@@ -108,7 +108,7 @@ def forge(compact: str) -> str:
     return f"{header}.{jose.b64url_encode(json.dumps(claims).encode())}.{signature}"
 
 
-def _unsigned(claims):
+def _unsigned(claims) -> str:
     header = jose.b64url_encode(b'{"alg":"none","kid":"x","typ":"escr-delegation-request+jwt"}')
     return f"{header}.{jose.b64url_encode(json.dumps(claims).encode())}."
 
@@ -159,7 +159,7 @@ REFUSALS = {
 }
 
 
-def test_each_refusal_has_its_own_code_and_records_nothing(client, db, host, home, card):
+def test_each_refusal_has_its_own_code_and_records_nothing(client, db, host, home, card) -> None:
     for case, (build, status, code) in sorted(REFUSALS.items()):
         claims = request_claims(host, home, card["escn"])
         answer = submit(client, host, build(host, home, card, claims))
@@ -169,7 +169,7 @@ def test_each_refusal_has_its_own_code_and_records_nothing(client, db, host, hom
 
 
 def test_replayed_revoked_signed_for_another_and_own_cards(client, db, host, home, card,
-                                                           registered):
+                                                           registered) -> None:
     compact = sign_request(request_claims(host, home, card["escn"]), host.signing)
     assert submit(client, host, compact).status_code == 201
     replay = submit(client, host, compact)
@@ -187,7 +187,7 @@ def test_replayed_revoked_signed_for_another_and_own_cards(client, db, host, hom
 
 
 def test_inactive_cards_and_cards_without_a_chip_serial_are_refused(client, db, host, home,
-                                                                    registered):
+                                                                    registered) -> None:
     lost = registered("LOST1", tenant=home.tenant, csn=UID)
     client.post(f"/api/x/cards/{lost['escn']}/lifecycle", json={"action": "REPORT_LOST"},
                 headers=home.headers)
@@ -201,7 +201,7 @@ def test_inactive_cards_and_cards_without_a_chip_serial_are_refused(client, db, 
     assert count_delegations(db) == 0
 
 
-def test_requesting_needs_the_delegations_scope(client, make_tenant, host, home, card):
+def test_requesting_needs_the_delegations_scope(client, make_tenant, host, home, card) -> None:
     kiosk = make_tenant(HOST_PIC, scopes=["cards:read"])
     compact = sign_request(request_claims(host, home, card["escn"]), host.signing)
     answer = client.post("/api/x/delegations", json={"request": compact}, headers=kiosk.headers)

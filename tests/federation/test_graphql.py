@@ -35,7 +35,7 @@ def as_graphql(view: dict) -> dict:
 
 def test_rest_and_graphql_show_the_same_delegation_at_every_step(
     client, gql, host, home, card
-):
+) -> None:
     request = sign_request(request_claims(host, home, card["escn"]), host.signing)
     created = gql(
         f"mutation($r: String!) {{ requestDelegation(request: $r) {{ {DELEGATION} }} }}",
@@ -78,7 +78,7 @@ def test_rest_and_graphql_show_the_same_delegation_at_every_step(
 
 def test_graphql_refusals_carry_the_rest_codes_and_change_nothing(
     client, gql, host, home, card, make_party
-):
+) -> None:
     request = sign_request(request_claims(host, home, card["escn"]), host.signing)
     forged = request[:-4] + ("AAAA" if not request.endswith("AAAA") else "BBBB")
     body = gql("mutation($r: String!) { requestDelegation(request: $r) { id } }", {"r": forged},
@@ -102,7 +102,7 @@ def test_graphql_refusals_carry_the_rest_codes_and_change_nothing(
                       headers=home.headers).json["state"] == "requested"
 
 
-def test_keys_through_graphql_match_rest(client, gql, home):
+def test_keys_through_graphql_match_rest(client, gql, home) -> None:
     fresh = jose.generate_key("enc")
     registered = gql(
         "mutation($j: JSON!) { registerPublicKey(jwk: $j) { kid use alg thumbprint } }",

@@ -42,7 +42,7 @@ def _answer_verifies(pair: Pair, request: httpx.Request, answer) -> None:
     )
 
 
-def test_a_signed_request_of_a_catalogue_router_is_answered_and_the_answer_signed(pair):
+def test_a_signed_request_of_a_catalogue_router_is_answered_and_the_answer_signed(pair) -> None:
     escn = pair.b_card()
     request = pair.a.signed_request("GET", _card_url(escn))
     answer = _send(pair, request)
@@ -54,12 +54,12 @@ def test_a_signed_request_of_a_catalogue_router_is_answered_and_the_answer_signe
     _answer_verifies(pair, request, answer)
 
 
-def test_an_unsigned_request_is_refused(pair):
+def test_an_unsigned_request_is_refused(pair) -> None:
     answer = pair.b_app.test_client().get(f"/api/x/federation/peer/cards/{pair.b_card()}")
     assert answer.status_code == 401 and answer.json["code"] == "ER-0260"
 
 
-def test_a_router_missing_from_the_catalogue_is_refused_with_a_signed_refusal(pair):
+def test_a_router_missing_from_the_catalogue_is_refused_with_a_signed_refusal(pair) -> None:
     stranger = PeerRouter("router-x", "https://x.test", ("333333333",))
     request = stranger.signed_request("GET", _card_url(pair.b_card()))
     answer = _send(pair, request)
@@ -67,14 +67,14 @@ def test_a_router_missing_from_the_catalogue_is_refused_with_a_signed_refusal(pa
     _answer_verifies(pair, request, answer)
 
 
-def test_a_replayed_request_is_refused(pair):
+def test_a_replayed_request_is_refused(pair) -> None:
     request = pair.a.signed_request("GET", _card_url(pair.b_card()))
     assert _send(pair, request).status_code == 200
     replayed = _send(pair, request)
     assert replayed.status_code == 409 and replayed.json["code"] == "ER-0263"
 
 
-def test_the_same_request_id_from_two_routers_is_two_requests(pair):
+def test_the_same_request_id_from_two_routers_is_two_requests(pair) -> None:
     third = PeerRouter("router-c", "https://c.test", ("333333333",))
     pair.publish(pair.a, pair.b, third, to=("b",))
     request_id = str(uuid.uuid4())
@@ -85,7 +85,7 @@ def test_the_same_request_id_from_two_routers_is_two_requests(pair):
 
 
 @pytest.mark.parametrize("minutes", [-6, 6])
-def test_a_stale_or_future_signed_request_is_refused(pair, minutes):
+def test_a_stale_or_future_signed_request_is_refused(pair, minutes) -> None:
     request = pair.a.signed_request(
         "GET", _card_url(pair.b_card()), at=now() + dt.timedelta(minutes=minutes)
     )
@@ -93,7 +93,7 @@ def test_a_stale_or_future_signed_request_is_refused(pair, minutes):
     assert answer.status_code == 401 and answer.json["code"] == "ER-0262"
 
 
-def test_request_ids_are_forgotten_once_a_replay_could_no_longer_be_fresh(pair):
+def test_request_ids_are_forgotten_once_a_replay_could_no_longer_be_fresh(pair) -> None:
     escn = pair.b_card()
     old = now() - dt.timedelta(minutes=11)
     database = pair.b_app.extensions["escr.database"]
@@ -106,13 +106,13 @@ def test_request_ids_are_forgotten_once_a_replay_could_no_longer_be_fresh(pair):
     assert "x" * 36 not in kept and len(kept) == 1
 
 
-def test_a_request_signed_for_another_router_is_refused(pair):
+def test_a_request_signed_for_another_router_is_refused(pair) -> None:
     request = pair.a.signed_request("GET", f"https://c.test/api/x/federation/peer/cards/{pair.b_card()}")
     answer = _send(pair, request)
     assert answer.status_code == 401 and answer.json["code"] == "ER-0260"
 
 
-def test_a_body_that_is_not_the_signed_one_is_refused(pair):
+def test_a_body_that_is_not_the_signed_one_is_refused(pair) -> None:
     body = json.dumps({"cardNumber": pair.b_card(), "partner": {"identifier": "1", "name": "x"},
                        "holderScope": True}).encode()
     request = pair.a.signed_request(
@@ -126,7 +126,7 @@ def test_a_body_that_is_not_the_signed_one_is_refused(pair):
         assert session.scalars(select(VerificationRecord)).all() == []
 
 
-def test_a_card_whose_issuer_is_not_hosted_here_is_refused_not_forwarded(pair):
+def test_a_card_whose_issuer_is_not_hosted_here_is_refused_not_forwarded(pair) -> None:
     from router.domain.escn import default_generator
 
     escn = default_generator.generate("111111111", "001")  # router A's PIC
@@ -134,14 +134,14 @@ def test_a_card_whose_issuer_is_not_hosted_here_is_refused_not_forwarded(pair):
     assert answer.status_code == 421 and answer.json["code"] == "ER-0264"
 
 
-def test_a_malformed_verification_request_is_a_400(pair):
+def test_a_malformed_verification_request_is_a_400(pair) -> None:
     body = b'{"cardNumber": 7}'
     answer = _send(pair, pair.a.signed_request(
         "POST", "https://b.test/api/x/federation/peer/verifications", body))
     assert answer.status_code == 400 and answer.json["code"] == "ER-0400"
 
 
-def test_echo_proves_both_signatures_with_any_json(pair):
+def test_echo_proves_both_signatures_with_any_json(pair) -> None:
     body = json.dumps({"delegation": {"jws": "eyJ..."}}).encode()
     request = pair.a.signed_request("POST", "https://b.test/api/x/federation/peer/echo", body)
     answer = _send(pair, request)
@@ -152,7 +152,7 @@ def test_echo_proves_both_signatures_with_any_json(pair):
     _answer_verifies(pair, request, answer)
 
 
-def test_a_router_without_a_catalogue_answers_no_peer(pair):
+def test_a_router_without_a_catalogue_answers_no_peer(pair) -> None:
     pair.b_membership.directory._catalogue = None
     pair.b_membership.directory._valid_until = 0.0
     answer = _send(pair, pair.a.signed_request("GET", _card_url(B_PIC.rjust(36, "0"))))

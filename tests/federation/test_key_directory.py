@@ -13,7 +13,7 @@ from sgc_client.protocol import jose
 from tests.federation.conftest import HOME_PIC
 
 
-def test_anyone_reads_an_institutions_jwks_without_a_credential(client, home):
+def test_anyone_reads_an_institutions_jwks_without_a_credential(client, home) -> None:
     answer = client.get(f"/api/x/directory/{HOME_PIC}/jwks.json")
     assert answer.status_code == 200
     assert answer.mimetype == "application/jwk-set+json"
@@ -25,7 +25,7 @@ def test_anyone_reads_an_institutions_jwks_without_a_credential(client, home):
     assert client.get("/api/x/directory/123456789/jwks.json").json["code"] == "ER-0030"
 
 
-def test_a_private_jwk_is_refused_and_nothing_is_stored(client, home):
+def test_a_private_jwk_is_refused_and_nothing_is_stored(client, home) -> None:
     fresh = jose.generate_key("sig")
     answer = client.post(
         "/api/x/public-keys", json={"jwk": fresh.private_jwk()}, headers=home.headers
@@ -34,7 +34,7 @@ def test_a_private_jwk_is_refused_and_nothing_is_stored(client, home):
     assert fresh.kid not in client.get(f"/api/x/directory/{HOME_PIC}/jwks.json").text
 
 
-def test_unusable_and_duplicate_keys_are_refused(client, home):
+def test_unusable_and_duplicate_keys_are_refused(client, home) -> None:
     rsa_like = {"kty": "RSA", "n": "AQAB", "e": "AQAB", "use": "sig"}
     answer = client.post("/api/x/public-keys", json={"jwk": rsa_like}, headers=home.headers)
     assert answer.status_code == 400 and answer.json["code"] == "ER-0230"
@@ -44,7 +44,7 @@ def test_unusable_and_duplicate_keys_are_refused(client, home):
     assert again.status_code == 409 and again.json["code"] == "ER-0232"
 
 
-def test_managing_keys_needs_the_keys_manage_scope(client, make_tenant, home):
+def test_managing_keys_needs_the_keys_manage_scope(client, make_tenant, home) -> None:
     # Every institution scope but keys:manage.
     plain = make_tenant(HOME_PIC, scopes=[s for s in Scope.INSTITUTION if s != Scope.KEYS_MANAGE])
     jwk = jose.generate_key("sig").public().jwk
@@ -59,7 +59,7 @@ def test_managing_keys_needs_the_keys_manage_scope(client, make_tenant, home):
     assert len(client.get("/api/x/public-keys", headers=home.headers).json) == 2
 
 
-def test_revoked_keys_stay_listed_as_revoked_with_the_time(client, home):
+def test_revoked_keys_stay_listed_as_revoked_with_the_time(client, home) -> None:
     answer = client.post(
         f"/api/x/public-keys/{home.signing.kid}/revoke",
         json={"reason": "laptop stolen"},
@@ -85,7 +85,7 @@ def test_revoked_keys_stay_listed_as_revoked_with_the_time(client, home):
     assert rotated.status_code == 409 and rotated.json["code"] == "ER-0234"
 
 
-def test_rotation_keeps_the_old_key_valid_for_its_grace_period(client, home):
+def test_rotation_keeps_the_old_key_valid_for_its_grace_period(client, home) -> None:
     successor = jose.generate_key("sig", "Ed25519")
     answer = client.post(
         f"/api/x/public-keys/{home.signing.kid}/rotate",
@@ -107,7 +107,7 @@ def test_rotation_keeps_the_old_key_valid_for_its_grace_period(client, home):
     assert wrong_use.status_code == 400 and wrong_use.json["code"] == "ER-0230"
 
 
-def test_an_institution_sees_and_touches_only_its_own_keys(client, home, host):
+def test_an_institution_sees_and_touches_only_its_own_keys(client, home, host) -> None:
     assert client.get(f"/api/x/public-keys/{home.signing.kid}", headers=host.headers).json[
         "code"
     ] == "ER-0233"
@@ -125,7 +125,7 @@ def test_an_institution_sees_and_touches_only_its_own_keys(client, home, host):
     assert stolen.status_code == 409
 
 
-def test_escr_admin_registers_lists_rotates_and_revokes(settings, home, tmp_path, monkeypatch):
+def test_escr_admin_registers_lists_rotates_and_revokes(settings, home, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("ESCR_DATABASE_URL", settings.database_url)
     runner = CliRunner()
     fresh, successor = jose.generate_key("enc"), jose.generate_key("enc")
@@ -150,7 +150,7 @@ def test_escr_admin_registers_lists_rotates_and_revokes(settings, home, tmp_path
     assert f"{successor.kid}\tenc\tECDH-ES\tactive" in listed
 
 
-def test_federation_problem_codes_are_unique_in_their_range_and_documented(client):
+def test_federation_problem_codes_are_unique_in_their_range_and_documented(client) -> None:
     from router.domain.errors import all_error_classes
     from router.federation import errors
 

@@ -43,7 +43,7 @@ def _sf_bytes(value: str) -> bytes:
     return base64.b64decode(value.split("=", 1)[1].strip(":"))
 
 
-def test_the_signature_base_is_the_one_rfc_9421_prescribes():
+def test_the_signature_base_is_the_one_rfc_9421_prescribes() -> None:
     """Rebuild the signature base by hand from RFC 9421 section 2.5 and check the signature."""
     body = b'{"cardNumber":"x"}'
     request = _request(body)
@@ -70,7 +70,7 @@ def test_the_signature_base_is_the_one_rfc_9421_prescribes():
     CALLER.public_key().verify(_sf_bytes(request.headers["Signature"]), base.encode())
 
 
-def test_a_signed_request_verifies_and_names_its_key_and_id():
+def test_a_signed_request_verifies_and_names_its_key_and_id() -> None:
     request = _request()
     verified = _verify_request(request, request.content)
     assert verified.kid == CALLER_PUBLIC.kid
@@ -91,20 +91,20 @@ def test_a_signed_request_verifies_and_names_its_key_and_id():
     ],
     ids=["method", "authority", "path", "query", "request-id", "date", "digest", "unsigned"],
 )
-def test_any_change_to_a_covered_part_is_refused(tamper):
+def test_any_change_to_a_covered_part_is_refused(tamper) -> None:
     request = _request()
     tamper(request)
     with pytest.raises(hs.SignatureRefused):
         _verify_request(request, request.content)
 
 
-def test_a_changed_body_is_refused():
+def test_a_changed_body_is_refused() -> None:
     request = _request(b'{"cardNumber":"x"}')
     with pytest.raises(hs.SignatureRefused, match="Content-Digest"):
         _verify_request(request, b'{"cardNumber":"y"}')
 
 
-def test_an_unknown_key_is_told_apart():
+def test_an_unknown_key_is_told_apart() -> None:
     request = _request()
     with pytest.raises(hs.UnknownKey) as refused:
         hs.verify_request(request, request.content, resolve=lambda kid: None, now=AT, skew=SKEW)
@@ -112,19 +112,19 @@ def test_an_unknown_key_is_told_apart():
 
 
 @pytest.mark.parametrize("offset", [dt.timedelta(minutes=-6), dt.timedelta(minutes=6)])
-def test_requests_outside_the_clock_skew_are_stale(offset):
+def test_requests_outside_the_clock_skew_are_stale(offset) -> None:
     request = _request()
     with pytest.raises(hs.StaleSignature):
         _verify_request(request, request.content, now=AT + offset)
 
 
-def test_requests_within_the_skew_pass_both_ways():
+def test_requests_within_the_skew_pass_both_ways() -> None:
     request = _request()
     for offset in (dt.timedelta(minutes=-4, seconds=-59), dt.timedelta(minutes=4, seconds=59)):
         _verify_request(request, request.content, now=AT + offset)
 
 
-def test_a_stale_date_header_is_refused_even_with_a_fresh_signature():
+def test_a_stale_date_header_is_refused_even_with_a_fresh_signature() -> None:
     request = httpx.Request("GET", "https://b.example/x")
     request.headers["Date"] = hs.http_date(AT - dt.timedelta(minutes=10))
     request.headers["X-Request-Id"] = str(uuid.uuid4())
@@ -160,7 +160,7 @@ def _verify_answer(response, request, **kwargs):
     )
 
 
-def test_a_signed_answer_verifies_and_is_bound_to_its_request():
+def test_a_signed_answer_verifies_and_is_bound_to_its_request() -> None:
     request = _request()
     answer = _answer(request)
     assert _verify_answer(answer, request).kid == PEER_PUBLIC.kid
@@ -168,13 +168,13 @@ def test_a_signed_answer_verifies_and_is_bound_to_its_request():
     assert '"signature";key="escr";req' in covered and '"@status"' in covered
 
 
-def test_an_answer_signed_with_another_key_is_refused():
+def test_an_answer_signed_with_another_key_is_refused() -> None:
     request = _request()
     with pytest.raises(hs.UnknownKey):
         _verify_answer(_answer(request, key=generate_private_key()), request)
 
 
-def test_an_answer_replayed_for_another_request_is_refused():
+def test_an_answer_replayed_for_another_request_is_refused() -> None:
     first, second = _request(), _request()
     answer = _answer(first)
     replayed = httpx.Response(200, headers=answer.headers, content=answer.content, request=second)
@@ -183,14 +183,14 @@ def test_an_answer_replayed_for_another_request_is_refused():
                            request_id=second.headers["X-Request-Id"], now=AT, skew=SKEW)
 
 
-def test_an_answer_that_does_not_echo_the_request_id_is_refused():
+def test_an_answer_that_does_not_echo_the_request_id_is_refused() -> None:
     request = _request()
     answer = _answer(request, echo=str(uuid.uuid4()))
     with pytest.raises(hs.SignatureRefused, match="echo"):
         _verify_answer(answer, request)
 
 
-def test_a_changed_status_or_body_in_an_answer_is_refused():
+def test_a_changed_status_or_body_in_an_answer_is_refused() -> None:
     request = _request()
     answer = _answer(request)
     forged = httpx.Response(404, headers=answer.headers, content=answer.content, request=request)
@@ -201,7 +201,7 @@ def test_a_changed_status_or_body_in_an_answer_is_refused():
         _verify_answer(swapped, request)
 
 
-def test_a_stale_answer_is_refused():
+def test_a_stale_answer_is_refused() -> None:
     request = _request()
     with pytest.raises(hs.StaleSignature):
         _verify_answer(_answer(request), request, now=AT + dt.timedelta(minutes=6))
@@ -213,7 +213,7 @@ def test_a_stale_answer_is_refused():
     path=st.from_regex(r"/[a-z0-9/_-]{0,40}", fullmatch=True),
     flip=st.integers(min_value=0),
 )
-def test_any_body_and_path_round_trip_and_any_flipped_byte_is_refused(body, path, flip):
+def test_any_body_and_path_round_trip_and_any_flipped_byte_is_refused(body, path, flip) -> None:
     request = _request(body, url=f"https://b.example{path}")
     _verify_request(request, body)
     if body:
@@ -223,7 +223,7 @@ def test_any_body_and_path_round_trip_and_any_flipped_byte_is_refused(body, path
             _verify_request(request, changed)
 
 
-def test_the_request_id_must_look_like_an_id():
+def test_the_request_id_must_look_like_an_id() -> None:
     request = httpx.Request("GET", "https://b.example/x")
     hs.sign_request(request, b"", key=CALLER, kid=CALLER_PUBLIC.kid, request_id="short", now=AT)
     with pytest.raises(hs.SignatureRefused, match="request id"):

@@ -16,7 +16,7 @@ class Clock:
         return self.now
 
 
-def test_an_answer_lives_for_the_ttl_then_is_asked_again():
+def test_an_answer_lives_for_the_ttl_then_is_asked_again() -> None:
     clock = Clock()
     cache: StatusCache[str] = StatusCache(30, 100, clock=clock)
     cache.put("card", "ACTIVE")
@@ -27,7 +27,7 @@ def test_an_answer_lives_for_the_ttl_then_is_asked_again():
     assert len(cache) == 0
 
 
-def test_the_issuer_can_shorten_the_life_but_not_lengthen_it():
+def test_the_issuer_can_shorten_the_life_but_not_lengthen_it() -> None:
     clock = Clock()
     cache: StatusCache[str] = StatusCache(30, 100, clock=clock)
     cache.put("short", "ACTIVE", max_age=5)
@@ -39,7 +39,7 @@ def test_the_issuer_can_shorten_the_life_but_not_lengthen_it():
     assert cache.get("long") is None
 
 
-def test_no_store_or_a_zero_ttl_keeps_nothing():
+def test_no_store_or_a_zero_ttl_keeps_nothing() -> None:
     assert len(_filled(StatusCache(0, 100), 3)) == 0
     cache: StatusCache[str] = StatusCache(30, 100)
     cache.put("card", "ACTIVE", max_age=0)
@@ -52,7 +52,7 @@ def _filled(cache: StatusCache[str], count: int) -> StatusCache[str]:
     return cache
 
 
-def test_the_least_recently_used_goes_first_when_full():
+def test_the_least_recently_used_goes_first_when_full() -> None:
     cache: StatusCache[str] = StatusCache(30, 2, clock=Clock())
     cache.put("a", "1")
     cache.put("b", "2")
@@ -71,7 +71,7 @@ def test_the_least_recently_used_goes_first_when_full():
         max_size=30,
     ),
 )
-def test_no_answer_is_ever_served_older_than_the_ttl_or_the_issuers_max_age(ttl, steps):
+def test_no_answer_is_ever_served_older_than_the_ttl_or_the_issuers_max_age(ttl, steps) -> None:
     clock = Clock()
     cache: StatusCache[float] = StatusCache(ttl, 3, clock=clock)
     limits: dict[str, float] = {}

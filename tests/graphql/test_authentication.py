@@ -23,7 +23,7 @@ QUERY = "{ organisation { identifier } }"
         {"api_key": "wrong"},
     ],
 )
-def test_missing_or_forged_credentials_are_401_with_se_0001(client, uni, headers):
+def test_missing_or_forged_credentials_are_401_with_se_0001(client, uni, headers) -> None:
     response = client.post("/graphql", json={"query": QUERY}, headers=headers)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -34,7 +34,7 @@ def test_missing_or_forged_credentials_are_401_with_se_0001(client, uni, headers
     assert error["message"]
 
 
-def test_anonymous_mutation_is_refused_before_it_runs(client, uni):
+def test_anonymous_mutation_is_refused_before_it_runs(client, uni) -> None:
     mutation = f'mutation {{ createPerson(input: {{identifier: "{esi("A1")}"}}) {{ identifier }} }}'
     response = client.post("/graphql", json={"query": mutation})
     assert response.status_code == 401
@@ -42,27 +42,27 @@ def test_anonymous_mutation_is_refused_before_it_runs(client, uni):
     assert persons["content"] == []
 
 
-def test_an_unparseable_document_without_credential_is_still_401(client):
+def test_an_unparseable_document_without_credential_is_still_401(client) -> None:
     response = client.post("/graphql", json={"query": "{ this is not graphql"})
     assert response.status_code == 401
     assert response.json["errors"][0]["extensions"]["code"] == "SE-0001"
 
 
-def test_bearer_and_api_key_header_both_work(client, uni):
+def test_bearer_and_api_key_header_both_work(client, uni) -> None:
     for headers in (uni.headers, {"api_key": uni.key}):
         response = client.post("/graphql", json={"query": QUERY}, headers=headers)
         assert response.status_code == 200
         assert response.json["data"]["organisation"]["identifier"] == uni.pic
 
 
-def test_queries_by_get_are_authenticated_too(client, uni):
+def test_queries_by_get_are_authenticated_too(client, uni) -> None:
     assert client.get("/graphql", query_string={"query": QUERY}).status_code == 401
     response = client.get("/graphql", query_string={"query": QUERY}, headers=uni.headers)
     assert response.status_code == 200
     assert response.json["data"]["organisation"]["identifier"] == uni.pic
 
 
-def test_revoked_key_is_401(client, uni, db):
+def test_revoked_key_is_401(client, uni, db) -> None:
     with db.session() as session:
         session.execute(update(ApiKey).values(revoked_at=utcnow()))
         session.commit()
@@ -71,14 +71,14 @@ def test_revoked_key_is_401(client, uni, db):
     assert response.json["errors"][0]["extensions"]["code"] == "SE-0001"
 
 
-def test_graphiql_loads_in_a_browser_without_a_key(client):
+def test_graphiql_loads_in_a_browser_without_a_key(client) -> None:
     response = client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     assert "graphiql" in response.get_data(as_text=True).lower()
 
 
-def test_oauth2_token_scopes_apply_to_graphql(client, uni, db):
+def test_oauth2_token_scopes_apply_to_graphql(client, uni, db) -> None:
     with db.session() as session:
         organisation = organisations.get_organisation(session, uni.pic)
         issued = credentials.create_oauth_client(session, organisation)

@@ -15,7 +15,7 @@ from router.graphql.limits import query_cost
 from router.graphql.loaders import BatchLoader
 
 
-def test_cursors_round_trip_and_refuse_strangers():
+def test_cursors_round_trip_and_refuse_strangers() -> None:
     assert decode_cursor(encode_cursor(0)) == 0
     assert decode_cursor(encode_cursor(4321)) == 4321
     for bad in ("", "!!!", encode_cursor(1)[:-2] + "zz", "b2Zmc2V0Omh1bmRyZWQ="):
@@ -23,7 +23,7 @@ def test_cursors_round_trip_and_refuse_strangers():
             decode_cursor(bad)
 
 
-def test_windows_follow_the_relay_arguments():
+def test_windows_follow_the_relay_arguments() -> None:
     assert window(None, None, None, None, max_size=100, count=lambda: 30) == Window(0, 10)
     assert window(5, encode_cursor(9), None, None, max_size=100, count=lambda: 30) == Window(10, 5)
     assert window(None, None, 3, encode_cursor(10), max_size=100, count=lambda: 30) == Window(7, 3)
@@ -41,7 +41,7 @@ def test_windows_follow_the_relay_arguments():
         window(None, encode_cursor(5), None, encode_cursor(2), max_size=100, count=lambda: 30)
 
 
-def test_page_info_of_a_middle_page():
+def test_page_info_of_a_middle_page() -> None:
     info = page_info(10, 5, 30)
     assert info.has_next_page and info.has_previous_page
     assert (decode_cursor(info.start_cursor), decode_cursor(info.end_cursor)) == (10, 14)
@@ -57,7 +57,7 @@ def _cost(document, variables=None):
     return query_cost(operation.selection_set, fragments, variables or {}, max_page=1000)
 
 
-def test_cost_multiplies_by_page_sizes():
+def test_cost_multiplies_by_page_sizes() -> None:
     assert _cost("{ organisation { name identifier } }") == 3
     # persons 1 + edges 20 + node 20 + identifier 20 + cards 20 + cardNumber 20
     assert (
@@ -71,7 +71,7 @@ def test_cost_multiplies_by_page_sizes():
     assert _cost("query($n: Int) { persons(first: $n) { totalCount } }", {}) == 11
 
 
-def test_cost_follows_fragments_and_survives_cycles():
+def test_cost_follows_fragments_and_survives_cycles() -> None:
     document = """query { persons(first: 5) { ...Page } }
         fragment Page on PersonConnection { edges { node { ... on Person { identifier } } } }"""
     assert _cost(document) == 16
@@ -79,7 +79,7 @@ def test_cost_follows_fragments_and_survives_cycles():
     assert _cost(cyclic) == 2  # organisation + name; the spread inside itself is not counted
 
 
-def test_batch_loader_fetches_announced_keys_together_once():
+def test_batch_loader_fetches_announced_keys_together_once() -> None:
     calls = []
 
     def fetch(keys):

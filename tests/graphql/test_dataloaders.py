@@ -20,7 +20,7 @@ QUERY = """query($n: Int!) { persons(first: $n) { totalCount edges { cursor node
 
 
 @pytest.fixture
-def hundred_persons(db, uni, other_uni):
+def hundred_persons(db, uni, other_uni) -> None:
     """100 persons of ``uni``, each with a card (half processed by the other university, every
     third reported lost) and every fourth with a picture."""
     with db.session() as session:
@@ -64,7 +64,7 @@ def hundred_persons(db, uni, other_uni):
 def _count_queries(db, run):
     statements = []
 
-    def count(conn, cursor, statement, parameters, context, executemany):
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
         statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", count)
@@ -75,7 +75,7 @@ def _count_queries(db, run):
     return result, statements
 
 
-def test_a_page_of_persons_with_cards_costs_constant_queries(db, gql, uni, hundred_persons):
+def test_a_page_of_persons_with_cards_costs_constant_queries(db, gql, uni, hundred_persons) -> None:
     counts = {}
     for size in (10, 100):
         body, statements = _count_queries(db, lambda n=size: gql(QUERY, {"n": n}, tenant=uni))
@@ -104,7 +104,7 @@ def test_a_page_of_persons_with_cards_costs_constant_queries(db, gql, uni, hundr
     )
 
 
-def test_a_page_of_cards_with_histories_costs_constant_queries(db, gql, uni, hundred_persons):
+def test_a_page_of_cards_with_histories_costs_constant_queries(db, gql, uni, hundred_persons) -> None:
     query = """query($n: Int!) { cards(first: $n) { edges { node {
         cardNumber history { event actorOrganisation } processor { name }
         person { identifier cards { cardNumber } } } } } }"""

@@ -5,10 +5,11 @@ import logging
 from router.services import persons
 from tests.conftest import esi
 from tests.graphql.conftest import only_error
+from typing import Never
 
 
-def test_an_unexpected_failure_is_er_0500_without_internals(gql, uni, monkeypatch, caplog):
-    def broken(*args, **kwargs):
+def test_an_unexpected_failure_is_er_0500_without_internals(gql, uni, monkeypatch, caplog) -> None:
+    def broken(*args, **kwargs) -> Never:
         raise RuntimeError("database password is hunter2")
 
     monkeypatch.setattr(persons, "get_person", broken)
@@ -20,7 +21,7 @@ def test_an_unexpected_failure_is_er_0500_without_internals(gql, uni, monkeypatc
     assert any("hunter2" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
 
 
-def test_domain_errors_are_not_logged_as_failures(gql, uni, caplog):
+def test_domain_errors_are_not_logged_as_failures(gql, uni, caplog) -> None:
     with caplog.at_level(logging.ERROR):
         error = only_error(gql(f'{{ person(esi: "{esi("E2")}") {{ identifier }} }}', tenant=uni))
     assert error["extensions"]["code"] == "ER-0018"

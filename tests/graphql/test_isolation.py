@@ -34,7 +34,7 @@ def _operations(record):
 
 def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
     client, gql, uni, other_uni, theirs
-):
+) -> None:
     before_card = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
     before_person = client.get(f"/api/v2/persons/{theirs['esi']}", headers=other_uni.headers).json
     for document in _operations(theirs):
@@ -52,7 +52,7 @@ def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
     assert client.get("/api/v2/cards", headers=uni.headers).json["content"] == []
 
 
-def test_lists_show_only_your_own_records(gql, uni, registered, theirs):
+def test_lists_show_only_your_own_records(gql, uni, registered, theirs) -> None:
     mine = registered("MINE1")
     body = gql(
         """{ persons { totalCount edges { node { identifier cards { cardNumber } } } }
@@ -73,7 +73,7 @@ def test_lists_show_only_your_own_records(gql, uni, registered, theirs):
 
 def test_a_shared_person_shows_each_organisation_only_its_own_link_and_cards(
     client, gql, uni, other_uni
-):
+) -> None:
     shared = esi("SHARED")
     client.post(
         "/api/v2/persons",
@@ -116,7 +116,7 @@ def test_a_shared_person_shows_each_organisation_only_its_own_link_and_cards(
 
 def test_linking_another_organisations_person_reveals_nothing_of_their_link(
     client, gql, uni, other_uni, theirs
-):
+) -> None:
     body = gql(
         "mutation($e: String!, $p: PersonInput!) { updatePerson(esi: $e, input: $p) "
         "{ fullName organisations { fullName email organisation { identifier } } "
@@ -136,7 +136,7 @@ def test_linking_another_organisations_person_reveals_nothing_of_their_link(
     assert theirs_now["fullName"] == "Ada Lovelace"
 
 
-def test_another_organisations_public_facts_are_readable_as_in_rest(client, gql, uni, other_uni):
+def test_another_organisations_public_facts_are_readable_as_in_rest(client, gql, uni, other_uni) -> None:
     body = gql(
         f'{{ organisation(identifier: "{other_uni.pic}") {{ identifier name country kind '
         "escnPrefixes } }",

@@ -28,26 +28,26 @@ def _refused(body: dict, *words: str) -> None:
     assert any(all(w in e["message"] for w in words) for e in body["errors"]), body["errors"]
 
 
-def test_too_deep_a_query_is_refused(gql, uni):
+def test_too_deep_a_query_is_refused(gql, uni) -> None:
     _refused(gql(_nested(12), tenant=uni), "depth")
     # Within the limit the query runs (and fails on the bogus number, not on depth).
     error = only_error(gql(_nested(9), tenant=uni))
     assert error["extensions"]["code"] == "ER-0401"
 
 
-def test_too_many_aliases_are_refused(gql, uni):
+def test_too_many_aliases_are_refused(gql, uni) -> None:
     aliases = " ".join(f"a{i}: organisation {{ name }}" for i in range(21))
     _refused(gql(f"{{ {aliases} }}", tenant=uni), "aliases")
     few = " ".join(f"a{i}: organisation {{ name }}" for i in range(5))
     assert "errors" not in gql(f"{{ {few} }}", tenant=uni)
 
 
-def test_too_many_tokens_are_refused(gql, uni):
+def test_too_many_tokens_are_refused(gql, uni) -> None:
     fields = " ".join(["name"] * 2100)
     _refused(gql(f"{{ organisation {{ {fields} }} }}", tenant=uni), "token")
 
 
-def test_too_costly_a_query_is_refused_even_through_variables(gql, uni, registered):
+def test_too_costly_a_query_is_refused_even_through_variables(gql, uni, registered) -> None:
     registered("COST1")
     query = """query($n: Int) { persons(first: $n) { edges { node { identifier
         cards { cardNumber state history { event fromState toState } } } } } }"""
@@ -59,7 +59,7 @@ def test_too_costly_a_query_is_refused_even_through_variables(gql, uni, register
     assert len(body["data"]["persons"]["edges"]) == 1
 
 
-def test_a_refused_mutation_changes_nothing(client, gql, uni):
+def test_a_refused_mutation_changes_nothing(client, gql, uni) -> None:
     aliases = " ".join(
         f'p{i}: createPerson(input: {{identifier: "urn:schac:personalUniqueCode:int:esi:FR:L{i}"}})'
         " { identifier }"
@@ -69,7 +69,7 @@ def test_a_refused_mutation_changes_nothing(client, gql, uni):
     assert client.get("/api/v2/persons", headers=uni.headers).json["content"] == []
 
 
-def test_limits_are_read_from_the_environment():
+def test_limits_are_read_from_the_environment() -> None:
     settings = Settings.from_env(
         {
             "ESCR_GRAPHQL_MAX_DEPTH": "4",
@@ -98,7 +98,7 @@ def strict(app, settings):
     strict_app.extensions["escr.database"].engine.dispose()
 
 
-def test_configured_limits_apply(strict, gql, uni):
+def test_configured_limits_apply(strict, gql, uni) -> None:
     _refused(strict(_nested(5), tenant=uni), "depth")
     assert only_error(gql(_nested(5), tenant=uni))["extensions"]["code"] == "ER-0401"
     aliases = "a: organisation { name } b: organisation { name } c: organisation { name }"

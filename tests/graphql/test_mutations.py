@@ -31,14 +31,14 @@ def _card(person, **fields):
         {"identifier": "x" * 256},
     ],
 )
-def test_invalid_person_input_is_er_0400_and_creates_nothing(client, gql, uni, person):
+def test_invalid_person_input_is_er_0400_and_creates_nothing(client, gql, uni, person) -> None:
     error = only_error(gql(CREATE, {"p": person}, tenant=uni))
     assert error["extensions"]["code"] == "ER-0400", error
     assert error["extensions"]["status"] == 400
     assert client.get("/api/v2/persons", headers=uni.headers).json["content"] == []
 
 
-def test_invalid_esi_is_er_0401(gql, uni):
+def test_invalid_esi_is_er_0401(gql, uni) -> None:
     error = only_error(gql(CREATE, {"p": {"identifier": "student-42"}}, tenant=uni))
     assert error["extensions"]["code"] == "ER-0401"
 
@@ -57,7 +57,7 @@ def test_invalid_esi_is_er_0401(gql, uni):
 )
 def test_invalid_card_input_is_refused_and_issues_nothing(
     client, gql, uni, registered, fields, code
-):
+) -> None:
     record = registered("V2")
     error = only_error(gql(ISSUE, {"c": _card(record["esi"], **fields)}, tenant=uni))
     assert error["extensions"]["code"] == code, error
@@ -65,7 +65,7 @@ def test_invalid_card_input_is_refused_and_issues_nothing(
     assert [c["cardNumber"] for c in cards] == [record["escn"]]
 
 
-def test_issue_card_generates_a_number_and_normalises_the_chip(gql, uni, registered):
+def test_issue_card_generates_a_number_and_normalises_the_chip(gql, uni, registered) -> None:
     record = registered("V3")
     body = gql(ISSUE, {"c": _card(record["esi"], csn="04:78:2e:21")}, tenant=uni)
     card = body["data"]["issueCard"]
@@ -73,7 +73,7 @@ def test_issue_card_generates_a_number_and_normalises_the_chip(gql, uni, registe
     assert card["cardNumber"].endswith(uni.pic)
 
 
-def test_a_failed_renewal_leaves_the_card_as_it_was(client, gql, uni, registered):
+def test_a_failed_renewal_leaves_the_card_as_it_was(client, gql, uni, registered) -> None:
     record = registered("V4")
     error = only_error(
         gql(
@@ -92,7 +92,7 @@ def test_a_failed_renewal_leaves_the_card_as_it_was(client, gql, uni, registered
     assert card == {"state": "ACTIVE", "replacedBy": None, "history": [{"event": "ISSUED"}]}
 
 
-def test_a_failed_mutation_is_not_committed_by_the_next_one(client, gql, uni, registered):
+def test_a_failed_mutation_is_not_committed_by_the_next_one(client, gql, uni, registered) -> None:
     """Mutations share the request's session: a later commit must not save a failed change."""
     record = registered("V5")
     body = gql(
@@ -111,7 +111,7 @@ def test_a_failed_mutation_is_not_committed_by_the_next_one(client, gql, uni, re
     assert [h["event"] for h in history] == ["ISSUED"]
 
 
-def test_mutations_cannot_run_over_get(client, uni):
+def test_mutations_cannot_run_over_get(client, uni) -> None:
     response = client.get(
         "/graphql",
         query_string={"query": f'mutation {{ deletePerson(esi: "{esi("G1")}") {{ identifier }} }}'},
@@ -122,7 +122,7 @@ def test_mutations_cannot_run_over_get(client, uni):
     assert "GET" in response.json["errors"][0]["message"]
 
 
-def test_a_body_that_is_not_json_is_a_json_error(client, uni):
+def test_a_body_that_is_not_json_is_a_json_error(client, uni) -> None:
     response = client.post(
         "/graphql", data="{not json", content_type="application/json", headers=uni.headers
     )
@@ -130,7 +130,7 @@ def test_a_body_that_is_not_json_is_a_json_error(client, uni):
     assert response.json["errors"][0]["extensions"]["code"] == "ER-0400"
 
 
-def test_later_mutations_of_a_document_see_the_earlier_changes(gql, uni, registered):
+def test_later_mutations_of_a_document_see_the_earlier_changes(gql, uni, registered) -> None:
     record = registered("V7")
     body = gql(
         """mutation($n: String!) {

@@ -11,7 +11,7 @@ SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 REGENERATE = "escr-admin graphql export-schema"
 
 
-def test_schema_file_matches_the_code():
+def test_schema_file_matches_the_code() -> None:
     committed = SCHEMA_FILE.read_text(encoding="utf-8") if SCHEMA_FILE.exists() else ""
     assert committed == schema_sdl(), (
         f"schema.graphql is out of date with the code: regenerate it with `{REGENERATE}` "
@@ -19,7 +19,7 @@ def test_schema_file_matches_the_code():
     )
 
 
-def test_export_command_writes_the_schema(tmp_path):
+def test_export_command_writes_the_schema(tmp_path) -> None:
     target = tmp_path / "schema.graphql"
     result = CliRunner().invoke(escr_group, ["graphql", "export-schema", "--output", str(target)])
     assert result.exit_code == 0, result.output
@@ -28,7 +28,7 @@ def test_export_command_writes_the_schema(tmp_path):
     assert printed.output == schema_sdl()
 
 
-def test_the_served_schema_is_the_exported_one(client, uni):
+def test_the_served_schema_is_the_exported_one(client, uni) -> None:
     response = client.post(
         "/graphql",
         json={"query": "{ __schema { mutationType { fields { name } } } }"},

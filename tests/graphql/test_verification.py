@@ -25,7 +25,7 @@ def _comparable(verdict):
 
 
 @pytest.mark.parametrize("action", [None, "REPORT_LOST", "SUSPEND", "DESTROY"])
-def test_same_verdict_as_rest(client, gql, uni, partner, registered, action):
+def test_same_verdict_as_rest(client, gql, uni, partner, registered, action) -> None:
     card = registered()
     if action:
         client.post(f"/api/x/cards/{card['escn']}/lifecycle", json={"action": action},
@@ -40,7 +40,7 @@ def test_same_verdict_as_rest(client, gql, uni, partner, registered, action):
     assert _comparable(graph) == _comparable(rest.json)
 
 
-def test_unknown_card_and_disclosure_match(client, gql, uni, partner, registered):
+def test_unknown_card_and_disclosure_match(client, gql, uni, partner, registered) -> None:
     from router.domain.escn import default_generator
 
     unknown = default_generator.generate("999999999")
@@ -58,7 +58,7 @@ def test_unknown_card_and_disclosure_match(client, gql, uni, partner, registered
     "scanned", ["garbage", "https://", "f81d4fae-7dec-41d0-a765-00a0c91e6bf6",
                 "https://elsewhere.example/cards/f81d4fae-7dec-11d0-a765-001999999999"]
 )
-def test_bad_scans_give_the_rest_error_code_and_record_nothing(client, gql, partner, db, scanned):
+def test_bad_scans_give_the_rest_error_code_and_record_nothing(client, gql, partner, db, scanned) -> None:
     rest = _rest(client, partner, scanned)
     assert 400 <= rest.status_code < 500
     error = only_error(gql(QUERY, {"scanned": scanned}, tenant=partner))
@@ -70,7 +70,7 @@ def test_bad_scans_give_the_rest_error_code_and_record_nothing(client, gql, part
 
 def test_every_lookup_is_recorded_and_needs_the_verify_scope(
     client, gql, make_tenant, partner, registered, db
-):
+) -> None:
     card = registered()
     gql(QUERY, {"scanned": card["escn"]}, tenant=partner)
     with db.session() as session:

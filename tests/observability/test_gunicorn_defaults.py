@@ -23,19 +23,19 @@ def gunicorn_config(env):
     return importlib.import_module("router.gunicorn_config")
 
 
-def test_the_memory_store_gets_one_process_with_threads(env, gunicorn_config):
+def test_the_memory_store_gets_one_process_with_threads(env, gunicorn_config) -> None:
     assert gunicorn_config.worker_class == "gthread"
     assert gunicorn_config._default_workers() == 1
     assert gunicorn_config._default_threads(1) == 8
 
 
-def test_redis_gets_one_process_per_core(env, gunicorn_config):
+def test_redis_gets_one_process_per_core(env, gunicorn_config) -> None:
     env.setenv("ESCR_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/0")
     assert gunicorn_config._default_workers() == max(1, os.cpu_count() or 1)
     assert gunicorn_config._default_threads(2) == 4
 
 
-def test_the_environment_chooses_otherwise(env, gunicorn_config):
+def test_the_environment_chooses_otherwise(env, gunicorn_config) -> None:
     env.setenv("ESCR_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/0")
     env.setenv("ESCR_WORKERS", "3")
     env.setenv("ESCR_THREADS", "2")

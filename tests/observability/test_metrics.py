@@ -24,7 +24,7 @@ def value(samples, name, **labels) -> float:
     return samples.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
 
 
-def test_requests_are_counted_by_route_template_and_status(client, uni, registered):
+def test_requests_are_counted_by_route_template_and_status(client, uni, registered) -> None:
     before = scrape(client)
     card = registered()
     client.get(f"/api/v2/cards/{card['escn']}", headers=uni.headers)
@@ -43,7 +43,7 @@ def test_requests_are_counted_by_route_template_and_status(client, uni, register
     assert value(after, "escr_http_request_duration_seconds_count", method="GET", route=route) >= 2
 
 
-def test_public_lookups_and_refusals_are_counted(app, registered):
+def test_public_lookups_and_refusals_are_counted(app, registered) -> None:
     from router.anonymous_limits import AnonymousLimiter
 
     settings = replace(app.extensions["escr.settings"], public_rate_limit="2/hour")
@@ -59,7 +59,7 @@ def test_public_lookups_and_refusals_are_counted(app, registered):
         assert value(after, name, outcome=outcome) - value(before, name, outcome=outcome) == added
 
 
-def test_verifications_are_counted_by_verdict(client, uni, registered, make_tenant):
+def test_verifications_are_counted_by_verdict(client, uni, registered, make_tenant) -> None:
     partner = make_tenant("777777777", "City Transport", kind="transport", country="BE")
     card = registered()
     before = scrape(client)
@@ -75,7 +75,7 @@ def test_verifications_are_counted_by_verdict(client, uni, registered, make_tena
         assert value(after, name, verdict=verdict) - value(before, name, verdict=verdict) == 1
 
 
-def test_webhook_queue_is_read_from_the_database(client, uni, registered, app):
+def test_webhook_queue_is_read_from_the_database(client, uni, registered, app) -> None:
     app.extensions["escr.settings"] = replace(
         app.extensions["escr.settings"], webhook_allow_insecure=True
     )
@@ -95,13 +95,13 @@ def test_webhook_queue_is_read_from_the_database(client, uni, registered, app):
     assert value(samples, "escr_webhook_oldest_pending_seconds") >= 0
 
 
-def test_database_pool_use_is_reported(client):
+def test_database_pool_use_is_reported(client) -> None:
     samples = scrape(client)
     assert value(samples, "escr_db_pool_capacity") >= 1
     assert "escr_db_pool_checked_out" in samples
 
 
-def test_metrics_need_no_key_but_can_be_restricted_to_address_ranges(settings):
+def test_metrics_need_no_key_but_can_be_restricted_to_address_ranges(settings) -> None:
     restricted = create_app(replace(settings, metrics_allow="127.0.0.0/8, 10.1.0.0/16"))
     try:
         client = restricted.test_client()
@@ -114,7 +114,7 @@ def test_metrics_need_no_key_but_can_be_restricted_to_address_ranges(settings):
         restricted.extensions["escr.database"].engine.dispose()
 
 
-def test_a_bad_metrics_range_fails_at_start_up(tmp_path):
+def test_a_bad_metrics_range_fails_at_start_up(tmp_path) -> None:
     import pytest
 
     from router.settings import Settings

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from tests.conftest import card_body, esi, person_body
+from typing import Never
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def requests_of(records):
     return [r for r in records if r.get("event") == "request"]
 
 
-def test_each_request_writes_one_json_line(client, uni, lines):
+def test_each_request_writes_one_json_line(client, uni, lines) -> None:
     client.get("/api/v2/persons", headers=uni.headers)
     (line,) = requests_of(lines())
     assert line["method"] == "GET"
@@ -39,7 +40,7 @@ def test_each_request_writes_one_json_line(client, uni, lines):
     assert line["timestamp"].endswith("Z")
 
 
-def test_the_request_id_is_taken_from_the_client_and_echoed(client, lines):
+def test_the_request_id_is_taken_from_the_client_and_echoed(client, lines) -> None:
     response = client.get("/api/v2/persons", headers={"X-Request-Id": "edge-7f3a.42"})
     assert response.headers["X-Request-Id"] == "edge-7f3a.42"
     (line,) = requests_of(lines())
@@ -47,20 +48,20 @@ def test_the_request_id_is_taken_from_the_client_and_echoed(client, lines):
     assert line["problem"] == "SE-0001"
 
 
-def test_a_request_id_that_is_not_a_plain_token_is_replaced(client, lines):
+def test_a_request_id_that_is_not_a_plain_token_is_replaced(client, lines) -> None:
     personal = esi("LOGGED")
     response = client.get("/", headers={"X-Request-Id": personal, "Accept": "application/json"})
     assert response.headers["X-Request-Id"] != personal
     assert personal not in json.dumps(lines())
 
 
-def test_errors_are_logged_with_their_problem_code(client, uni, lines):
+def test_errors_are_logged_with_their_problem_code(client, uni, lines) -> None:
     client.get(f"/api/v2/persons/{esi('NOBODY')}", headers=uni.headers)
     (line,) = requests_of(lines())
     assert (line["status"], line["problem"]) == (404, "ER-0018")
 
 
-def test_no_key_esi_name_or_email_reaches_the_log(client, uni, lines):
+def test_no_key_esi_name_or_email_reaches_the_log(client, uni, lines) -> None:
     identifier = esi("SECRET42")
     client.post(
         "/api/v2/persons", json=person_body(identifier, uni.pic, email="ada.l@example.org"),
@@ -78,8 +79,8 @@ def test_no_key_esi_name_or_email_reaches_the_log(client, uni, lines):
     assert written.count('"event": "request"') == 4
 
 
-def test_an_unexpected_failure_is_logged_as_an_error_with_its_code(app, client, uni, lines):
-    def broken():
+def test_an_unexpected_failure_is_logged_as_an_error_with_its_code(app, client, uni, lines) -> None:
+    def broken() -> Never:
         raise RuntimeError("boom")
 
     app.add_url_rule("/api/x/broken", "broken", broken)

@@ -13,7 +13,7 @@ from router.app import freeze_start_up_objects
 BIN = Path(sys.executable).parent
 
 
-def test_freezing_hides_the_objects_alive_now_from_the_collector():
+def test_freezing_hides_the_objects_alive_now_from_the_collector() -> None:
     kept = [[n] for n in range(1000)]  # alive, tracked: what start-up leaves behind
     try:
         frozen = freeze_start_up_objects()
@@ -25,7 +25,7 @@ def test_freezing_hides_the_objects_alive_now_from_the_collector():
         gc.unfreeze()
 
 
-def test_the_worker_entry_point_freezes_what_it_built(tmp_path):
+def test_the_worker_entry_point_freezes_what_it_built(tmp_path) -> None:
     env = {
         **os.environ,
         "ESCR_INSTANCE_PATH": str(tmp_path),

@@ -31,7 +31,7 @@ class FakeRouter:
         return httpx.Response(200, text=text, headers={"ETag": etag})
 
 
-def test_chains_are_fetched_revalidated_kept_and_forgotten(tmp_path):
+def test_chains_are_fetched_revalidated_kept_and_forgotten(tmp_path) -> None:
     root = make_root()
     chain = make_institution(root, PIC).pem + root.pem
     crl = revocation_list(root, 5).public_bytes(serialization.Encoding.PEM).decode()
@@ -65,7 +65,7 @@ def test_chains_are_fetched_revalidated_kept_and_forgotten(tmp_path):
     assert cache.chain(PIC).source == "none"  # the withdrawn chain is not kept
 
 
-def test_without_a_router_only_the_copy_is_used(tmp_path):
+def test_without_a_router_only_the_copy_is_used(tmp_path) -> None:
     cache = ChainCache(tmp_path, None)
     assert cache.chain(PIC).source == "none"
     assert (

@@ -55,7 +55,7 @@ def written(issuer, base_keys) -> tuple[SimulatedCard, cdz.ChipData]:
     return card, chip
 
 
-def test_the_written_zone_has_the_reference_layout(written, base_keys):
+def test_the_written_zone_has_the_reference_layout(written, base_keys) -> None:
     card, chip = written
     application = card.state.applications[cdz.CDZ_AID]
     assert (application.iso_file_id, application.iso_df_name) == (0x1000, cdz.CDZ_DF_NAME)
@@ -71,7 +71,7 @@ def test_the_written_zone_has_the_reference_layout(written, base_keys):
     assert cdz.read_chip_data(card) == chip
 
 
-def test_a_genuine_zone_verifies_offline(written, root):
+def test_a_genuine_zone_verifies_offline(written, root) -> None:
     _, chip = written
     verdict = verify_offline(chip, roots=[root.certificate], chain=[], crls=[])
     assert verdict.valid and verdict.reason is None and verdict.pic == PIC
@@ -80,7 +80,7 @@ def test_a_genuine_zone_verifies_offline(written, root):
     assert checked.valid and checked.revocation_checked
 
 
-def test_chip_data_copied_onto_another_card_fails(written, root):
+def test_chip_data_copied_onto_another_card_fails(written, root) -> None:
     card, _ = written
     clone_state = copy.deepcopy(card.state)
     clone_state.uid = h("04111111111111")
@@ -89,7 +89,7 @@ def test_chip_data_copied_onto_another_card_fails(written, root):
     assert verdict.reason is Reason.SIGNATURE_MISMATCH and not verdict.valid
 
 
-def test_a_certificate_under_another_root_fails(written):
+def test_a_certificate_under_another_root_fails(written) -> None:
     _, chip = written
     verdict = verify_offline(
         chip, roots=[make_root("Another federation").certificate], chain=[], crls=[]
@@ -97,13 +97,13 @@ def test_a_certificate_under_another_root_fails(written):
     assert verdict.reason is Reason.UNTRUSTED_CHAIN
 
 
-def test_a_chain_the_router_served_is_never_a_root(written, issuer):
+def test_a_chain_the_router_served_is_never_a_root(written, issuer) -> None:
     _, chip = written
     verdict = verify_offline(chip, roots=[], chain=[issuer.certificate], crls=[])
     assert verdict.reason is Reason.UNTRUSTED_CHAIN
 
 
-def test_a_revoked_certificate_fails(written, root, issuer):
+def test_a_revoked_certificate_fails(written, root, issuer) -> None:
     _, chip = written
     crl = revocation_list(root, issuer.certificate.serial_number)
     verdict = verify_offline(chip, roots=[root.certificate], chain=[], crls=[crl])
@@ -113,7 +113,7 @@ def test_a_revoked_certificate_fails(written, root, issuer):
     assert still.valid and not still.revocation_checked
 
 
-def test_a_foreign_certificate_fails(root):
+def test_a_foreign_certificate_fails(root) -> None:
     foreign = make_institution(root, "888888888", name="Other University")
     card = SimulatedCard(CardState.blank(UID))
     chip = cdz.write_chip_data(
@@ -128,7 +128,7 @@ def test_a_foreign_certificate_fails(root):
     assert verdict.reason is Reason.PIC_MISMATCH
 
 
-def test_an_expired_certificate_fails(root):
+def test_an_expired_certificate_fails(root) -> None:
     expiring = make_institution(root, PIC, not_after=NOW + dt.timedelta(days=1))
     card = SimulatedCard(CardState.blank(UID))
     chip = cdz.write_chip_data(
@@ -144,7 +144,7 @@ def test_an_expired_certificate_fails(root):
     assert verdict.reason is Reason.UNTRUSTED_CHAIN
 
 
-def test_a_scanned_code_must_name_the_chip_s_card(written, root):
+def test_a_scanned_code_must_name_the_chip_s_card(written, root) -> None:
     _, chip = written
     same = verify_offline(
         chip, roots=[root.certificate], chain=[], crls=[], scanned_escn=ESCN.upper()
@@ -160,7 +160,7 @@ def test_a_scanned_code_must_name_the_chip_s_card(written, root):
     assert other.reason is Reason.SCAN_MISMATCH
 
 
-def test_unreadable_data_is_refused(written, root):
+def test_unreadable_data_is_refused(written, root) -> None:
     _, chip = written
     garbage = cdz.ChipData(
         uid=chip.uid, escn=chip.escn, signature=chip.signature, certificate=b"\x30\x03junk"
@@ -179,14 +179,14 @@ def test_unreadable_data_is_refused(written, root):
     )
 
 
-def test_the_issuer_proves_the_keys_and_a_clone_cannot(written, base_keys):
+def test_the_issuer_proves_the_keys_and_a_clone_cannot(written, base_keys) -> None:
     card, chip = written
     cdz.prove_keys(Desfire(card), base_keys, chip)
     with pytest.raises(DesfireError):
         cdz.prove_keys(Desfire(card), cdz.CdzBaseKeys.generate(), chip)
 
 
-def test_a_zone_is_written_once(written, issuer, base_keys):
+def test_a_zone_is_written_once(written, issuer, base_keys) -> None:
     card, _ = written
     with pytest.raises(DesfireError) as refused:
         cdz.write_chip_data(
@@ -200,12 +200,12 @@ def test_a_zone_is_written_once(written, issuer, base_keys):
     assert refused.value.status == 0xDE
 
 
-def test_a_card_without_the_zone_says_so():
+def test_a_card_without_the_zone_says_so() -> None:
     with pytest.raises(cdz.NoChipDataZone, match="no chip data zone"):
         cdz.read_chip_data(SimulatedCard(CardState.blank(UID)))
 
 
-def test_signatures_need_a_p256_key():
+def test_signatures_need_a_p256_key() -> None:
     with pytest.raises(ValueError):
         cdz.sign_chip_data(ec.generate_private_key(ec.SECP384R1()), ESCN, UID)
 
@@ -220,5 +220,5 @@ def test_signatures_need_a_p256_key():
         ("not-a-uuid", None),
     ],
 )
-def test_the_pic_of_an_escn(escn, pic):
+def test_the_pic_of_an_escn(escn, pic) -> None:
     assert cdz.pic_of_escn(escn) == pic

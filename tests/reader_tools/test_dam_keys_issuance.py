@@ -100,7 +100,7 @@ def saved(card_slot, path: Path) -> bytes:
 
 def test_the_keys_written_are_the_homes_and_open_a_delegation_on_this_card_only(
     card_slot, home, tmp_path
-):
+) -> None:
     card_slot.insert(card_with_master_key())
     master = key_file(tmp_path / "picc.key", PICC_MASTER_KEY)
     written = run("--json", "write-dam-keys", "--keys", str(home.directory),
@@ -151,7 +151,7 @@ def test_the_keys_written_are_the_homes_and_open_a_delegation_on_this_card_only(
 
 def test_other_keys_are_not_overwritten_unless_rotating_from_their_base_keys(
     card_slot, home, tmp_path
-):
+) -> None:
     previous = dam_key_store(tmp_path / "previous-keys")
     card_slot.insert(CardState.blank(UID))
     run("write-dam-keys", "--keys", str(previous.directory), "--factory-default-picc-key")
@@ -176,7 +176,7 @@ def test_other_keys_are_not_overwritten_unless_rotating_from_their_base_keys(
     assert card_slot.card.state.dam_keys[0x12] == Key(expected.enc, 2)
 
 
-def test_a_card_written_half_way_is_finished_by_the_next_run(card_slot, home, tmp_path):
+def test_a_card_written_half_way_is_finished_by_the_next_run(card_slot, home, tmp_path) -> None:
     expected = crypto.diversify_dam_keys(home.dam_base_keys(), UID)
     state = CardState.blank(UID)
     state.dam_keys[0x11] = Key(expected.mac, 1)  # pulled out after the first ChangeKey
@@ -190,7 +190,7 @@ def test_a_card_written_half_way_is_finished_by_the_next_run(card_slot, home, tm
 
 def test_a_wrong_picc_master_key_or_a_careless_key_file_changes_nothing(
     card_slot, home, tmp_path
-):
+) -> None:
     card_slot.insert(card_with_master_key())
     before = saved(card_slot, tmp_path / "before.json")
     keys = ("write-dam-keys", "--keys", str(home.directory))
@@ -208,7 +208,7 @@ def test_a_wrong_picc_master_key_or_a_careless_key_file_changes_nothing(
     assert saved(card_slot, tmp_path / "after.json") == before
 
 
-def test_an_unknown_mac_key_behind_a_factory_auth_key_is_refused_before_any_change(home):
+def test_an_unknown_mac_key_behind_a_factory_auth_key_is_refused_before_any_change(home) -> None:
     """The card itself refuses the ChangeKey (CRC of new XOR an unknown old key): nothing moves."""
     state = CardState.blank(UID)
     state.dam_keys[0x11] = Key(h("3C" * 16), 7)

@@ -19,7 +19,7 @@ from tests.reader_tools.kiosk_support import HOST_APP_KEYS, kiosk_folder
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "kiosk" / "host.toml"
 
 
-def test_the_example_configuration_is_valid():
+def test_the_example_configuration_is_valid() -> None:
     config = load_config(EXAMPLE)
     assert (config.host_pic, config.application.aid, config.application.quota_limit) == (
         "888888888", "F58542", 16)
@@ -46,7 +46,7 @@ def test_the_example_configuration_is_valid():
         (("quota = 16", "quota = 16\nslots = 2"), "unknown key"),
     ],
 )
-def test_a_mistake_in_the_configuration_is_named(tmp_path, change, message):
+def test_a_mistake_in_the_configuration_is_named(tmp_path, change, message) -> None:
     old, new = change
     text = EXAMPLE.read_text()
     assert old in text
@@ -63,7 +63,7 @@ def folder(tmp_path) -> Path:
     return kiosk_folder(tmp_path / "kiosk", "http://router.test", "the-api-key", "888888888", keys)
 
 
-def test_secret_files_are_private_and_never_shown(folder):
+def test_secret_files_are_private_and_never_shown(folder) -> None:
     config = load_config(folder)
     credentials, keys = config.credentials(), config.application_keys()
     assert credentials.api_key == "the-api-key" and keys.keys == HOST_APP_KEYS
@@ -86,7 +86,7 @@ def test_secret_files_are_private_and_never_shown(folder):
         FileKeys(config.signing_key_file, config.encryption_key_file).encryption_key("other")
 
 
-def test_the_command_stops_at_a_bad_configuration_with_status_2(folder, tmp_path):
+def test_the_command_stops_at_a_bad_configuration_with_status_2(folder, tmp_path) -> None:
     config = load_config(folder)
     os.chmod(config.signing_key_file, 0o640)
     refused = CliRunner().invoke(cli, ["kiosk", "--config", str(folder), "--once"])

@@ -128,7 +128,7 @@ def snapshot(card: SimulatedCard) -> str:
     return json.dumps(card.state.to_json(), sort_keys=True)
 
 
-def test_an_approved_visit_puts_the_hosts_application_on_the_card(visit, capsys):
+def test_an_approved_visit_puts_the_hosts_application_on_the_card(visit, capsys) -> None:
     result = visit.kiosk().serve(visit.card, answered_by(visit.desk()))
 
     assert result.completed, result.reason
@@ -164,7 +164,7 @@ def test_an_approved_visit_puts_the_hosts_application_on_the_card(visit, capsys)
             assert form not in printed
 
 
-def test_a_refusal_writes_nothing_and_says_why(visit, capsys):
+def test_a_refusal_writes_nothing_and_says_why(visit, capsys) -> None:
     before = snapshot(visit.card)
     result = visit.kiosk().serve(visit.card, answered_by(visit.desk(aids=("F58543",))))
     assert result.outcome == "refused" and "F58542 is not allowed" in result.reason
@@ -174,7 +174,7 @@ def test_a_refusal_writes_nothing_and_says_why(visit, capsys):
     assert final["outcome"] == "refused" and "not allowed" in final["reason"]
 
 
-def test_a_card_taken_away_while_waiting_withdraws_the_request(visit):
+def test_a_card_taken_away_while_waiting_withdraws_the_request(visit) -> None:
     before = snapshot(visit.card)
     result = visit.kiosk().serve(visit.card, lambda _seconds: True)
     assert result.outcome == "cancelled" and "taken away" in result.reason
@@ -182,7 +182,7 @@ def test_a_card_taken_away_while_waiting_withdraws_the_request(visit):
     assert snapshot(visit.card) == before
 
 
-def test_no_answer_in_time_withdraws_and_an_expired_request_says_so(visit):
+def test_no_answer_in_time_withdraws_and_an_expired_request_says_so(visit) -> None:
     before = snapshot(visit.card)
     waiting = visit.kiosk(decision=0.3).serve(visit.card, lambda s: time.sleep(s) or False)
     assert waiting.outcome == "cancelled" and "did not answer within 0.3 s" in waiting.reason
@@ -196,7 +196,7 @@ def test_no_answer_in_time_withdraws_and_an_expired_request_says_so(visit):
     assert snapshot(visit.card) == before
 
 
-def test_an_answer_whose_signature_fails_is_reported_and_writes_nothing(visit, monkeypatch):
+def test_an_answer_whose_signature_fails_is_reported_and_writes_nothing(visit, monkeypatch) -> None:
     kiosk, before = visit.kiosk(), snapshot(visit.card)
     genuine = visit.host.delegations.get
 
@@ -230,14 +230,14 @@ class PulledOut:
         return self.card.transmit(apdu)
 
 
-def test_a_card_taken_away_while_written_is_reported_failed(visit):
+def test_a_card_taken_away_while_written_is_reported_failed(visit) -> None:
     result = visit.kiosk().serve(PulledOut(visit.card), answered_by(visit.desk()))
     assert result.outcome == "failed" and "taken away while it was written" in result.reason
     view = visit.home.delegations.get(result.delegation_id)
     assert view["state"] == "failed" and "taken away" in view["outcomeReason"]
 
 
-def test_a_card_refusing_the_application_is_reported_failed(visit):
+def test_a_card_refusing_the_application_is_reported_failed(visit) -> None:
     # The card already holds an application F58542 of its own: the card refuses a second one.
     card = Desfire(visit.card)
     card.authenticate_ev2_first(0, PICC_MASTER_KEY)
@@ -250,14 +250,14 @@ def test_a_card_refusing_the_application_is_reported_failed(visit):
     assert snapshot(visit.card) == before
 
 
-def test_a_request_the_router_refuses_says_why(visit):
+def test_a_request_the_router_refuses_says_why(visit) -> None:
     visit.card.state.uid = bytes.fromhex("04A1B2C3D4E5F7")  # not the card's registered CSN
     result: Result = visit.kiosk().serve(visit.card, answered_by(visit.desk()))
     assert result.outcome == "failed" and "ER-0213" in result.reason
     assert result.delegation_id is None
 
 
-def test_through_pcscd_a_card_taken_away_is_seen_while_waiting_and_while_writing(visit, card_slot):
+def test_through_pcscd_a_card_taken_away_is_seen_while_waiting_and_while_writing(visit, card_slot) -> None:
     """pyscard's card monitor sees the card go while the kiosk waits; a card pulled out once the
     answer came makes the connection fail, and the kiosk reports it."""
     kiosk = visit.kiosk()
@@ -313,7 +313,7 @@ class Counter:
         return False
 
 
-def test_without_once_the_kiosk_serves_card_after_card_until_stopped(visit, monkeypatch, capsys):
+def test_without_once_the_kiosk_serves_card_after_card_until_stopped(visit, monkeypatch, capsys) -> None:
     watcher = Counter(visit.desk())
     monkeypatch.setattr(command.pcsc, "CardWatcher", lambda _name: watcher)
     monkeypatch.setattr(command.pcsc, "connect", lambda _name: contextlib.nullcontext(visit.card))

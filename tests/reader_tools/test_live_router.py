@@ -126,7 +126,7 @@ def reader(*args: str, ok: bool = True):
     return result
 
 
-def test_a_card_written_with_write_cdz_verifies_online_and_offline(deployment, card_slot, tmp_path):
+def test_a_card_written_with_write_cdz_verifies_online_and_offline(deployment, card_slot, tmp_path) -> None:
     # The deployment's authority certifies the home institution's signing key.
     root_pem = deployment.admin("ca", "init")
     (tmp_path / "root.pem").write_text(root_pem)

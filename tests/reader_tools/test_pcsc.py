@@ -12,7 +12,7 @@ h = bytes.fromhex
 UID = h("04C0FFEE123456")
 
 
-def test_pyscard_lists_the_virtual_reader_and_the_card_in_it(card_slot, pcsc_stack):
+def test_pyscard_lists_the_virtual_reader_and_the_card_in_it(card_slot, pcsc_stack) -> None:
     names = {r.name: r for r in pcsc.list_readers()}
     assert pcsc_stack.reader in names and not names[pcsc_stack.reader].card_present
     card_slot.insert(CardState.blank(UID))
@@ -20,7 +20,7 @@ def test_pyscard_lists_the_virtual_reader_and_the_card_in_it(card_slot, pcsc_sta
     assert reader.card_present and reader.atr == h("3B8180018080")
 
 
-def test_the_card_monitor_tells_when_a_card_comes_and_goes(card_slot, pcsc_stack):
+def test_the_card_monitor_tells_when_a_card_comes_and_goes(card_slot, pcsc_stack) -> None:
     with pcsc.CardWatcher("Virtual PCD 00 00") as watcher:
         assert watcher.wait_for_card(0.3) is None
         threading.Timer(0.3, card_slot.insert, kwargs={"wait": False}).start()
@@ -29,7 +29,7 @@ def test_the_card_monitor_tells_when_a_card_comes_and_goes(card_slot, pcsc_stack
         assert watcher.wait_for_removal(10)
 
 
-def test_desfire_commands_through_pcscd(card_slot):
+def test_desfire_commands_through_pcscd(card_slot) -> None:
     card_slot.insert(CardState.blank(UID))
     with pcsc.connect("Virtual PCD 00 00") as transport:
         assert iso7816.get_uid(transport) == UID

@@ -73,7 +73,7 @@ def run(*args: str, ok: bool = True):
 
 def test_write_read_and_verify_offline_then_a_copy_and_a_wrong_root_fail(
     card_slot, issuer_files, tmp_path
-):
+) -> None:
     card = card_slot.insert(CardState.blank(UID))
     run(
         "write-cdz",
@@ -145,7 +145,7 @@ def test_write_read_and_verify_offline_then_a_copy_and_a_wrong_root_fail(
     assert "GENUINE" in table.output
 
 
-def test_tools_say_what_is_wrong_with_exit_status_3(card_slot, issuer_files):
+def test_tools_say_what_is_wrong_with_exit_status_3(card_slot, issuer_files) -> None:
     empty = run("read", ok=False)
     assert empty.exit_code == 3 and "no card" in empty.output
     card_slot.insert(CardState.blank(UID))
@@ -170,7 +170,7 @@ def test_tools_say_what_is_wrong_with_exit_status_3(card_slot, issuer_files):
     assert run("write-cdz", "--escn", "nope", *args[3:], ok=False).exit_code == 2
 
 
-def test_the_console_script_lists_readers_and_waits_for_a_card(card_slot):
+def test_the_console_script_lists_readers_and_waits_for_a_card(card_slot) -> None:
     listed = subprocess.run(
         [ESCR_READER, "--json", "readers"], capture_output=True, text=True, check=True
     )
@@ -201,7 +201,7 @@ def test_the_console_script_lists_readers_and_waits_for_a_card(card_slot):
     assert none.returncode == 3 and "no card was presented" in none.stderr
 
 
-def test_the_kiosk_sequence_through_pcscd_and_the_card_read_back_later(card_slot, tmp_path):
+def test_the_kiosk_sequence_through_pcscd_and_the_card_read_back_later(card_slot, tmp_path) -> None:
     """Everything the kiosk will send: DAM auth, CreateDelegatedApplication, keys, files."""
     dam = crypto.diversify_dam_keys(crypto.DamBaseKeys.generate(), UID)
     state = CardState.blank(UID)
@@ -259,7 +259,7 @@ def test_the_kiosk_sequence_through_pcscd_and_the_card_read_back_later(card_slot
         assert desfire.read_data(0, length=24, mode=CommMode.FULL) == b"host payment application"
 
 
-def test_escr_reader_simulate_is_the_card_and_saves_it(card_slot, tmp_path):
+def test_escr_reader_simulate_is_the_card_and_saves_it(card_slot, tmp_path) -> None:
     state_file = tmp_path / "simulated.json"
     simulator = subprocess.Popen(
         [ESCR_READER, "simulate", "--state", str(state_file), "--uid", UID.hex()],

@@ -63,7 +63,7 @@ def ev2_authenticate(card: SimulatedCard, key_no: int, key: bytes, rnd_a: bytes)
 # --- authentication ---------------------------------------------------------------------------
 
 
-def test_authenticate_ev2_first_derives_the_an12343_session_keys():
+def test_authenticate_ev2_first_derives_the_an12343_session_keys() -> None:
     ti = h("9D00C4DF")
     card = blank_card(random=scripted(AN12343_RND_B, ti))
     status, challenge = wrapped(card, 0x71, h("0000"))
@@ -79,7 +79,7 @@ def test_authenticate_ev2_first_derives_the_an12343_session_keys():
     assert (card.session.ti, card.session.cmd_ctr) == (ti, 0)
 
 
-def test_authentication_with_a_wrong_key_is_refused_and_leaves_no_session():
+def test_authentication_with_a_wrong_key_is_refused_and_leaves_no_session() -> None:
     card = blank_card()
     status, challenge = wrapped(card, 0x71, h("0000"))
     wrong = bytes(15) + b"\x01"
@@ -88,7 +88,7 @@ def test_authentication_with_a_wrong_key_is_refused_and_leaves_no_session():
     assert status == 0xAE and card.session is None
 
 
-def test_authenticate_aes_chains_its_ivs_as_ev1_cards_do():
+def test_authenticate_aes_chains_its_ivs_as_ev1_cards_do() -> None:
     card = blank_card(random=scripted(AN12343_RND_B))
     status, challenge = wrapped(card, 0xAA, h("00"))
     assert status == 0xAF and challenge == cbc(bytes(16), AN12343_RND_B)
@@ -103,7 +103,7 @@ def test_authenticate_aes_chains_its_ivs_as_ev1_cards_do():
     assert wrapped(card, 0x6E) == (0x9D, b"")
 
 
-def test_the_dam_mac_and_enc_keys_cannot_authenticate():
+def test_the_dam_mac_and_enc_keys_cannot_authenticate() -> None:
     card = blank_card()
     assert wrapped(card, 0x71, h("1100"))[0] == 0x9D
     assert wrapped(card, 0x71, h("1300"))[0] == 0x40
@@ -112,7 +112,7 @@ def test_the_dam_mac_and_enc_keys_cannot_authenticate():
 # --- EV2 secure messaging: the AN12343 WriteData / ReadData exchange ----------------------------
 
 
-def test_an12343_write_then_read_in_mac_mode():
+def test_an12343_write_then_read_in_mac_mode() -> None:
     state = CardState.blank(UID)
     state.applications[h("F58840")] = Application(
         aid=h("F58840"),
@@ -136,7 +136,7 @@ def test_an12343_write_then_read_in_mac_mode():
     assert card.session.cmd_ctr == 2
 
 
-def test_a_wrong_command_mac_is_an_integrity_error_that_ends_the_session():
+def test_a_wrong_command_mac_is_an_integrity_error_that_ends_the_session() -> None:
     card = blank_card()
     session = ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
     mac = session.command_mac(0x6E, b"")
@@ -148,7 +148,7 @@ def test_a_wrong_command_mac_is_an_integrity_error_that_ends_the_session():
 # --- PICC level -------------------------------------------------------------------------------
 
 
-def test_get_version_answers_three_frames_with_the_uid_in_the_last():
+def test_get_version_answers_three_frames_with_the_uid_in_the_last() -> None:
     card = blank_card()
     assert wrapped(card, 0x60) == (0xAF, h("04010112001A05"))
     assert wrapped(card, 0xAF) == (0xAF, h("04010112001A05"))
@@ -156,7 +156,7 @@ def test_get_version_answers_three_frames_with_the_uid_in_the_last():
     assert status == 0x00 and production[:7] == UID and len(production) == 14
 
 
-def test_get_version_in_a_session_macs_the_three_frames_as_one_answer():
+def test_get_version_in_a_session_macs_the_three_frames_as_one_answer() -> None:
     card = blank_card()
     session = ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
     _, first = wrapped(card, 0x60, session.command_mac(0x60, b""))
@@ -166,7 +166,7 @@ def test_get_version_in_a_session_macs_the_three_frames_as_one_answer():
     assert status == 0x00 and mac == session.response_mac(0x00, body)
 
 
-def test_get_card_uid_is_encrypted_for_an_authenticated_reader_only():
+def test_get_card_uid_is_encrypted_for_an_authenticated_reader_only() -> None:
     card = blank_card()
     assert wrapped(card, 0x51)[0] == 0xAE
     session = ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
@@ -177,7 +177,7 @@ def test_get_card_uid_is_encrypted_for_an_authenticated_reader_only():
     assert session.decrypt_response(cryptogram) == UID
 
 
-def test_native_framing_answers_status_first():
+def test_native_framing_answers_status_first() -> None:
     card = blank_card()
     assert card.transmit(h("6E")) == h("00") + (7936).to_bytes(3, "little")
     assert card.transmit(h("5A112233")) == h("A0")
@@ -186,7 +186,7 @@ def test_native_framing_answers_status_first():
     assert card.transmit(h("6A")) == h("00 4088F5")
 
 
-def test_create_select_and_list_applications():
+def test_create_select_and_list_applications() -> None:
     card = blank_card()
     # A blank card lets anyone create applications (PICC key settings 0x0F).
     assert wrapped(card, 0xCA, h("4088F5 0B A3 0010 A00000061404F58840")) == (0x00, b"")
@@ -200,7 +200,7 @@ def test_create_select_and_list_applications():
     assert wrapped(card, 0x5A, h("010203"))[0] == 0xA0
 
 
-def test_creation_needs_the_master_key_once_the_picc_settings_require_it():
+def test_creation_needs_the_master_key_once_the_picc_settings_require_it() -> None:
     card = blank_card()
     card.state.picc_key_settings = 0x09
     assert wrapped(card, 0xCA, h("4088F5 0B 81"))[0] == 0xAE
@@ -210,7 +210,7 @@ def test_creation_needs_the_master_key_once_the_picc_settings_require_it():
     assert wrapped(card, 0xCA, data + session.command_mac(0xCA, data))[0] == 0x00
 
 
-def test_change_key_sends_new_xor_old_with_a_crc_for_another_key_and_the_key_for_its_own():
+def test_change_key_sends_new_xor_old_with_a_crc_for_another_key_and_the_key_for_its_own() -> None:
     card = blank_card()
     session = ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
     dam_auth = bytes(range(16))
@@ -229,7 +229,7 @@ def test_change_key_sends_new_xor_old_with_a_crc_for_another_key_and_the_key_for
     assert card.state.master_key.value == master and card.session is None
 
 
-def test_change_key_with_a_bad_crc_is_an_integrity_error():
+def test_change_key_with_a_bad_crc_is_an_integrity_error() -> None:
     card = blank_card()
     session = ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
     command = b"\x11" + session.encrypt_command(bytes(16) + b"\x01" + b"CRC!")
@@ -248,7 +248,7 @@ def cdz_card() -> SimulatedCard:
     return card
 
 
-def test_files_are_created_written_in_chained_frames_and_read(cdz_card):
+def test_files_are_created_written_in_chained_frames_and_read(cdz_card) -> None:
     card = cdz_card
     # 768 bytes, EF 1003, free to read and write.
     assert wrapped(card, 0xCD, h("02 0310 00 E0EE 000300")) == (0x00, b"")
@@ -274,7 +274,7 @@ def test_files_are_created_written_in_chained_frames_and_read(cdz_card):
     assert wrapped(card, 0x3D, h("03 000000 400000") + bytes(47))[0] == 0xAE  # at the first frame
 
 
-def test_full_mode_files_travel_encrypted(cdz_card):
+def test_full_mode_files_travel_encrypted(cdz_card) -> None:
     card = cdz_card
     session = ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
     create = h("05 0510 03 0000 200000")
@@ -292,7 +292,7 @@ def test_full_mode_files_travel_encrypted(cdz_card):
     assert session.decrypt_response(answer[:-8]) == b"hello world"
 
 
-def test_protected_files_need_the_right_key(cdz_card):
+def test_protected_files_need_the_right_key(cdz_card) -> None:
     card = cdz_card
     wrapped(card, 0xCD, h("06 0610 00 1000 100000"))  # read: key 1
     assert wrapped(card, 0xBD, h("06 000000 000000"))[0] == 0xAE
@@ -303,7 +303,7 @@ def test_protected_files_need_the_right_key(cdz_card):
 # --- ISO 7816-4 and PC/SC ---------------------------------------------------------------------
 
 
-def test_iso_select_and_read_binary_of_the_chip_data_zone(cdz_card):
+def test_iso_select_and_read_binary_of_the_chip_data_zone(cdz_card) -> None:
     card = cdz_card
     wrapped(card, 0xCD, h("00 0110 00 E0EE 100000"))
     content = bytes(range(16))
@@ -325,7 +325,7 @@ def test_iso_select_and_read_binary_of_the_chip_data_zone(cdz_card):
     assert card.transmit(h("FFCA010000")) == h("6A86")
 
 
-def test_read_binary_refuses_files_that_need_a_key(cdz_card):
+def test_read_binary_refuses_files_that_need_a_key(cdz_card) -> None:
     card = cdz_card
     wrapped(card, 0xCD, h("06 0610 00 1000 100000"))
     assert card.transmit(h("00A4000C021006")) == h("9000")
@@ -358,7 +358,7 @@ def create_delegated(card, session, app_data=APP_DATA, enck=ENCK, dammac=DAMMAC)
     return wrapped(card, 0xAF, second + session.command_mac(0xC9, app_data + second))
 
 
-def test_create_delegated_application_with_the_reference_dammac(issued_card):
+def test_create_delegated_application_with_the_reference_dammac(issued_card) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     status, answer = create_delegated(card, session)
@@ -376,7 +376,7 @@ def test_create_delegated_application_with_the_reference_dammac(issued_card):
     ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
 
 
-def test_a_wrong_dammac_is_refused_with_an_integrity_error(issued_card):
+def test_a_wrong_dammac_is_refused_with_an_integrity_error(issued_card) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     tampered = DAMMAC[:-1] + bytes((DAMMAC[-1] ^ 1,))
@@ -384,14 +384,14 @@ def test_a_wrong_dammac_is_refused_with_an_integrity_error(issued_card):
     assert card.state.applications == {} and card.session is None
 
 
-def test_a_dammac_for_another_application_is_refused(issued_card):
+def test_a_dammac_for_another_application_is_refused(issued_card) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     bigger_quota = APP_DATA[:6] + h("2000") + APP_DATA[8:]
     assert create_delegated(card, session, app_data=bigger_quota)[0] == 0x1E
 
 
-def test_a_used_slot_is_refused_with_permission_denied(issued_card):
+def test_a_used_slot_is_refused_with_permission_denied(issued_card) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     assert create_delegated(card, session)[0] == 0x00
@@ -411,7 +411,7 @@ def test_a_used_slot_is_refused_with_permission_denied(issued_card):
     assert status == 0x9D and h("F58543") not in card.state.applications
 
 
-def test_a_quota_beyond_the_free_memory_is_refused_with_out_of_eeprom(issued_card):
+def test_a_quota_beyond_the_free_memory_is_refused_with_out_of_eeprom(issued_card) -> None:
     card = issued_card
     application = crypto.DamApplication.from_app_data(APP_DATA)
     greedy = crypto.DamApplication(**{**application.__dict__, "quota_limit": 249})
@@ -422,7 +422,7 @@ def test_a_quota_beyond_the_free_memory_is_refused_with_out_of_eeprom(issued_car
     assert status == 0x0E and card.state.applications == {}
 
 
-def test_files_of_a_delegated_application_stay_within_its_quota(issued_card):
+def test_files_of_a_delegated_application_stay_within_its_quota(issued_card) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     create_delegated(card, session)
@@ -436,35 +436,35 @@ def test_files_of_a_delegated_application_stay_within_its_quota(issued_card):
     assert info == (0x00, h("FF 1000 0000 4285F5"))
 
 
-def test_delegated_creation_needs_the_dam_authentication_key(issued_card):
+def test_delegated_creation_needs_the_dam_authentication_key(issued_card) -> None:
     card = issued_card
     assert wrapped(card, 0xC9, APP_DATA)[0] == 0xAE
     ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
     assert wrapped(card, 0xC9, APP_DATA)[0] == 0xAE
 
 
-def test_get_delegated_info_of_an_unknown_slot(issued_card):
+def test_get_delegated_info_of_an_unknown_slot(issued_card) -> None:
     assert wrapped(issued_card, 0x69, h("0700")) == (0xA0, b"")
 
 
 # --- power, framing, persistence ---------------------------------------------------------------
 
 
-def test_reset_forgets_selection_and_session(cdz_card):
+def test_reset_forgets_selection_and_session(cdz_card) -> None:
     card = cdz_card
     ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
     card.reset()
     assert card.session is None and card.application is None and card.atr == ATR
 
 
-def test_a_continuation_without_an_exchange_and_unknown_commands_are_refused():
+def test_a_continuation_without_an_exchange_and_unknown_commands_are_refused() -> None:
     card = blank_card()
     assert wrapped(card, 0xAF)[0] == 0x9D
     assert wrapped(card, 0xFA)[0] == 0x1C
     assert card.transmit(h("90600102")) == h("6A86")
 
 
-def test_state_round_trips_through_json(tmp_path, issued_card):
+def test_state_round_trips_through_json(tmp_path, issued_card) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     create_delegated(card, session)
@@ -482,7 +482,7 @@ def test_state_round_trips_through_json(tmp_path, issued_card):
     assert wrapped(again, 0x69, h("0000")) == (0x00, h("FF 1000 0E00 4285F5"))
 
 
-def test_the_random_source_is_used_for_every_challenge():
+def test_the_random_source_is_used_for_every_challenge() -> None:
     counter = itertools.count()
     card = blank_card(random=lambda n: bytes([next(counter)]) * n)
     first = wrapped(card, 0x71, h("0000"))[1]

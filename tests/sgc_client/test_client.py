@@ -19,7 +19,7 @@ def problem(status: int, code: str, message: str, **headers: str) -> httpx.Respo
 class Recorder:
     """A transport answering from a list of responses (or exceptions), recording requests."""
 
-    def __init__(self, *answers):
+    def __init__(self, *answers) -> None:
         self.answers = list(answers)
         self.requests: list[httpx.Request] = []
 
@@ -43,7 +43,7 @@ def make(recorder, **kwargs) -> tuple[RouterClient, list[float]]:
     return client, sleeps
 
 
-def test_api_key_is_sent_as_bearer_under_the_base_path():
+def test_api_key_is_sent_as_bearer_under_the_base_path() -> None:
     rec = Recorder(httpx.Response(200, json={"identifier": "x"}))
     client, _ = make(rec)
     client.persons.get("urn:schac:personalUniqueCode:int:esi:FR:1")
@@ -52,7 +52,7 @@ def test_api_key_is_sent_as_bearer_under_the_base_path():
     assert request.url.path == "/esc-rest/api/v2/persons/urn:schac:personalUniqueCode:int:esi:FR:1"
 
 
-def test_api_key_can_go_in_the_api_key_header_of_the_published_document():
+def test_api_key_can_go_in_the_api_key_header_of_the_published_document() -> None:
     rec = Recorder(httpx.Response(200, json={}))
     client, _ = make(rec, api_key_header="api_key")
     client.cards.get("c")
@@ -73,7 +73,7 @@ def test_api_key_can_go_in_the_api_key_header_of_the_published_document():
         (422, errors.RuleViolation),
     ],
 )
-def test_error_answers_become_typed_errors_with_code_and_message(status, cls):
+def test_error_answers_become_typed_errors_with_code_and_message(status, cls) -> None:
     rec = Recorder(problem(status, "ER-0019", "A person exists already"))
     client, _ = make(rec)
     with pytest.raises(cls) as caught:
@@ -83,7 +83,7 @@ def test_error_answers_become_typed_errors_with_code_and_message(status, cls):
     assert caught.value.message == "A person exists already"
 
 
-def test_a_non_json_error_still_carries_its_status():
+def test_a_non_json_error_still_carries_its_status() -> None:
     rec = Recorder(httpx.Response(502, text="<html>Bad gateway</html>"))
     client, _ = make(rec, retries=0)
     with pytest.raises(errors.ServerError) as caught:
@@ -92,7 +92,7 @@ def test_a_non_json_error_still_carries_its_status():
     assert caught.value.code is None
 
 
-def test_get_is_retried_on_5xx_with_growing_backoff():
+def test_get_is_retried_on_5xx_with_growing_backoff() -> None:
     rec = Recorder(
         problem(503, "ER-0500", "down"),
         problem(500, "ER-0500", "down"),
@@ -104,7 +104,7 @@ def test_get_is_retried_on_5xx_with_growing_backoff():
     assert 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 2.0
 
 
-def test_retries_stop_after_the_limit():
+def test_retries_stop_after_the_limit() -> None:
     rec = Recorder(*[problem(503, "ER-0500", "down") for _ in range(3)])
     client, sleeps = make(rec, retries=2)
     with pytest.raises(errors.ServerError):
@@ -112,7 +112,7 @@ def test_retries_stop_after_the_limit():
     assert len(rec.requests) == 3 and len(sleeps) == 2
 
 
-def test_put_and_delete_are_retried_on_timeouts():
+def test_put_and_delete_are_retried_on_timeouts() -> None:
     rec = Recorder(
         httpx.ReadTimeout("slow"),
         httpx.Response(200, json={}),
@@ -125,7 +125,7 @@ def test_put_and_delete_are_retried_on_timeouts():
     assert [r.method for r in rec.requests] == ["PUT", "PUT", "DELETE", "DELETE"]
 
 
-def test_a_creating_post_is_never_retried_after_a_5xx_or_timeout():
+def test_a_creating_post_is_never_retried_after_a_5xx_or_timeout() -> None:
     rec = Recorder(problem(503, "ER-0500", "down"))
     client, _ = make(rec)
     with pytest.raises(errors.ServerError):
@@ -137,21 +137,21 @@ def test_a_creating_post_is_never_retried_after_a_5xx_or_timeout():
     assert len(rec.requests) == 1
 
 
-def test_a_post_is_retried_when_the_connection_was_never_made():
+def test_a_post_is_retried_when_the_connection_was_never_made() -> None:
     rec = Recorder(httpx.ConnectError("refused"), httpx.Response(201, json={"cardNumber": "n"}))
     client, _ = make(rec)
     assert client.cards.create({})["cardNumber"] == "n"
     assert len(rec.requests) == 2
 
 
-def test_connection_errors_end_in_a_transport_error():
+def test_connection_errors_end_in_a_transport_error() -> None:
     rec = Recorder(*[httpx.ConnectError("refused") for _ in range(4)])
     client, _ = make(rec)
     with pytest.raises(errors.TransportError):
         client.persons.get("e")
 
 
-def test_rate_limiting_honours_retry_after():
+def test_rate_limiting_honours_retry_after() -> None:
     rec = Recorder(
         problem(429, "ER-0429", "slow down", **{"Retry-After": "7"}),
         httpx.Response(201, json={"identifier": "e"}),
@@ -161,7 +161,7 @@ def test_rate_limiting_honours_retry_after():
     assert sleeps == [7.0]
 
 
-def test_rate_limited_error_exposes_retry_after_when_retries_run_out():
+def test_rate_limited_error_exposes_retry_after_when_retries_run_out() -> None:
     rec = Recorder(problem(429, "ER-0429", "slow down", **{"Retry-After": "3"}))
     client, _ = make(rec, retries=0)
     with pytest.raises(errors.RateLimited) as caught:
@@ -169,7 +169,7 @@ def test_rate_limited_error_exposes_retry_after_when_retries_run_out():
     assert caught.value.retry_after == 3.0
 
 
-def test_verify_is_a_read_only_post_and_is_retried():
+def test_verify_is_a_read_only_post_and_is_retried() -> None:
     rec = Recorder(
         problem(503, "ER-0500", "down"),
         httpx.Response(
@@ -192,7 +192,7 @@ def test_verify_is_a_read_only_post_and_is_retried():
     assert json.loads(rec.requests[-1].content) == {"scanned": "https://router.example/cards/c"}
 
 
-def test_pages_are_walked_until_the_last():
+def test_pages_are_walked_until_the_last() -> None:
     def page(number, items, total_pages):
         return httpx.Response(
             200,
@@ -217,7 +217,7 @@ def test_pages_are_walked_until_the_last():
     assert rec.requests[0].url.params["sort"] == "identifier"
 
 
-def test_an_empty_list_costs_one_request():
+def test_an_empty_list_costs_one_request() -> None:
     rec = Recorder(
         httpx.Response(
             200,
@@ -230,7 +230,7 @@ def test_an_empty_list_costs_one_request():
 
 
 class FakeClock:
-    def __init__(self):
+    def __init__(self) -> None:
         self.now = 1000.0
 
     def __call__(self):
@@ -250,7 +250,7 @@ def oauth_client(handler, clock):
     return client
 
 
-def test_oauth_token_is_fetched_once_and_refreshed_before_expiry():
+def test_oauth_token_is_fetched_once_and_refreshed_before_expiry() -> None:
     issued: list[str] = []
     seen: list[str] = []
 
@@ -277,7 +277,7 @@ def test_oauth_token_is_fetched_once_and_refreshed_before_expiry():
     assert seen == ["Bearer tok0", "Bearer tok0", "Bearer tok1"]
 
 
-def test_oauth_token_refused_by_the_router_is_replaced_once():
+def test_oauth_token_refused_by_the_router_is_replaced_once() -> None:
     issued: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -293,7 +293,7 @@ def test_oauth_token_refused_by_the_router_is_replaced_once():
     assert len(issued) == 2
 
 
-def test_oauth_bad_client_secret_raises_unauthorized():
+def test_oauth_bad_client_secret_raises_unauthorized() -> None:
     def handler(request):
         return httpx.Response(401, json={"error": "invalid_client"})
 
@@ -302,14 +302,14 @@ def test_oauth_bad_client_secret_raises_unauthorized():
         client.cards.get("a")
 
 
-def test_api_key_and_oauth_are_exclusive():
+def test_api_key_and_oauth_are_exclusive() -> None:
     with pytest.raises(ValueError):
         RouterClient("https://r", api_key="k", client_id="c", client_secret="s")
     with pytest.raises(ValueError):
         RouterClient("https://r", client_id="c")
 
 
-def test_qr_asks_for_the_chosen_media_type():
+def test_qr_asks_for_the_chosen_media_type() -> None:
     rec = Recorder(httpx.Response(200, content=b"\x89PNG", headers={"Content-Type": "image/png"}))
     client, _ = make(rec)
     assert client.cards.qr("c", format="png", size="M") == b"\x89PNG"
@@ -317,7 +317,7 @@ def test_qr_asks_for_the_chosen_media_type():
     assert rec.requests[0].url.params["size"] == "M"
 
 
-def test_lifecycle_actions_post_the_action():
+def test_lifecycle_actions_post_the_action() -> None:
     rec = Recorder(httpx.Response(200, json={"cardNumber": "c", "state": "LOST"}))
     client, _ = make(rec)
     assert client.cards.report_lost("c")["state"] == "LOST"
@@ -327,7 +327,7 @@ def test_lifecycle_actions_post_the_action():
         client.cards.change_state("c", "EXPLODE")
 
 
-def test_webhook_subscriptions_are_managed():
+def test_webhook_subscriptions_are_managed() -> None:
     rec = Recorder(
         httpx.Response(
             201,
@@ -351,7 +351,7 @@ def test_webhook_subscriptions_are_managed():
     assert rec.requests[2].url.path == "/esc-rest/api/x/webhooks/w1"
 
 
-def test_batch_refuses_more_than_500_items_before_sending():
+def test_batch_refuses_more_than_500_items_before_sending() -> None:
     client, _ = make(Recorder())
     with pytest.raises(ValueError):
         client.persons.batch([{}] * 501)

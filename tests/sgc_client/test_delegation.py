@@ -90,7 +90,7 @@ def world(app, make_tenant, tmp_path):
         client.close()
 
 
-def test_keys_and_dam_base_keys_are_kept_like_private_keys(tmp_path):
+def test_keys_and_dam_base_keys_are_kept_like_private_keys(tmp_path) -> None:
     store = KeyStore(tmp_path / "keys")
     key = store.create("sig", "Ed25519")
     store.create_dam_base_keys()
@@ -108,7 +108,7 @@ def test_keys_and_dam_base_keys_are_kept_like_private_keys(tmp_path):
         store.dam_base_keys()
 
 
-def test_two_stores_draw_different_dam_base_keys(tmp_path):
+def test_two_stores_draw_different_dam_base_keys(tmp_path) -> None:
     bases = []
     for name in ("a", "b"):
         store = KeyStore(tmp_path / name)
@@ -128,12 +128,12 @@ def test_two_stores_draw_different_dam_base_keys(tmp_path):
         ({"other": 1}, "unknown section"),
     ],
 )
-def test_a_policy_file_that_breaks_its_format_is_refused(document, message):
+def test_a_policy_file_that_breaks_its_format_is_refused(document, message) -> None:
     with pytest.raises(PolicyError, match=message):
         parse_policy(document)
 
 
-def test_an_approved_delegation_opens_on_the_card_and_its_slot_is_tracked(world):
+def test_an_approved_delegation_opens_on_the_card_and_its_slot_is_tracked(world) -> None:
     desk, host = world.desk(), world.host()
     prepared = host.prepare(world.escn, UID, application(), DEFAULT_KEY, 1)
     assert host.submit(prepared)["state"] == "requested"
@@ -161,7 +161,7 @@ def test_an_approved_delegation_opens_on_the_card_and_its_slot_is_tracked(world)
     assert isinstance(refused, Refused) and "already" in refused.reason
 
 
-def test_refusals_by_policy_and_a_persons_queue(world):
+def test_refusals_by_policy_and_a_persons_queue(world) -> None:
     host = world.host()
     other_app = host.prepare(world.escn, UID, application(aid="F58543"), DEFAULT_KEY, 0)
     too_big = host.prepare(world.escn, UID, application(quota_limit=65), DEFAULT_KEY, 0)
@@ -188,7 +188,7 @@ def test_refusals_by_policy_and_a_persons_queue(world):
     assert host.wait(manual.id, timeout=5)["state"] == "approved"
 
 
-def test_pinned_keys_are_the_only_ones_trusted(world):
+def test_pinned_keys_are_the_only_ones_trusted(world) -> None:
     wrong_pin = {HOME_PIC: ["not-the-homes-thumbprint"]}
     pinned_host = world.host(resolver=KeyResolver(world.host_client.public_keys, pins=wrong_pin))
     with pytest.raises(UntrustedKey):
@@ -202,7 +202,7 @@ def test_pinned_keys_are_the_only_ones_trusted(world):
     assert "no active, trusted signing key" in refused.reason
 
 
-def test_the_host_refuses_a_decision_it_cannot_trust(world):
+def test_the_host_refuses_a_decision_it_cannot_trust(world) -> None:
     host = world.host()
     prepared = host.prepare(world.escn, UID, application(), DEFAULT_KEY, 0)
     host.submit(prepared)
@@ -227,7 +227,7 @@ def test_the_host_refuses_a_decision_it_cannot_trust(world):
         jose.decrypt_compact(sealed, world.home_keys.encryption_key(), "escr-dam-auth-key+json")
 
 
-def test_a_person_lists_approves_and_refuses_queued_requests_from_the_cli(world, tmp_path):
+def test_a_person_lists_approves_and_refuses_queued_requests_from_the_cli(world, tmp_path) -> None:
     policy_file = tmp_path / "policy.toml"
     policy_file.write_text(
         f'[[hosts]]\npic = "{HOST_PIC}"\naids = ["*"]\nmax_quota = 64\napproval = "manual"\n'
@@ -262,7 +262,7 @@ def test_a_person_lists_approves_and_refuses_queued_requests_from_the_cli(world,
     assert "approved=0 refused=0 queued=0" in again.output
 
 
-def test_a_signed_webhook_wakes_the_loop_and_anything_else_is_refused():
+def test_a_signed_webhook_wakes_the_loop_and_anything_else_is_refused() -> None:
     from sgc_client.delegation.cli import _listener
     from sgc_client.webhooks import sign
 

@@ -34,7 +34,7 @@ uids = st.sampled_from([4, 7]).flatmap(lambda n: st.binary(min_size=n, max_size=
 )
 def test_an_authorisation_opens_only_for_its_card_application_slot_and_quota(
     uid, other_uid, slot, other_slot, quota, other_quota, aid, key, version
-):
+) -> None:
     app = dataclasses.replace(APP, quota_limit=quota)
     made = authorise(BASE, uid, app, slot, 0, key, version)
     card = diversify_dam_keys(BASE, bytes.fromhex(uid))
@@ -56,7 +56,7 @@ def test_an_authorisation_opens_only_for_its_card_application_slot_and_quota(
         assert not verify_dam_mac(card.mac, dam_application(changed, slot, 0), enck, mac)
 
 
-def test_another_homes_base_keys_give_another_card_key():
+def test_another_homes_base_keys_give_another_card_key() -> None:
     made = authorise(BASE, "04A1B2C3D4E5F6", APP, 0, 0, bytes(16), 0)
     stranger = diversify_dam_keys(DamBaseKeys.generate(), bytes.fromhex("04A1B2C3D4E5F6"))
     assert made.dam_auth_key != stranger.auth

@@ -19,7 +19,7 @@ ESCN = "f81d4fae-7dec-11d0-a765-001999999999"
 ESCN2 = "f81d4fae-7dec-11d0-a766-001999999999"
 
 
-def test_v2_named_columns_are_read_as_cards(tmp_path):
+def test_v2_named_columns_are_read_as_cards(tmp_path) -> None:
     path = tmp_path / "v2.csv"
     path.write_text(
         "cardNumber;personIdentifier;issuerIdentifier;cardType;cardStatusType;issuedAt;"
@@ -39,7 +39,7 @@ def test_v2_named_columns_are_read_as_cards(tmp_path):
     assert second.body["issuerIdentifier"] == PIC  # blank: your own PIC
 
 
-def test_v2_files_without_a_header_are_read_in_the_v2_order(tmp_path):
+def test_v2_files_without_a_header_are_read_in_the_v2_order(tmp_path) -> None:
     path = tmp_path / "v2.csv"
     path.write_text(
         f"{ESCN}\t{esi_of(1)}\t{PIC}\tSMART_CDZ\tACTIVE\t2026-09-01\t2030-08-31\tAda\t\t\n"
@@ -52,7 +52,7 @@ def test_v2_files_without_a_header_are_read_in_the_v2_order(tmp_path):
     assert "issuerIdentifier: '888888888' is not your organisation (999999999)" in theirs.error
 
 
-def test_a_v2_file_imports_through_the_cli(tmp_path):
+def test_a_v2_file_imports_through_the_cli(tmp_path) -> None:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "p.csv", 2)
     run(fake, "persons", "import", str(persons.path), "--no-progress")
@@ -66,7 +66,7 @@ def test_a_v2_file_imports_through_the_cli(tmp_path):
     assert set(fake.cards) == {ESCN, ESCN2}
 
 
-def test_the_progress_bar_shows_the_rate_and_the_time_left():
+def test_the_progress_bar_shows_the_rate_and_the_time_left() -> None:
     now = {"t": 0.0}
     console = Console(width=140, record=True, force_terminal=False)
     bar = import_progress(console, "cards", disable=False, get_time=lambda: now["t"])
@@ -92,7 +92,7 @@ def persons_in_router(tmp_path):
     return fake, shorter, len(gone)
 
 
-def test_sync_delete_missing_asks_on_a_terminal(persons_in_router, monkeypatch):
+def test_sync_delete_missing_asks_on_a_terminal(persons_in_router, monkeypatch) -> None:
     fake, shorter, gone = persons_in_router
     before = set(fake.persons)
     monkeypatch.setattr(sgc_cli, "on_terminal", lambda: True)
@@ -106,14 +106,14 @@ def test_sync_delete_missing_asks_on_a_terminal(persons_in_router, monkeypatch):
     assert set(fake.persons) == set(shorter.valid)
 
 
-def test_sync_delete_missing_with_yes_does_not_ask(persons_in_router, monkeypatch):
+def test_sync_delete_missing_with_yes_does_not_ask(persons_in_router, monkeypatch) -> None:
     fake, shorter, gone = persons_in_router
     monkeypatch.setattr(sgc_cli, "on_terminal", lambda: True)
     result = run(fake, "sync", str(shorter.path), "--delete-missing", "--no-progress", "--yes")
     assert "Delete" not in result.output and f"deleted {gone} record(s)" in result.output
 
 
-def test_consent_withdrawal_asks_on_a_terminal(persons_in_router, monkeypatch):
+def test_consent_withdrawal_asks_on_a_terminal(persons_in_router, monkeypatch) -> None:
     fake, shorter, _ = persons_in_router
     esi = shorter.valid[0]
     monkeypatch.setattr(sgc_cli, "on_terminal", lambda: True)
@@ -124,6 +124,6 @@ def test_consent_withdrawal_asks_on_a_terminal(persons_in_router, monkeypatch):
     assert esi not in fake.persons
 
 
-def test_version():
+def test_version() -> None:
     result = run(FakeRouter(), "--version")
     assert result.output.strip() == f"escr-sgc, version {version('escrouter')}"

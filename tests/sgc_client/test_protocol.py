@@ -34,7 +34,7 @@ def application(**changes) -> protocol.Application:
     return protocol.Application(**fields)
 
 
-def test_a_public_jwk_is_normalised_and_its_kid_defaults_to_the_rfc7638_thumbprint():
+def test_a_public_jwk_is_normalised_and_its_kid_defaults_to_the_rfc7638_thumbprint() -> None:
     members = {k: v for k, v in SIG.public().jwk.items() if k not in ("kid", "alg")}
     key = jose.public_key_from_jwk(members)
     assert key.kid == key.thumbprint == SIG.kid
@@ -55,12 +55,12 @@ def test_a_public_jwk_is_normalised_and_its_kid_defaults_to_the_rfc7638_thumbpri
         ({"kid": "spaces are not allowed"}, Refusal.INVALID_KEY),
     ],
 )
-def test_keys_the_protocol_does_not_use_are_refused(change, refusal):
+def test_keys_the_protocol_does_not_use_are_refused(change, refusal) -> None:
     assert _refusal(lambda: jose.public_key_from_jwk({**SIG.public().jwk, **change})) is refusal
 
 
 @pytest.mark.parametrize("key", [SIG, ED], ids=["ES256", "Ed25519"])
-def test_a_signature_verifies_with_its_key_only(key):
+def test_a_signature_verifies_with_its_key_only(key) -> None:
     compact = jose.sign_compact({"a": 1}, key, "t+jwt")
     message = jose.read_compact(compact, "t+jwt")
     jose.verify_compact(message, key.public())
@@ -70,7 +70,7 @@ def test_a_signature_verifies_with_its_key_only(key):
     assert _refusal(lambda: jose.verify_compact(message, impostor)) is Refusal.BAD_SIGNATURE
 
 
-def test_a_tampered_payload_and_an_algorithm_switch_do_not_verify():
+def test_a_tampered_payload_and_an_algorithm_switch_do_not_verify() -> None:
     compact = jose.sign_compact({"quota": 16}, SIG, "t+jwt")
     header, _, signature = compact.split(".")
     forged_payload = jose.b64url_encode(json.dumps({"quota": 4096}).encode())
@@ -94,7 +94,7 @@ def test_a_tampered_payload_and_an_algorithm_switch_do_not_verify():
         ({"alg": "ES256", "typ": "t+jwt"}, "c2ln", Refusal.MALFORMED),
     ],
 )
-def test_unsigned_or_odd_headers_are_refused_before_any_key_is_used(header, signature, refusal):
+def test_unsigned_or_odd_headers_are_refused_before_any_key_is_used(header, signature, refusal) -> None:
     encoded = jose.b64url_encode(json.dumps(header).encode())
     payload = jose.b64url_encode(b'{"a":1}')
     assert _refusal(lambda: jose.read_compact(f"{encoded}.{payload}.{signature}", "t+jwt")) is (
@@ -102,7 +102,7 @@ def test_unsigned_or_odd_headers_are_refused_before_any_key_is_used(header, sign
     )
 
 
-def test_not_a_jws_at_all_is_unsigned_and_duplicate_members_are_malformed():
+def test_not_a_jws_at_all_is_unsigned_and_duplicate_members_are_malformed() -> None:
     assert _refusal(lambda: jose.read_compact('{"iss": "x"}', "t+jwt")) is Refusal.UNSIGNED
     header = jose.b64url_encode(b'{"alg":"ES256","kid":"k","typ":"t+jwt"}')
     payload = jose.b64url_encode(b'{"a":1,"a":2}')
@@ -111,7 +111,7 @@ def test_not_a_jws_at_all_is_unsigned_and_duplicate_members_are_malformed():
     )
 
 
-def test_a_secret_opens_only_with_the_recipients_key_and_the_router_sees_only_its_header():
+def test_a_secret_opens_only_with_the_recipients_key_and_the_router_sees_only_its_header() -> None:
     sealed = jose.encrypt_compact({"key": "00" * 16}, ENC.public(), "c+json")
     header = jose.read_jwe_header(sealed, "c+json")
     assert header["kid"] == ENC.kid and header["alg"] == "ECDH-ES"
@@ -127,7 +127,7 @@ def test_a_secret_opens_only_with_the_recipients_key_and_the_router_sees_only_it
     )
 
 
-def test_the_app_key_secret_is_bound_to_its_request():
+def test_the_app_key_secret_is_bound_to_its_request() -> None:
     sealed = protocol.AppKeySecret("6f0f7e44-0000-4000-8000-000000000001", b"\x11" * 16, 1).seal(
         ENC.public()
     )
@@ -147,12 +147,12 @@ def test_the_app_key_secret_is_bound_to_its_request():
         (400, 1000, Refusal.EXPIRED),
     ],
 )
-def test_validity_windows(iat, exp, refusal):
+def test_validity_windows(iat, exp, refusal) -> None:
     assert _refusal(lambda: protocol.check_validity(iat, exp, 1000)) is refusal
     protocol.check_validity(990, 1590, 1000)
 
 
-def test_the_reference_application_round_trips_through_its_claims():
+def test_the_reference_application_round_trips_through_its_claims() -> None:
     app = application()
     assert protocol.Application.from_claims(app.claims()) == app
     assert "keySettings3" not in app.claims()
@@ -173,7 +173,7 @@ def test_the_reference_application_round_trips_through_its_claims():
         {"description": "line\nbreak"},
     ],
 )
-def test_applications_breaking_the_dam_layout_are_refused(changes):
+def test_applications_breaking_the_dam_layout_are_refused(changes) -> None:
     assert _refusal(lambda: application(**changes)) is Refusal.INVALID_APPLICATION
 
 
@@ -185,7 +185,7 @@ def test_applications_breaking_the_dam_layout_are_refused(changes):
     df_length=st.integers(0, 16),
     quota=st.integers(0, 0xFFFF),
 )
-def test_every_valid_layout_round_trips(ks2_low, with_ks3, with_sets, with_fid, df_length, quota):
+def test_every_valid_layout_round_trips(ks2_low, with_ks3, with_sets, with_fid, df_length, quota) -> None:
     ks2 = 0x80 | ks2_low | (0x10 if with_ks3 else 0) | (0x20 if with_fid else 0)
     sets = dict(aks_version=1, no_key_sets=2, max_key_size=16, app_key_set_settings=0)
     app = protocol.Application(
@@ -205,14 +205,14 @@ def test_every_valid_layout_round_trips(ks2_low, with_ks3, with_sets, with_fid, 
     st.one_of(st.none(), st.booleans(), st.integers(-5, 70000),
               st.sampled_from(["", "F58842", "AES", "A0", "zz", "ÿ\n"]), st.just([1])),
     max_size=8))
-def test_any_application_object_is_read_or_refused_never_crashing(claims):
+def test_any_application_object_is_read_or_refused_never_crashing(claims) -> None:
     try:
         protocol.Application.from_claims(claims)
     except ProtocolError as error:
         assert error.refusal in (Refusal.MALFORMED, Refusal.INVALID_APPLICATION)
 
 
-def test_a_refusal_carries_a_reason_and_no_dam_data():
+def test_a_refusal_carries_a_reason_and_no_dam_data() -> None:
     claims = {
         "iss": "999999999", "aud": "888888888", "jti": str(uuid.uuid4()), "iat": 1, "exp": 2,
         "requestId": str(uuid.uuid4()), "requestHash": jose.message_hash("a.b.c"),
@@ -225,5 +225,5 @@ def test_a_refusal_carries_a_reason_and_no_dam_data():
     assert _refusal(lambda: protocol.Decision.from_claims(with_dam)) is Refusal.MALFORMED
 
 
-def test_the_issuer_is_read_from_the_card_number():
+def test_the_issuer_is_read_from_the_card_number() -> None:
     assert protocol.issuer_of("f81d4fae-7dec-11d0-a765-001999978433") == "999978433"

@@ -3,7 +3,7 @@
 from importlib.metadata import version
 
 
-def test_home_page_names_the_router_and_links_its_faces(client):
+def test_home_page_names_the_router_and_links_its_faces(client) -> None:
     response = client.get("/", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert response.mimetype == "text/html"
@@ -16,14 +16,14 @@ def test_home_page_names_the_router_and_links_its_faces(client):
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
 
 
-def test_home_answers_json_to_programs(client):
+def test_home_answers_json_to_programs(client) -> None:
     response = client.get("/", headers={"Accept": "application/json"})
     assert response.json["name"] == "escrouter"
     assert response.json["version"] == version("escrouter")
     assert response.json["links"]["cardStatus"] == "/api/v2/cards/{escn}/status"
 
 
-def test_the_lookup_form_leads_to_the_cards_page(client, registered):
+def test_the_lookup_form_leads_to_the_cards_page(client, registered) -> None:
     escn = registered()["escn"]
     response = client.get(f"/cards?number=%20{escn.upper()}%20")
     assert response.status_code == 303
@@ -32,7 +32,7 @@ def test_the_lookup_form_leads_to_the_cards_page(client, registered):
     assert client.get("/cards?number=").headers["Location"] == "/"
 
 
-def test_graphiql_page_loads_only_the_routers_own_scripts(client):
+def test_graphiql_page_loads_only_the_routers_own_scripts(client) -> None:
     response = client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     html = response.get_data(as_text=True)

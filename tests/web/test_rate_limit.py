@@ -37,7 +37,7 @@ def limited(app, clock):
     return _limit(app, public_rate_limit="3/minute")
 
 
-def test_fourth_anonymous_lookup_in_a_minute_is_429_with_retry_after(limited, registered):
+def test_fourth_anonymous_lookup_in_a_minute_is_429_with_retry_after(limited, registered) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for _ in range(3):
@@ -48,7 +48,7 @@ def test_fourth_anonymous_lookup_in_a_minute_is_429_with_retry_after(limited, re
     assert "Too many checks" in refused.get_data(as_text=True)
 
 
-def test_page_and_json_status_share_one_budget(limited, registered, clock):
+def test_page_and_json_status_share_one_budget(limited, registered, clock) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     assert client.get(f"/cards/{escn}").status_code == 200
@@ -62,7 +62,7 @@ def test_page_and_json_status_share_one_budget(limited, registered, clock):
     assert refused.headers["Retry-After"] == "15"
 
 
-def test_the_limit_resets_with_the_next_window(limited, registered, clock):
+def test_the_limit_resets_with_the_next_window(limited, registered, clock) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for _ in range(4):
@@ -72,7 +72,7 @@ def test_the_limit_resets_with_the_next_window(limited, registered, clock):
     assert client.get(f"/cards/{escn}").status_code == 200
 
 
-def test_several_limits_each_hold(app, clock, registered):
+def test_several_limits_each_hold(app, clock, registered) -> None:
     _limit(app, public_rate_limit="2/second;4/minute")
     escn = registered()["escn"]
     client = app.test_client()
@@ -85,7 +85,7 @@ def test_several_limits_each_hold(app, clock, registered):
     assert refused.headers["Retry-After"] == "59"
 
 
-def test_addresses_are_counted_apart(limited, registered):
+def test_addresses_are_counted_apart(limited, registered) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for _ in range(3):
@@ -98,7 +98,7 @@ def test_addresses_are_counted_apart(limited, registered):
     )
 
 
-def test_authenticated_status_calls_are_not_limited(limited, registered, uni):
+def test_authenticated_status_calls_are_not_limited(limited, registered, uni) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for _ in range(5):
@@ -106,7 +106,7 @@ def test_authenticated_status_calls_are_not_limited(limited, registered, uni):
         assert response.status_code == 200
 
 
-def test_rate_limited_lookups_change_nothing(limited, registered, uni):
+def test_rate_limited_lookups_change_nothing(limited, registered, uni) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for _ in range(5):
@@ -115,7 +115,7 @@ def test_rate_limited_lookups_change_nothing(limited, registered, uni):
     assert len(history) == 1
 
 
-def test_the_count_is_not_kept_in_the_database(limited, registered, db):
+def test_the_count_is_not_kept_in_the_database(limited, registered, db) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     from sqlalchemy import inspect
@@ -132,7 +132,7 @@ def _proxied(client, escn, client_address):
     )
 
 
-def test_behind_a_trusted_proxy_the_client_is_counted_not_the_proxy(settings, clock, registered):
+def test_behind_a_trusted_proxy_the_client_is_counted_not_the_proxy(settings, clock, registered) -> None:
     proxied = create_app(replace(settings, public_rate_limit="3/minute", trusted_proxies=1))
     try:
         escn = registered()["escn"]
@@ -149,7 +149,7 @@ def test_behind_a_trusted_proxy_the_client_is_counted_not_the_proxy(settings, cl
         proxied.extensions["escr.database"].engine.dispose()
 
 
-def test_without_trusted_proxies_forwarded_headers_are_ignored(limited, registered):
+def test_without_trusted_proxies_forwarded_headers_are_ignored(limited, registered) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for n in range(3):
@@ -158,7 +158,7 @@ def test_without_trusted_proxies_forwarded_headers_are_ignored(limited, register
     assert _proxied(client, escn, "198.51.100.99").status_code == 429
 
 
-def test_two_workers_on_one_redis_share_the_count(settings, registered, redis_store):
+def test_two_workers_on_one_redis_share_the_count(settings, registered, redis_store) -> None:
     """Two application objects stand for two gunicorn workers (or hosts) on one Redis."""
     shared = replace(
         settings,
@@ -181,7 +181,7 @@ def test_two_workers_on_one_redis_share_the_count(settings, registered, redis_st
             worker.extensions["escr.database"].engine.dispose()
 
 
-def test_an_unreachable_store_lets_lookups_through_and_counts_it(settings, registered):
+def test_an_unreachable_store_lets_lookups_through_and_counts_it(settings, registered) -> None:
     from router import metrics
 
     down = create_app(
@@ -209,18 +209,18 @@ def test_an_unreachable_store_lets_lookups_through_and_counts_it(settings, regis
         ("60/minute;1000/day", [(60, 60), (1000, 86400)]),
     ],
 )
-def test_rate_limit_settings_parse(text, expected, tmp_path):
+def test_rate_limit_settings_parse(text, expected, tmp_path) -> None:
     rates = Settings(instance_path=tmp_path, public_rate_limit=text).public_rates
     assert [(rate.amount, rate.get_expiry()) for rate in rates] == expected
 
 
 @pytest.mark.parametrize("text", ["", "fast", "0/minute", "10/fortnight", "-1/second"])
-def test_bad_rate_limit_settings_fail_at_start_up(text, tmp_path):
+def test_bad_rate_limit_settings_fail_at_start_up(text, tmp_path) -> None:
     with pytest.raises(ValueError, match="ESCR_PUBLIC_RATE_LIMIT"):
         Settings(instance_path=tmp_path, public_rate_limit=text)
 
 
-def test_rate_limit_and_retention_come_from_the_environment(tmp_path):
+def test_rate_limit_and_retention_come_from_the_environment(tmp_path) -> None:
     settings = Settings.from_env(
         {
             "ESCR_INSTANCE_PATH": str(tmp_path),

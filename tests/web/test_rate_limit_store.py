@@ -12,7 +12,7 @@ from limits.strategies import FixedWindowRateLimiter
 from router.anonymous_limits import SweptMemoryStorage
 
 
-def test_counting_starts_no_timer_thread_and_still_refuses_past_the_limit(monkeypatch):
+def test_counting_starts_no_timer_thread_and_still_refuses_past_the_limit(monkeypatch) -> None:
     store = SweptMemoryStorage("memory://")
     started: list[object] = []
     monkeypatch.setattr(limits.storage.memory.threading, "Timer", lambda *a, **k: started.append(a))
@@ -24,7 +24,7 @@ def test_counting_starts_no_timer_thread_and_still_refuses_past_the_limit(monkey
     assert started == []
 
 
-def test_expired_counts_are_swept_at_most_once_a_second(monkeypatch):
+def test_expired_counts_are_swept_at_most_once_a_second(monkeypatch) -> None:
     store = SweptMemoryStorage("memory://")
     store.incr("old", 60)
     assert store.get("old") == 1
