@@ -10,10 +10,10 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import pytest
@@ -69,7 +69,9 @@ def migrated_database(
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated, empty database per backend, for the whole session."""
     with migrated_database(request.param, tmp_path_factory) as url:
         yield url
@@ -153,8 +155,24 @@ class Tenant:
         return {"Authorization": f"Bearer {self.key}"}
 
 
+class MakeTenant(Protocol):
+    """The ``make_tenant`` fixture: register an organisation and issue it an API key."""
+
+    def __call__(
+        self,
+        pic: str,
+        name: str | None = None,
+        *,
+        scopes: list[str] | None = None,
+        kind: str = "institution",
+        country: str = "FR",
+        prefixes: list[str] | None = None,
+        vat: bool = False,
+    ) -> Tenant: ...
+
+
 @pytest.fixture
-def make_tenant(db: Database):
+def make_tenant(db: Database) -> MakeTenant:
     """Factory: register an organisation and issue it an API key."""
 
     def factory(
@@ -188,13 +206,13 @@ def make_tenant(db: Database):
 
 
 @pytest.fixture
-def uni(make_tenant) -> Tenant:
+def uni(make_tenant: MakeTenant) -> Tenant:
     """The first test university."""
     return make_tenant("999999999", "Demo University")
 
 
 @pytest.fixture
-def other_uni(make_tenant) -> Tenant:
+def other_uni(make_tenant: MakeTenant) -> Tenant:
     """A second university, to prove isolation."""
     return make_tenant("888888888", "Other University")
 
@@ -237,8 +255,16 @@ def card_body(person: str, pic: str, **fields: Any) -> dict[str, Any]:
     return body
 
 
+class Register(Protocol):
+    """The ``registered`` fixture: register a person and issue them a card; the card's record."""
+
+    def __call__(
+        self, code: str = "12345", tenant: Tenant | None = None, **card: Any
+    ) -> dict[str, Any]: ...
+
+
 @pytest.fixture
-def registered(client: FlaskClient, uni: Tenant):
+def registered(client: FlaskClient, uni: Tenant) -> Register:
     """Factory: register a person at ``uni`` (or another tenant) and issue them a card."""
 
     def factory(code: str = "12345", tenant: Tenant | None = None, **card: Any) -> dict[str, Any]:
@@ -257,15 +283,21 @@ def registered(client: FlaskClient, uni: Tenant):
     return factory
 
 
+# One answer of socket.getaddrinfo: family, type, protocol, canonical name, address.
+AddrInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple[Any, ...]]
+
+
 class FakeDns:
     """Names the tests resolve without a network; numeric hosts go to the real resolver."""
 
-    def __init__(self, real) -> None:
+    def __init__(self, real: Callable[..., list[AddrInfo]]) -> None:
         self.real = real
         self.names: dict[str, list[str]] = {}
         self.lookups: list[str] = []
 
-    def getaddrinfo(self, host, port, *args, **kwargs):
+    def getaddrinfo(
+        self, host: str | bytes | None, port: str | int | None, *args: Any, **kwargs: Any
+    ) -> list[AddrInfo]:
         name = host.decode() if isinstance(host, bytes) else str(host)
         name = name.rstrip(".").lower()
         if name not in self.names:
@@ -284,7 +316,7 @@ class FakeDns:
 
 
 @pytest.fixture
-def fake_dns(monkeypatch) -> FakeDns:
+def fake_dns(monkeypatch: pytest.MonkeyPatch) -> FakeDns:
     """Resolve chosen host names to chosen addresses (``fake_dns.names[host] = [...]``)."""
     dns = FakeDns(socket.getaddrinfo)
     monkeypatch.setattr(socket, "getaddrinfo", dns.getaddrinfo)

@@ -16,11 +16,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from router.app import create_app
 from router.db import Database
@@ -33,6 +34,8 @@ from router.settings import Settings
 from sgc_client.protocol import delegation as protocol
 from sgc_client.protocol import jose
 from tests.conftest import (
+    MakeTenant,
+    Register,
     Tenant,
     _wipe,
     card_body,
@@ -65,8 +68,14 @@ class Party:
         return self.tenant.headers
 
 
+class MakeParty(Protocol):
+    """The ``make_party`` fixture: an institution with an API key and registered public keys."""
+
+    def __call__(self, pic: str, name: str | None = None) -> Party: ...
+
+
 @pytest.fixture
-def make_party(client, make_tenant):
+def make_party(client: FlaskClient, make_tenant: MakeTenant) -> MakeParty:
     def factory(pic: str, name: str | None = None) -> Party:
         tenant = make_tenant(pic, name, scopes=[*Scope.INSTITUTION, Scope.KEYS_MANAGE])
         party = Party(tenant, jose.generate_key("sig"), jose.generate_key("enc"))
@@ -81,17 +90,17 @@ def make_party(client, make_tenant):
 
 
 @pytest.fixture
-def home(make_party) -> Party:
+def home(make_party: MakeParty) -> Party:
     return make_party(HOME_PIC, "Università di Milano")
 
 
 @pytest.fixture
-def host(make_party) -> Party:
+def host(make_party: MakeParty) -> Party:
     return make_party(HOST_PIC, "Université de Paris")
 
 
 @pytest.fixture
-def card(registered, home) -> dict[str, Any]:
+def card(registered: Register, home: Party) -> dict[str, Any]:
     """An active card of the home, with its chip serial number registered."""
     return registered("MILAN1", tenant=home.tenant, csn=UID)
 
@@ -158,7 +167,9 @@ A_PIC, B_PIC, PARTNER_PIC = "111111111", "222222222", "777777777"
 
 
 @pytest.fixture(scope="session")
-def second_database_url(database_url: str, tmp_path_factory: pytest.TempPathFactory):
+def second_database_url(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A second migrated database on the same backend as ``database_url``: router B's."""
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     with migrated_database(backend, tmp_path_factory, "b") as url:
@@ -200,7 +211,7 @@ class Pair:
     def b_membership(self) -> Membership:
         return self.b_app.extensions["escr.federation"]
 
-    def publish(self, *routers, to=("a", "b")) -> None:
+    def publish(self, *routers: PeerRouter, to: tuple[str, ...] = ("a", "b")) -> None:
         """Sign a catalogue of ``routers`` (default: A and B) and hand it to the routers named."""
         entries = [r.entry() for r in (routers or (self.a, self.b))]
         document = self.authority.sign(entries)
@@ -211,7 +222,7 @@ class Pair:
     def headers(self, tenant: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[tenant]}"}
 
-    def b_card(self, code: str = "1", **card) -> str:
+    def b_card(self, code: str = "1", **card: Any) -> str:
         """Register a person and a card at B's university; return the card number."""
         client = self.b_app.test_client()
         person = esi(code)
@@ -225,7 +236,7 @@ class Pair:
 
 
 def _settings(
-    router: PeerRouter, url: str, instance: Path, authority: Authority, **federation
+    router: PeerRouter, url: str, instance: Path, authority: Authority, **federation: Any
 ) -> Settings:
     key_file = instance / "router-key.pem"
     write_private_key(router.key, key_file)
@@ -259,7 +270,9 @@ def _app(settings: Settings, transport: httpx.BaseTransport | None = None) -> Fl
     return app
 
 
-def _tenant(app: Flask, pic: str, name: str, *, kind: str = "institution", scopes=None) -> str:
+def _tenant(
+    app: Flask, pic: str, name: str, *, kind: str = "institution", scopes: list[str] | None = None
+) -> str:
     database: Database = app.extensions["escr.database"]
     with database.session() as session:
         organisation = organisations.find_organisation(session, pic)
@@ -278,7 +291,9 @@ def federation_settings() -> dict:
 
 
 @pytest.fixture
-def pair(database_url, second_database_url, tmp_path, federation_settings) -> Iterator[Pair]:
+def pair(
+    database_url: str, second_database_url: str, tmp_path: Path, federation_settings: dict
+) -> Iterator[Pair]:
     authority = Authority()
     a = PeerRouter("router-a", "https://a.test", (A_PIC,))
     b = PeerRouter("router-b", "https://b.test", (B_PIC,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 
 
 class GraphQL:
@@ -28,7 +29,7 @@ class GraphQL:
 
 
 @pytest.fixture
-def gql(client) -> GraphQL:
+def gql(client: FlaskClient) -> GraphQL:
     return GraphQL(client)
 
 

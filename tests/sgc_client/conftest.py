@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,7 +95,7 @@ _next_pic = iter(range(777_000_001, 777_999_999))
 
 
 @pytest.fixture
-def make_live_tenant(live_router: LiveRouter):
+def make_live_tenant(live_router: LiveRouter) -> Callable[[], LiveTenant]:
     """Factory: a fresh institution, so tests do not see each other's persons and cards."""
 
     def factory() -> LiveTenant:
@@ -108,6 +108,6 @@ def make_live_tenant(live_router: LiveRouter):
 
 
 @pytest.fixture
-def live_tenant(make_live_tenant) -> LiveTenant:
+def live_tenant(make_live_tenant: Callable[[], LiveTenant]) -> LiveTenant:
     """A fresh institution of the live router."""
     return make_live_tenant()
