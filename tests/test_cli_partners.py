@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 
 from router import cli
+from router.settings import Settings
+from tests.conftest import Register
 
 
-def test_partner_organisation_gets_a_verify_only_key(client, settings, monkeypatch, registered) -> None:
+def test_partner_organisation_gets_a_verify_only_key(
+    client: FlaskClient, settings: Settings, monkeypatch: pytest.MonkeyPatch, registered: Register
+) -> None:
     monkeypatch.setenv("ESCR_DATABASE_URL", settings.database_url)
     runner = CliRunner()
     created = runner.invoke(
@@ -27,7 +33,9 @@ def test_partner_organisation_gets_a_verify_only_key(client, settings, monkeypat
     assert client.get("/api/v2/persons", headers=headers).status_code == 403
 
 
-def test_holder_scope_can_be_granted(settings, monkeypatch, client) -> None:
+def test_holder_scope_can_be_granted(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, client: FlaskClient
+) -> None:
     monkeypatch.setenv("ESCR_DATABASE_URL", settings.database_url)
     runner = CliRunner()
     runner.invoke(

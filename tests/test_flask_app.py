@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import flask
+import pytest
+from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
+from flask.testing import FlaskClient
 
 
 def _count_serializers(monkeypatch) -> list[int]:
@@ -19,7 +22,9 @@ def _count_serializers(monkeypatch) -> list[int]:
     return built
 
 
-def test_a_request_without_cookies_opens_no_cookie_session(app, client, monkeypatch) -> None:
+def test_a_request_without_cookies_opens_no_cookie_session(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     built = _count_serializers(monkeypatch)
     response = client.get("/api/v2/cards/f81d4fae-7dec-11d0-a765-001999999999/status")
     assert response.status_code == 404
@@ -28,7 +33,9 @@ def test_a_request_without_cookies_opens_no_cookie_session(app, client, monkeypa
     assert "Cookie" not in response.headers.get("Vary", "")
 
 
-def test_the_session_still_works_for_whoever_uses_it(app, client, monkeypatch) -> None:
+def test_the_session_still_works_for_whoever_uses_it(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def remember() -> str:
         flask.session["seen"] = flask.session.get("seen", 0) + 1
         return str(flask.session["seen"])
@@ -43,7 +50,9 @@ def test_the_session_still_works_for_whoever_uses_it(app, client, monkeypatch) -
     assert built
 
 
-def test_coroutine_functions_are_still_handed_to_async_to_sync(app, monkeypatch) -> None:
+def test_coroutine_functions_are_still_handed_to_async_to_sync(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def later() -> str:
         return "done"
 

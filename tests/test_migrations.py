@@ -1,5 +1,7 @@
 """The alembic migrations build exactly the schema the models declare, both ways, on each DB."""
 
+from __future__ import annotations
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -18,11 +20,11 @@ def _drift(url: str) -> list:
         engine.dispose()
 
 
-def test_migrated_schema_matches_the_models(database_url) -> None:
+def test_migrated_schema_matches_the_models(database_url: str) -> None:
     assert _drift(database_url) == []
 
 
-def test_migrations_downgrade_to_nothing_and_back(database_url) -> None:
+def test_migrations_downgrade_to_nothing_and_back(database_url: str) -> None:
     migrate.downgrade(database_url, "base")
     engine = make_engine(database_url)
     try:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import event, exc, func, insert, select, text
 
 from router import db as router_db
+from router.db import Database
 from router.domain.errors import DatabaseUnavailable
 from router.models import VerificationRecord
 from router.precompiled import Precompiled
 from router.services import credentials, lookups, verification
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, Register, Tenant
 
 ON_POSTGRESQL = pytest.mark.parametrize(
     "database_url", [b for b in BACKENDS if b == "postgresql"], indirect=True
@@ -22,7 +24,9 @@ def _key_digest(uni) -> str:
     return credentials.digest(uni.key)
 
 
-def test_rows_and_their_types_are_sqlalchemys(client, db, uni, registered) -> None:
+def test_rows_and_their_types_are_sqlalchemys(
+    client: FlaskClient, db: Database, uni: Tenant, registered: Register
+) -> None:
     card = registered()
     number = card["escn"]
     # The key's last use is recorded: a timestamp column that is not NULL is read too.
@@ -51,7 +55,9 @@ def test_rows_and_their_types_are_sqlalchemys(client, db, uni, registered) -> No
     assert key is not None and key[5] is not None and key[5].utcoffset().total_seconds() == 0
 
 
-def test_the_cursor_events_see_the_statement_and_its_parameters(db, registered) -> None:
+def test_the_cursor_events_see_the_statement_and_its_parameters(
+    db: Database, registered: Register
+) -> None:
     number = registered()["escn"]
     seen: list[tuple[str, object, str]] = []
 
@@ -79,7 +85,7 @@ def test_the_cursor_events_see_the_statement_and_its_parameters(db, registered) 
     assert number in (seen[0][1].values() if isinstance(seen[0][1], dict) else seen[0][1])
 
 
-def test_a_driver_error_is_wrapped_as_sqlalchemys(db) -> None:
+def test_a_driver_error_is_wrapped_as_sqlalchemys(db: Database) -> None:
     missing = Precompiled(select(text("1")).select_from(text("no_such_table")))
     with db.lookup_connection() as connection:
         with pytest.raises(exc.DBAPIError) as raised:
@@ -89,7 +95,9 @@ def test_a_driver_error_is_wrapped_as_sqlalchemys(db) -> None:
         assert lookups.card_facts(connection, "no such card") is None
 
 
-def test_a_write_outside_autocommit_is_committed_by_the_connections_commit(db, registered) -> None:
+def test_a_write_outside_autocommit_is_committed_by_the_connections_commit(
+    db: Database, registered: Register
+) -> None:
     number = registered()["escn"]
     run = verification._INSERT_RECORD_RUN
     values = {key: None for key in verification._RECORD_COLUMNS}
@@ -106,7 +114,7 @@ def test_a_write_outside_autocommit_is_committed_by_the_connections_commit(db, r
         assert session.scalar(count.where(VerificationRecord.card_number == number)) == 2
 
 
-def test_a_statement_needing_python_side_defaults_is_refused(db) -> None:
+def test_a_statement_needing_python_side_defaults_is_refused(db: Database) -> None:
     # ``at`` has a Python default: only SQLAlchemy's execution context computes it.
     partial = Precompiled(insert(VerificationRecord), column_keys=["card_number", "valid"])
     with db.engine.connect() as connection, pytest.raises(ValueError, match="every column"):
@@ -122,7 +130,9 @@ def _terminate_pooled_backend(db) -> None:
 
 
 @ON_POSTGRESQL
-def test_a_connection_dropped_under_the_statement_is_invalidated(db, registered, monkeypatch) -> None:
+def test_a_connection_dropped_under_the_statement_is_invalidated(
+    db: Database, registered: Register, monkeypatch: pytest.MonkeyPatch
+) -> None:
     number = registered("779")["escn"]
     monkeypatch.setattr(router_db, "IDLE_BEFORE_PING", 3600.0)  # no check before use
     db.engine.dispose()
@@ -141,7 +151,11 @@ def test_a_connection_dropped_under_the_statement_is_invalidated(db, registered,
 
 @ON_POSTGRESQL
 def test_a_status_whose_connection_was_dropped_answers_503_and_the_next_works(
-    client, db, uni, registered, monkeypatch
+    client: FlaskClient,
+    db: Database,
+    uni: Tenant,
+    registered: Register,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     number = registered("778")["escn"]
     monkeypatch.setattr(router_db, "IDLE_BEFORE_PING", 3600.0)  # the dead one is not pinged

@@ -1,16 +1,20 @@
+from __future__ import annotations
+
 import base64
 import datetime as dt
 import re
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from router.db import utcnow
+from router.db import Database, utcnow
 from router.domain.escn import EscnGenerator
 from router.models import ApiKey, OAuthToken
 from router.services import credentials, organisations
 from router.services.caller import Scope
-from tests.conftest import esi, person_body
+from tests.conftest import Tenant, esi, person_body
 
 # Endpoints, not rule texts (converters may change). Public on purpose: the status behind the QR
 # code, the institutions' public keys (a JWKS per PIC), and a router's identity and catalogue.
@@ -40,7 +44,9 @@ def api_routes(app):
             yield rule, method
 
 
-def test_every_api_route_but_the_public_status_needs_a_credential(app, client) -> None:
+def test_every_api_route_but_the_public_status_needs_a_credential(
+    app: Flask, client: FlaskClient
+) -> None:
     checked = 0
     for rule, method in api_routes(app):
         values = {k: SAMPLE_ARGS.get(k, "x") for k in rule.arguments}
@@ -71,18 +77,18 @@ def test_every_api_route_but_the_public_status_needs_a_credential(app, client) -
         {},
     ],
 )
-def test_missing_or_forged_credentials_are_401(client, uni, headers) -> None:
+def test_missing_or_forged_credentials_are_401(client: FlaskClient, uni: Tenant, headers) -> None:
     response = client.get("/api/v2/persons", headers=headers)
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
 
 
-def test_the_api_key_header_works_like_bearer(client, uni) -> None:
+def test_the_api_key_header_works_like_bearer(client: FlaskClient, uni: Tenant) -> None:
     assert client.get("/api/v2/persons", headers={"api_key": uni.key}).status_code == 200
     assert client.get("/api/v2/persons", headers=uni.headers).status_code == 200
 
 
-def test_revoked_and_expired_keys_are_401(client, uni, db) -> None:
+def test_revoked_and_expired_keys_are_401(client: FlaskClient, uni: Tenant, db: Database) -> None:
     prefix = re.match(r"(escr_[0-9a-f]{8})_", uni.key).group(1)
     with db.session() as session:
         credentials.revoke_api_key(session, None, prefix)
@@ -98,7 +104,7 @@ def test_revoked_and_expired_keys_are_401(client, uni, db) -> None:
     assert response.status_code == 401 and "expired" in response.json["message"]
 
 
-def test_keys_are_stored_hashed(uni, db) -> None:
+def test_keys_are_stored_hashed(uni: Tenant, db: Database) -> None:
     with db.session() as session:
         stored = session.scalars(select(ApiKey)).all()
         assert stored
@@ -107,7 +113,7 @@ def test_keys_are_stored_hashed(uni, db) -> None:
             assert len(key.key_digest) == 64
 
 
-def test_key_management_over_the_api(client, uni) -> None:
+def test_key_management_over_the_api(client: FlaskClient, uni: Tenant) -> None:
     issued = client.post(
         "/api/x/api-keys", json={"name": "sgc", "scopes": ["cards:read"]}, headers=uni.headers
     )
@@ -137,7 +143,9 @@ def test_key_management_over_the_api(client, uni) -> None:
     assert client.get("/api/v2/cards", headers=fresh).status_code == 401
 
 
-def test_an_organisation_cannot_revoke_another_organisations_key(client, uni, other_uni) -> None:
+def test_an_organisation_cannot_revoke_another_organisations_key(
+    client: FlaskClient, uni: Tenant, other_uni: Tenant
+) -> None:
     prefix = re.match(r"(escr_[0-9a-f]{8})_", uni.key).group(1)
     response = client.delete(f"/api/x/api-keys/{prefix}", headers=other_uni.headers)
     assert response.status_code == 404
@@ -151,7 +159,9 @@ def _oauth_client(db, pic, scopes=None):
         return issued.record.client_id, issued.secret
 
 
-def test_oauth2_client_credentials_issue_expiring_scoped_tokens(client, uni, db) -> None:
+def test_oauth2_client_credentials_issue_expiring_scoped_tokens(
+    client: FlaskClient, uni: Tenant, db: Database
+) -> None:
     client_id, secret = _oauth_client(db, uni.pic)
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     response = client.post(
@@ -176,7 +186,9 @@ def test_oauth2_client_credentials_issue_expiring_scoped_tokens(client, uni, db)
     assert expired.status_code == 401 and "expired" in expired.json["message"]
 
 
-def test_oauth2_client_secret_in_the_form_body_and_revocation(client, uni, db) -> None:
+def test_oauth2_client_secret_in_the_form_body_and_revocation(
+    client: FlaskClient, uni: Tenant, db: Database
+) -> None:
     client_id, secret = _oauth_client(db, uni.pic, scopes=[Scope.CARDS_READ])
     response = client.post(
         "/oauth/token",
@@ -198,7 +210,7 @@ def test_oauth2_client_secret_in_the_form_body_and_revocation(client, uni, db) -
     assert again.status_code in (400, 401) and again.json["error"] == "invalid_client"
 
 
-def test_oauth2_wrong_secret_is_refused(client, uni, db) -> None:
+def test_oauth2_wrong_secret_is_refused(client: FlaskClient, uni: Tenant, db: Database) -> None:
     client_id, _ = _oauth_client(db, uni.pic)
     response = client.post(
         "/oauth/token",

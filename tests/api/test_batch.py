@@ -1,12 +1,20 @@
 """``/api/x/persons:batch`` and ``/api/x/cards:batch``: per-item upserts with per-item results."""
 
-from tests.conftest import card_body, esi, person_body
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from router.db import Database
+from tests.conftest import MakeTenant, Register, Tenant, card_body, esi, person_body
 
 PERSONS = "/api/x/persons:batch"
 CARDS = "/api/x/cards:batch"
 
 
-def test_persons_batch_creates_updates_and_reports_unchanged(client, uni) -> None:
+def test_persons_batch_creates_updates_and_reports_unchanged(
+    client: FlaskClient, uni: Tenant
+) -> None:
     items = [person_body(esi("B1"), uni.pic), person_body(esi("B2"), uni.pic)]
     first = client.post(PERSONS, json={"items": items}, headers=uni.headers)
     assert first.status_code == 200, first.json
@@ -26,7 +34,9 @@ def test_persons_batch_creates_updates_and_reports_unchanged(client, uni) -> Non
     assert third.json["summary"] == {"created": 0, "updated": 0, "unchanged": 2, "failed": 0}
 
 
-def test_a_bad_person_item_fails_alone_and_changes_nothing(client, uni) -> None:
+def test_a_bad_person_item_fails_alone_and_changes_nothing(
+    client: FlaskClient, uni: Tenant
+) -> None:
     items = [
         person_body(esi("OK1"), uni.pic),
         person_body("not-an-esi", uni.pic),
@@ -55,7 +65,7 @@ def test_a_bad_person_item_fails_alone_and_changes_nothing(client, uni) -> None:
     assert sorted(p["identifier"] for p in listed) == [esi("OK1"), esi("OK3")]
 
 
-def test_batch_size_must_be_between_1_and_500(client, uni) -> None:
+def test_batch_size_must_be_between_1_and_500(client: FlaskClient, uni: Tenant) -> None:
     empty = client.post(PERSONS, json={"items": []}, headers=uni.headers)
     assert empty.status_code == 400 and empty.json["code"] == "ER-0083"
     too_many = [person_body(esi(f"T{i}"), uni.pic) for i in range(501)]
@@ -66,7 +76,9 @@ def test_batch_size_must_be_between_1_and_500(client, uni) -> None:
     assert client.get("/api/v2/persons", headers=uni.headers).json["content"] == []
 
 
-def test_batches_need_a_credential_and_the_write_scopes(client, uni, make_tenant) -> None:
+def test_batches_need_a_credential_and_the_write_scopes(
+    client: FlaskClient, uni: Tenant, make_tenant: MakeTenant
+) -> None:
     reader = make_tenant(uni.pic, scopes=["persons:read", "cards:read"])
     body = {"items": [person_body(esi("S1"), uni.pic)]}
     assert client.post(PERSONS, json=body).status_code == 401
@@ -83,7 +95,9 @@ def _register_persons(client, tenant, *codes) -> None:
     assert response.json["summary"]["failed"] == 0, response.json
 
 
-def test_cards_batch_creates_then_matches_by_number_and_by_csn(client, uni) -> None:
+def test_cards_batch_creates_then_matches_by_number_and_by_csn(
+    client: FlaskClient, uni: Tenant
+) -> None:
     _register_persons(client, uni, "C1", "C2")
     items = [
         card_body(esi("C1"), uni.pic),
@@ -119,7 +133,9 @@ def test_cards_batch_creates_then_matches_by_number_and_by_csn(client, uni) -> N
     assert listed == 2
 
 
-def test_a_bad_card_item_fails_alone_with_the_single_call_status(client, uni) -> None:
+def test_a_bad_card_item_fails_alone_with_the_single_call_status(
+    client: FlaskClient, uni: Tenant
+) -> None:
     _register_persons(client, uni, "D1")
     items = [
         card_body(esi("D1"), uni.pic),
@@ -149,7 +165,9 @@ def test_a_bad_card_item_fails_alone_with_the_single_call_status(client, uni) ->
     assert [h["event"] for h in history.json] == ["ISSUED"]
 
 
-def test_a_failed_card_update_changes_nothing(client, uni, registered) -> None:
+def test_a_failed_card_update_changes_nothing(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     mine = registered("E1")
     items = [
         card_body(
@@ -166,7 +184,9 @@ def test_a_failed_card_update_changes_nothing(client, uni, registered) -> None:
     assert card["displayName"] == mine["card"]["displayName"]
 
 
-def test_batches_never_touch_another_organisations_records(client, uni, other_uni, registered) -> None:
+def test_batches_never_touch_another_organisations_records(
+    client: FlaskClient, uni: Tenant, other_uni: Tenant, registered: Register
+) -> None:
     theirs = registered("THEIRS", tenant=other_uni)
     before = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
     card_items = [
@@ -188,7 +208,9 @@ def test_batches_never_touch_another_organisations_records(client, uni, other_un
     assert client.get("/api/v2/persons", headers=uni.headers).json["content"] == []
 
 
-def test_a_chip_of_another_organisation_is_not_matched(client, uni, other_uni, registered) -> None:
+def test_a_chip_of_another_organisation_is_not_matched(
+    client: FlaskClient, uni: Tenant, other_uni: Tenant, registered: Register
+) -> None:
     registered("CHIP", tenant=other_uni, csn="0A0B0C0D")
     _register_persons(client, uni, "F1")
     items = [card_body(esi("F1"), uni.pic, csn="0A0B0C0D")]
@@ -198,7 +220,7 @@ def test_a_chip_of_another_organisation_is_not_matched(client, uni, other_uni, r
 
 
 def test_a_person_registered_meanwhile_by_another_request_is_upserted_not_failed(
-    client, uni, db, monkeypatch
+    client: FlaskClient, uni: Tenant, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two batches with the same person at once (a retried import, two workers): no 409."""
     from router.services import batch as batch_service

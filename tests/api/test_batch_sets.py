@@ -10,13 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from router.db import Database
 from router.domain.escn import EscnGenerator
 from router.models import Organisation, Person, PersonOrganisation
 from router.services import batch as batch_service
 from router.services import batch_sets, bulk_sql
-from tests.conftest import BACKENDS, _wipe, card_body, esi, person_body
+from tests.conftest import BACKENDS, MakeTenant, Tenant, _wipe, card_body, esi, person_body
 
 PERSONS = "/api/x/persons:batch"
 CARDS = "/api/x/cards:batch"
@@ -114,7 +116,9 @@ def _scenario(client, make_tenant) -> tuple[list[Any], list[Any]]:
     return results, stored
 
 
-def test_set_based_batches_equal_the_item_path(client, db, make_tenant, monkeypatch) -> None:
+def test_set_based_batches_equal_the_item_path(
+    client: FlaskClient, db: Database, make_tenant: MakeTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(batch_service, "SET_BASED", False)
     item_results, item_stored = _scenario(client, make_tenant)
     _wipe(db)
@@ -141,7 +145,9 @@ def test_set_based_batches_equal_the_item_path(client, db, make_tenant, monkeypa
     assert outcomes >= {"created", "updated", "unchanged", "failed"}
 
 
-def test_a_conflict_met_by_the_set_insert_goes_item_by_item(client, db, uni, monkeypatch) -> None:
+def test_a_conflict_met_by_the_set_insert_goes_item_by_item(
+    client: FlaskClient, db: Database, uni: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A person registered by another request between the read and the insert: unchanged."""
     from router.services import credentials
     from router.services import persons as person_service
@@ -175,7 +181,9 @@ def test_a_conflict_met_by_the_set_insert_goes_item_by_item(client, db, uni, mon
 @pytest.mark.parametrize(
     "database_url", [b for b in BACKENDS if b == "postgresql"], indirect=True
 )
-def test_stored_rows_are_read_by_index_probes_before_any_statistics(client, db, uni) -> None:
+def test_stored_rows_are_read_by_index_probes_before_any_statistics(
+    client: FlaskClient, db: Database, uni: Tenant
+) -> None:
     """On PostgreSQL each key is one index probe, even in tables never analysed (an import's)."""
     bodies = [person_body(esi(f"P{n:04d}"), uni.pic) for n in range(300)]
     for start in range(0, len(bodies), 100):

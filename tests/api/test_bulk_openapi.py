@@ -1,7 +1,13 @@
 """The OpenAPI document declares the bulk endpoints as the real router's spec does."""
 
+from __future__ import annotations
 
-def test_csv_endpoints_have_the_real_routers_operation_ids_and_responses(client) -> None:
+from flask.testing import FlaskClient
+
+
+def test_csv_endpoints_have_the_real_routers_operation_ids_and_responses(
+    client: FlaskClient
+) -> None:
     document = client.get("/openapi.json").json
     config = document["paths"]["/api/v2/cards/csv-config"]["get"]
     assert config["operationId"] == "getCsvConfig"
@@ -27,7 +33,7 @@ def test_csv_endpoints_have_the_real_routers_operation_ids_and_responses(client)
     assert error["params"]["additionalProperties"] == {"type": "string"}
 
 
-def test_our_bulk_endpoints_are_documented(client) -> None:
+def test_our_bulk_endpoints_are_documented(client: FlaskClient) -> None:
     paths = client.get("/openapi.json").json["paths"]
     for path in (
         "/api/x/persons:batch",

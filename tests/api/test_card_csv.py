@@ -1,11 +1,14 @@
 """Bulk card import: ``csv-config``, the ``validate-csv`` dry run, ``/api/x/cards/import-csv``."""
 
+from __future__ import annotations
+
 import io
 
 import pytest
+from flask.testing import FlaskClient
 
 from router.domain.escn import EscnGenerator
-from tests.conftest import esi, person_body
+from tests.conftest import MakeTenant, Register, Tenant, esi, person_body
 
 CONFIG = "/api/v2/cards/csv-config"
 VALIDATE = "/api/v2/cards/validate-csv"
@@ -44,7 +47,7 @@ def _upload(client, path, tenant, operation, text, encoding="utf-8"):
 
 
 @pytest.fixture
-def persons(client, uni):
+def persons(client: FlaskClient, uni: Tenant) -> list[str]:
     for code in ("P1", "P2", "P3"):
         response = client.post(
             "/api/v2/persons", json=person_body(esi(code), uni.pic), headers=uni.headers
@@ -57,7 +60,7 @@ def _card_count(client, tenant):
     return client.get("/api/v2/cards", headers=tenant.headers).json["page"]["totalElements"]
 
 
-def test_csv_config_gives_each_column_a_position(client, uni) -> None:
+def test_csv_config_gives_each_column_a_position(client: FlaskClient, uni: Tenant) -> None:
     response = client.get(CONFIG, headers=uni.headers)
     assert response.status_code == 200
     config = response.json
@@ -67,7 +70,9 @@ def test_csv_config_gives_each_column_a_position(client, uni) -> None:
     assert client.get(CONFIG).status_code == 401
 
 
-def test_a_valid_file_has_no_errors_and_the_dry_run_writes_nothing(client, uni, persons) -> None:
+def test_a_valid_file_has_no_errors_and_the_dry_run_writes_nothing(
+    client: FlaskClient, uni: Tenant, persons: list[str]
+) -> None:
     text = "\n".join([HEADER, _row(persons[0]), _row(persons[1], csn="04A1B2C3")])
     response = _upload(client, VALIDATE, uni, "CREATE", text)
     assert response.status_code == 200, response.json
@@ -76,7 +81,7 @@ def test_a_valid_file_has_no_errors_and_the_dry_run_writes_nothing(client, uni, 
 
 
 def test_validation_reports_each_problem_by_row_and_field(
-    client, uni, other_uni, persons, registered
+    client: FlaskClient, uni: Tenant, other_uni: Tenant, persons: list[str], registered: Register
 ) -> None:
     existing = registered("EXIST")["escn"]
     foreign = EscnGenerator().generate(other_uni.pic, "001")
@@ -113,7 +118,9 @@ def test_validation_reports_each_problem_by_row_and_field(
     assert _card_count(client, uni) == 1
 
 
-def test_duplicates_within_a_file_are_reported_on_the_later_row(client, uni, persons) -> None:
+def test_duplicates_within_a_file_are_reported_on_the_later_row(
+    client: FlaskClient, uni: Tenant, persons: list[str]
+) -> None:
     number = EscnGenerator().generate(uni.pic, "001")
     text = "\n".join(
         [
@@ -130,7 +137,9 @@ def test_duplicates_within_a_file_are_reported_on_the_later_row(client, uni, per
     }
 
 
-def test_update_and_delete_need_an_existing_card_of_yours(client, uni, other_uni, registered) -> None:
+def test_update_and_delete_need_an_existing_card_of_yours(
+    client: FlaskClient, uni: Tenant, other_uni: Tenant, registered: Register
+) -> None:
     mine = registered("U1")
     theirs = registered("U2", tenant=other_uni)
     missing = EscnGenerator().generate(uni.pic, "001")
@@ -154,7 +163,7 @@ def test_update_and_delete_need_an_existing_card_of_yours(client, uni, other_uni
     assert [(e["rowNumber"], e["fieldName"]) for e in delete] == [(1, "cardNumber")]
 
 
-def test_unreadable_files_are_400_with_the_reason(client, uni) -> None:
+def test_unreadable_files_are_400_with_the_reason(client: FlaskClient, uni: Tenant) -> None:
     for content in [b"", b"\n\n", b"\xff\xfe\x00\x00binary", HEADER.encode()]:
         response = _upload(client, VALIDATE, uni, "CREATE", content)
         assert response.status_code == 400, content
@@ -164,7 +173,7 @@ def test_unreadable_files_are_400_with_the_reason(client, uni) -> None:
     assert bad_header.status_code == 400 and "colour" in bad_header.json[0]["errorMessage"]
 
 
-def test_bad_requests_are_400_and_anonymous_401(client, uni) -> None:
+def test_bad_requests_are_400_and_anonymous_401(client: FlaskClient, uni: Tenant) -> None:
     assert _upload(client, VALIDATE, uni, "MERGE", "x").status_code == 400
     no_file = client.post(f"{VALIDATE}?operation=CREATE", headers=uni.headers)
     assert no_file.status_code == 400
@@ -176,14 +185,18 @@ def test_bad_requests_are_400_and_anonymous_401(client, uni) -> None:
     assert anonymous.status_code == 401
 
 
-def test_validate_and_import_need_cards_write(client, uni, make_tenant) -> None:
+def test_validate_and_import_need_cards_write(
+    client: FlaskClient, uni: Tenant, make_tenant: MakeTenant
+) -> None:
     reader = make_tenant(uni.pic, scopes=["cards:read"])
     for path in (VALIDATE, IMPORT):
         response = _upload(client, path, reader, "CREATE", _row(esi("X")))
         assert response.status_code == 403 and response.json["code"] == "SE-0002"
 
 
-def test_import_applies_good_rows_and_reports_bad_ones(client, uni, persons) -> None:
+def test_import_applies_good_rows_and_reports_bad_ones(
+    client: FlaskClient, uni: Tenant, persons: list[str]
+) -> None:
     text = "\n".join(
         [
             HEADER,
@@ -214,7 +227,9 @@ def test_import_applies_good_rows_and_reports_bad_ones(client, uni, persons) -> 
     assert _card_count(client, uni) == 2
 
 
-def test_import_update_is_idempotent_and_delete_removes(client, uni, registered) -> None:
+def test_import_update_is_idempotent_and_delete_removes(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     record = registered("I1")
     changed = _row(record["esi"], number=record["escn"], status="INACTIVE", name="Card of Ada")
     first = _upload(client, IMPORT, uni, "UPDATE", changed).json
@@ -231,7 +246,9 @@ def test_import_update_is_idempotent_and_delete_removes(client, uni, registered)
     assert again["results"][0]["outcome"] == "failed"
 
 
-def test_semicolons_a_bom_and_reordered_header_columns_are_read(client, uni, persons) -> None:
+def test_semicolons_a_bom_and_reordered_header_columns_are_read(
+    client: FlaskClient, uni: Tenant, persons: list[str]
+) -> None:
     text = "\ufeffexpiresAt;issuedAt;personIdentifier;cardType;cardStatusType\n" + (
         f"2030-08-31;2026-09-01;{persons[0]};PASSIVE;ACTIVE\n"
     )
@@ -239,7 +256,9 @@ def test_semicolons_a_bom_and_reordered_header_columns_are_read(client, uni, per
     assert response.json["summary"]["created"] == 1, response.json
 
 
-def test_import_never_touches_another_organisations_cards(client, uni, other_uni, registered) -> None:
+def test_import_never_touches_another_organisations_cards(
+    client: FlaskClient, uni: Tenant, other_uni: Tenant, registered: Register
+) -> None:
     theirs = registered("T1", tenant=other_uni)
     before = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
     update = _row(theirs["esi"], number=theirs["escn"], status="INACTIVE")

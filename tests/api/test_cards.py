@@ -1,12 +1,17 @@
+from __future__ import annotations
+
 import datetime as dt
 
 import pytest
+from flask.testing import FlaskClient
 
 from router.domain.escn import EscnGenerator, parse_escn
-from tests.conftest import card_body, esi, person_body
+from tests.conftest import MakeTenant, Register, Tenant, card_body, esi, person_body
 
 
-def test_issue_a_card_with_a_generated_number(client, uni, registered) -> None:
+def test_issue_a_card_with_a_generated_number(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     record = registered("2001")
     card = record["card"]
     parsed = parse_escn(card["cardNumber"])
@@ -22,7 +27,7 @@ def test_issue_a_card_with_a_generated_number(client, uni, registered) -> None:
     assert read.status_code == 200 and read.json == card
 
 
-def test_issue_a_card_with_a_given_number_and_chip_serial(client, uni) -> None:
+def test_issue_a_card_with_a_given_number_and_chip_serial(client: FlaskClient, uni: Tenant) -> None:
     identifier = esi("2002")
     client.post("/api/v2/persons", json=person_body(identifier, uni.pic), headers=uni.headers)
     number = EscnGenerator().generate(uni.pic, "002")
@@ -36,7 +41,9 @@ def test_issue_a_card_with_a_given_number_and_chip_serial(client, uni) -> None:
     assert response.json["csn"] == "04782E21801D80"
 
 
-def test_duplicate_card_number_is_409_er_0002(client, uni, registered) -> None:
+def test_duplicate_card_number_is_409_er_0002(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     record = registered("2003")
     response = client.post(
         "/api/v2/cards",
@@ -47,7 +54,9 @@ def test_duplicate_card_number_is_409_er_0002(client, uni, registered) -> None:
     assert response.json["code"] == "ER-0002"
 
 
-def test_duplicate_chip_serial_is_409(client, uni, registered) -> None:
+def test_duplicate_chip_serial_is_409(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     registered("2004", csn="04782E21")
     record = registered("2005")
     response = client.put(
@@ -58,7 +67,7 @@ def test_duplicate_chip_serial_is_409(client, uni, registered) -> None:
     assert response.status_code == 409
 
 
-def test_card_number_of_another_pic_is_refused(client, uni) -> None:
+def test_card_number_of_another_pic_is_refused(client: FlaskClient, uni: Tenant) -> None:
     identifier = esi("2006")
     client.post("/api/v2/persons", json=person_body(identifier, uni.pic), headers=uni.headers)
     foreign = EscnGenerator().generate("123456789")
@@ -83,7 +92,9 @@ def test_card_number_of_another_pic_is_refused(client, uni) -> None:
         ({"csn": "xyz"}, 400),
     ],
 )
-def test_bad_card_input_gets_a_clear_error_and_writes_nothing(client, uni, change, status) -> None:
+def test_bad_card_input_gets_a_clear_error_and_writes_nothing(
+    client: FlaskClient, uni: Tenant, change, status
+) -> None:
     identifier = esi("2007")
     client.post("/api/v2/persons", json=person_body(identifier, uni.pic), headers=uni.headers)
     response = client.post(
@@ -96,14 +107,14 @@ def test_bad_card_input_gets_a_clear_error_and_writes_nothing(client, uni, chang
     assert listing["page"]["totalElements"] == 0
 
 
-def test_missing_required_fields_are_listed(client, uni) -> None:
+def test_missing_required_fields_are_listed(client: FlaskClient, uni: Tenant) -> None:
     response = client.post("/api/v2/cards", json={"cardType": "PASSIVE"}, headers=uni.headers)
     assert response.status_code == 400
     for name in ("cardStatusType", "expiresAt", "issuedAt", "issuerIdentifier", "personIdentifier"):
         assert name in response.json["message"]
 
 
-def test_update_and_public_status(client, uni, registered) -> None:
+def test_update_and_public_status(client: FlaskClient, uni: Tenant, registered: Register) -> None:
     record = registered("2008")
     status = client.get(f"/api/v2/cards/{record['escn']}/status")
     assert status.status_code == 200
@@ -128,7 +139,7 @@ def test_update_and_public_status(client, uni, registered) -> None:
 
 
 def test_expired_card_reads_expired_and_comes_back_with_status_and_new_expiry(
-    client, uni, registered
+    client: FlaskClient, uni: Tenant, registered: Register
 ) -> None:
     yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     record = registered("2009", issuedAt="2020-09-01", expiresAt=yesterday)
@@ -138,7 +149,9 @@ def test_expired_card_reads_expired_and_comes_back_with_status_and_new_expiry(
     assert client.get(f"/api/v2/cards/{record['escn']}/status").json["status"] == "ACTIVE"
 
 
-def test_card_cannot_change_holder_or_number(client, uni, registered) -> None:
+def test_card_cannot_change_holder_or_number(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     first = registered("2010")
     second = registered("2011")
     moved = card_body(second["esi"], uni.pic)
@@ -149,14 +162,14 @@ def test_card_cannot_change_holder_or_number(client, uni, registered) -> None:
     assert response.status_code == 422
 
 
-def test_delete_card(client, uni, registered) -> None:
+def test_delete_card(client: FlaskClient, uni: Tenant, registered: Register) -> None:
     record = registered("2012")
     assert client.delete(f"/api/v2/cards/{record['escn']}", headers=uni.headers).status_code == 204
     assert client.get(f"/api/v2/cards/{record['escn']}", headers=uni.headers).status_code == 404
     assert client.get(f"/api/v2/cards/{record['escn']}/status").status_code == 404
 
 
-def test_status_of_unknown_or_malformed_numbers(client) -> None:
+def test_status_of_unknown_or_malformed_numbers(client: FlaskClient) -> None:
     unknown = EscnGenerator().generate("999999999")
     response = client.get(f"/api/v2/cards/{unknown}/status")
     assert response.status_code == 404 and response.json["code"] == "ER-0001"
@@ -165,7 +178,7 @@ def test_status_of_unknown_or_malformed_numbers(client) -> None:
     assert malformed.json["type"] == "/problems/invalid-identifier"
 
 
-def test_public_status_ignores_a_bad_credential(client, registered) -> None:
+def test_public_status_ignores_a_bad_credential(client: FlaskClient, registered: Register) -> None:
     record = registered("2013")
     response = client.get(
         f"/api/v2/cards/{record['escn']}/status", headers={"Authorization": "Bearer nonsense"}
@@ -173,7 +186,9 @@ def test_public_status_ignores_a_bad_credential(client, registered) -> None:
     assert response.status_code == 200 and response.json["displayName"] is None
 
 
-def test_list_cards_paged_and_searched(client, uni, registered) -> None:
+def test_list_cards_paged_and_searched(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     records = [registered(f"25{n:02d}", displayName=f"Card {n:02d}") for n in range(12)]
     page = client.get("/api/v2/cards?size=5&sort=displayName,desc", headers=uni.headers).json
     assert page["page"]["totalElements"] == 12 and page["page"]["totalPages"] == 3
@@ -183,7 +198,7 @@ def test_list_cards_paged_and_searched(client, uni, registered) -> None:
     assert [c["cardNumber"] for c in by_esi["content"]] == [records[3]["escn"]]
 
 
-def test_generate_escn_reserves_numbers(client, uni) -> None:
+def test_generate_escn_reserves_numbers(client: FlaskClient, uni: Tenant) -> None:
     response = client.get(
         f"/api/v2/cards/generate-escn?pic={uni.pic}&prefix=7&numberOfESCN=100",
         headers=uni.headers,
@@ -209,13 +224,15 @@ def test_generate_escn_reserves_numbers(client, uni) -> None:
         ("pic=888888888&prefix=1", 401),
     ],
 )
-def test_generate_escn_refuses_bad_requests_without_a_500(client, uni, query, status) -> None:
+def test_generate_escn_refuses_bad_requests_without_a_500(
+    client: FlaskClient, uni: Tenant, query, status
+) -> None:
     response = client.get(f"/api/v2/cards/generate-escn?{query}", headers=uni.headers)
     assert response.status_code == status, response.json
     assert response.mimetype == "application/problem+json"
 
 
-def test_each_refused_number_count_says_what_is_wrong(client, uni) -> None:
+def test_each_refused_number_count_says_what_is_wrong(client: FlaskClient, uni: Tenant) -> None:
     none = client.get("/api/v2/cards/generate-escn?pic=999999999&prefix=1&numberOfESCN=0",
                       headers=uni.headers).json
     many = client.get("/api/v2/cards/generate-escn?pic=999999999&prefix=1&numberOfESCN=101",
@@ -225,7 +242,7 @@ def test_each_refused_number_count_says_what_is_wrong(client, uni) -> None:
     assert "many" in many["title"].lower() and "at most 100" in many["detail"]
 
 
-def test_reserved_number_can_be_used_to_issue_a_card(client, uni) -> None:
+def test_reserved_number_can_be_used_to_issue_a_card(client: FlaskClient, uni: Tenant) -> None:
     number = client.get(
         f"/api/v2/cards/generate-escn?pic={uni.pic}&prefix=1", headers=uni.headers
     ).json[0]
@@ -238,7 +255,9 @@ def test_reserved_number_can_be_used_to_issue_a_card(client, uni) -> None:
     assert response.status_code == 201 and response.json["cardNumber"] == number
 
 
-def test_processor_is_embedded_when_known(client, uni, make_tenant, registered) -> None:
+def test_processor_is_embedded_when_known(
+    client: FlaskClient, uni: Tenant, make_tenant: MakeTenant, registered: Register
+) -> None:
     make_tenant("B12345678", "Card Printer", kind="processor", vat=True)
     record = registered("2015", processorIdentifier="B12345678")
     assert record["card"]["processor"]["name"] == "Card Printer"

@@ -1,26 +1,31 @@
 """Institutions publish their chip-data-zone certificate chain; anyone fetches it per PIC."""
 
+from __future__ import annotations
+
 import datetime as dt
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask.testing import FlaskClient
 
+from router.db import Database
 from router.services import certificate_chains
 from router.services.caller import Scope
-from tests.pki import NOW, chain_pem, make_institution, make_root, revocation_list
+from tests.conftest import MakeTenant, Tenant
+from tests.pki import NOW, Issued, chain_pem, make_institution, make_root, revocation_list
 
 ROUTE = "/api/x/organisations/me/certificate-chain"
 
 
 @pytest.fixture
-def keys_manager(make_tenant):
+def keys_manager(make_tenant: MakeTenant) -> Tenant:
     """The first university, with a key allowed to manage its keys and certificates."""
     return make_tenant("999999999", "Demo University", scopes=["keys:manage"])
 
 
 @pytest.fixture
-def root():
+def root() -> Issued:
     return make_root()
 
 
@@ -28,7 +33,9 @@ def _public(client, pic, **headers):
     return client.get(f"/certs/files/{pic}/ca-chain.cert.pem", headers=headers)
 
 
-def test_an_institution_publishes_its_chain_and_anyone_reads_it(client, keys_manager, root) -> None:
+def test_an_institution_publishes_its_chain_and_anyone_reads_it(
+    client: FlaskClient, keys_manager: Tenant, root: Issued
+) -> None:
     own = make_institution(root, keys_manager.pic)
     uploaded = client.put(ROUTE, json={"chain": chain_pem(own, root)}, headers=keys_manager.headers)
     assert uploaded.status_code == 200, uploaded.json
@@ -47,7 +54,9 @@ def test_an_institution_publishes_its_chain_and_anyone_reads_it(client, keys_man
     assert client.get(ROUTE, headers=keys_manager.headers).json["chain"] == public.text
 
 
-def test_a_new_chain_replaces_the_old_and_withdrawing_unpublishes(client, keys_manager, root) -> None:
+def test_a_new_chain_replaces_the_old_and_withdrawing_unpublishes(
+    client: FlaskClient, keys_manager: Tenant, root: Issued
+) -> None:
     first, second = (
         make_institution(root, keys_manager.pic),
         make_institution(root, keys_manager.pic),
@@ -62,7 +71,9 @@ def test_a_new_chain_replaces_the_old_and_withdrawing_unpublishes(client, keys_m
     assert client.get(ROUTE, headers=keys_manager.headers).json["code"] == "ER-0302"
 
 
-def test_publishing_needs_the_keys_manage_scope(client, make_tenant, uni, root) -> None:
+def test_publishing_needs_the_keys_manage_scope(
+    client: FlaskClient, make_tenant: MakeTenant, uni: Tenant, root: Issued
+) -> None:
     # Every institution scope but keys:manage.
     plain = make_tenant(uni.pic, scopes=[s for s in Scope.INSTITUTION if s != Scope.KEYS_MANAGE])
     response = client.put(
@@ -72,7 +83,9 @@ def test_publishing_needs_the_keys_manage_scope(client, make_tenant, uni, root) 
     assert _public(client, uni.pic).status_code == 404
 
 
-def test_a_chain_naming_another_pic_is_refused(client, keys_manager, root) -> None:
+def test_a_chain_naming_another_pic_is_refused(
+    client: FlaskClient, keys_manager: Tenant, root: Issued
+) -> None:
     theirs = make_institution(root, "888888888")
     response = client.put(
         ROUTE, json={"chain": chain_pem(theirs, root)}, headers=keys_manager.headers
@@ -104,7 +117,9 @@ def _rsa_institution(root, pic):
     ],
     ids=["garbage", "wrong-order", "unlinked", "expired", "rsa-leaf", "no-pic", "too-long"],
 )
-def test_malformed_chains_are_refused_and_change_nothing(client, keys_manager, root, build, code) -> None:
+def test_malformed_chains_are_refused_and_change_nothing(
+    client: FlaskClient, keys_manager: Tenant, root: Issued, build, code
+) -> None:
     kept = chain_pem(make_institution(root, keys_manager.pic), root)
     client.put(ROUTE, json={"chain": kept}, headers=keys_manager.headers)
     response = client.put(
@@ -116,14 +131,16 @@ def test_malformed_chains_are_refused_and_change_nothing(client, keys_manager, r
     assert _public(client, keys_manager.pic).text == kept
 
 
-def test_public_files_answer_problems_for_unknown_or_malformed_pics(client) -> None:
+def test_public_files_answer_problems_for_unknown_or_malformed_pics(client: FlaskClient) -> None:
     unknown = _public(client, "123456789")
     assert unknown.status_code == 404 and unknown.json["code"] == "ER-0302"
     malformed = _public(client, "12345")
     assert malformed.status_code == 400 and malformed.json["code"] == "ER-0401"
 
 
-def test_revocation_lists_are_published_as_signed(client, db, root) -> None:
+def test_revocation_lists_are_published_as_signed(
+    client: FlaskClient, db: Database, root: Issued
+) -> None:
     missing = client.get("/certs/files/crl.pem")
     assert missing.status_code == 404 and missing.json["code"] == "ER-0303"
     crl = revocation_list(root, 1234)

@@ -1,18 +1,21 @@
 """The compiled dump of the list responses equals marshmallow's own, and refuses what it lacks."""
 
+from __future__ import annotations
+
 import datetime as dt
 
 import pytest
+from flask.testing import FlaskClient
 from marshmallow import Schema, fields, post_dump
 
 from router.api import schemas
 from router.api.compiled_dump import CompiledDump, compile_dump
 from tests.api.test_pictures import _image, _upload
-from tests.conftest import card_body, esi, person_body
+from tests.conftest import MakeTenant, Tenant, card_body, esi, person_body
 
 
 @pytest.fixture
-def checked(monkeypatch):
+def checked(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     """Every compiled dump during the test is compared with marshmallow's; the pages compared."""
     compared: list[dict] = []
     compiled_dump = CompiledDump.dump
@@ -27,7 +30,13 @@ def checked(monkeypatch):
     return compared
 
 
-def test_list_pages_dump_as_marshmallow_does(client, uni, other_uni, make_tenant, checked) -> None:
+def test_list_pages_dump_as_marshmallow_does(
+    client: FlaskClient,
+    uni: Tenant,
+    other_uni: Tenant,
+    make_tenant: MakeTenant,
+    checked: list[dict],
+) -> None:
     make_tenant("B12345678", "Card Printer", kind="processor", vat=True)
     for n in range(3):
         person = esi(f"D{n}")

@@ -5,17 +5,22 @@ Each thread has its own test client, so each request has its own session and tra
 database alone settles who wins, on SQLite and on PostgreSQL.
 """
 
+from __future__ import annotations
+
 import io
 import itertools
 import os
 import threading
 from collections import Counter
 
+from flask import Flask
+from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import func, select
 
+from router.db import Database
 from router.models import Card, PersonOrganisation, PersonPicture
-from tests.conftest import esi, person_body
+from tests.conftest import MakeTenant, Register, Tenant, esi, person_body
 
 WRITERS = 32
 # The issue's measurement is 20 rounds; the suite runs fewer to stay within its time budget.
@@ -40,7 +45,9 @@ def _at_once(app, count, request):
     return responses
 
 
-def test_concurrent_renewals_of_one_card_have_exactly_one_winner(app, uni, registered, db) -> None:
+def test_concurrent_renewals_of_one_card_have_exactly_one_winner(
+    app: Flask, uni: Tenant, registered: Register, db: Database
+) -> None:
     singles = doubles = 0
     for round_ in range(ROUNDS):
         record = registered(f"RENEW{round_}")
@@ -65,7 +72,9 @@ def test_concurrent_renewals_of_one_card_have_exactly_one_winner(app, uni, regis
     assert (singles, doubles) == (ROUNDS, 0)
 
 
-def test_concurrent_lost_and_reactivate_keep_the_history_a_chain(app, client, uni, registered) -> None:
+def test_concurrent_lost_and_reactivate_keep_the_history_a_chain(
+    app: Flask, client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     escn = registered("CHAIN")["escn"]
 
     def flip(c, i):
@@ -82,7 +91,7 @@ def test_concurrent_lost_and_reactivate_keep_the_history_a_chain(app, client, un
 
 
 def test_concurrent_first_links_and_pictures_of_one_person_never_fail(
-    app, client, uni, other_uni, db
+    app: Flask, client: FlaskClient, uni: Tenant, other_uni: Tenant, db: Database
 ) -> None:
     identifier = esi("SHARED")
     assert client.post("/api/v2/persons", json=person_body(identifier, uni.pic),
@@ -109,7 +118,7 @@ def test_concurrent_first_links_and_pictures_of_one_person_never_fail(
 
 
 def test_two_organisations_erasing_a_shared_person_at_once_leave_nothing(
-    app, client, uni, other_uni, db
+    app: Flask, client: FlaskClient, uni: Tenant, other_uni: Tenant, db: Database
 ) -> None:
     identifier = esi("ERASE2")
     client.post("/api/v2/persons", json=person_body(identifier, uni.pic), headers=uni.headers)
@@ -125,7 +134,9 @@ def test_two_organisations_erasing_a_shared_person_at_once_leave_nothing(
     assert gone.status_code == 410
 
 
-def test_concurrent_rotations_of_one_key_yield_one_new_key(app, client, uni, make_tenant) -> None:
+def test_concurrent_rotations_of_one_key_yield_one_new_key(
+    app: Flask, client: FlaskClient, uni: Tenant, make_tenant: MakeTenant
+) -> None:
     issued = client.post("/api/x/api-keys", json={"scopes": ["cards:read"]}, headers=uni.headers)
     prefix = issued.json["prefix"]
 
@@ -139,7 +150,7 @@ def test_concurrent_rotations_of_one_key_yield_one_new_key(app, client, uni, mak
 
 
 def test_concurrent_administrative_changes_of_one_organisation_are_serialised(
-    app, client, uni, make_tenant
+    app: Flask, client: FlaskClient, uni: Tenant, make_tenant: MakeTenant
 ) -> None:
     admin = make_tenant("100000000", "Router operator", scopes=["admin"])
     wanted = [[f"{i % 4 + 1:03d}", f"{i % 4 + 5:03d}"] for i in range(16)]

@@ -1,13 +1,18 @@
 """Managing credentials needs the keys:manage scope, and no credential yields a stronger one."""
 
+from __future__ import annotations
+
 import base64
 import datetime as dt
 import re
 
 import pytest
+from flask.testing import FlaskClient
 
+from router.db import Database
 from router.services import credentials, organisations
 from router.services.caller import Scope
+from tests.conftest import MakeTenant, Tenant
 
 
 def _prefix(key: str) -> str:
@@ -19,18 +24,18 @@ def _bearer(key: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def full_key(make_tenant):
+def full_key(make_tenant: MakeTenant) -> Tenant:
     """A key of the first university with every institution scope, keys:manage included."""
     return make_tenant("999999999", "Demo University")
 
 
 @pytest.fixture
-def read_only(make_tenant, full_key):
+def read_only(make_tenant: MakeTenant, full_key: Tenant) -> Tenant:
     return make_tenant(full_key.pic, scopes=["cards:read"])
 
 
 def test_a_key_without_keys_manage_can_neither_rotate_nor_revoke_nor_list(
-    client, full_key, read_only
+    client: FlaskClient, full_key: Tenant, read_only: Tenant
 ) -> None:
     target = _prefix(full_key.key)
     attempts = [
@@ -47,7 +52,9 @@ def test_a_key_without_keys_manage_can_neither_rotate_nor_revoke_nor_list(
     assert client.get("/api/v2/persons", headers=full_key.headers).status_code == 200
 
 
-def test_an_oauth_token_without_keys_manage_cannot_rotate_a_key(client, db, full_key) -> None:
+def test_an_oauth_token_without_keys_manage_cannot_rotate_a_key(
+    client: FlaskClient, db: Database, full_key: Tenant
+) -> None:
     with db.session() as session:
         organisation = organisations.get_organisation(session, full_key.pic)
         issued = credentials.create_oauth_client(session, organisation, scopes=["cards:read"])
@@ -64,7 +71,7 @@ def test_an_oauth_token_without_keys_manage_cannot_rotate_a_key(client, db, full
 
 
 def test_a_manager_key_cannot_rotate_or_revoke_a_key_stronger_than_itself(
-    client, make_tenant, full_key
+    client: FlaskClient, make_tenant: MakeTenant, full_key: Tenant
 ) -> None:
     manager = make_tenant(full_key.pic, scopes=["keys:manage", "cards:read"])
     target = _prefix(full_key.key)
@@ -94,7 +101,9 @@ def test_a_manager_key_cannot_rotate_or_revoke_a_key_stronger_than_itself(
         {"scopes": ["cards:read"], "expiresAt": "2001-01-01T00:00:00+00:00"},
     ],
 )
-def test_an_empty_or_already_expired_key_request_is_refused(client, full_key, body) -> None:
+def test_an_empty_or_already_expired_key_request_is_refused(
+    client: FlaskClient, full_key: Tenant, body
+) -> None:
     before = client.get("/api/x/api-keys", headers=full_key.headers).json
     response = client.post("/api/x/api-keys", json=body, headers=full_key.headers)
     assert response.status_code in (400, 422), response.json
@@ -102,7 +111,9 @@ def test_an_empty_or_already_expired_key_request_is_refused(client, full_key, bo
     assert client.get("/api/x/api-keys", headers=full_key.headers).json == before
 
 
-def test_an_institution_key_manages_keys_but_admin_alone_does_not(client, make_tenant, full_key) -> None:
+def test_an_institution_key_manages_keys_but_admin_alone_does_not(
+    client: FlaskClient, make_tenant: MakeTenant, full_key: Tenant
+) -> None:
     assert Scope.KEYS_MANAGE in Scope.INSTITUTION
     admin = make_tenant("100000000", "Router operator", scopes=["admin"])
     refused = client.get("/api/x/api-keys", headers=admin.headers)
@@ -125,7 +136,9 @@ def _token(client, client_id, secret, scope):
     )
 
 
-def test_oauth_token_for_a_scope_the_client_lacks_is_invalid_scope(client, db, full_key) -> None:
+def test_oauth_token_for_a_scope_the_client_lacks_is_invalid_scope(
+    client: FlaskClient, db: Database, full_key: Tenant
+) -> None:
     with db.session() as session:
         organisation = organisations.get_organisation(session, full_key.pic)
         issued = credentials.create_oauth_client(session, organisation, scopes=["cards:read"])

@@ -3,24 +3,28 @@
 And request bodies sent chunked (no Content-Length) meet the same size limit as sized ones.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import io
 
 import pytest
+from flask.testing import FlaskClient
 
 from router.app import MAX_BODY_BYTES
+from router.settings import Settings
 from tests.api.test_card_csv import HEADER, IMPORT, VALIDATE, _card_count, _row, _upload
-from tests.conftest import esi, person_body
+from tests.conftest import Tenant, esi, person_body
 
 
 @pytest.fixture
-def settings(settings):
+def settings(settings: Settings) -> Settings:
     """A small row limit, so that a file of exactly the limit imports quickly."""
     return dataclasses.replace(settings, csv_max_rows=25)
 
 
 @pytest.fixture
-def holder(client, uni):
+def holder(client: FlaskClient, uni: Tenant) -> str:
     identifier = esi("BULK")
     assert client.post("/api/v2/persons", json=person_body(identifier, uni.pic),
                        headers=uni.headers).status_code == 201
@@ -32,7 +36,9 @@ def _file(holder, rows):
 
 
 @pytest.mark.parametrize("path", [IMPORT, VALIDATE])
-def test_a_file_over_the_row_limit_is_refused_whole_before_any_row(client, uni, holder, path) -> None:
+def test_a_file_over_the_row_limit_is_refused_whole_before_any_row(
+    client: FlaskClient, uni: Tenant, holder: str, path
+) -> None:
     # The issue's file: 20,000 rows (2.3 MB), once killed by the worker timeout mid-import.
     response = _upload(client, path, uni, "CREATE", _file(holder, 20_000))
     assert response.status_code == 413, response.get_data(as_text=True)[:300]
@@ -42,7 +48,9 @@ def test_a_file_over_the_row_limit_is_refused_whole_before_any_row(client, uni, 
     assert _card_count(client, uni) == 0
 
 
-def test_a_file_at_the_row_limit_is_imported_and_every_row_reported(client, uni, holder) -> None:
+def test_a_file_at_the_row_limit_is_imported_and_every_row_reported(
+    client: FlaskClient, uni: Tenant, holder: str
+) -> None:
     response = _upload(client, IMPORT, uni, "CREATE", _file(holder, 25))
     assert response.status_code == 200
     assert response.json["summary"]["created"] == 25
@@ -71,7 +79,9 @@ def _multipart(text: str) -> tuple[bytes, str]:
 
 
 @pytest.mark.parametrize("kind", ["json", "multipart"])
-def test_a_chunked_body_over_the_size_limit_is_413_as_a_sized_one(client, uni, holder, kind) -> None:
+def test_a_chunked_body_over_the_size_limit_is_413_as_a_sized_one(
+    client: FlaskClient, uni: Tenant, holder: str, kind
+) -> None:
     if kind == "json":  # read whole by the JSON parser: werkzeug's limit used to truncate it
         path, content_type = "/api/x/verify", "application/json"
         body = b'{"scanned": "' + b"x" * (MAX_BODY_BYTES + 1024) + b'"}'
@@ -85,7 +95,9 @@ def test_a_chunked_body_over_the_size_limit_is_413_as_a_sized_one(client, uni, h
         assert response.json["code"] == "ER-0413"
 
 
-def test_a_chunked_body_within_the_limit_is_served_as_a_sized_one(client, uni, holder) -> None:
+def test_a_chunked_body_within_the_limit_is_served_as_a_sized_one(
+    client: FlaskClient, uni: Tenant, holder: str
+) -> None:
     body, content_type = _multipart(_file(holder, 3))
     response = _chunked(client, uni, f"{IMPORT}?operation=CREATE", body, content_type)
     assert response.status_code == 200, response.get_data(as_text=True)[:300]

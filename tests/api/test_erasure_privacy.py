@@ -1,5 +1,7 @@
 """Erasure leaves nothing to read back: no ESI in SQLite's files, a keyed digest in the trace."""
 
+from __future__ import annotations
+
 import hashlib
 import hmac
 import stat
@@ -7,13 +9,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from router.cli import escr_group
+from router.db import Database
 from router.models import ErasedPerson
 from router.settings import ERASURE_KEY_INFO, Settings, derive_key
-from tests.conftest import BACKENDS, card_body, esi, person_body
+from tests.conftest import BACKENDS, Tenant, card_body, esi, person_body
 
 SECRETS = {
     "esi": "ZQXJ83746251",
@@ -33,7 +37,9 @@ def _register(client, tenant, code):
 
 
 @pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "sqlite"], indirect=True)
-def test_after_an_erasure_no_sqlite_file_holds_the_persons_data(client, uni, database_url) -> None:
+def test_after_an_erasure_no_sqlite_file_holds_the_persons_data(
+    client: FlaskClient, uni: Tenant, database_url: str
+) -> None:
     identifier = _register(client, uni, SECRETS["esi"])
     for _ in range(3):  # several versions of the pages in the WAL, as after a few updates
         client.put(f"/api/v2/persons/{identifier}",
@@ -49,7 +55,9 @@ def test_after_an_erasure_no_sqlite_file_holds_the_persons_data(client, uni, dat
     assert client.get(f"/api/v2/persons/{identifier}", headers=uni.headers).status_code == 410
 
 
-def test_the_erasure_trace_is_a_keyed_digest_of_the_esi(client, uni, db) -> None:
+def test_the_erasure_trace_is_a_keyed_digest_of_the_esi(
+    client: FlaskClient, uni: Tenant, db: Database
+) -> None:
     identifier = esi("SHORT1")
     assert client.post("/api/v2/persons", json=person_body(identifier, uni.pic),
                        headers=uni.headers).status_code == 201
@@ -62,7 +70,7 @@ def test_the_erasure_trace_is_a_keyed_digest_of_the_esi(client, uni, db) -> None
 
 
 def test_an_unkeyed_trace_of_an_older_router_still_answers_410_and_is_rekeyed(
-    client, uni, db
+    client: FlaskClient, uni: Tenant, db: Database
 ) -> None:
     identifier = esi("OLD1")
     with db.session() as session:
@@ -75,7 +83,9 @@ def test_an_unkeyed_trace_of_an_older_router_still_answers_410_and_is_rekeyed(
     assert stored == [hmac.new(key, identifier.encode(), hashlib.sha256).hexdigest()]
 
 
-def test_escr_admin_creates_the_server_secret_once_in_the_instance_folder(tmp_path, monkeypatch) -> None:
+def test_escr_admin_creates_the_server_secret_once_in_the_instance_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ESCR_INSTANCE_PATH", str(tmp_path))
     monkeypatch.delenv("ESCR_SECRET_KEY", raising=False)
     first = CliRunner().invoke(escr_group, ["secret", "create"])

@@ -1,11 +1,14 @@
 """Errors: always problem+json with the real router's code/message, never a 500 for bad input."""
 
+from __future__ import annotations
+
 import pytest
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from router.domain.errors import all_error_classes
-from tests.conftest import esi, person_body
+from tests.conftest import Tenant, esi, person_body
 
 
 def _is_problem(response, status):
@@ -17,13 +20,13 @@ def _is_problem(response, status):
     return body
 
 
-def test_unknown_route_is_a_404_problem(client) -> None:
+def test_unknown_route_is_a_404_problem(client: FlaskClient) -> None:
     body = _is_problem(client.get("/api/v2/nothing-here"), 404)
     assert body["type"].endswith("/problems/not-found")
     assert body["code"] == "ER-0404"
 
 
-def test_wrong_method_is_a_405_problem(client, uni) -> None:
+def test_wrong_method_is_a_405_problem(client: FlaskClient, uni: Tenant) -> None:
     _is_problem(client.patch("/api/v2/persons", headers=uni.headers), 405)
 
 
@@ -37,7 +40,9 @@ def test_wrong_method_is_a_405_problem(client, uni) -> None:
         ("\xff\xfe", "application/json"),
     ],
 )
-def test_malformed_bodies_are_400_and_create_nothing(client, uni, data, content_type) -> None:
+def test_malformed_bodies_are_400_and_create_nothing(
+    client: FlaskClient, uni: Tenant, data, content_type
+) -> None:
     response = client.post(
         "/api/v2/persons", data=data, content_type=content_type, headers=uni.headers
     )
@@ -46,7 +51,7 @@ def test_malformed_bodies_are_400_and_create_nothing(client, uni, data, content_
     assert client.get("/api/v2/persons", headers=uni.headers).json["page"]["totalElements"] == 0
 
 
-def test_wrong_types_name_the_fields(client, uni) -> None:
+def test_wrong_types_name_the_fields(client: FlaskClient, uni: Tenant) -> None:
     body = person_body(esi("77"), uni.pic, academicLevel="PROFESSOR")
     body["personOrganisationUpdateViews"].append("not an object")
     response = client.post("/api/v2/persons", json=body, headers=uni.headers)
@@ -56,7 +61,7 @@ def test_wrong_types_name_the_fields(client, uni) -> None:
     )
 
 
-def test_oversized_body_is_413_problem(client, uni) -> None:
+def test_oversized_body_is_413_problem(client: FlaskClient, uni: Tenant) -> None:
     response = client.post(
         "/api/v2/persons", data="x" * (17 * 1024 * 1024), content_type="application/json",
         headers=uni.headers,
@@ -64,7 +69,7 @@ def test_oversized_body_is_413_problem(client, uni) -> None:
     _is_problem(response, 413)
 
 
-def test_problem_types_are_documented(client) -> None:
+def test_problem_types_are_documented(client: FlaskClient) -> None:
     for error in all_error_classes():
         page = client.get(f"/problems/{error.slug}")
         assert page.status_code == 200, error.slug
@@ -75,7 +80,7 @@ def test_problem_types_are_documented(client) -> None:
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(junk=st.text(min_size=1, max_size=80).filter(lambda s: "/" not in s and s.strip(".")))
-def test_no_identifier_makes_the_router_fail(client, uni, junk) -> None:
+def test_no_identifier_makes_the_router_fail(client: FlaskClient, uni: Tenant, junk) -> None:
     paths = (f"/api/v2/persons/{junk}", f"/api/v2/cards/{junk}", f"/api/v2/cards/{junk}/status")
     for path in paths:
         response = client.get(path, headers=uni.headers)
@@ -105,7 +110,7 @@ def test_no_identifier_makes_the_router_fail(client, uni, junk) -> None:
         max_leaves=12,
     )
 )
-def test_arbitrary_json_bodies_never_cause_a_500(client, uni, body) -> None:
+def test_arbitrary_json_bodies_never_cause_a_500(client: FlaskClient, uni: Tenant, body) -> None:
     for path in ("/api/v2/persons", "/api/v2/cards"):
         response = client.post(path, json=body, headers=uni.headers)
         assert response.status_code < 500, (path, body, response.data)

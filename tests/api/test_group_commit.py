@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import event, exc, func, select
 
-from router.db import utcnow
+from router.db import Database, utcnow
 from router.models import VerificationRecord
 from router.services import verification
 from router.services.group_commit import GroupWriter, group_writer
@@ -60,7 +60,7 @@ def _write_all(db, writer: GroupWriter, rows: list[dict]) -> list[BaseException 
     return threads, errors  # type: ignore[return-value]
 
 
-def test_rows_written_at_once_are_all_committed_before_their_writers_return(db) -> None:
+def test_rows_written_at_once_are_all_committed_before_their_writers_return(db: Database) -> None:
     writer = GroupWriter(VerificationRecord.__table__)
     rows = [_row() for _ in range(12)]
     threads, errors = _write_all(db, writer, rows)
@@ -70,7 +70,7 @@ def test_rows_written_at_once_are_all_committed_before_their_writers_return(db) 
     assert _count(db) == 12
 
 
-def test_a_bad_row_in_a_group_fails_alone(db) -> None:
+def test_a_bad_row_in_a_group_fails_alone(db: Database) -> None:
     writer = GroupWriter(VerificationRecord.__table__)
     rows = [_row(), _row(), _row(None), _row()]  # a record needs its card number
     writer._writer.acquire()  # hold the writer's turn so that all four queue into one group
@@ -88,7 +88,7 @@ def test_a_bad_row_in_a_group_fails_alone(db) -> None:
     assert _count(db) == 3
 
 
-def test_only_sqlite_groups_its_commits(db) -> None:
+def test_only_sqlite_groups_its_commits(db: Database) -> None:
     writer = group_writer(db.engine, VerificationRecord.__table__)
     assert (writer is not None) == (db.engine.dialect.name == "sqlite")
 
@@ -98,7 +98,9 @@ def _full_row(number: str | None = NUMBER) -> dict:
     return {**dict.fromkeys(verification._RECORD_COLUMNS), **_row(number)}
 
 
-def test_a_row_alone_on_a_lookup_connection_is_committed_and_counted_as_a_statement(db) -> None:
+def test_a_row_alone_on_a_lookup_connection_is_committed_and_counted_as_a_statement(
+    db: Database
+) -> None:
     """A group of one row runs precompiled on the cursor: still one INSERT, committed."""
     writer = GroupWriter(VerificationRecord.__table__)
     sent: list[str] = []
@@ -116,7 +118,7 @@ def test_a_row_alone_on_a_lookup_connection_is_committed_and_counted_as_a_statem
     assert [statement.split()[0] for statement in sent] == ["INSERT"]
 
 
-def test_a_bad_row_alone_fails_wrapped_and_the_next_is_written(db) -> None:
+def test_a_bad_row_alone_fails_wrapped_and_the_next_is_written(db: Database) -> None:
     writer = GroupWriter(VerificationRecord.__table__)
     with db.lookup_connection() as connection:
         with pytest.raises(exc.IntegrityError):  # a record needs its card number
@@ -125,7 +127,7 @@ def test_a_bad_row_alone_fails_wrapped_and_the_next_is_written(db) -> None:
     assert _count(db) == 1
 
 
-def test_a_row_leaving_out_a_defaulted_column_gets_its_default(db) -> None:
+def test_a_row_leaving_out_a_defaulted_column_gets_its_default(db: Database) -> None:
     # ``at`` has a Python-side default: such a row is Core's to insert.
     writer = GroupWriter(VerificationRecord.__table__)
     with db.lookup_connection() as connection:

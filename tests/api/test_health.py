@@ -1,17 +1,23 @@
 """Probes for load balancers, and the answer while the database is away: 503, then recovery."""
 
+from __future__ import annotations
+
 import dataclasses
+from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 from router.app import create_app
+from router.db import Database
 from router.migrate import head_revision
-from tests.conftest import BACKENDS, PG_URL, _postgres_schema_url
+from router.settings import Settings
+from tests.conftest import BACKENDS, PG_URL, Tenant, _postgres_schema_url
 from tests.live_server import TcpProxy
 
 
-def test_healthz_and_readyz_answer_without_a_credential(client) -> None:
+def test_healthz_and_readyz_answer_without_a_credential(client: FlaskClient) -> None:
     alive = client.get("/healthz")
     assert alive.status_code == 200 and alive.json == {"status": "alive"}
     ready = client.get("/readyz")
@@ -19,7 +25,7 @@ def test_healthz_and_readyz_answer_without_a_credential(client) -> None:
     assert ready.json == {"status": "ready", "revision": head_revision()}
 
 
-def test_readyz_is_503_while_migrations_are_behind(client, db) -> None:
+def test_readyz_is_503_while_migrations_are_behind(client: FlaskClient, db: Database) -> None:
     with db.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
     try:
@@ -42,7 +48,9 @@ def _assert_unavailable(response) -> None:
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_an_unopenable_sqlite_database_answers_503_not_500(settings, tmp_path, uni) -> None:
+def test_an_unopenable_sqlite_database_answers_503_not_500(
+    settings: Settings, tmp_path: Path, uni: Tenant
+) -> None:
     missing = tmp_path / "is-a-directory.sqlite3"
     missing.mkdir()
     app = create_app(dataclasses.replace(settings, database_url=f"sqlite:///{missing}"))
@@ -58,7 +66,7 @@ def test_an_unopenable_sqlite_database_answers_503_not_500(settings, tmp_path, u
     "database_url", [b for b in BACKENDS if b == "postgresql"], indirect=True
 )
 def test_postgresql_going_away_answers_503_and_the_router_recovers_by_itself(
-    settings, database_url, uni
+    settings: Settings, database_url: str, uni: Tenant
 ) -> None:
     url = make_url(PG_URL)
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)

@@ -13,13 +13,14 @@ import copy
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from router.db import Base
+from router.db import Base, Database
 from router.services.caller import Scope
-from tests.conftest import card_body, esi, person_body
+from tests.conftest import FakeDns, MakeTenant, Register, Tenant, card_body, esi, person_body
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 KINDS = ("nul", "long", "huge", "surrogate")
@@ -117,7 +118,9 @@ def snapshot(db) -> dict[str, list]:
 
 
 @pytest.fixture
-def world(client, make_tenant, registered, fake_dns):
+def world(
+    client: FlaskClient, make_tenant: MakeTenant, registered: Register, fake_dns: FakeDns
+) -> tuple[Tenant, dict[str, str], dict[str, dict[str, Any]]]:
     """A tenant with every scope, a person, a card, a key and a webhook to aim at."""
     fake_dns.names["hooks.example.org"] = ["93.184.215.14"]
     tenant = make_tenant("999999999", "Demo University", scopes=list(Scope.ALL))
@@ -170,7 +173,11 @@ def targets(document: dict) -> list[tuple]:
 BATCH_ITEMS = {"personsBatch": "PersonUpdateView", "cardsBatch": "CardUpdateView"}
 
 
-def test_every_string_field_of_every_write_route_refuses_hostile_values(client, db, world) -> None:
+def test_every_string_field_of_every_write_route_refuses_hostile_values(
+    client: FlaskClient,
+    db: Database,
+    world: tuple[Tenant, dict[str, str], dict[str, dict[str, Any]]],
+) -> None:
     tenant, path_values, bodies = world
     document = client.get("/openapi.json").json
     cases = targets(document)
@@ -249,7 +256,10 @@ GRAPHQL_WRITES = {
 
 @pytest.mark.parametrize("mutation", sorted(GRAPHQL_WRITES))
 def test_graphql_mutations_refuse_the_same_hostile_values_with_the_same_codes(
-    client, db, world, mutation
+    client: FlaskClient,
+    db: Database,
+    world: tuple[Tenant, dict[str, str], dict[str, dict[str, Any]]],
+    mutation,
 ) -> None:
     tenant, path_values, _ = world
     document, argument, base, names = GRAPHQL_WRITES[mutation]
@@ -279,7 +289,9 @@ def _graphql_refuses(client, tenant, document, argument, base, name, kind, limit
     send()
 
 
-def test_a_graphql_cursor_or_rest_page_past_64_bits_is_a_400(client, world) -> None:
+def test_a_graphql_cursor_or_rest_page_past_64_bits_is_a_400(
+    client: FlaskClient, world: tuple[Tenant, dict[str, str], dict[str, dict[str, Any]]]
+) -> None:
     tenant, _, _ = world
     import base64
 

@@ -8,21 +8,25 @@ PostgreSQL, and no anonymous lookup reads a column of the holder.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 
 from router import db as router_db
+from router.db import Database
 from router.models import VerificationRecord
 from router.services import credentials
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, MakeTenant, Register, Tenant
 
 PARTNER_PIC = "777777777"
 PERSONAL = ("persons", "person_organisations", "display_name", "email", "full_name", "esi")
 
 
 @pytest.fixture
-def statements(db):
+def statements(db: Database) -> Iterator[list[tuple[str, bool]]]:
     """The statements the application sends from now on, with whether a transaction was open."""
     sent: list[tuple[str, bool]] = []
 
@@ -43,7 +47,7 @@ def _no_transaction_on_postgresql(db, sent) -> None:
 
 
 def test_an_anonymous_status_is_one_statement_reading_nothing_personal(
-    client, db, registered, statements
+    client: FlaskClient, db: Database, registered: Register, statements: list[tuple[str, bool]]
 ) -> None:
     card = registered()
     statements.clear()
@@ -58,7 +62,7 @@ def test_an_anonymous_status_is_one_statement_reading_nothing_personal(
 
 
 def test_the_public_page_is_one_statement_reading_nothing_personal(
-    client, db, registered, statements
+    client: FlaskClient, db: Database, registered: Register, statements: list[tuple[str, bool]]
 ) -> None:
     card = registered()
     statements.clear()
@@ -69,7 +73,9 @@ def test_the_public_page_is_one_statement_reading_nothing_personal(
     _no_transaction_on_postgresql(db, statements)
 
 
-def test_an_unknown_card_is_one_statement_too(client, db, statements) -> None:
+def test_an_unknown_card_is_one_statement_too(
+    client: FlaskClient, db: Database, statements: list[tuple[str, bool]]
+) -> None:
     statements.clear()
     response = client.get("/api/v2/cards/f81d4fae-7dec-11d0-a765-001999999999/status")
     assert response.status_code == 404
@@ -77,7 +83,12 @@ def test_an_unknown_card_is_one_statement_too(client, db, statements) -> None:
 
 
 def test_a_status_with_a_key_is_the_credential_then_the_card(
-    client, db, uni, other_uni, registered, statements
+    client: FlaskClient,
+    db: Database,
+    uni: Tenant,
+    other_uni: Tenant,
+    registered: Register,
+    statements: list[tuple[str, bool]],
 ) -> None:
     card = registered()
     url = f"/api/v2/cards/{card['escn']}/status"
@@ -98,7 +109,11 @@ def test_a_status_with_a_key_is_the_credential_then_the_card(
 
 
 def test_a_verification_is_three_statements_and_its_record_is_committed(
-    client, db, make_tenant, registered, statements
+    client: FlaskClient,
+    db: Database,
+    make_tenant: MakeTenant,
+    registered: Register,
+    statements: list[tuple[str, bool]],
 ) -> None:
     partner = make_tenant(PARTNER_PIC, "City Transport", kind="transport", country="BE")
     card = registered()
@@ -118,7 +133,7 @@ def test_a_verification_is_three_statements_and_its_record_is_committed(
         assert session.scalar(select(func.count()).select_from(VerificationRecord)) == 2
 
 
-def test_the_lookup_connection_is_autocommit_without_an_engine_listener(db) -> None:
+def test_the_lookup_connection_is_autocommit_without_an_engine_listener(db: Database) -> None:
     """Autocommit is the connection's own option: no engine-level listener, whose mere presence
     makes SQLAlchemy dispatch its execute, begin and rollback events on every statement."""
     with db.lookup_connection() as connection:
@@ -130,7 +145,9 @@ def test_the_lookup_connection_is_autocommit_without_an_engine_listener(db) -> N
             assert connection.connection.driver_connection.autocommit is False
 
 
-def test_a_card_reported_lost_reads_as_lost_on_the_next_lookup(client, uni, registered) -> None:
+def test_a_card_reported_lost_reads_as_lost_on_the_next_lookup(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     card = registered()
     url = f"/api/v2/cards/{card['escn']}/status"
     assert client.get(url).json["status"] == "ACTIVE"
@@ -154,7 +171,7 @@ ON_POSTGRESQL = pytest.mark.parametrize(
 
 @ON_POSTGRESQL
 def test_a_connection_the_database_dropped_while_idle_is_replaced(
-    client, db, registered, monkeypatch
+    client: FlaskClient, db: Database, registered: Register, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     card = registered("777")
     db.engine.dispose()
@@ -174,7 +191,11 @@ def test_a_connection_the_database_dropped_while_idle_is_replaced(
 
 @ON_POSTGRESQL
 def test_on_the_wire_a_public_lookup_is_one_round_trip(
-    client, db, registered, tmp_path, monkeypatch
+    client: FlaskClient,
+    db: Database,
+    registered: Register,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """libpq's own trace of the connection: one Sync (no BEGIN, no ROLLBACK, no ping)."""
     # However slow this machine, the connection counts as busy: no idle check in the trace.
@@ -201,7 +222,7 @@ def test_on_the_wire_a_public_lookup_is_one_round_trip(
 
 
 @pytest.fixture
-def checkouts(db):
+def checkouts(db: Database) -> Iterator[list[int]]:
     """How many connections the application takes from the pool from now on."""
     taken: list[int] = []
 
@@ -213,7 +234,13 @@ def checkouts(db):
     event.remove(db.engine.pool, "checkout", count)
 
 
-def test_each_lookup_takes_one_connection(client, uni, make_tenant, registered, checkouts) -> None:
+def test_each_lookup_takes_one_connection(
+    client: FlaskClient,
+    uni: Tenant,
+    make_tenant: MakeTenant,
+    registered: Register,
+    checkouts: list[int],
+) -> None:
     partner = make_tenant(PARTNER_PIC, "City Transport", kind="transport", country="BE")
     card = registered()
     requests = [
@@ -230,7 +257,9 @@ def test_each_lookup_takes_one_connection(client, uni, make_tenant, registered, 
         assert len(checkouts) == 1
 
 
-def test_a_lost_card_fails_the_next_verification(client, uni, make_tenant, registered) -> None:
+def test_a_lost_card_fails_the_next_verification(
+    client: FlaskClient, uni: Tenant, make_tenant: MakeTenant, registered: Register
+) -> None:
     partner = make_tenant(PARTNER_PIC, "City Transport", kind="transport", country="BE")
     card = registered()
     body = {"scanned": card["escn"]}
@@ -245,7 +274,9 @@ def test_a_lost_card_fails_the_next_verification(client, uni, make_tenant, regis
     assert (verdict["valid"], verdict["reason"]) == (False, "LOST")
 
 
-def test_a_revoked_key_is_refused_on_its_next_lookup(client, db, uni, registered) -> None:
+def test_a_revoked_key_is_refused_on_its_next_lookup(
+    client: FlaskClient, db: Database, uni: Tenant, registered: Register
+) -> None:
     card = registered()
     url = f"/api/v2/cards/{card['escn']}/status"
     assert client.get(url, headers=uni.headers).json["displayName"] == "Card of Ada"

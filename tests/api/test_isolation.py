@@ -1,13 +1,18 @@
 """An organisation never reads or writes another organisation's persons or cards."""
 
+from __future__ import annotations
+
 import io
 import uuid
+from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from PIL import Image
 
 from router.api import PUBLIC_API_ENDPOINTS
-from tests.conftest import card_body, esi, person_body
+from tests.conftest import MakeTenant, Register, Tenant, card_body, esi, person_body
 
 UPLOAD = "multipart upload of a 200x300 picture"
 
@@ -19,7 +24,7 @@ def _picture() -> bytes:
 
 
 @pytest.fixture
-def theirs(registered, other_uni):
+def theirs(registered: Register, other_uni: Tenant) -> dict[str, Any]:
     """A person and card of the other university."""
     return registered("OTHER1", tenant=other_uni)
 
@@ -72,7 +77,9 @@ def _send(client, method, path, body, headers):
     return client.open(path, method=method, json=body, headers=headers)
 
 
-def test_every_route_on_a_person_or_card_is_in_the_isolation_list(app, uni, theirs) -> None:
+def test_every_route_on_a_person_or_card_is_in_the_isolation_list(
+    app: Flask, uni: Tenant, theirs: dict[str, Any]
+) -> None:
     """A new route naming a person, card or organisation must be added to _operations.
 
     Only the intentionally public endpoints are exempt: the card status behind the QR code and
@@ -95,7 +102,7 @@ def test_every_route_on_a_person_or_card_is_in_the_isolation_list(app, uni, thei
 
 
 def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
-    client, uni, other_uni, theirs
+    client: FlaskClient, uni: Tenant, other_uni: Tenant, theirs: dict[str, Any]
 ) -> None:
     before_card = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
     before_person = client.get(f"/api/v2/persons/{theirs['esi']}", headers=other_uni.headers).json
@@ -113,7 +120,13 @@ def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
     assert [h["event"] for h in history.json] == ["ISSUED"]
 
 
-def test_lists_show_only_your_own_records(client, uni, other_uni, registered, theirs) -> None:
+def test_lists_show_only_your_own_records(
+    client: FlaskClient,
+    uni: Tenant,
+    other_uni: Tenant,
+    registered: Register,
+    theirs: dict[str, Any],
+) -> None:
     mine = registered("MINE1")
     persons = client.get("/api/v2/persons", headers=uni.headers).json["content"]
     cards = client.get("/api/v2/cards", headers=uni.headers).json["content"]
@@ -123,7 +136,9 @@ def test_lists_show_only_your_own_records(client, uni, other_uni, registered, th
     assert searched["content"] == []
 
 
-def test_a_shared_person_shows_each_organisation_only_its_own_link(client, uni, other_uni) -> None:
+def test_a_shared_person_shows_each_organisation_only_its_own_link(
+    client: FlaskClient, uni: Tenant, other_uni: Tenant
+) -> None:
     identifier = esi("SHARED")
     client.post("/api/v2/persons", json=person_body(identifier, uni.pic, email="home@uni.example"),
                 headers=uni.headers)
@@ -140,7 +155,9 @@ def test_a_shared_person_shows_each_organisation_only_its_own_link(client, uni, 
     assert card.status_code == 401 and card.json["code"] == "SE-0003"
 
 
-def test_organisation_admin_needs_the_admin_scope(client, uni, make_tenant) -> None:
+def test_organisation_admin_needs_the_admin_scope(
+    client: FlaskClient, uni: Tenant, make_tenant: MakeTenant
+) -> None:
     body = {"identifier": "777777777", "name": "New University", "country": "DE"}
     refused = client.post("/api/x/organisations", json=body, headers=uni.headers)
     assert refused.status_code == 403 and refused.json["code"] == "SE-0002"
@@ -171,7 +188,9 @@ PUBLIC_FEDERATION_ROUTES = {("GET", "x-keys.Jwks")}
 
 
 @pytest.fixture
-def their_delegation(client, make_tenant, registered):
+def their_delegation(
+    client: FlaskClient, make_tenant: MakeTenant, registered: Register
+) -> dict[str, Any]:
     """A delegation between two other institutions: 888888888 (home) and 777777777 (host)."""
     from router.services.caller import Scope
     from sgc_client.protocol import jose
@@ -220,7 +239,9 @@ def _federation_operations(theirs):
     ]
 
 
-def test_every_federation_route_is_in_the_isolation_list(app, their_delegation) -> None:
+def test_every_federation_route_is_in_the_isolation_list(
+    app: Flask, their_delegation: dict[str, Any]
+) -> None:
     adapter = app.url_map.bind("router.test")
     covered = {
         (method, adapter.match(path, method=method)[0])
@@ -236,7 +257,7 @@ def test_every_federation_route_is_in_the_isolation_list(app, their_delegation) 
 
 
 def test_no_institution_reads_or_moves_another_ones_delegations_or_keys(
-    client, make_tenant, their_delegation
+    client: FlaskClient, make_tenant: MakeTenant, their_delegation: dict[str, Any]
 ) -> None:
     me = make_tenant("999999999", scopes=["delegations", "keys:manage"])
     home = their_delegation["home"]
@@ -276,7 +297,9 @@ def test_the_intentionally_public_endpoints_are_these_and_no_more() -> None:
     } == PUBLIC_API_ENDPOINTS
 
 
-def test_an_api_key_opens_no_peer_endpoint(client, uni, theirs) -> None:
+def test_an_api_key_opens_no_peer_endpoint(
+    client: FlaskClient, uni: Tenant, theirs: dict[str, Any]
+) -> None:
     """Peer endpoints take routers' signatures only: an organisation's key is not one."""
     for method, path in (
         ("GET", f"/api/x/federation/peer/cards/{theirs['escn']}"),
@@ -293,7 +316,7 @@ def test_an_api_key_opens_no_peer_endpoint(client, uni, theirs) -> None:
 
 
 def test_an_institution_never_publishes_or_withdraws_another_institutions_chain(
-    client, make_tenant
+    client: FlaskClient, make_tenant: MakeTenant
 ) -> None:
     from tests.pki import chain_pem, make_institution, make_root
 

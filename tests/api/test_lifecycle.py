@@ -1,6 +1,12 @@
 """/api/x/cards/{escn}/lifecycle and /history: reasons beyond ACTIVE/INACTIVE, and their history."""
 
+from __future__ import annotations
+
 import pytest
+from flask.testing import FlaskClient
+
+from router.db import Database
+from tests.conftest import Register, Tenant
 
 
 def _act(client, tenant, escn, action, **extra):
@@ -14,7 +20,9 @@ def _act(client, tenant, escn, action, **extra):
     [("REPORT_LOST", "LOST"), ("REPORT_STOLEN", "STOLEN"), ("SUSPEND", "SUSPENDED"),
      ("DEACTIVATE", "INACTIVE"), ("DESTROY", "DESTROYED")],
 )
-def test_each_reason_makes_the_card_inactive_in_v2(client, uni, registered, action, state) -> None:
+def test_each_reason_makes_the_card_inactive_in_v2(
+    client: FlaskClient, uni: Tenant, registered: Register, action, state
+) -> None:
     card = registered()
     response = _act(client, uni, card["escn"], action)
     assert response.status_code == 200, response.json
@@ -25,7 +33,9 @@ def test_each_reason_makes_the_card_inactive_in_v2(client, uni, registered, acti
     assert v2["cardStatusType"]["key"] == "INACTIVE"
 
 
-def test_suspend_then_reactivate_and_the_history_says_who_when_what(client, uni, registered) -> None:
+def test_suspend_then_reactivate_and_the_history_says_who_when_what(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     escn = registered()["escn"]
     suspended = _act(client, uni, escn, "SUSPEND").json
     assert "REACTIVATE" in suspended["allowedActions"]
@@ -44,7 +54,9 @@ def test_suspend_then_reactivate_and_the_history_says_who_when_what(client, uni,
     assert all(e["at"] for e in history.json)
 
 
-def test_illegal_transitions_are_refused_and_change_nothing(client, uni, registered) -> None:
+def test_illegal_transitions_are_refused_and_change_nothing(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     escn = registered()["escn"]
     assert _act(client, uni, escn, "DESTROY").status_code == 200
     refused = _act(client, uni, escn, "REACTIVATE")
@@ -58,7 +70,9 @@ def test_illegal_transitions_are_refused_and_change_nothing(client, uni, registe
     assert unknown.status_code == 400
 
 
-def test_renewal_issues_a_linked_replacement(client, uni, registered) -> None:
+def test_renewal_issues_a_linked_replacement(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     old = registered()["escn"]
     renewed = _act(client, uni, old, "RENEW", expiresAt="2031-08-31", csn="04A1B2C3D4E5F6")
     assert renewed.status_code == 200, renewed.json
@@ -74,7 +88,9 @@ def test_renewal_issues_a_linked_replacement(client, uni, registered) -> None:
     assert history[0]["relatedCardNumber"] == old
 
 
-def test_renewal_with_a_bad_expiry_changes_nothing(client, uni, registered) -> None:
+def test_renewal_with_a_bad_expiry_changes_nothing(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     escn = registered()["escn"]
     refused = _act(client, uni, escn, "RENEW", issuedAt="2031-01-01", expiresAt="2030-01-01")
     assert refused.status_code == 422
@@ -84,7 +100,9 @@ def test_renewal_with_a_bad_expiry_changes_nothing(client, uni, registered) -> N
     assert client.get("/api/v2/cards", headers=uni.headers).json["page"]["totalElements"] == 1
 
 
-def test_v2_status_writes_are_recorded_in_the_history(client, uni, registered) -> None:
+def test_v2_status_writes_are_recorded_in_the_history(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     created = registered()
     escn = created["escn"]
     body = {k: created["card"][k] for k in ("issuedAt", "expiresAt", "displayName")}
@@ -97,7 +115,9 @@ def test_v2_status_writes_are_recorded_in_the_history(client, uni, registered) -
     assert history[-1]["toState"] == "INACTIVE"
 
 
-def test_history_survives_deletion_without_personal_data(client, uni, registered, db) -> None:
+def test_history_survives_deletion_without_personal_data(
+    client: FlaskClient, uni: Tenant, registered: Register, db: Database
+) -> None:
     from sqlalchemy import select
 
     from router.models import CardHistoryEntry

@@ -14,19 +14,22 @@ import io
 from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import event, func, inspect, select, text, update
 
 from router import migrate
+from router.db import Database
 from router.models import Card, Organisation, Person, PersonOrganisation
 from router.services.pagination import SEARCH_PLANNING
 from tests.api.test_concurrency import _at_once
-from tests.conftest import BACKENDS, card_body, esi, person_body
+from tests.conftest import BACKENDS, Tenant, card_body, esi, person_body
 
 NAMES = ["Ada", "ada", "Bob", None, "Ada", "Chloé", "b_b", "50%", "Bob", "Zoë", None, "Ada"]
 
 
 @pytest.fixture
-def population(client, uni, other_uni) -> None:
+def population(client: FlaskClient, uni: Tenant, other_uni: Tenant) -> None:
     """Twelve persons with a card each at ``uni`` (duplicate and missing names), two elsewhere."""
     for tenant, count in ((uni, len(NAMES)), (other_uni, 2)):
         persons = [
@@ -121,7 +124,9 @@ def _colon_searches(an_esi: str) -> list[str]:
     ]
 
 
-def test_card_pages_equal_the_naive_query(client, uni, population, database_url) -> None:
+def test_card_pages_equal_the_naive_query(
+    client: FlaskClient, uni: Tenant, population: None, database_url: str
+) -> None:
     rows = _all(client, uni, "/api/v2/cards")
     assert len(rows) == len(NAMES)
     for position, row in enumerate(rows):
@@ -145,7 +150,9 @@ def test_card_pages_equal_the_naive_query(client, uni, population, database_url)
                 _walk(client, uni, "/api/v2/cards", expected, lambda c: c["cardNumber"], **query)
 
 
-def test_person_pages_equal_the_naive_query(client, uni, population, database_url) -> None:
+def test_person_pages_equal_the_naive_query(
+    client: FlaskClient, uni: Tenant, population: None, database_url: str
+) -> None:
     rows = _all(client, uni, "/api/v2/persons")
     assert len(rows) == len(NAMES)
     for position, row in enumerate(rows):
@@ -209,7 +216,9 @@ def _assert_exact(client, db, *tenants) -> None:
         assert stale_cards == []
 
 
-def test_counts_and_copies_stay_exact_through_every_writer(client, uni, other_uni, population, db) -> None:
+def test_counts_and_copies_stay_exact_through_every_writer(
+    client: FlaskClient, uni: Tenant, other_uni: Tenant, population: None, db: Database
+) -> None:
     _assert_exact(client, db, uni, other_uni)
     # One by one: a person, their link to a second organisation, a card each.
     shared = esi("SHARED")
@@ -273,7 +282,9 @@ def test_counts_and_copies_stay_exact_through_every_writer(client, uni, other_un
     _assert_exact(client, db, uni, other_uni)
 
 
-def test_counts_stay_exact_under_concurrent_writers(app, client, uni, other_uni, db) -> None:
+def test_counts_stay_exact_under_concurrent_writers(
+    app: Flask, client: FlaskClient, uni: Tenant, other_uni: Tenant, db: Database
+) -> None:
     writers = 16
 
     def write(c, i):
@@ -295,7 +306,12 @@ def test_counts_stay_exact_under_concurrent_writers(app, client, uni, other_uni,
 
 
 def test_the_migration_backfills_counts_and_copies(
-    client, uni, other_uni, population, db, database_url
+    client: FlaskClient,
+    uni: Tenant,
+    other_uni: Tenant,
+    population: None,
+    db: Database,
+    database_url: str,
 ) -> None:
     db.engine.dispose()  # no pooled connection holds the tables the migration alters
     migrate.downgrade(database_url, "0011")
@@ -305,7 +321,12 @@ def test_the_migration_backfills_counts_and_copies(
 
 
 def test_migration_0013_copies_the_holders_esi_onto_cards_and_back(
-    client, uni, other_uni, population, db, database_url
+    client: FlaskClient,
+    uni: Tenant,
+    other_uni: Tenant,
+    population: None,
+    db: Database,
+    database_url: str,
 ) -> None:
     found_before = _search(client, uni, "/api/v2/cards", "fr")
     db.engine.dispose()
@@ -345,7 +366,9 @@ def _search(client, tenant, path: str, text: str) -> tuple[list[str], int]:
     return [item[key] for item in reply.json["content"]], reply.json["page"]["totalElements"]
 
 
-def test_a_person_search_matches_each_column_and_lists_each_person_once(client, uni, other_uni) -> None:
+def test_a_person_search_matches_each_column_and_lists_each_person_once(
+    client: FlaskClient, uni: Tenant, other_uni: Tenant
+) -> None:
     bodies = {
         "name": person_body(esi("N001"), uni.pic, fullName="Ann Qx7", email="qax@example.org"),
         "email": person_body(esi("E001"), uni.pic, fullName="Bo", email="qX7@example.org"),
@@ -369,7 +392,9 @@ def test_a_person_search_matches_each_column_and_lists_each_person_once(client, 
     assert _search(client, uni, "/api/v2/persons", "q\\x") == ([], 0)
 
 
-def test_a_card_search_matches_each_column_and_lists_each_card_once(client, uni, other_uni, db) -> None:
+def test_a_card_search_matches_each_column_and_lists_each_card_once(
+    client: FlaskClient, uni: Tenant, other_uni: Tenant, db: Database
+) -> None:
     holders = {"plain": esi("P001"), "esi": esi("HOLDERQX7"), "both": esi("BOTH9")}
     for holder in holders.values():
         body = person_body(holder, uni.pic)
@@ -421,7 +446,9 @@ def test_a_card_search_matches_each_column_and_lists_each_card_once(client, uni,
 
 # EXPLAIN pins PostgreSQL's plans; SQLite's LIKE reads no index (its searches scan).
 @pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgresql"], indirect=True)
-def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(client, db, uni, other_uni) -> None:
+def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(
+    client: FlaskClient, db: Database, uni: Tenant, other_uni: Tenant
+) -> None:
     """Each list's search ORs the three scoped trigram indexes of one table: no join, no scan."""
     with db.session() as session:
         ids = dict(session.execute(select(Organisation.identifier, Organisation.id)).all())

@@ -4,11 +4,15 @@ Every path, method, operationId, documented status, parameter and schema propert
 router's v2 API must be in ours with the same name and type, so its clients keep working.
 """
 
+from __future__ import annotations
+
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 
 ROOT = Path(__file__).resolve().parents[2]
 # A verbatim copy of the real router's published OpenAPI document (ESC router v2).
@@ -24,12 +28,12 @@ IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 
 
 @pytest.fixture(scope="module")
-def spec():
+def spec() -> dict[str, Any]:
     return json.loads(SPEC_PATH.read_text())
 
 
 @pytest.fixture
-def ours(client):
+def ours(client: FlaskClient) -> dict[str, Any]:
     response = client.get("/openapi.json")
     assert response.status_code == 200
     return response.json
@@ -69,7 +73,9 @@ def _type(schema):
     return schema.get("type") or ("object" if _ref_name(schema) else None)
 
 
-def test_every_path_and_method_is_implemented_or_listed_as_not_yet(spec, ours) -> None:
+def test_every_path_and_method_is_implemented_or_listed_as_not_yet(
+    spec: dict[str, Any], ours: dict[str, Any]
+) -> None:
     missing = {
         (path, method)
         for path, method, _ in _operations(spec)
@@ -88,7 +94,9 @@ def test_readme_lists_the_paths_not_yet_implemented() -> None:
     assert listed == NOT_YET
 
 
-def test_operation_ids_statuses_and_response_schemas_match(spec, ours) -> None:
+def test_operation_ids_statuses_and_response_schemas_match(
+    spec: dict[str, Any], ours: dict[str, Any]
+) -> None:
     for path, method, operation in _operations(spec):
         if path in NOT_YET:
             continue
@@ -111,7 +119,9 @@ def test_operation_ids_statuses_and_response_schemas_match(spec, ours) -> None:
                 assert _ref_name(got.get("schema", {})) == expected, (method, path, status)
 
 
-def test_parameters_match_in_name_place_type_and_requiredness(spec, ours) -> None:
+def test_parameters_match_in_name_place_type_and_requiredness(
+    spec: dict[str, Any], ours: dict[str, Any]
+) -> None:
     for path, method, _ in _operations(spec):
         if path in NOT_YET:
             continue
@@ -129,7 +139,7 @@ def test_parameters_match_in_name_place_type_and_requiredness(spec, ours) -> Non
                 assert set(got.get("enum", [])) == set(expected["enum"]), (method, path, key)
 
 
-def test_request_bodies_use_the_same_schemas(spec, ours) -> None:
+def test_request_bodies_use_the_same_schemas(spec: dict[str, Any], ours: dict[str, Any]) -> None:
     for path, method, operation in _operations(spec):
         if path in NOT_YET or "requestBody" not in operation:
             continue
@@ -142,7 +152,9 @@ def test_request_bodies_use_the_same_schemas(spec, ours) -> None:
                 assert _ref_name(mine["content"][media_type]["schema"]) == expected
 
 
-def test_every_schema_property_has_the_same_name_type_and_values(spec, ours) -> None:
+def test_every_schema_property_has_the_same_name_type_and_values(
+    spec: dict[str, Any], ours: dict[str, Any]
+) -> None:
     for name, schema in spec["components"]["schemas"].items():
         if name in NOT_YET_SCHEMAS:
             continue
@@ -161,7 +173,7 @@ def test_every_schema_property_has_the_same_name_type_and_values(spec, ours) -> 
                 assert set(got.get("enum", [])) == set(expected["enum"]), (name, prop)
 
 
-def test_swagger_ui_is_served_offline(client) -> None:
+def test_swagger_ui_is_served_offline(client: FlaskClient) -> None:
     page = client.get("/docs")
     assert page.status_code == 200
     assert b"/openapi.json" in page.data
@@ -169,6 +181,6 @@ def test_swagger_ui_is_served_offline(client) -> None:
     assert asset.status_code == 200
 
 
-def test_operations_carry_the_real_routers_tags(spec, ours) -> None:
+def test_operations_carry_the_real_routers_tags(spec: dict[str, Any], ours: dict[str, Any]) -> None:
     for path, method, operation in _operations(spec):
         assert ours["paths"][path][method].get("tags") == operation["tags"], (method, path)

@@ -1,5 +1,9 @@
 """What Swagger UI and generated clients read in /openapi.json matches what the router does."""
 
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
 PROBLEM = "application/problem+json"
 METHODS = {"get", "put", "post", "delete", "patch"}
 
@@ -11,7 +15,7 @@ def _operations(document):
                 yield path, method, operation
 
 
-def test_every_tag_in_use_is_declared_and_no_declared_tag_is_empty(client) -> None:
+def test_every_tag_in_use_is_declared_and_no_declared_tag_is_empty(client: FlaskClient) -> None:
     document = client.get("/openapi.json").json
     declared = {tag["name"] for tag in document["tags"]}
     used = {tag for _, _, op in _operations(document) for tag in op.get("tags", [])}
@@ -19,14 +23,14 @@ def test_every_tag_in_use_is_declared_and_no_declared_tag_is_empty(client) -> No
     assert {"V2/person", "V2/card", "V2/image"} <= declared
 
 
-def test_summaries_are_markdown_not_restructured_text(client) -> None:
+def test_summaries_are_markdown_not_restructured_text(client: FlaskClient) -> None:
     document = client.get("/openapi.json").json
     for path, method, operation in _operations(document):
         for key in ("summary", "description"):
             assert "``" not in operation.get(key, ""), (method, path, key)
 
 
-def test_routes_outside_the_rest_views_are_documented(client) -> None:
+def test_routes_outside_the_rest_views_are_documented(client: FlaskClient) -> None:
     paths = client.get("/openapi.json").json["paths"]
     assert "post" in paths["/oauth/token"]
     assert {"get", "post"} <= set(paths["/graphql"])
@@ -34,7 +38,7 @@ def test_routes_outside_the_rest_views_are_documented(client) -> None:
     assert {"get"} <= set(paths["/healthz"]) and {"get"} <= set(paths["/readyz"])
 
 
-def test_errors_are_documented_as_the_problems_they_are(client) -> None:
+def test_errors_are_documented_as_the_problems_they_are(client: FlaskClient) -> None:
     document = client.get("/openapi.json").json
     for path, method, operation in _operations(document):
         for status, response in operation["responses"].items():
@@ -51,7 +55,7 @@ def test_errors_are_documented_as_the_problems_they_are(client) -> None:
     assert "errors" in error["properties"]
 
 
-def test_path_parameters_carry_the_form_the_router_checks(client) -> None:
+def test_path_parameters_carry_the_form_the_router_checks(client: FlaskClient) -> None:
     document = client.get("/openapi.json").json
     for path, _, _ in _operations(document):
         for parameter in document["paths"][path].get("parameters", []):

@@ -1,7 +1,13 @@
-from tests.conftest import esi, person_body
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from router.db import Database
+from router.settings import Settings
+from tests.conftest import Register, Tenant, esi, person_body
 
 
-def test_create_read_update_delete_a_person(client, uni) -> None:
+def test_create_read_update_delete_a_person(client: FlaskClient, uni: Tenant) -> None:
     identifier = esi("1001")
     created = client.post(
         "/api/v2/persons", json=person_body(identifier, uni.pic, phone="+33 1 23"),
@@ -33,7 +39,7 @@ def test_create_read_update_delete_a_person(client, uni) -> None:
     assert gone.json["code"] == "ER-0020"
 
 
-def test_duplicate_esi_is_409_with_the_real_router_code(client, uni) -> None:
+def test_duplicate_esi_is_409_with_the_real_router_code(client: FlaskClient, uni: Tenant) -> None:
     body = person_body(esi("1002"), uni.pic)
     assert client.post("/api/v2/persons", json=body, headers=uni.headers).status_code == 201
     again = client.post("/api/v2/persons", json=body, headers=uni.headers)
@@ -42,7 +48,9 @@ def test_duplicate_esi_is_409_with_the_real_router_code(client, uni) -> None:
     assert again.mimetype == "application/problem+json"
 
 
-def test_deprecated_top_level_full_name_is_used_when_the_link_has_none(client, uni) -> None:
+def test_deprecated_top_level_full_name_is_used_when_the_link_has_none(
+    client: FlaskClient, uni: Tenant
+) -> None:
     body = person_body(esi("1003"), uni.pic, fullName=None)
     body["fullName"] = "Grace Hopper"
     created = client.post("/api/v2/persons", json=body, headers=uni.headers)
@@ -50,7 +58,7 @@ def test_deprecated_top_level_full_name_is_used_when_the_link_has_none(client, u
     assert created.json["organisations"][0]["fullName"] == "Grace Hopper"
 
 
-def test_legacy_esi_form_is_accepted(client, uni) -> None:
+def test_legacy_esi_form_is_accepted(client: FlaskClient, uni: Tenant) -> None:
     created = client.post(
         "/api/v2/persons", json=person_body("FR-999999999-ABC1", uni.pic), headers=uni.headers
     )
@@ -58,13 +66,13 @@ def test_legacy_esi_form_is_accepted(client, uni) -> None:
     assert client.get("/api/v2/persons/fr-999999999-ABC1", headers=uni.headers).status_code == 200
 
 
-def test_unknown_fields_are_ignored_like_the_real_router(client, uni) -> None:
+def test_unknown_fields_are_ignored_like_the_real_router(client: FlaskClient, uni: Tenant) -> None:
     body = person_body(esi("1004"), uni.pic)
     body["somethingNew"] = 42
     assert client.post("/api/v2/persons", json=body, headers=uni.headers).status_code == 201
 
 
-def test_put_cannot_change_the_identifier(client, uni) -> None:
+def test_put_cannot_change_the_identifier(client: FlaskClient, uni: Tenant) -> None:
     identifier = esi("1005")
     client.post("/api/v2/persons", json=person_body(identifier, uni.pic), headers=uni.headers)
     response = client.put(
@@ -75,19 +83,19 @@ def test_put_cannot_change_the_identifier(client, uni) -> None:
     assert client.get(f"/api/v2/persons/{esi('1006')}", headers=uni.headers).status_code == 404
 
 
-def test_unknown_person_is_404(client, uni) -> None:
+def test_unknown_person_is_404(client: FlaskClient, uni: Tenant) -> None:
     response = client.get(f"/api/v2/persons/{esi('nobody')}", headers=uni.headers)
     assert response.status_code == 404
     assert response.json["code"] == "ER-0018"
 
 
-def test_malformed_esi_in_path_is_400(client, uni) -> None:
+def test_malformed_esi_in_path_is_400(client: FlaskClient, uni: Tenant) -> None:
     response = client.get("/api/v2/persons/student-42", headers=uni.headers)
     assert response.status_code == 400
     assert response.json["type"] == "/problems/invalid-identifier"
 
 
-def test_erasure_then_registration_again_is_a_new_consent(client, uni) -> None:
+def test_erasure_then_registration_again_is_a_new_consent(client: FlaskClient, uni: Tenant) -> None:
     identifier = esi("1007")
     body = person_body(identifier, uni.pic)
     client.post("/api/v2/persons", json=body, headers=uni.headers)
@@ -98,7 +106,7 @@ def test_erasure_then_registration_again_is_a_new_consent(client, uni) -> None:
 
 
 def test_erasure_deletes_personal_data_and_cards_but_keeps_anonymous_history(
-    client, uni, registered, db
+    client: FlaskClient, uni: Tenant, registered: Register, db: Database
 ) -> None:
     from sqlalchemy import select
 
@@ -118,7 +126,7 @@ def test_erasure_deletes_personal_data_and_cards_but_keeps_anonymous_history(
     assert client.get(f"/api/v2/cards/{record['escn']}/status").status_code == 404
 
 
-def test_list_is_paged_sorted_and_searchable(client, uni) -> None:
+def test_list_is_paged_sorted_and_searchable(client: FlaskClient, uni: Tenant) -> None:
     for n in range(25):
         body = person_body(esi(f"L{n:03d}"), uni.pic, fullName=f"Student {n:03d}")
         assert client.post("/api/v2/persons", json=body, headers=uni.headers).status_code == 201
@@ -146,13 +154,13 @@ def test_list_is_paged_sorted_and_searchable(client, uni) -> None:
     assert beyond["content"] == [] and beyond["empty"] is True
 
 
-def test_search_wildcards_are_literal(client, uni) -> None:
+def test_search_wildcards_are_literal(client: FlaskClient, uni: Tenant) -> None:
     client.post("/api/v2/persons", json=person_body(esi("W1"), uni.pic), headers=uni.headers)
     response = client.get("/api/v2/persons?search=%25", headers=uni.headers)
     assert response.json["page"]["totalElements"] == 0
 
 
-def test_bad_paging_parameters_are_400(client, uni) -> None:
+def test_bad_paging_parameters_are_400(client: FlaskClient, uni: Tenant) -> None:
     for query in ("page=-1", "size=0", "size=abc", "direction=SIDEWAYS", "sort=password",
                   f"page={10**20}", f"size={10**20}", "search=%00", f"search={'x' * 256}"):
         response = client.get(f"/api/v2/persons?{query}", headers=uni.headers)
@@ -160,14 +168,18 @@ def test_bad_paging_parameters_are_400(client, uni) -> None:
         assert response.mimetype == "application/problem+json"
 
 
-def test_a_page_larger_than_the_maximum_is_served_at_the_maximum_size(client, uni, settings) -> None:
+def test_a_page_larger_than_the_maximum_is_served_at_the_maximum_size(
+    client: FlaskClient, uni: Tenant, settings: Settings
+) -> None:
     # As the real router's (Spring Data) paging: the size is lowered, not refused.
     response = client.get(f"/api/v2/persons?size={10**6}", headers=uni.headers)
     assert response.status_code == 200
     assert response.json["page"]["size"] == settings.max_page_size
 
 
-def test_another_organisation_can_link_an_existing_person_with_put(client, uni, other_uni) -> None:
+def test_another_organisation_can_link_an_existing_person_with_put(
+    client: FlaskClient, uni: Tenant, other_uni: Tenant
+) -> None:
     identifier = esi("M1")
     client.post("/api/v2/persons", json=person_body(identifier, uni.pic), headers=uni.headers)
     # The mobility case: the host institution first tries POST, as real clients do...

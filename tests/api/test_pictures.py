@@ -1,10 +1,13 @@
 """Person pictures: /api/v2/organisations/{id}/person/{esi}/picture."""
 
+from __future__ import annotations
+
 import io
 
+from flask.testing import FlaskClient
 from PIL import Image
 
-from tests.conftest import esi, person_body
+from tests.conftest import Tenant, esi, person_body
 
 
 def _image(size, fmt="PNG", colour=(200, 30, 30)) -> bytes:
@@ -30,7 +33,7 @@ def _person(client, tenant, code):
     return identifier
 
 
-def test_upload_read_and_delete_a_picture(client, uni) -> None:
+def test_upload_read_and_delete_a_picture(client: FlaskClient, uni: Tenant) -> None:
     identifier = _person(client, uni, "p1")
     data = _image((200, 300))
     created = _upload(client, uni, identifier, data)
@@ -51,7 +54,7 @@ def test_upload_read_and_delete_a_picture(client, uni) -> None:
     assert missing.json["code"] == "ER-0070"
 
 
-def test_wrong_size_is_refused_unless_resize_is_asked(client, uni) -> None:
+def test_wrong_size_is_refused_unless_resize_is_asked(client: FlaskClient, uni: Tenant) -> None:
     identifier = _person(client, uni, "p2")
     refused = _upload(client, uni, identifier, _image((640, 480), "JPEG"))
     assert refused.status_code == 400
@@ -67,7 +70,7 @@ def test_wrong_size_is_refused_unless_resize_is_asked(client, uni) -> None:
     assert Image.open(io.BytesIO(stored.data)).size == (200, 300)
 
 
-def test_garbage_and_missing_files_are_400(client, uni) -> None:
+def test_garbage_and_missing_files_are_400(client: FlaskClient, uni: Tenant) -> None:
     identifier = _person(client, uni, "p3")
     garbage = _upload(client, uni, identifier, b"not an image at all")
     assert garbage.status_code == 400
@@ -79,7 +82,9 @@ def test_garbage_and_missing_files_are_400(client, uni) -> None:
     assert no_file.status_code == 400
 
 
-def test_another_organisation_neither_reads_nor_writes_the_picture(client, uni, other_uni) -> None:
+def test_another_organisation_neither_reads_nor_writes_the_picture(
+    client: FlaskClient, uni: Tenant, other_uni: Tenant
+) -> None:
     identifier = _person(client, uni, "p4")
     assert _upload(client, uni, identifier, _image((200, 300))).status_code == 201
     url = f"/api/v2/organisations/{uni.pic}/person/{identifier}/picture"

@@ -11,9 +11,12 @@ import xml.etree.ElementTree as ET
 import cairosvg
 import pytest
 import zxingcpp
+from flask import Flask
+from flask.testing import FlaskClient
 from PIL import Image
 
 from router.qr import QUIET_ZONE, make_code
+from tests.conftest import Register, Tenant
 
 ORIENTATIONS = ("horizontal", "vertical")
 COLOURS = ("normal", "inverted")
@@ -39,7 +42,9 @@ def qr(client, tenant, escn, accept, **options):
 
 
 @pytest.mark.parametrize(("orientation", "colours", "size"), COMBINATIONS)
-def test_svg_decodes_to_the_verification_url(client, uni, registered, orientation, colours, size) -> None:
+def test_svg_decodes_to_the_verification_url(
+    client: FlaskClient, uni: Tenant, registered: Register, orientation, colours, size
+) -> None:
     escn = registered()["escn"]
     response = qr(
         client, uni, escn, "image/svg+xml", orientation=orientation, colours=colours, size=size
@@ -53,7 +58,9 @@ def test_svg_decodes_to_the_verification_url(client, uni, registered, orientatio
 
 
 @pytest.mark.parametrize(("orientation", "colours", "size"), COMBINATIONS)
-def test_base64_text_is_the_same_svg(client, uni, registered, orientation, colours, size) -> None:
+def test_base64_text_is_the_same_svg(
+    client: FlaskClient, uni: Tenant, registered: Register, orientation, colours, size
+) -> None:
     escn = registered()["escn"]
     options = {"orientation": orientation, "colours": colours, "size": size}
     svg = qr(client, uni, escn, "image/svg+xml", **options).data
@@ -66,7 +73,9 @@ def test_base64_text_is_the_same_svg(client, uni, registered, orientation, colou
 
 
 @pytest.mark.parametrize(("colours", "size"), list(itertools.product(COLOURS, SIZES)))
-def test_png_decodes_to_the_verification_url(client, uni, registered, colours, size) -> None:
+def test_png_decodes_to_the_verification_url(
+    client: FlaskClient, uni: Tenant, registered: Register, colours, size
+) -> None:
     escn = registered()["escn"]
     response = qr(client, uni, escn, "image/png", colours=colours, size=size)
     assert response.mimetype == "image/png"
@@ -75,7 +84,9 @@ def test_png_decodes_to_the_verification_url(client, uni, registered, colours, s
     assert decode(image) == [f"https://router.test/cards/{escn}"]
 
 
-def test_inverted_colours_swap_dark_and_light(client, uni, registered) -> None:
+def test_inverted_colours_swap_dark_and_light(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     escn = registered()["escn"]
     normal = svg_to_image(qr(client, uni, escn, "image/svg+xml", colours="normal").data)
     inverted = svg_to_image(qr(client, uni, escn, "image/svg+xml", colours="inverted").data)
@@ -83,7 +94,9 @@ def test_inverted_colours_swap_dark_and_light(client, uni, registered) -> None:
     assert inverted.convert("L").getpixel((1, 1)) < 50
 
 
-def test_svg_sizes_are_physical_and_grow_xs_s_m(client, uni, registered) -> None:
+def test_svg_sizes_are_physical_and_grow_xs_s_m(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     escn = registered()["escn"]
     widths = []
     for size in SIZES:
@@ -96,7 +109,9 @@ def test_svg_sizes_are_physical_and_grow_xs_s_m(client, uni, registered) -> None
     assert 15 < widths[0] < 25
 
 
-def test_svg_path_draws_exactly_segnos_matrix(client, uni, registered) -> None:
+def test_svg_path_draws_exactly_segnos_matrix(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     """Independent of any renderer: the dark modules of the path are the encoded matrix."""
     escn = registered()["escn"]
     root = ET.fromstring(qr(client, uni, escn, "image/svg+xml").data)
@@ -132,7 +147,9 @@ def test_error_correction_is_q_for_a_card_sized_symbol() -> None:
     assert make_code(long_base + "f81d4fae-7dec-11d0-a765-001999999999").error == "M"
 
 
-def test_default_is_svg_and_unknown_media_type_is_406(client, uni, registered) -> None:
+def test_default_is_svg_and_unknown_media_type_is_406(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     escn = registered()["escn"]
     default = client.get(f"/api/v2/cards/{escn}/qr", headers=uni.headers)
     assert default.mimetype == "image/svg+xml"
@@ -144,21 +161,25 @@ def test_default_is_svg_and_unknown_media_type_is_406(client, uni, registered) -
 
 
 @pytest.mark.parametrize("query", ["orientation=diagonal", "colours=pink", "size=XXL", "size=xs"])
-def test_bad_options_are_400(client, uni, registered, query) -> None:
+def test_bad_options_are_400(client: FlaskClient, uni: Tenant, registered: Register, query) -> None:
     escn = registered()["escn"]
     response = client.get(f"/api/v2/cards/{escn}/qr?{query}", headers=uni.headers)
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
 
 
-def test_qr_of_another_institutions_card_is_refused(client, registered, other_uni) -> None:
+def test_qr_of_another_institutions_card_is_refused(
+    client: FlaskClient, registered: Register, other_uni: Tenant
+) -> None:
     escn = registered()["escn"]
     response = client.get(f"/api/v2/cards/{escn}/qr", headers=other_uni.headers)
     assert response.status_code == 403
     assert client.get(f"/api/v2/cards/{escn}/qr").status_code == 401
 
 
-def test_public_base_url_is_configurable(app, client, uni, registered) -> None:
+def test_public_base_url_is_configurable(
+    app: Flask, client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     from dataclasses import replace
 
     escn = registered()["escn"]

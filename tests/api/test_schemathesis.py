@@ -6,14 +6,19 @@ schema-valid data accepted, invalid data refused, authentication enforced. Examp
 derandomized (a fixed seed) and few per operation, so the run stays short on both databases.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable
 
 import schemathesis
+from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import CheckContext
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from tests.conftest import MakeTenant
 
 # Per operation and generation mode (valid data, invalid data).
 EXAMPLES = 8
@@ -75,7 +80,7 @@ def _run(strategy, check: Callable) -> None:
     run()
 
 
-def test_the_router_does_what_its_document_says(app, make_tenant) -> None:
+def test_the_router_does_what_its_document_says(app: Flask, make_tenant: MakeTenant) -> None:
     tenant = make_tenant("999999999", "Demo University")
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     schema.config.checks.positive_data_acceptance.expected_statuses = VALID_DATA_STATUSES

@@ -6,16 +6,19 @@ import datetime as dt
 
 import pytest
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from router import cli
-from router.db import utcnow
+from router.db import Database, utcnow
 from router.models import VerificationRecord
 from router.services import verification
+from router.settings import Settings
+from tests.conftest import MakeTenant, Register, Tenant
 
 
 @pytest.fixture
-def partner(make_tenant):
+def partner(make_tenant: MakeTenant) -> Tenant:
     return make_tenant("777777777", "City Transport", kind="transport", country="BE")
 
 
@@ -26,7 +29,7 @@ def verify(client, tenant, scanned):
 
 
 def test_institution_lists_lookups_of_its_own_cards_only(
-    client, partner, registered, uni, other_uni
+    client: FlaskClient, partner: Tenant, registered: Register, uni: Tenant, other_uni: Tenant
 ) -> None:
     mine = registered("1")
     theirs = registered("2", tenant=other_uni)
@@ -51,7 +54,9 @@ def test_institution_lists_lookups_of_its_own_cards_only(
     assert [r["cardNumber"] for r in other["content"]] == [theirs["escn"]]
 
 
-def test_lookups_list_newest_first_paged_and_filtered(client, partner, registered, uni) -> None:
+def test_lookups_list_newest_first_paged_and_filtered(
+    client: FlaskClient, partner: Tenant, registered: Register, uni: Tenant
+) -> None:
     first = registered("1")
     second = registered("2")
     for card in (first, second, first):
@@ -68,7 +73,7 @@ def test_lookups_list_newest_first_paged_and_filtered(client, partner, registere
 
 
 def test_another_institution_cannot_filter_its_way_to_my_lookups(
-    client, partner, registered, other_uni
+    client: FlaskClient, partner: Tenant, registered: Register, other_uni: Tenant
 ) -> None:
     card = registered()
     verify(client, partner, card["escn"])
@@ -82,13 +87,13 @@ def test_another_institution_cannot_filter_its_way_to_my_lookups(
 @pytest.mark.parametrize(
     "query", ["cardNumber=nope", "size=0", "page=-1", "sort=email", "direction=UP"]
 )
-def test_bad_list_queries_are_400(client, uni, query) -> None:
+def test_bad_list_queries_are_400(client: FlaskClient, uni: Tenant, query) -> None:
     response = client.get(f"/api/x/verifications?{query}", headers=uni.headers)
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
 
 
-def test_partners_cannot_list_lookups(client, partner) -> None:
+def test_partners_cannot_list_lookups(client: FlaskClient, partner: Tenant) -> None:
     assert client.get("/api/x/verifications", headers=partner.headers).status_code == 403
     assert client.get("/api/x/verifications").status_code == 401
 
@@ -105,7 +110,9 @@ def _count(db) -> int:
         return session.scalar(select(func.count()).select_from(VerificationRecord))
 
 
-def test_purge_deletes_only_records_older_than_the_retention(client, db, partner, registered) -> None:
+def test_purge_deletes_only_records_older_than_the_retention(
+    client: FlaskClient, db: Database, partner: Tenant, registered: Register
+) -> None:
     card = registered()
     verify(client, partner, card["escn"])
     _age_records(db, 40)
@@ -116,13 +123,18 @@ def test_purge_deletes_only_records_older_than_the_retention(client, db, partner
     assert _count(db) == 1
 
 
-def test_purge_refuses_a_retention_under_one_day(db) -> None:
+def test_purge_refuses_a_retention_under_one_day(db: Database) -> None:
     with db.session() as session, pytest.raises(Exception, match="at least one day"):
         verification.purge_verifications(session, retention_days=0, now=utcnow())
 
 
 def test_cli_purges_with_the_configured_retention(
-    client, db, partner, registered, settings, monkeypatch
+    client: FlaskClient,
+    db: Database,
+    partner: Tenant,
+    registered: Register,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     card = registered()
     verify(client, partner, card["escn"])

@@ -5,17 +5,19 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from router.db import Database
 from router.domain.escn import default_generator
 from router.models import VerificationRecord
-from tests.conftest import esi, person_body
+from tests.conftest import MakeTenant, Register, Tenant, esi, person_body
 
 PARTNER_PIC = "777777777"
 
 
 @pytest.fixture
-def partner(make_tenant):
+def partner(make_tenant: MakeTenant) -> Tenant:
     """A transport company whose key carries its kind's default scopes (verify only)."""
     return make_tenant(PARTNER_PIC, "City Transport", kind="transport", country="BE")
 
@@ -29,14 +31,18 @@ def records(db) -> int:
         return session.scalar(select(func.count()).select_from(VerificationRecord))
 
 
-def test_partner_keys_default_to_the_verify_scope_only(client, partner, registered) -> None:
+def test_partner_keys_default_to_the_verify_scope_only(
+    client: FlaskClient, partner: Tenant, registered: Register
+) -> None:
     card = registered()
     assert client.get("/api/v2/cards", headers=partner.headers).status_code == 403
     assert client.get(f"/api/v2/cards/{card['escn']}", headers=partner.headers).status_code == 403
     assert verify(client, partner, card["escn"]).status_code == 200
 
 
-def test_active_card_is_valid_with_minimal_disclosure(client, partner, registered, uni) -> None:
+def test_active_card_is_valid_with_minimal_disclosure(
+    client: FlaskClient, partner: Tenant, registered: Register, uni: Tenant
+) -> None:
     card = registered()
     response = verify(client, partner, f"https://router.test/cards/{card['escn']}")
     assert response.status_code == 200, response.json
@@ -54,7 +60,9 @@ def test_active_card_is_valid_with_minimal_disclosure(client, partner, registere
     assert "esi" not in text.lower()
 
 
-def test_holder_scope_reveals_the_display_name(client, make_tenant, registered) -> None:
+def test_holder_scope_reveals_the_display_name(
+    client: FlaskClient, make_tenant: MakeTenant, registered: Register
+) -> None:
     library = make_tenant(
         "666666666", "Library", kind="culture", scopes=["verify", "verify:holder"]
     )
@@ -76,7 +84,9 @@ def test_holder_scope_reveals_the_display_name(client, make_tenant, registered) 
         ("DESTROY", "DESTROYED"),
     ],
 )
-def test_each_lifecycle_state_gives_its_reason(client, partner, registered, uni, action, reason) -> None:
+def test_each_lifecycle_state_gives_its_reason(
+    client: FlaskClient, partner: Tenant, registered: Register, uni: Tenant, action, reason
+) -> None:
     card = registered()
     changed = client.post(
         f"/api/x/cards/{card['escn']}/lifecycle", json={"action": action}, headers=uni.headers
@@ -88,13 +98,17 @@ def test_each_lifecycle_state_gives_its_reason(client, partner, registered, uni,
     assert body["issuer"]["identifier"] == uni.pic
 
 
-def test_expired_card_is_not_valid(client, partner, registered) -> None:
+def test_expired_card_is_not_valid(
+    client: FlaskClient, partner: Tenant, registered: Register
+) -> None:
     card = registered(issuedAt="2020-09-01", expiresAt="2021-08-31")
     body = verify(client, partner, card["escn"]).json
     assert (body["valid"], body["reason"], body["expiresAt"]) == (False, "EXPIRED", "2021-08-31")
 
 
-def test_stolen_and_expired_card_is_reported_stolen(client, partner, registered, uni) -> None:
+def test_stolen_and_expired_card_is_reported_stolen(
+    client: FlaskClient, partner: Tenant, registered: Register, uni: Tenant
+) -> None:
     card = registered(issuedAt="2020-09-01", expiresAt="2021-08-31")
     client.post(
         f"/api/x/cards/{card['escn']}/lifecycle",
@@ -104,7 +118,9 @@ def test_stolen_and_expired_card_is_reported_stolen(client, partner, registered,
     assert verify(client, partner, card["escn"]).json["reason"] == "STOLEN"
 
 
-def test_unknown_card_number_is_not_valid_and_says_unknown(client, partner, uni) -> None:
+def test_unknown_card_number_is_not_valid_and_says_unknown(
+    client: FlaskClient, partner: Tenant, uni: Tenant
+) -> None:
     number = default_generator.generate(uni.pic, "001")
     body = verify(client, partner, number).json
     assert body == {**body, "valid": False, "reason": "UNKNOWN", "cardNumber": number}
@@ -129,7 +145,9 @@ def test_unknown_card_number_is_not_valid_and_says_unknown(client, partner, uni)
         "{nodash}",
     ],
 )
-def test_every_scan_form_designates_the_card(client, partner, registered, form) -> None:
+def test_every_scan_form_designates_the_card(
+    client: FlaskClient, partner: Tenant, registered: Register, form
+) -> None:
     card = registered()
     escn = card["escn"]
     scanned = form.format(escn=escn, upper=escn.upper(), nodash=escn.replace("-", ""))
@@ -160,7 +178,7 @@ def test_every_scan_form_designates_the_card(client, partner, registered, form) 
     ],
 )
 def test_bad_scans_get_a_clear_4xx_and_record_nothing(
-    client, db, partner, registered, scanned, status, code
+    client: FlaskClient, db: Database, partner: Tenant, registered: Register, scanned, status, code
 ) -> None:
     card = registered()
     response = verify(client, partner, scanned.format(escn=card["escn"]))
@@ -172,13 +190,15 @@ def test_bad_scans_get_a_clear_4xx_and_record_nothing(
 
 
 @pytest.mark.parametrize("body", [{}, {"scanned": 42}, {"scanned": None}, {"scanned": ""}])
-def test_malformed_bodies_are_400(client, partner, body) -> None:
+def test_malformed_bodies_are_400(client: FlaskClient, partner: Tenant, body) -> None:
     response = client.post("/api/x/verify", json=body, headers=partner.headers)
     assert response.status_code == 400
     assert response.json["code"] == "ER-0400"
 
 
-def test_verify_needs_a_credential_with_the_verify_scope(client, make_tenant, registered) -> None:
+def test_verify_needs_a_credential_with_the_verify_scope(
+    client: FlaskClient, make_tenant: MakeTenant, registered: Register
+) -> None:
     card = registered()
     anonymous = client.post("/api/x/verify", json={"scanned": card["escn"]})
     assert anonymous.status_code == 401
@@ -189,7 +209,7 @@ def test_verify_needs_a_credential_with_the_verify_scope(client, make_tenant, re
 
 
 def test_institution_keys_verify_other_institutions_cards_without_the_holder(
-    client, registered, other_uni
+    client: FlaskClient, registered: Register, other_uni: Tenant
 ) -> None:
     card = registered()
     body = verify(client, other_uni, card["escn"]).json
@@ -197,12 +217,16 @@ def test_institution_keys_verify_other_institutions_cards_without_the_holder(
     assert body["displayName"] is None
 
 
-def test_an_institution_verifying_its_own_card_sees_the_display_name(client, registered, uni) -> None:
+def test_an_institution_verifying_its_own_card_sees_the_display_name(
+    client: FlaskClient, registered: Register, uni: Tenant
+) -> None:
     card = registered()
     assert verify(client, uni, card["escn"]).json["displayName"] == "Card of Ada"
 
 
-def test_every_verification_is_recorded(client, db, partner, registered, uni) -> None:
+def test_every_verification_is_recorded(
+    client: FlaskClient, db: Database, partner: Tenant, registered: Register, uni: Tenant
+) -> None:
     card = registered()
     verify(client, partner, card["escn"])
     verify(client, partner, default_generator.generate(uni.pic, "001"))
@@ -213,7 +237,9 @@ def test_every_verification_is_recorded(client, db, partner, registered, uni) ->
         assert all(r.partner.identifier == PARTNER_PIC for r in rows)
 
 
-def test_other_persons_fields_never_leak_through_verify(client, partner, registered, uni) -> None:
+def test_other_persons_fields_never_leak_through_verify(
+    client: FlaskClient, partner: Tenant, registered: Register, uni: Tenant
+) -> None:
     card = registered()
     client.put(
         f"/api/v2/persons/{card['esi']}",

@@ -1,18 +1,26 @@
 """The webhook delivery worker against a real HTTP receiver on a loopback port."""
 
+from __future__ import annotations
+
 import dataclasses
 import datetime as dt
 import json
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 
 from router.cli import escr_group
-from router.db import utcnow
+from router.db import Database, utcnow
 from router.services import webhook_delivery
 from router.services.webhook_delivery import DeliveryPolicy
+from router.settings import Settings
+from tests.conftest import Register, Tenant
 from tests.live_server import WebhookReceiver as Receiver
 from tests.live_server import free_port
 
@@ -22,13 +30,13 @@ LOCAL = DeliveryPolicy(backoff_seconds=0, allow_insecure=True)
 
 
 @pytest.fixture
-def settings(settings):
+def settings(settings: Settings) -> Settings:
     """This module's router accepts http:// callbacks, to reach the loopback receiver."""
     return dataclasses.replace(settings, webhook_allow_insecure=True)
 
 
 @pytest.fixture
-def hook(client, uni):
+def hook(client: FlaskClient, uni: Tenant) -> Iterator[tuple[dict[str, Any], Receiver]]:
     port = free_port()
     response = client.post(
         HOOKS, json={"url": f"http://127.0.0.1:{port}/hook"}, headers=uni.headers
@@ -51,7 +59,11 @@ def _rows(client, tenant, subscription):
 
 
 def test_events_wait_while_the_receiver_is_down_then_arrive_once_signed(
-    client, uni, db, registered, hook
+    client: FlaskClient,
+    uni: Tenant,
+    db: Database,
+    registered: Register,
+    hook: tuple[dict[str, Any], Receiver],
 ) -> None:
     subscription, receiver = hook
     escn = registered("D1")["escn"]
@@ -94,7 +106,7 @@ def test_events_wait_while_the_receiver_is_down_then_arrive_once_signed(
     assert row["nextAttemptAt"] is None and row["deliveredAt"]
 
 
-def test_a_forged_or_stale_signature_does_not_verify(hook) -> None:
+def test_a_forged_or_stale_signature_does_not_verify(hook: tuple[dict[str, Any], Receiver]) -> None:
     _, receiver = hook
     body = b'{"id":"x"}'
     now = int(time.time())
@@ -112,7 +124,13 @@ def test_backoff_doubles_up_to_its_cap() -> None:
     assert [policy.delay_after(n).total_seconds() for n in range(1, 6)] == [10, 20, 40, 60, 60]
 
 
-def test_a_receiver_that_keeps_failing_is_dead_lettered(client, uni, db, registered, hook) -> None:
+def test_a_receiver_that_keeps_failing_is_dead_lettered(
+    client: FlaskClient,
+    uni: Tenant,
+    db: Database,
+    registered: Register,
+    hook: tuple[dict[str, Any], Receiver],
+) -> None:
     subscription, receiver = hook
     receiver.status = 500
     receiver.start()
@@ -131,7 +149,13 @@ def test_a_receiver_that_keeps_failing_is_dead_lettered(client, uni, db, registe
     assert webhook_delivery.drain(db, LOCAL).attempted == 0
 
 
-def test_a_claimed_delivery_is_not_claimed_again(client, uni, db, registered, hook) -> None:
+def test_a_claimed_delivery_is_not_claimed_again(
+    client: FlaskClient,
+    uni: Tenant,
+    db: Database,
+    registered: Register,
+    hook: tuple[dict[str, Any], Receiver],
+) -> None:
     _suspend(client, uni, registered("D3")["escn"])
     now = utcnow()
     with db.session() as first, db.session() as second:
@@ -144,7 +168,13 @@ def test_a_claimed_delivery_is_not_claimed_again(client, uni, db, registered, ho
         assert webhook_delivery.claim_due(third, now=later, limit=10, token="worker-c") == taken
 
 
-def test_two_workers_at_once_deliver_each_event_exactly_once(client, uni, db, registered, hook) -> None:
+def test_two_workers_at_once_deliver_each_event_exactly_once(
+    client: FlaskClient,
+    uni: Tenant,
+    db: Database,
+    registered: Register,
+    hook: tuple[dict[str, Any], Receiver],
+) -> None:
     subscription, receiver = hook
     receiver.start()
     record = registered("D4")
@@ -171,7 +201,14 @@ def test_two_workers_at_once_deliver_each_event_exactly_once(client, uni, db, re
     assert {row["status"] for row in rows} == {"delivered"}
 
 
-def test_the_cli_drains_the_outbox_once(client, uni, registered, hook, settings, monkeypatch) -> None:
+def test_the_cli_drains_the_outbox_once(
+    client: FlaskClient,
+    uni: Tenant,
+    registered: Register,
+    hook: tuple[dict[str, Any], Receiver],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     _, receiver = hook
     receiver.start()
     _suspend(client, uni, registered("D5")["escn"])
@@ -183,7 +220,7 @@ def test_the_cli_drains_the_outbox_once(client, uni, registered, hook, settings,
     assert len(receiver.received) == 1 and receiver.received[0]["valid"]
 
 
-def test_the_delivery_policy_and_insecure_mode_come_from_the_environment(tmp_path) -> None:
+def test_the_delivery_policy_and_insecure_mode_come_from_the_environment(tmp_path: Path) -> None:
     from router.settings import Settings
 
     env = {

@@ -1,15 +1,20 @@
 """Webhook targets: public addresses only, in any notation, connected to as checked (no SSRF)."""
 
+from __future__ import annotations
+
 import dataclasses
 import uuid
 
 import httpx
 import pytest
+from flask.testing import FlaskClient
 
-from router.db import utcnow
+from router.db import Database, utcnow
 from router.models import WebhookDelivery, WebhookSubscription
 from router.services import webhook_delivery
 from router.services.webhook_delivery import DeliveryPolicy
+from router.settings import Settings
+from tests.conftest import FakeDns, Register, Tenant
 from tests.live_server import WebhookReceiver, free_port
 
 HOOKS = "/api/x/webhooks"
@@ -39,7 +44,7 @@ PUBLIC = "93.184.215.14"
     ],
 )
 def test_a_host_that_is_or_resolves_to_an_internal_address_is_refused(
-    client, uni, fake_dns, url
+    client: FlaskClient, uni: Tenant, fake_dns: FakeDns, url
 ) -> None:
     fake_dns.names["internal.example.org"] = ["10.0.0.5"]
     fake_dns.names["mixed.example.org"] = [PUBLIC, "127.0.0.1"]
@@ -49,7 +54,9 @@ def test_a_host_that_is_or_resolves_to_an_internal_address_is_refused(
     assert client.get(HOOKS, headers=uni.headers).json == []
 
 
-def test_a_host_resolving_to_public_addresses_is_accepted(client, uni, fake_dns) -> None:
+def test_a_host_resolving_to_public_addresses_is_accepted(
+    client: FlaskClient, uni: Tenant, fake_dns: FakeDns
+) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC, "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]
     response = client.post(HOOKS, json={"url": "https://hooks.example.org/h"}, headers=uni.headers)
     assert response.status_code == 201, response.json
@@ -86,7 +93,7 @@ def _rows(client, tenant, subscription):
 
 
 def test_a_host_rebound_to_loopback_after_subscribing_is_refused_at_delivery(
-    client, uni, db, registered, fake_dns
+    client: FlaskClient, uni: Tenant, db: Database, registered: Register, fake_dns: FakeDns
 ) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC]
     hook = _subscribe_and_change(client, uni, registered, "https://hooks.example.org/h", "R1")
@@ -100,7 +107,7 @@ def test_a_host_rebound_to_loopback_after_subscribing_is_refused_at_delivery(
 
 
 def test_the_worker_connects_to_the_address_it_checked_and_names_the_host(
-    client, uni, db, registered, fake_dns
+    client: FlaskClient, uni: Tenant, db: Database, registered: Register, fake_dns: FakeDns
 ) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC]
     _subscribe_and_change(client, uni, registered, "https://hooks.example.org:8443/h?x=1", "R2")
@@ -116,7 +123,7 @@ def test_the_worker_connects_to_the_address_it_checked_and_names_the_host(
 
 
 def test_a_subscriber_sees_the_status_of_a_failed_delivery_not_the_body(
-    client, uni, db, registered, fake_dns
+    client: FlaskClient, uni: Tenant, db: Database, registered: Register, fake_dns: FakeDns
 ) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC]
     hook = _subscribe_and_change(client, uni, registered, "https://hooks.example.org/h", "R3")
@@ -127,7 +134,13 @@ def test_a_subscriber_sees_the_status_of_a_failed_delivery_not_the_body(
 
 
 def test_a_pinned_delivery_reaches_a_real_receiver_by_name(
-    client, uni, db, registered, fake_dns, settings, monkeypatch
+    client: FlaskClient,
+    uni: Tenant,
+    db: Database,
+    registered: Register,
+    fake_dns: FakeDns,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Over real HTTP (insecure mode, loopback): the request carries the subscribed host name."""
     fake_dns.names["receiver.test"] = ["127.0.0.1"]
@@ -168,7 +181,12 @@ def _organisation_id(db, pic):
 
 
 def test_one_unusable_subscription_never_stops_the_others_deliveries(
-    client, uni, other_uni, db, registered, fake_dns
+    client: FlaskClient,
+    uni: Tenant,
+    other_uni: Tenant,
+    db: Database,
+    registered: Register,
+    fake_dns: FakeDns,
 ) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC]
     good = _subscribe_and_change(client, other_uni, registered, "https://hooks.example.org/g", "B1")
@@ -193,7 +211,12 @@ def test_one_unusable_subscription_never_stops_the_others_deliveries(
 
 
 def test_an_exception_inside_one_delivery_fails_that_delivery_only(
-    client, uni, other_uni, db, registered, fake_dns
+    client: FlaskClient,
+    uni: Tenant,
+    other_uni: Tenant,
+    db: Database,
+    registered: Register,
+    fake_dns: FakeDns,
 ) -> None:
     fake_dns.names["hooks.example.org"] = [PUBLIC]
     fake_dns.names["broken.example.org"] = [PUBLIC]

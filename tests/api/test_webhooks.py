@@ -1,10 +1,15 @@
 """``/api/x/webhooks``: subscriptions, the outbox rows card changes write, and isolation."""
 
+from __future__ import annotations
+
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 
-from tests.conftest import card_body
+from tests.conftest import FakeDns, MakeTenant, Register, Tenant, card_body
 
 HOOKS = "/api/x/webhooks"
 URL = "https://hooks.example.org/escr"
@@ -13,14 +18,14 @@ PUBLIC_ADDRESS = "93.184.215.14"
 
 
 @pytest.fixture(autouse=True)
-def public_hooks(fake_dns):
+def public_hooks(fake_dns: FakeDns) -> FakeDns:
     for name in ("hooks.example.org", "other.example.org"):
         fake_dns.names[name] = [PUBLIC_ADDRESS]
     return fake_dns
 
 
 @pytest.fixture
-def subscribe(client):
+def subscribe(client: FlaskClient) -> Callable[..., dict[str, Any]]:
     def factory(tenant, url=URL):
         response = client.post(HOOKS, json={"url": url}, headers=tenant.headers)
         assert response.status_code == 201, response.json
@@ -37,7 +42,9 @@ def _deliveries(client, tenant, subscription, **query):
     return response.json
 
 
-def test_subscribe_list_and_unsubscribe(client, uni, subscribe) -> None:
+def test_subscribe_list_and_unsubscribe(
+    client: FlaskClient, uni: Tenant, subscribe: Callable[..., dict[str, Any]]
+) -> None:
     created = subscribe(uni)
     assert created["url"] == URL
     assert created["events"] == ["card.status_changed"]
@@ -69,14 +76,18 @@ def test_subscribe_list_and_unsubscribe(client, uni, subscribe) -> None:
         ({}, "ER-0400"),
     ],
 )
-def test_bad_subscriptions_are_refused_and_store_nothing(client, uni, body, code) -> None:
+def test_bad_subscriptions_are_refused_and_store_nothing(
+    client: FlaskClient, uni: Tenant, body, code
+) -> None:
     response = client.post(HOOKS, json=body, headers=uni.headers)
     assert response.status_code == 400, response.json
     assert response.json["code"] == code
     assert client.get(HOOKS, headers=uni.headers).json == []
 
 
-def test_webhooks_need_a_credential_and_a_reading_scope(client, uni, make_tenant) -> None:
+def test_webhooks_need_a_credential_and_a_reading_scope(
+    client: FlaskClient, uni: Tenant, make_tenant: MakeTenant
+) -> None:
     writer = make_tenant(uni.pic, scopes=["persons:write"])
     assert client.get(HOOKS).status_code == 401
     assert client.post(HOOKS, json={"url": URL}).status_code == 401
@@ -86,7 +97,9 @@ def test_webhooks_need_a_credential_and_a_reading_scope(client, uni, make_tenant
     assert client.post(HOOKS, json={"url": URL}, headers=partner.headers).status_code == 201
 
 
-def test_status_changes_queue_one_signed_event_each(client, uni, registered, subscribe) -> None:
+def test_status_changes_queue_one_signed_event_each(
+    client: FlaskClient, uni: Tenant, registered: Register, subscribe: Callable[..., dict[str, Any]]
+) -> None:
     hook = subscribe(uni)
     record = registered("W1")
     escn = record["escn"]
@@ -134,7 +147,9 @@ def test_status_changes_queue_one_signed_event_each(client, uni, registered, sub
     assert len({row["eventId"] for row in rows}) == 5
 
 
-def test_erasing_a_person_queues_the_deletion_of_their_cards(client, uni, registered, subscribe) -> None:
+def test_erasing_a_person_queues_the_deletion_of_their_cards(
+    client: FlaskClient, uni: Tenant, registered: Register, subscribe: Callable[..., dict[str, Any]]
+) -> None:
     hook = subscribe(uni)
     record = registered("W2")
     assert client.delete(f"/api/v2/persons/{record['esi']}", headers=uni.headers).status_code == 204
@@ -144,7 +159,9 @@ def test_erasing_a_person_queues_the_deletion_of_their_cards(client, uni, regist
     ]
 
 
-def test_a_refused_change_queues_nothing(client, uni, registered, subscribe) -> None:
+def test_a_refused_change_queues_nothing(
+    client: FlaskClient, uni: Tenant, registered: Register, subscribe: Callable[..., dict[str, Any]]
+) -> None:
     hook = subscribe(uni)
     escn = registered("W3")["escn"]
     client.post(f"/api/x/cards/{escn}/lifecycle", json={"action": "DESTROY"}, headers=uni.headers)
@@ -156,7 +173,9 @@ def test_a_refused_change_queues_nothing(client, uni, registered, subscribe) -> 
     assert [r["payload"]["data"]["reason"] for r in rows] == ["DESTROY"]
 
 
-def test_every_subscription_of_the_issuer_gets_the_event(client, uni, registered, subscribe) -> None:
+def test_every_subscription_of_the_issuer_gets_the_event(
+    client: FlaskClient, uni: Tenant, registered: Register, subscribe: Callable[..., dict[str, Any]]
+) -> None:
     first, second = subscribe(uni), subscribe(uni, "https://other.example.org/hook")
     escn = registered("W4")["escn"]
     client.post(f"/api/x/cards/{escn}/lifecycle", json={"action": "SUSPEND"}, headers=uni.headers)
@@ -167,7 +186,11 @@ def test_every_subscription_of_the_issuer_gets_the_event(client, uni, registered
 
 
 def test_organisations_never_see_each_others_subscriptions_or_events(
-    client, uni, other_uni, registered, subscribe
+    client: FlaskClient,
+    uni: Tenant,
+    other_uni: Tenant,
+    registered: Register,
+    subscribe: Callable[..., dict[str, Any]],
 ) -> None:
     mine, theirs = subscribe(uni), subscribe(other_uni, "https://other.example.org/hook")
     escn = registered("W5")["escn"]
@@ -190,7 +213,9 @@ def test_organisations_never_see_each_others_subscriptions_or_events(
     assert [s["id"] for s in client.get(HOOKS, headers=other_uni.headers).json] == [theirs["id"]]
 
 
-def test_delivery_list_filters_by_status(client, uni, registered, subscribe) -> None:
+def test_delivery_list_filters_by_status(
+    client: FlaskClient, uni: Tenant, registered: Register, subscribe: Callable[..., dict[str, Any]]
+) -> None:
     hook = subscribe(uni)
     escn = registered("W7")["escn"]
     client.post(f"/api/x/cards/{escn}/lifecycle", json={"action": "SUSPEND"}, headers=uni.headers)
@@ -200,7 +225,9 @@ def test_delivery_list_filters_by_status(client, uni, registered, subscribe) -> 
     assert bad.status_code == 400
 
 
-def test_batch_status_changes_queue_events_unchanged_items_none(client, uni, registered, subscribe) -> None:
+def test_batch_status_changes_queue_events_unchanged_items_none(
+    client: FlaskClient, uni: Tenant, registered: Register, subscribe: Callable[..., dict[str, Any]]
+) -> None:
     hook = subscribe(uni)
     record = registered("W8")
     item = card_body(record["esi"], uni.pic, cardNumber=record["escn"], cardStatusType="INACTIVE")
@@ -213,7 +240,11 @@ def test_batch_status_changes_queue_events_unchanged_items_none(client, uni, reg
 
 
 def test_partners_get_the_events_of_the_cards_they_verified_only(
-    client, uni, registered, subscribe, make_tenant
+    client: FlaskClient,
+    uni: Tenant,
+    registered: Register,
+    subscribe: Callable[..., dict[str, Any]],
+    make_tenant: MakeTenant,
 ) -> None:
     partner = make_tenant("777777777", "City Transport", kind="transport", country="BE")
     hook = subscribe(partner)

@@ -1,21 +1,29 @@
 """escr-admin: organisations, keys, OAuth2 clients and the demo institution."""
 
+from __future__ import annotations
+
 import base64
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
+from flask.testing import FlaskClient
 
 from router.cli import escr_group
+from router.db import Database
 
 
 @pytest.fixture
-def admin(db, database_url, monkeypatch, tmp_path):
+def admin(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[..., Result]:
     """Run escr-admin against the (clean) test database."""
     monkeypatch.setenv("ESCR_DATABASE_URL", database_url)
     monkeypatch.setenv("ESCR_INSTANCE_PATH", str(tmp_path))
     runner = CliRunner()
 
-    def run(*args: str, ok: bool = True):
+    def run(*args: str, ok: bool = True) -> Result:
         result = runner.invoke(escr_group, list(args), catch_exceptions=False)
         if ok:
             assert result.exit_code == 0, result.output
@@ -24,7 +32,9 @@ def admin(db, database_url, monkeypatch, tmp_path):
     return run
 
 
-def test_org_and_key_lifecycle_through_the_cli(admin, client) -> None:
+def test_org_and_key_lifecycle_through_the_cli(
+    admin: Callable[..., Result], client: FlaskClient
+) -> None:
     created = admin("org", "create", "--pic", "123456789", "--name", "Université Test",
                     "--country", "FR", "--prefix", "002")
     assert "123456789" in created.output
@@ -51,7 +61,7 @@ def test_org_and_key_lifecycle_through_the_cli(admin, client) -> None:
     assert client.get("/api/v2/persons", headers=new_headers).status_code == 401
 
 
-def test_cli_refuses_bad_input_with_a_message(admin) -> None:
+def test_cli_refuses_bad_input_with_a_message(admin: Callable[..., Result]) -> None:
     bad_pic = admin("org", "create", "--pic", "12", "--name", "X", ok=False)
     assert bad_pic.exit_code != 0
     assert "Error" in bad_pic.output
@@ -64,7 +74,9 @@ def test_cli_refuses_bad_input_with_a_message(admin) -> None:
     assert bad_scope.exit_code != 0
 
 
-def test_oauth_client_gets_expiring_tokens_then_is_revoked(admin, client) -> None:
+def test_oauth_client_gets_expiring_tokens_then_is_revoked(
+    admin: Callable[..., Result], client: FlaskClient
+) -> None:
     admin("org", "create", "--pic", "123456789", "--name", "A")
     out = admin("oauth-client", "create", "--pic", "123456789", "--scope", "cards:read").output
     values = dict(line.split("=", 1) for line in out.strip().splitlines() if "=" in line)
@@ -85,7 +97,9 @@ def test_oauth_client_gets_expiring_tokens_then_is_revoked(admin, client) -> Non
     assert client.get("/api/v2/cards", headers=bearer).status_code == 401
 
 
-def test_demo_is_created_once_and_its_key_works(admin, client) -> None:
+def test_demo_is_created_once_and_its_key_works(
+    admin: Callable[..., Result], client: FlaskClient
+) -> None:
     first = admin("demo").output
     key = first.split("keep it): ")[1].split()[0]
     second = admin("demo").output

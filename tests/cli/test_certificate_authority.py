@@ -1,25 +1,33 @@
 """escr-admin ca: the deployment's chip-data-zone certificate authority."""
 
+from __future__ import annotations
+
 import stat
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from flask.testing import FlaskClient
 
 from router.cli import escr_group
+from router.db import Database
 
 
 @pytest.fixture
-def admin(db, database_url, monkeypatch, tmp_path):
+def admin(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[..., Result]:
     """Run escr-admin against the (clean) test database, with ``tmp_path`` as instance folder."""
     monkeypatch.setenv("ESCR_DATABASE_URL", database_url)
     monkeypatch.setenv("ESCR_INSTANCE_PATH", str(tmp_path))
     runner = CliRunner()
 
-    def run(*args: str, ok: bool = True, input: bytes | None = None):
+    def run(*args: str, ok: bool = True, input: bytes | None = None) -> Result:
         result = runner.invoke(escr_group, list(args), input=input, catch_exceptions=False)
         if ok:
             assert result.exit_code == 0, result.output
@@ -37,7 +45,9 @@ def _request(key: ec.EllipticCurvePrivateKey) -> bytes:
     return request.public_bytes(serialization.Encoding.PEM)
 
 
-def test_the_authority_issues_an_institution_certificate_naming_its_pic(admin, client, tmp_path) -> None:
+def test_the_authority_issues_an_institution_certificate_naming_its_pic(
+    admin: Callable[..., Result], client: FlaskClient, tmp_path: Path
+) -> None:
     admin("org", "create", "--pic", "123456789", "--name", "Université Test", "--country", "FR")
     root_pem = admin("ca", "init", "--name", "Test deployment root").stdout
     root = x509.load_pem_x509_certificate(root_pem.encode())
@@ -81,7 +91,9 @@ def test_the_authority_issues_an_institution_certificate_naming_its_pic(admin, c
     assert refreshed.get_revoked_certificate_by_serial_number(certificate.serial_number)
 
 
-def test_the_authority_refuses_what_it_cannot_do(admin, tmp_path) -> None:
+def test_the_authority_refuses_what_it_cannot_do(
+    admin: Callable[..., Result], tmp_path: Path
+) -> None:
     before_init = admin("ca", "root", ok=False)
     assert before_init.exit_code != 0 and "ca init" in before_init.output
     admin("ca", "init")
@@ -115,7 +127,9 @@ def test_the_authority_refuses_what_it_cannot_do(admin, tmp_path) -> None:
     assert admin("ca", "revoke", "not-hex", ok=False).exit_code != 0
 
 
-def test_another_authoritys_revocation_list_can_be_published(admin, client, tmp_path) -> None:
+def test_another_authoritys_revocation_list_can_be_published(
+    admin: Callable[..., Result], client: FlaskClient, tmp_path: Path
+) -> None:
     from tests.pki import make_root, revocation_list
 
     crl = revocation_list(make_root("External federation root"), 42)

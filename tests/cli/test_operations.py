@@ -7,26 +7,32 @@ import os
 import pty
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
+from flask.testing import FlaskClient
 
 from router import migrate
 from router.cli import escr_group
+from router.db import Database
 from router.settings import Settings, default_instance_path
 
 ADMIN = str(Path(sys.executable).with_name("escr-admin"))
 
 
 @pytest.fixture
-def admin(db, database_url, monkeypatch, tmp_path):
+def admin(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[..., Result]:
     monkeypatch.setenv("ESCR_DATABASE_URL", database_url)
     monkeypatch.setenv("ESCR_INSTANCE_PATH", str(tmp_path))
     runner = CliRunner()
 
-    def run(*args: str, ok: bool = True, **kwargs):
+    def run(*args: str, ok: bool = True, **kwargs: Any) -> Result:
         result = runner.invoke(escr_group, list(args), catch_exceptions=False, **kwargs)
         if ok:
             assert result.exit_code == 0, result.output
@@ -35,11 +41,13 @@ def admin(db, database_url, monkeypatch, tmp_path):
     return run
 
 
-def test_version_is_the_installed_packages(admin) -> None:
+def test_version_is_the_installed_packages(admin: Callable[..., Result]) -> None:
     assert admin("--version").output.strip() == f"escr-admin, version {version('escrouter')}"
 
 
-def test_org_update_changes_name_country_and_prefixes(admin, client) -> None:
+def test_org_update_changes_name_country_and_prefixes(
+    admin: Callable[..., Result], client: FlaskClient
+) -> None:
     admin("org", "create", "--pic", "123456789", "--name", "Old Name", "--country", "FR")
     out = admin("org", "update", "--pic", "123456789", "--name", "Université Nouvelle",
                 "--country", "BE", "--prefix", "002", "--prefix", "003").output
@@ -51,7 +59,9 @@ def test_org_update_changes_name_country_and_prefixes(admin, client) -> None:
     assert "Université Nouvelle" in admin("org", "list").output
 
 
-def test_oauth_clients_are_listed_without_secrets_then_revoked(admin) -> None:
+def test_oauth_clients_are_listed_without_secrets_then_revoked(
+    admin: Callable[..., Result]
+) -> None:
     admin("org", "create", "--pic", "123456789", "--name", "A")
     created = admin("oauth-client", "create", "--pic", "123456789", "--name", "sgc",
                     "--scope", "cards:read").output
@@ -66,7 +76,7 @@ def test_oauth_clients_are_listed_without_secrets_then_revoked(admin) -> None:
 
 
 def test_the_default_instance_folder_is_the_platforms_data_folder_not_the_cwd(
-    tmp_path, monkeypatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
@@ -84,7 +94,9 @@ def _run_admin(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Complet
     )
 
 
-def test_from_another_folder_an_absent_database_is_one_line_and_nothing_is_created(tmp_path) -> None:
+def test_from_another_folder_an_absent_database_is_one_line_and_nothing_is_created(
+    tmp_path: Path
+) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {"XDG_DATA_HOME": str(tmp_path / "data"), "HOME": str(tmp_path)}
@@ -98,7 +110,7 @@ def test_from_another_folder_an_absent_database_is_one_line_and_nothing_is_creat
     assert not (tmp_path / "data" / "escrouter" / "escrouter.sqlite3").exists()
 
 
-def test_an_unmigrated_or_outdated_database_is_one_line_saying_what_to_run(tmp_path) -> None:
+def test_an_unmigrated_or_outdated_database_is_one_line_saying_what_to_run(tmp_path: Path) -> None:
     env = {"ESCR_INSTANCE_PATH": str(tmp_path)}
     url = f"sqlite:///{tmp_path}/escrouter.sqlite3"
     migrate.upgrade(url, "0001")
@@ -125,7 +137,9 @@ def _on_a_terminal(args: list[str], answer: str, env: dict[str, str]) -> tuple[i
     return process.returncode, output.decode()
 
 
-def test_revoking_asks_on_a_terminal_and_yes_or_a_script_does_not(admin, database_url, tmp_path) -> None:
+def test_revoking_asks_on_a_terminal_and_yes_or_a_script_does_not(
+    admin: Callable[..., Result], database_url: str, tmp_path: Path
+) -> None:
     admin("org", "create", "--pic", "123456789", "--name", "A")
     key = admin("key", "create", "--pic", "123456789").stdout.strip()
     prefix = "escr_" + key.split("_")[1]

@@ -12,8 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from PIL import Image
 from werkzeug.serving import make_server
+
+from tests.conftest import Register, Tenant
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -33,7 +37,7 @@ def chromium() -> str:
 
 
 @pytest.fixture
-def live_url(app) -> Iterator[str]:
+def live_url(app: Flask) -> Iterator[str]:
     """The test router served by werkzeug in a thread, on a free loopback port."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -81,7 +85,9 @@ def screenshot(chromium: str, url: str, name: str, language: str = "en-GB") -> I
     return Image.open(path)
 
 
-def test_valid_card_page_renders_in_chromium(chromium, live_url, registered, database_url) -> None:
+def test_valid_card_page_renders_in_chromium(
+    chromium: str, live_url: str, registered: Register, database_url: str
+) -> None:
     card = registered()
     url = f"{live_url}/cards/{card['escn']}"
     dom = run_chromium(chromium, url, "--dump-dom")
@@ -97,7 +103,12 @@ def test_valid_card_page_renders_in_chromium(chromium, live_url, registered, dat
 
 
 def test_lost_card_page_in_french_renders_in_chromium(
-    chromium, live_url, registered, uni, client, database_url
+    chromium: str,
+    live_url: str,
+    registered: Register,
+    uni: Tenant,
+    client: FlaskClient,
+    database_url: str,
 ) -> None:
     card = registered()
     client.post(

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -32,7 +33,7 @@ from sgc_client import RouterClient
 from sgc_client.delegation import DelegationHost, KeyStore, Refused
 from sgc_client.protocol import delegation as protocol
 from sgc_client.protocol import jose
-from tests.conftest import PG_URL, card_body, esi, person_body
+from tests.conftest import PG_URL, MakeTenant, card_body, esi, person_body
 from tests.federation.conftest import application
 from tests.live_server import free_port, wait_until_serving
 
@@ -55,7 +56,7 @@ class Live:
 
 
 @pytest.fixture
-def live(app, database_url: str, make_tenant, tmp_path: Path) -> Iterator[Live]:
+def live(app: Flask, database_url: str, make_tenant: MakeTenant, tmp_path: Path) -> Iterator[Live]:
     """gunicorn (two workers) on the test database, with a home and a host institution."""
     scopes = [*Scope.INSTITUTION, Scope.KEYS_MANAGE]
     home, host = make_tenant(HOME_PIC, "Milan", scopes=scopes), make_tenant(HOST_PIC, "Paris",
@@ -133,7 +134,9 @@ def post(client: httpx.Client, path: str, body: dict) -> httpx.Response:
     return client.post(path, json=body)
 
 
-def test_a_delegation_end_to_end_leaves_no_secret_on_the_router(live, database_url, tmp_path) -> None:
+def test_a_delegation_end_to_end_leaves_no_secret_on_the_router(
+    live: Live, database_url: str, tmp_path: Path
+) -> None:
     home_keys, host_keys = tmp_path / "home-keys", tmp_path / "host-keys"
     # The home: keys and DAM base keys by its own tools, public halves registered.
     created = escr_sgc(live, "keys", "create", "--keys", str(home_keys), "--register")

@@ -34,7 +34,7 @@ NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").e
 SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 
 
-def test_systemd_units_pass_systemd_analyze_verify(tmp_path) -> None:
+def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     if SYSTEMD_ANALYZE is None:
         pytest.skip("systemd-analyze is not installed (Debian: apt-get install systemd)")
     units = sorted((DEPLOY / "systemd").iterdir())
@@ -107,7 +107,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def behind_nginx(tmp_path) -> Iterator[dict]:
+def behind_nginx(tmp_path: Path) -> Iterator[dict]:
     """gunicorn (one process, threads) behind nginx running deploy/nginx/escrouter.conf."""
     if NGINX is None:
         pytest.skip("nginx is not installed: apt-get install nginx-light (.ci/run does)")
@@ -194,7 +194,7 @@ def _client(site: dict, address: str) -> httpx.Client:
 
 
 @pytest.mark.e2e
-def test_nginx_example_serves_the_router_over_tls(behind_nginx) -> None:
+def test_nginx_example_serves_the_router_over_tls(behind_nginx: dict) -> None:
     site = behind_nginx
     moved = httpx.get(f"{site['http']}/docs", timeout=10)
     assert moved.status_code == 301 and moved.headers["Location"].startswith("https://")

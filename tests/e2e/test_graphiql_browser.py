@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -23,7 +24,7 @@ OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"
 
 
 @pytest.fixture
-def router_url(tmp_path) -> Iterator[str]:
+def router_url(tmp_path: Path) -> Iterator[str]:
     """A router on SQLite, served by werkzeug in a thread on a free loopback port."""
     settings = Settings(instance_path=tmp_path, secret_key="test-secret")
     migrate.upgrade(settings.database_url)
@@ -40,7 +41,7 @@ def router_url(tmp_path) -> Iterator[str]:
 
 
 @pytest.mark.e2e
-def test_graphiql_renders_offline_from_the_routers_own_assets(chromium, router_url) -> None:  # noqa: F811
+def test_graphiql_renders_offline_from_the_routers_own_assets(chromium, router_url: str) -> None:  # noqa: F811
     url = f"{router_url}/graphql"
     args = (OFFLINE, "--virtual-time-budget=20000", "--window-size=1280,800")
     dom = run_chromium(chromium, url, *args, "--dump-dom")

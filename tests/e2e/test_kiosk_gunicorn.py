@@ -33,7 +33,7 @@ from tests.e2e.test_delegation_gunicorn import (  # noqa: F401
     live,
 )
 from tests.reader_tools.kiosk_support import HOST_APP_KEYS, issue_card, kiosk_folder
-from tests.reader_tools.pcsc_stack import VPCD_READER
+from tests.reader_tools.pcsc_stack import VPCD_READER, CardSlot
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,7 @@ def run_kiosk(config: Path, printed: list[str]) -> tuple[int, list[dict]]:
 
 
 def test_the_kiosk_writes_an_approved_card_and_leaves_a_refused_one_alone(
-    live, card_slot, database_url, tmp_path  # noqa: F811
+    live, card_slot: CardSlot, database_url: str, tmp_path: Path  # noqa: F811
 ) -> None:
     home_keys = tmp_path / "home-keys"
     escr_sgc(live, "keys", "create", "--keys", str(home_keys), "--register")

@@ -244,7 +244,7 @@ def _count(url: str, model) -> int:
         database.engine.dispose()
 
 
-def test_a_partner_of_router_a_verifies_a_card_of_router_c(federation) -> None:
+def test_a_partner_of_router_a_verifies_a_card_of_router_c(federation: Federation) -> None:
     a, c = federation.a, federation.c
     escn = _card(c, "C1")
     answer = httpx.post(f"{a.url}/api/x/verify", json={"scanned": f"{c.url}/cards/{escn}"},
@@ -262,7 +262,7 @@ def test_a_partner_of_router_a_verifies_a_card_of_router_c(federation) -> None:
     assert _count(a.database_url, Card) == 0
 
 
-def test_the_v2_status_of_a_card_of_router_b_asked_on_router_a(federation) -> None:
+def test_the_v2_status_of_a_card_of_router_b_asked_on_router_a(federation: Federation) -> None:
     a, b = federation.a, federation.b
     escn = _card(b, "B1")
     on_b = httpx.get(f"{b.url}/api/v2/cards/{escn}/status", timeout=CLIENT_TIMEOUT)
@@ -275,7 +275,7 @@ def test_the_v2_status_of_a_card_of_router_b_asked_on_router_a(federation) -> No
     assert 'data-router="router-b"' in page.text and 'data-valid="true"' in page.text
 
 
-def test_a_signed_json_post_crosses_both_ways(federation) -> None:
+def test_a_signed_json_post_crosses_both_ways(federation: Federation) -> None:
     """The generic path a delegation request will take: `federation ping` posts JSON to C."""
     output = _admin(federation.envs["a"], "federation", "ping", "router-c")
     assert "router-c answered as router-c to router-a" in output
@@ -290,7 +290,7 @@ def _peer_request(router: PeerRouter, target: Router, *, at=None, request_id=Non
 
 
 def test_a_router_missing_from_the_catalogue_a_replay_and_a_stale_request_are_refused(
-    federation,
+    federation: Federation,
 ) -> None:
     b = federation.b
     stranger = PeerRouter("router-z", "http://127.0.0.1:9", ("999999999",))
@@ -307,14 +307,14 @@ def test_a_router_missing_from_the_catalogue_a_replay_and_a_stale_request_are_re
     assert stale.status_code == 401 and stale.json()["code"] == "ER-0262"
 
 
-def test_a_peer_answering_with_a_wrong_key_is_refused(federation) -> None:
+def test_a_peer_answering_with_a_wrong_key_is_refused(federation: Federation) -> None:
     escn = default_generator.generate(WRONG_KEY_PIC, "001")
     answer = httpx.get(f"{federation.a.url}/api/v2/cards/{escn}/status", timeout=CLIENT_TIMEOUT)
     assert answer.status_code == 502 and answer.json()["code"] == "ER-0252"
     assert "router-x" in answer.json()["message"]
 
 
-def test_a_silent_peer_is_a_504_bounded_by_the_timeouts(federation) -> None:
+def test_a_silent_peer_is_a_504_bounded_by_the_timeouts(federation: Federation) -> None:
     escn = default_generator.generate(SILENT_PIC, "001")
     answer = httpx.get(f"{federation.a.url}/api/v2/cards/{escn}/status", timeout=CLIENT_TIMEOUT)
     assert answer.status_code == 504 and answer.json()["code"] == "ER-0251"
@@ -332,7 +332,9 @@ def _wait(condition, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_with_its_source_down_or_forged_a_router_keeps_its_valid_catalogue(federation) -> None:
+def test_with_its_source_down_or_forged_a_router_keeps_its_valid_catalogue(
+    federation: Federation
+) -> None:
     b, c, source = federation.b, federation.c, federation.source
     escn = _card(b, "B2")
     source.stop()
@@ -372,7 +374,7 @@ def _escr_sgc(router: Router, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def kiosk(federation, tmp_path_factory: pytest.TempPathFactory) -> Kiosk:
+def kiosk(federation: Federation, tmp_path_factory: pytest.TempPathFactory) -> Kiosk:
     a, b = federation.a, federation.b
     tmp = tmp_path_factory.mktemp("kiosk")
     home_keys = tmp / "home-keys"
@@ -394,7 +396,7 @@ def kiosk(federation, tmp_path_factory: pytest.TempPathFactory) -> Kiosk:
 
 
 def test_a_delegation_asked_at_a_is_decided_by_the_home_on_b_and_followed_on_a(
-    federation, kiosk
+    federation: Federation, kiosk: Kiosk
 ) -> None:
     a, b = federation.a, federation.b
     prepared = kiosk.host.prepare(kiosk.escn, UID, application(), DEFAULT_KEY, 1)
@@ -420,7 +422,9 @@ def test_a_delegation_asked_at_a_is_decided_by_the_home_on_b_and_followed_on_a(
     assert _count(a.database_url, Person) == 0
 
 
-def test_a_tampered_or_dishonest_forwarding_is_refused_by_b(federation, kiosk) -> None:
+def test_a_tampered_or_dishonest_forwarding_is_refused_by_b(
+    federation: Federation, kiosk: Kiosk
+) -> None:
     a, b, c = federation.a, federation.b, federation.c
     prepared = kiosk.host.prepare(kiosk.escn, UID, application(), DEFAULT_KEY, 1)
     keys = {"keys": [dict(kiosk.host_store.signing_key().public().jwk)]}
@@ -447,7 +451,9 @@ def test_a_tampered_or_dishonest_forwarding_is_refused_by_b(federation, kiosk) -
     assert prepared.id not in [d["id"] for d in listed["content"]]
 
 
-def test_router_b_stopped_is_a_clear_502_then_its_circuit_opens(federation, kiosk) -> None:
+def test_router_b_stopped_is_a_clear_502_then_its_circuit_opens(
+    federation: Federation, kiosk: Kiosk
+) -> None:
     a, b = federation.a, federation.b
     escn = _card(b, "B3")  # never asked before: not in router A's cache
     b.process.terminate()

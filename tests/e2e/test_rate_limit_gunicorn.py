@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from flask import Flask
 
+from tests.conftest import Register
 from tests.live_server import free_port, wait_until_serving
 
 LIMIT = 6
@@ -49,7 +51,9 @@ def _env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(params=["one process with threads, memory", "two workers, Redis"])
-def served(request, app, database_url: str, tmp_path: Path) -> Iterator[str]:
+def served(
+    request: pytest.FixtureRequest, app: Flask, database_url: str, tmp_path: Path
+) -> Iterator[str]:
     if request.param.endswith("Redis"):
         store = request.getfixturevalue("redis_store")
         env = _env(database_url, tmp_path, ESCR_RATE_LIMIT_STORAGE=store.url,
@@ -68,7 +72,7 @@ def served(request, app, database_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.e2e
-def test_the_limit_is_shared_by_every_worker_and_thread(served, registered) -> None:
+def test_the_limit_is_shared_by_every_worker_and_thread(served: str, registered: Register) -> None:
     escn = registered()["escn"]
 
     def lookup(_: int) -> int:
@@ -98,7 +102,7 @@ def test_the_limit_is_shared_by_every_worker_and_thread(served, registered) -> N
 
 
 @pytest.mark.e2e
-def test_several_workers_on_the_memory_store_are_refused_in_one_line(tmp_path) -> None:
+def test_several_workers_on_the_memory_store_are_refused_in_one_line(tmp_path: Path) -> None:
     from router import migrate
 
     url = f"sqlite:///{tmp_path}/router.sqlite3"

@@ -115,7 +115,7 @@ def test_not_run_blocks_are_valid_shell_naming_real_commands() -> None:
 
 
 @pytest.fixture
-def fresh_serve(tmp_path) -> Iterator[tuple[str, Path, dict[str, str]]]:
+def fresh_serve(tmp_path: Path) -> Iterator[tuple[str, Path, dict[str, str]]]:
     """``scripts/serve`` on a free port with an empty data folder; its address and environment."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ESCR_", "PROMETHEUS_"))}
@@ -141,7 +141,9 @@ def fresh_serve(tmp_path) -> Iterator[tuple[str, Path, dict[str, str]]]:
 
 
 @pytest.mark.e2e
-def test_every_readme_command_runs_in_order_on_a_fresh_serve(fresh_serve) -> None:
+def test_every_readme_command_runs_in_order_on_a_fresh_serve(
+    fresh_serve: tuple[str, Path, dict[str, str]]
+) -> None:
     address, tmp_path, env = fresh_serve
     scratch = tmp_path / "reader"
     scratch.mkdir()

@@ -1,10 +1,13 @@
 """End to end: `scripts/serve` on a free loopback port, driven over HTTP as the README shows."""
 
+from __future__ import annotations
+
 import os
 import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -18,7 +21,7 @@ KEY = re.compile(r"API key \(shown once, keep it\): (\S+)")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"] if PG_URL else ["sqlite"])
-def served(request, tmp_path):
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """The router as scripts/serve starts it, with the demo key it printed."""
     port = free_port()
     env = {
@@ -63,7 +66,7 @@ def served(request, tmp_path):
             admin.dispose()
 
 
-def test_the_readme_session_over_http(served) -> None:
+def test_the_readme_session_over_http(served: tuple[str, str]) -> None:
     base, key = served
     auth = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=base, timeout=10) as http:
@@ -111,7 +114,7 @@ def test_the_readme_session_over_http(served) -> None:
         assert docs.status_code == 200
 
 
-def test_served_with_concurrent_clients_issues_distinct_numbers(served) -> None:
+def test_served_with_concurrent_clients_issues_distinct_numbers(served: tuple[str, str]) -> None:
     base, key = served
     auth = {"Authorization": f"Bearer {key}"}
     import concurrent.futures

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from router import migrate
 from router.db import Database
 from router.services import credentials, organisations
-from tests.conftest import PG_URL, _postgres_schema_url, card_body, esi, person_body
+from tests.conftest import PG_URL, RedisStore, _postgres_schema_url, card_body, esi, person_body
 from tests.live_server import WebhookReceiver, free_port, wait_until_serving
 
 BIN = Path(sys.executable).parent
@@ -41,7 +41,7 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(redis_store, tmp_path: Path) -> Iterator[Deployment]:
+def deployment(redis_store: RedisStore, tmp_path: Path) -> Iterator[Deployment]:
     if not PG_URL:
         pytest.skip("several hosts share PostgreSQL: set ESCR_TEST_DATABASE_URL (.ci/run does)")
     schema = f"escr_hosts_{uuid.uuid4().hex[:10]}"
@@ -112,7 +112,9 @@ def _issue_card(host: str, key: str, code: str) -> str:
 
 
 @pytest.mark.e2e
-def test_two_hosts_share_one_limit_never_collide_and_deliver_each_event_once(deployment) -> None:
+def test_two_hosts_share_one_limit_never_collide_and_deliver_each_event_once(
+    deployment: Deployment
+) -> None:
     first, second = deployment.hosts
     auth = {"Authorization": f"Bearer {deployment.key}"}
 

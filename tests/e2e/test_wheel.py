@@ -39,7 +39,7 @@ def _run(command: list[str], *, cwd: Path, env: dict[str, str], show: bool = Tru
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Iterator[tuple[Path, Path]]:
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """A wheel built from the checkout's files, installed into a fresh virtualenv elsewhere."""
     work = tmp_path_factory.mktemp("wheel")
     source, dist, venv = work / "source", work / "dist", work / "venv"
@@ -109,7 +109,9 @@ def _administer(venv: Path, cwd: Path, env: dict[str, str]) -> str:
 
 
 @pytest.mark.e2e
-def test_the_wheel_installs_migrates_and_serves_on_sqlite_and_postgresql(installed, tmp_path) -> None:
+def test_the_wheel_installs_migrates_and_serves_on_sqlite_and_postgresql(
+    installed: tuple[Path, Path], tmp_path: Path
+) -> None:
     venv, _ = installed
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -4,25 +4,33 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
+from flask import Flask
+from flask.testing import FlaskClient
 
 from router.cli import escr_group
+from router.db import Database
 from router.federation.catalogue import verify_catalogue
 from router.federation.keys import public_key_of, read_private_key, read_public_keys
+from tests.conftest import MakeTenant
 from tests.federation.factories import now
 
 
 @pytest.fixture
-def admin(db, database_url, monkeypatch, tmp_path):
+def admin(
+    db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[..., Result]:
     """Run escr-admin against the test database, with an instance folder of its own."""
     monkeypatch.setenv("ESCR_DATABASE_URL", database_url)
     monkeypatch.setenv("ESCR_INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.setenv("ESCR_PUBLIC_URL", "https://router-a.example")
     runner = CliRunner()
 
-    def run(*args: str, ok: bool = True):
+    def run(*args: str, ok: bool = True) -> Result:
         result = runner.invoke(escr_group, list(args), catch_exceptions=False)
         if ok:
             assert result.exit_code == 0, result.output
@@ -33,7 +41,9 @@ def admin(db, database_url, monkeypatch, tmp_path):
     return run
 
 
-def test_router_init_writes_a_private_key_only_its_owner_can_read(admin, tmp_path) -> None:
+def test_router_init_writes_a_private_key_only_its_owner_can_read(
+    admin: Callable[..., Result], tmp_path: Path
+) -> None:
     printed = json.loads(admin("router", "init").stdout)
     key_file = tmp_path / "instance" / "router-key.pem"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -44,7 +54,9 @@ def test_router_init_writes_a_private_key_only_its_owner_can_read(admin, tmp_pat
     assert replaced["kid"] != printed["kid"]
 
 
-def test_router_identity_names_the_router_its_key_and_its_pics(admin, make_tenant) -> None:
+def test_router_identity_names_the_router_its_key_and_its_pics(
+    admin: Callable[..., Result], make_tenant: MakeTenant
+) -> None:
     make_tenant("111111111")
     make_tenant("BE0123456789", kind="transport", vat=True)
     key = json.loads(admin("router", "init").stdout)
@@ -58,7 +70,11 @@ def test_router_identity_names_the_router_its_key_and_its_pics(admin, make_tenan
 
 
 def test_the_authoritys_workflow_from_keys_to_a_published_catalogue(
-    admin, make_tenant, tmp_path, monkeypatch, client
+    admin: Callable[..., Result],
+    make_tenant: MakeTenant,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    client: FlaskClient,
 ) -> None:
     make_tenant("111111111")
     admin("router", "init")
@@ -110,7 +126,9 @@ def test_the_authoritys_workflow_from_keys_to_a_published_catalogue(
     assert "catalogue 2" in shown and "router-a.example\thttps://router-a.example" in shown
 
 
-def test_a_published_catalogue_is_served_with_an_etag_and_revalidated(app, client, tmp_path) -> None:
+def test_a_published_catalogue_is_served_with_an_etag_and_revalidated(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
     from router.federation.directory import PUBLISHED_FILE, federation_folder
     from tests.federation.factories import Authority, PeerRouter
 
@@ -131,6 +149,6 @@ def test_a_published_catalogue_is_served_with_an_etag_and_revalidated(app, clien
     assert since.status_code == 304
 
 
-def test_a_router_without_a_key_has_no_identity_yet(client) -> None:
+def test_a_router_without_a_key_has_no_identity_yet(client: FlaskClient) -> None:
     answer = client.get("/api/x/federation/identity")
     assert answer.status_code == 404 and answer.json["code"] == "ER-0265"

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import update
 
+from router.db import Database
 from router.federation.records import Delegation
+from router.settings import Settings
 from sgc_client.protocol import jose
 from tests.federation.conftest import (
     OTHER_PIC,
+    MakeParty,
+    Party,
     decision_claims,
     request_claims,
     sign_decision,
@@ -20,7 +26,7 @@ from tests.federation.conftest import (
 
 
 @pytest.fixture
-def pending(client, host, home, card):
+def pending(client: FlaskClient, host: Party, home: Party, card: dict[str, Any]) -> tuple[str, str]:
     """A delegation request the home has yet to decide: (id, request JWS)."""
     compact = sign_request(request_claims(host, home, card["escn"]), host.signing)
     answer = client.post("/api/x/delegations", json={"request": compact}, headers=host.headers)
@@ -40,7 +46,7 @@ def state_of(client, party, delegation_id):
 
 
 def test_an_approval_is_recorded_as_received_and_the_host_reports_completion(
-    client, host, home, pending
+    client: FlaskClient, host: Party, home: Party, pending: tuple[str, str]
 ) -> None:
     delegation_id, request = pending
     token = sign_decision(decision_claims(home, host, request, "approve"), home.signing)
@@ -61,7 +67,9 @@ def test_an_approval_is_recorded_as_received_and_the_host_reports_completion(
     assert by_home.status_code == 409
 
 
-def test_a_refusal_ends_the_delegation(client, host, home, pending) -> None:
+def test_a_refusal_ends_the_delegation(
+    client: FlaskClient, host: Party, home: Party, pending: tuple[str, str]
+) -> None:
     delegation_id, request = pending
     client.post(f"/api/x/delegations/{delegation_id}/receipt", headers=home.headers)
     answer = decide(client, home, delegation_id,
@@ -107,7 +115,7 @@ DECISION_REFUSALS = {
 
 
 def test_each_decision_refusal_has_its_own_code_and_nothing_is_approved(
-    client, host, home, pending
+    client: FlaskClient, host: Party, home: Party, pending: tuple[str, str]
 ) -> None:
     delegation_id, request = pending
     for case, (build, status, code) in sorted(DECISION_REFUSALS.items()):
@@ -118,7 +126,7 @@ def test_each_decision_refusal_has_its_own_code_and_nothing_is_approved(
 
 
 def test_a_decision_from_anyone_but_the_cards_issuer_is_refused(
-    client, host, home, pending, make_party
+    client: FlaskClient, host: Party, home: Party, pending: tuple[str, str], make_party: MakeParty
 ) -> None:
     delegation_id, request = pending
     # The host approving its own request, with its own valid key.
@@ -140,7 +148,7 @@ def test_a_decision_from_anyone_but_the_cards_issuer_is_refused(
 
 
 def test_an_expired_request_cannot_be_approved_and_is_shown_expired(
-    client, db, host, home, pending
+    client: FlaskClient, db: Database, host: Party, home: Party, pending: tuple[str, str]
 ) -> None:
     delegation_id, request = pending
     with db.session() as session:
@@ -159,15 +167,24 @@ def test_an_expired_request_cannot_be_approved_and_is_shown_expired(
     assert view["history"][-1]["actor"] is None
 
 
-def test_a_revoked_home_key_cannot_approve(client, host, home, pending) -> None:
+def test_a_revoked_home_key_cannot_approve(
+    client: FlaskClient, host: Party, home: Party, pending: tuple[str, str]
+) -> None:
     delegation_id, request = pending
     client.post(f"/api/x/public-keys/{home.signing.kid}/revoke", json={}, headers=home.headers)
     token = sign_decision(decision_claims(home, host, request, "approve"), home.signing)
     assert decide(client, home, delegation_id, token).json["code"] == "ER-0204"
 
 
-def test_escr_admin_expires_overdue_requests_once(client, db, settings, host, home, pending,
-                                                  monkeypatch) -> None:
+def test_escr_admin_expires_overdue_requests_once(
+    client: FlaskClient,
+    db: Database,
+    settings: Settings,
+    host: Party,
+    home: Party,
+    pending: tuple[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from click.testing import CliRunner
 
     from router.cli import escr_group

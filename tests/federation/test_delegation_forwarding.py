@@ -53,7 +53,7 @@ def _institution(app, pic: str) -> Institution:
 
 
 @pytest.fixture
-def parties(pair: Pair):
+def parties(pair: Pair) -> tuple[Institution, Institution, str]:
     """The host on router A, the home on router B, and an active card of the home's."""
     host = _institution(pair.a_app, A_PIC)
     home = _institution(pair.b_app, B_PIC)
@@ -74,7 +74,9 @@ def _request(pair: Pair, parties):
     return answer, compact
 
 
-def test_a_request_at_a_reaches_the_home_on_b_and_its_approval_comes_back(pair, parties) -> None:
+def test_a_request_at_a_reaches_the_home_on_b_and_its_approval_comes_back(
+    pair: Pair, parties: tuple[Institution, Institution, str]
+) -> None:
     host, home, _ = parties
     answer, compact = _request(pair, parties)
     assert answer.status_code == 201, answer.json
@@ -108,7 +110,9 @@ def test_a_request_at_a_reaches_the_home_on_b_and_its_approval_comes_back(pair, 
     assert _count(pair.a_app, Card) == 0
 
 
-def test_the_home_s_refusal_and_the_host_s_cancellation_cross_too(pair, parties) -> None:
+def test_the_home_s_refusal_and_the_host_s_cancellation_cross_too(
+    pair: Pair, parties: tuple[Institution, Institution, str]
+) -> None:
     host, home, _ = parties
     b, a = pair.b_app.test_client(), pair.a_app.test_client()
     answer, compact = _request(pair, parties)
@@ -130,7 +134,9 @@ def test_the_home_s_refusal_and_the_host_s_cancellation_cross_too(pair, parties)
     assert late.status_code in (409, 422)
 
 
-def test_expiry_on_b_is_seen_on_a(pair, parties) -> None:
+def test_expiry_on_b_is_seen_on_a(
+    pair: Pair, parties: tuple[Institution, Institution, str]
+) -> None:
     host, _, _ = parties
     delegation_id = _request(pair, parties)[0].json["id"]
     past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
@@ -142,7 +148,9 @@ def test_expiry_on_b_is_seen_on_a(pair, parties) -> None:
     assert seen["state"] == "expired" and seen["history"][-1]["actor"] is None
 
 
-def test_b_s_refusals_of_the_host_s_request_are_passed_on_and_nothing_is_kept(pair, parties) -> None:
+def test_b_s_refusals_of_the_host_s_request_are_passed_on_and_nothing_is_kept(
+    pair: Pair, parties: tuple[Institution, Institution, str]
+) -> None:
     host, home, escn = parties
     wrong_uid = sign_request(request_claims(host, home, escn, uid="04FFFFFFFFFFFF"), host.signing)
     answer = pair.a_app.test_client().post("/api/x/delegations", json={"request": wrong_uid},
@@ -151,14 +159,18 @@ def test_b_s_refusals_of_the_host_s_request_are_passed_on_and_nothing_is_kept(pa
     assert _count(pair.a_app, Delegation) == 0 and _count(pair.b_app, Delegation) == 0
 
 
-def test_b_unreachable_is_a_502_and_nothing_is_recorded(pair, parties) -> None:
+def test_b_unreachable_is_a_502_and_nothing_is_recorded(
+    pair: Pair, parties: tuple[Institution, Institution, str]
+) -> None:
     pair.to_b.failure = httpx.ConnectError("refused")
     answer, _ = _request(pair, parties)
     assert answer.status_code == 502 and answer.json["code"] == "ER-0250", answer.json
     assert _count(pair.a_app, Delegation) == 0
 
 
-def test_a_reads_b_s_home_keys_through_its_own_directory(pair, parties) -> None:
+def test_a_reads_b_s_home_keys_through_its_own_directory(
+    pair: Pair, parties: tuple[Institution, Institution, str]
+) -> None:
     _, home, _ = parties
     jwks = pair.a_app.test_client().get(f"/api/x/directory/{B_PIC}/jwks.json").json
     assert {k["kid"] for k in jwks["keys"]} == {home.signing.kid, home.encryption.kid}
@@ -178,7 +190,9 @@ def _jwks(party: Institution) -> dict:
     return {"keys": [dict(party.signing.public().jwk), dict(party.encryption.public().jwk)]}
 
 
-def test_b_refuses_a_dishonest_or_tampered_forwarding(pair, parties) -> None:
+def test_b_refuses_a_dishonest_or_tampered_forwarding(
+    pair: Pair, parties: tuple[Institution, Institution, str]
+) -> None:
     host, home, escn = parties
     compact = sign_request(request_claims(host, home, escn), host.signing)
     # Router C forwards a request in the name of router A's institution.
@@ -209,7 +223,9 @@ def test_b_refuses_a_dishonest_or_tampered_forwarding(pair, parties) -> None:
     assert moving.status_code == 404
 
 
-def test_a_lost_answer_of_b_is_recovered_when_the_host_sends_again(pair, parties) -> None:
+def test_a_lost_answer_of_b_is_recovered_when_the_host_sends_again(
+    pair: Pair, parties: tuple[Institution, Institution, str]
+) -> None:
     host, home, escn = parties
     compact = sign_request(request_claims(host, home, escn), host.signing)
     pair.to_b.failure = None
@@ -223,7 +239,9 @@ def test_a_lost_answer_of_b_is_recovered_when_the_host_sends_again(pair, parties
     assert replay.status_code == 409 and replay.json["code"] == "ER-0205"
 
 
-def test_graphql_follows_a_forwarded_delegation_like_rest(pair, parties) -> None:
+def test_graphql_follows_a_forwarded_delegation_like_rest(
+    pair: Pair, parties: tuple[Institution, Institution, str]
+) -> None:
     host, home, _ = parties
     answer, compact = _request(pair, parties)
     delegation_id = answer.json["id"]
@@ -248,7 +266,9 @@ def test_graphql_follows_a_forwarded_delegation_like_rest(pair, parties) -> None
     assert on_b["state"] == "failed" and on_b["outcomeReason"] == "card removed"
 
 
-def test_b_refuses_forwarded_keys_that_are_private_revoked_or_too_many(pair, parties) -> None:
+def test_b_refuses_forwarded_keys_that_are_private_revoked_or_too_many(
+    pair: Pair, parties: tuple[Institution, Institution, str]
+) -> None:
     host, home, escn = parties
     compact = sign_request(request_claims(host, home, escn), host.signing)
     private = {"keys": [host.signing.private_jwk()]}

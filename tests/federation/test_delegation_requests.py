@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from router.db import Database
 from router.federation.records import Delegation
 from router.models import Organisation, WebhookDelivery
 from sgc_client.protocol import jose
+from tests.conftest import FakeDns, MakeTenant, Register
 from tests.federation.conftest import (
     HOST_PIC,
     OTHER_PIC,
     UID,
+    MakeParty,
+    Party,
     request_claims,
     sign_request,
 )
@@ -28,7 +34,9 @@ def count_delegations(db) -> int:
         return session.scalar(select(func.count()).select_from(Delegation))
 
 
-def test_a_valid_request_is_recorded_and_both_institutions_see_it(client, host, home, card) -> None:
+def test_a_valid_request_is_recorded_and_both_institutions_see_it(
+    client: FlaskClient, host: Party, home: Party, card: dict[str, Any]
+) -> None:
     compact = sign_request(request_claims(host, home, card["escn"]), host.signing)
     answer = submit(client, host, compact)
     assert answer.status_code == 201, answer.json
@@ -47,7 +55,9 @@ def test_a_valid_request_is_recorded_and_both_institutions_see_it(client, host, 
     assert client.get("/api/x/delegations?role=host", headers=home.headers).json["content"] == []
 
 
-def test_nobody_else_sees_a_delegation(client, host, home, card, make_party) -> None:
+def test_nobody_else_sees_a_delegation(
+    client: FlaskClient, host: Party, home: Party, card: dict[str, Any], make_party: MakeParty
+) -> None:
     stranger = make_party(OTHER_PIC)
     compact = sign_request(request_claims(host, home, card["escn"]), host.signing)
     delegation_id = submit(client, host, compact).json["id"]
@@ -56,7 +66,9 @@ def test_nobody_else_sees_a_delegation(client, host, home, card, make_party) -> 
     assert client.get("/api/x/delegations", headers=stranger.headers).json["content"] == []
 
 
-def test_receipt_cancel_and_their_parties(client, host, home, card) -> None:
+def test_receipt_cancel_and_their_parties(
+    client: FlaskClient, host: Party, home: Party, card: dict[str, Any]
+) -> None:
     compact = sign_request(request_claims(host, home, card["escn"]), host.signing)
     delegation_id = submit(client, host, compact).json["id"]
     by_host = client.post(f"/api/x/delegations/{delegation_id}/receipt", headers=host.headers)
@@ -80,7 +92,14 @@ def test_receipt_cancel_and_their_parties(client, host, home, card) -> None:
     assert late.status_code == 409 and late.json["code"] == "ER-0224"
 
 
-def test_webhook_events_go_to_both_institutions(client, host, home, card, db, fake_dns) -> None:
+def test_webhook_events_go_to_both_institutions(
+    client: FlaskClient,
+    host: Party,
+    home: Party,
+    card: dict[str, Any],
+    db: Database,
+    fake_dns: FakeDns,
+) -> None:
     fake_dns.names["hooks.example"] = ["93.184.215.14"]
     for party, events in ((home, ["delegation.requested", "delegation.cancelled"]),
                           (host, ["delegation.cancelled"])):
@@ -159,7 +178,9 @@ REFUSALS = {
 }
 
 
-def test_each_refusal_has_its_own_code_and_records_nothing(client, db, host, home, card) -> None:
+def test_each_refusal_has_its_own_code_and_records_nothing(
+    client: FlaskClient, db: Database, host: Party, home: Party, card: dict[str, Any]
+) -> None:
     for case, (build, status, code) in sorted(REFUSALS.items()):
         claims = request_claims(host, home, card["escn"])
         answer = submit(client, host, build(host, home, card, claims))
@@ -168,8 +189,14 @@ def test_each_refusal_has_its_own_code_and_records_nothing(client, db, host, hom
         assert count_delegations(db) == 0, case
 
 
-def test_replayed_revoked_signed_for_another_and_own_cards(client, db, host, home, card,
-                                                           registered) -> None:
+def test_replayed_revoked_signed_for_another_and_own_cards(
+    client: FlaskClient,
+    db: Database,
+    host: Party,
+    home: Party,
+    card: dict[str, Any],
+    registered: Register,
+) -> None:
     compact = sign_request(request_claims(host, home, card["escn"]), host.signing)
     assert submit(client, host, compact).status_code == 201
     replay = submit(client, host, compact)
@@ -186,8 +213,9 @@ def test_replayed_revoked_signed_for_another_and_own_cards(client, db, host, hom
     assert count_delegations(db) == 1
 
 
-def test_inactive_cards_and_cards_without_a_chip_serial_are_refused(client, db, host, home,
-                                                                    registered) -> None:
+def test_inactive_cards_and_cards_without_a_chip_serial_are_refused(
+    client: FlaskClient, db: Database, host: Party, home: Party, registered: Register
+) -> None:
     lost = registered("LOST1", tenant=home.tenant, csn=UID)
     client.post(f"/api/x/cards/{lost['escn']}/lifecycle", json={"action": "REPORT_LOST"},
                 headers=home.headers)
@@ -201,7 +229,9 @@ def test_inactive_cards_and_cards_without_a_chip_serial_are_refused(client, db, 
     assert count_delegations(db) == 0
 
 
-def test_requesting_needs_the_delegations_scope(client, make_tenant, host, home, card) -> None:
+def test_requesting_needs_the_delegations_scope(
+    client: FlaskClient, make_tenant: MakeTenant, host: Party, home: Party, card: dict[str, Any]
+) -> None:
     kiosk = make_tenant(HOST_PIC, scopes=["cards:read"])
     compact = sign_request(request_claims(host, home, card["escn"]), host.signing)
     answer = client.post("/api/x/delegations", json={"request": compact}, headers=kiosk.headers)

@@ -7,6 +7,8 @@ import datetime as dt
 import email.utils
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +29,7 @@ class Clock:
 
 
 @pytest.fixture
-def source():
+def source() -> Iterator[CatalogueSource]:
     served = CatalogueSource().start()
     yield served
     served.stop()
@@ -45,7 +47,7 @@ def _directory(source: CatalogueSource, authority: Authority, folder, clock=None
     )
 
 
-def test_fetches_then_revalidates_with_the_etag(source, tmp_path) -> None:
+def test_fetches_then_revalidates_with_the_etag(source: CatalogueSource, tmp_path: Path) -> None:
     authority = Authority()
     source.publish(authority.sign([A.entry(), B.entry()]))
     directory = _directory(source, authority, tmp_path)
@@ -60,7 +62,7 @@ def test_fetches_then_revalidates_with_the_etag(source, tmp_path) -> None:
     assert source.since == [None, served]
 
 
-def test_a_new_catalogue_replaces_the_old_one(source, tmp_path) -> None:
+def test_a_new_catalogue_replaces_the_old_one(source: CatalogueSource, tmp_path: Path) -> None:
     authority = Authority()
     source.publish(authority.sign([A.entry(), B.entry()]))
     directory = _directory(source, authority, tmp_path)
@@ -71,7 +73,9 @@ def test_a_new_catalogue_replaces_the_old_one(source, tmp_path) -> None:
     assert directory.current().host_of("222222222") is None
 
 
-def test_a_catalogue_with_a_bad_signature_is_refused_and_the_held_one_kept(source, tmp_path) -> None:
+def test_a_catalogue_with_a_bad_signature_is_refused_and_the_held_one_kept(
+    source: CatalogueSource, tmp_path: Path
+) -> None:
     authority = Authority()
     source.publish(authority.sign([A.entry(), B.entry()]))
     directory = _directory(source, authority, tmp_path)
@@ -87,7 +91,7 @@ def test_a_catalogue_with_a_bad_signature_is_refused_and_the_held_one_kept(sourc
     assert "signature" in directory.last_error
 
 
-def test_an_older_signed_catalogue_is_refused(source, tmp_path) -> None:
+def test_an_older_signed_catalogue_is_refused(source: CatalogueSource, tmp_path: Path) -> None:
     authority = Authority()
     old = authority.sign([A.entry(), B.entry()])
     source.publish(authority.sign([A.entry()]))
@@ -98,7 +102,9 @@ def test_an_older_signed_catalogue_is_refused(source, tmp_path) -> None:
     assert directory.current().serial == 2
 
 
-def test_while_the_source_is_down_the_held_copy_is_used_and_retried_sooner(source, tmp_path) -> None:
+def test_while_the_source_is_down_the_held_copy_is_used_and_retried_sooner(
+    source: CatalogueSource, tmp_path: Path
+) -> None:
     authority = Authority()
     source.publish(authority.sign([A.entry(), B.entry()]))
     clock = Clock()
@@ -113,7 +119,9 @@ def test_while_the_source_is_down_the_held_copy_is_used_and_retried_sooner(sourc
     assert directory._next_attempt == clock.now + 30
 
 
-def test_a_restart_while_the_source_is_down_starts_from_the_copy_on_disk(source, tmp_path) -> None:
+def test_a_restart_while_the_source_is_down_starts_from_the_copy_on_disk(
+    source: CatalogueSource, tmp_path: Path
+) -> None:
     authority = Authority()
     source.publish(authority.sign([A.entry(), B.entry()]))
     _directory(source, authority, tmp_path).refresh()
@@ -126,7 +134,7 @@ def test_a_restart_while_the_source_is_down_starts_from_the_copy_on_disk(source,
     assert restarted._conditional_headers()["If-None-Match"].startswith('"')
 
 
-def test_a_tampered_copy_on_disk_is_not_trusted(source, tmp_path) -> None:
+def test_a_tampered_copy_on_disk_is_not_trusted(source: CatalogueSource, tmp_path: Path) -> None:
     authority = Authority()
     source.publish(authority.sign([A.entry()]))
     _directory(source, authority, tmp_path).refresh()
@@ -136,7 +144,7 @@ def test_a_tampered_copy_on_disk_is_not_trusted(source, tmp_path) -> None:
     assert not _directory(source, authority, tmp_path).load_cached()
 
 
-def test_an_expired_copy_is_no_longer_used(source, tmp_path) -> None:
+def test_an_expired_copy_is_no_longer_used(source: CatalogueSource, tmp_path: Path) -> None:
     authority = Authority()
     source.publish(authority.sign([A.entry()], valid_for=dt.timedelta(seconds=60)))
     clock = Clock()
@@ -147,7 +155,9 @@ def test_an_expired_copy_is_no_longer_used(source, tmp_path) -> None:
     assert directory.current() is None
 
 
-def test_a_due_refresh_runs_in_the_background_and_never_blocks_a_lookup(source, tmp_path) -> None:
+def test_a_due_refresh_runs_in_the_background_and_never_blocks_a_lookup(
+    source: CatalogueSource, tmp_path: Path
+) -> None:
     authority = Authority()
     source.publish(authority.sign([A.entry()]))
     directory = _directory(source, authority, tmp_path)
@@ -160,7 +170,9 @@ def test_a_due_refresh_runs_in_the_background_and_never_blocks_a_lookup(source, 
     assert directory.current().serial == 1
 
 
-def test_a_worker_holding_nothing_yet_adopts_the_copy_a_sibling_saved(source, tmp_path) -> None:
+def test_a_worker_holding_nothing_yet_adopts_the_copy_a_sibling_saved(
+    source: CatalogueSource, tmp_path: Path
+) -> None:
     authority = Authority()
     source.publish(authority.sign([A.entry(), B.entry()]))
     clock = Clock()

@@ -20,7 +20,7 @@ def _count(app, model) -> int:
         return session.scalar(select(func.count()).select_from(model))
 
 
-def test_the_v2_status_of_bs_card_on_a_is_bs_answer_marked_as_bs(pair) -> None:
+def test_the_v2_status_of_bs_card_on_a_is_bs_answer_marked_as_bs(pair: Pair) -> None:
     escn = pair.b_card()
     on_b = pair.b_app.test_client().get(f"/api/v2/cards/{escn}/status")
     on_a = _a(pair).get(f"/api/v2/cards/{escn}/status")
@@ -31,7 +31,7 @@ def test_the_v2_status_of_bs_card_on_a_is_bs_answer_marked_as_bs(pair) -> None:
     assert "Escr-Answered-By" not in on_b.headers
 
 
-def test_a_local_card_is_answered_locally_without_asking_any_peer(pair) -> None:
+def test_a_local_card_is_answered_locally_without_asking_any_peer(pair: Pair) -> None:
     client = _a(pair)
     headers = pair.headers("a-uni")
     from tests.conftest import card_body, esi, person_body
@@ -44,7 +44,7 @@ def test_a_local_card_is_answered_locally_without_asking_any_peer(pair) -> None:
     assert pair.to_b.requests == []
 
 
-def test_the_card_page_on_a_shows_bs_card_marked_as_answered_by_b(pair) -> None:
+def test_the_card_page_on_a_shows_bs_card_marked_as_answered_by_b(pair: Pair) -> None:
     escn = pair.b_card()
     page = _a(pair).get(f"/cards/{escn}", headers={"Accept": "text/html"})
     assert page.status_code == 200
@@ -56,7 +56,7 @@ def test_the_card_page_on_a_shows_bs_card_marked_as_answered_by_b(pair) -> None:
     assert as_json.headers["Escr-Answered-By"] == "router-b"
 
 
-def test_an_unknown_card_of_bs_pic_is_bs_404_passed_on(pair) -> None:
+def test_an_unknown_card_of_bs_pic_is_bs_404_passed_on(pair: Pair) -> None:
     from router.domain.escn import default_generator
 
     escn = default_generator.generate(B_PIC, "001")
@@ -68,7 +68,7 @@ def test_an_unknown_card_of_bs_pic_is_bs_404_passed_on(pair) -> None:
     assert page.status_code == 404 and b'data-router="router-b"' in page.data
 
 
-def test_public_answers_are_reused_for_the_ttl_only(pair) -> None:
+def test_public_answers_are_reused_for_the_ttl_only(pair: Pair) -> None:
     escn = pair.b_card()
     client = _a(pair)
     client.get(f"/api/v2/cards/{escn}/status")
@@ -86,14 +86,14 @@ def test_public_answers_are_reused_for_the_ttl_only(pair) -> None:
 
 
 @pytest.mark.parametrize("federation_settings", [{"status_cache_seconds": 0}])
-def test_with_the_cache_off_every_lookup_asks_the_issuer(pair) -> None:
+def test_with_the_cache_off_every_lookup_asks_the_issuer(pair: Pair) -> None:
     escn = pair.b_card()
     for _ in range(2):
         _a(pair).get(f"/api/v2/cards/{escn}/status")
     assert len(pair.to_b.requests) == 2
 
 
-def test_a_partner_of_a_verifies_bs_card_and_the_record_stays_on_b(pair) -> None:
+def test_a_partner_of_a_verifies_bs_card_and_the_record_stays_on_b(pair: Pair) -> None:
     escn = pair.b_card()
     for scanned in (escn, f"https://b.test/cards/{escn}"):
         answer = _a(pair).post("/api/x/verify", json={"scanned": scanned},
@@ -114,7 +114,7 @@ def test_a_partner_of_a_verifies_bs_card_and_the_record_stays_on_b(pair) -> None
     }
 
 
-def test_the_holder_name_crosses_only_for_a_partner_with_verify_holder(pair) -> None:
+def test_the_holder_name_crosses_only_for_a_partner_with_verify_holder(pair: Pair) -> None:
     escn = pair.b_card(displayName="Ada L.")
     plain = _a(pair).post("/api/x/verify", json={"scanned": escn},
                           headers=pair.headers("partner"))
@@ -124,7 +124,7 @@ def test_the_holder_name_crosses_only_for_a_partner_with_verify_holder(pair) -> 
     assert holder.json["displayName"] == "Ada L."
 
 
-def test_a_lost_card_of_b_verifies_as_lost_on_a(pair) -> None:
+def test_a_lost_card_of_b_verifies_as_lost_on_a(pair: Pair) -> None:
     escn = pair.b_card()
     pair.b_app.test_client().post(
         f"/api/x/cards/{escn}/lifecycle", json={"action": "REPORT_STOLEN"},
@@ -135,7 +135,7 @@ def test_a_lost_card_of_b_verifies_as_lost_on_a(pair) -> None:
     assert answer.json["valid"] is False and answer.json["reason"] == "STOLEN"
 
 
-def test_graphql_verification_gives_the_same_forwarded_verdict(pair) -> None:
+def test_graphql_verification_gives_the_same_forwarded_verdict(pair: Pair) -> None:
     escn = pair.b_card()
     body = _a(pair).post(
         "/graphql",
@@ -150,7 +150,7 @@ def test_graphql_verification_gives_the_same_forwarded_verdict(pair) -> None:
     }
 
 
-def test_a_qr_code_of_a_router_outside_the_federation_is_still_refused(pair) -> None:
+def test_a_qr_code_of_a_router_outside_the_federation_is_still_refused(pair: Pair) -> None:
     escn = pair.b_card()
     answer = _a(pair).post("/api/x/verify", json={"scanned": f"https://c.test/cards/{escn}"},
                            headers=pair.headers("partner"))
@@ -160,7 +160,7 @@ def test_a_qr_code_of_a_router_outside_the_federation_is_still_refused(pair) -> 
 # --- what goes wrong ----------------------------------------------------------------------
 
 
-def test_a_peer_answering_with_a_key_the_catalogue_does_not_give_it_is_refused(pair) -> None:
+def test_a_peer_answering_with_a_key_the_catalogue_does_not_give_it_is_refused(pair: Pair) -> None:
     escn = pair.b_card()
     impostor = PeerRouter("router-b", "https://b.test", (B_PIC,))
     pair.b_membership.identity = type(pair.b_membership.identity)(
@@ -172,7 +172,7 @@ def test_a_peer_answering_with_a_key_the_catalogue_does_not_give_it_is_refused(p
     assert answer.json["errors"] == {"router": "router-b"}
 
 
-def test_a_router_missing_from_the_peers_catalogue_is_refused_there(pair) -> None:
+def test_a_router_missing_from_the_peers_catalogue_is_refused_there(pair: Pair) -> None:
     escn = pair.b_card()
     pair.publish(pair.b, to=("b",))  # B's catalogue no longer lists A
     answer = _a(pair).get(f"/api/v2/cards/{escn}/status")
@@ -181,7 +181,7 @@ def test_a_router_missing_from_the_peers_catalogue_is_refused_there(pair) -> Non
     assert "ER-0261" in answer.json["message"]
 
 
-def test_a_misdirected_request_is_refused_not_forwarded_again(pair) -> None:
+def test_a_misdirected_request_is_refused_not_forwarded_again(pair: Pair) -> None:
     escn = pair.b_card()
     c = PeerRouter("router-c", "https://c.test", (B_PIC,))
     # A believes B hosts the PIC; B's newer catalogue gives it to C: B refuses, never forwards.
@@ -194,7 +194,7 @@ def test_a_misdirected_request_is_refused_not_forwarded_again(pair) -> None:
     assert len(pair.to_b.requests) == 1
 
 
-def test_an_unreachable_peer_is_a_502_then_its_circuit_opens(pair) -> None:
+def test_an_unreachable_peer_is_a_502_then_its_circuit_opens(pair: Pair) -> None:
     escn = pair.b_card()
     pair.to_b.failure = httpx.ConnectError("connection refused")
     for _ in range(3):
@@ -207,7 +207,7 @@ def test_an_unreachable_peer_is_a_502_then_its_circuit_opens(pair) -> None:
     assert len(pair.to_b.requests) == asked, "an open circuit does not ask the peer"
 
 
-def test_a_peer_timing_out_is_a_504(pair) -> None:
+def test_a_peer_timing_out_is_a_504(pair: Pair) -> None:
     escn = pair.b_card()
     pair.to_b.failure = httpx.ReadTimeout("read timed out")
     answer = _a(pair).post("/api/x/verify", json={"scanned": escn},
@@ -215,7 +215,9 @@ def test_a_peer_timing_out_is_a_504(pair) -> None:
     assert answer.status_code == 504 and answer.json["code"] == "ER-0251"
 
 
-def test_without_a_catalogue_an_unknown_card_is_a_503_and_a_local_one_still_answers(pair) -> None:
+def test_without_a_catalogue_an_unknown_card_is_a_503_and_a_local_one_still_answers(
+    pair: Pair
+) -> None:
     escn = pair.b_card()
     pair.a_membership.directory._catalogue = None  # never fetched, or expired
     pair.a_membership.directory._valid_until = 0.0
@@ -228,13 +230,13 @@ def test_without_a_catalogue_an_unknown_card_is_a_503_and_a_local_one_still_answ
     assert pair.to_b.requests == []
 
 
-def test_a_malformed_number_is_refused_before_anything_is_forwarded(pair) -> None:
+def test_a_malformed_number_is_refused_before_anything_is_forwarded(pair: Pair) -> None:
     answer = _a(pair).get(f"/api/v2/cards/not-a-card-{B_PIC}/status")
     assert answer.status_code == 400 and answer.json["code"] == "ER-0401"
     assert pair.to_b.requests == []
 
 
-def test_the_card_page_of_an_unreachable_peers_card_says_so_and_when_to_retry(pair) -> None:
+def test_the_card_page_of_an_unreachable_peers_card_says_so_and_when_to_retry(pair: Pair) -> None:
     escn = pair.b_card()
     pair.to_b.failure = httpx.ConnectError("connection refused")
     pages = [_a(pair).get(f"/cards/{escn}", headers={"Accept": "text/html"}) for _ in range(4)]
@@ -260,7 +262,7 @@ def _statements(app, call) -> list[str]:
     return seen
 
 
-def test_a_local_card_costs_the_same_queries_with_or_without_a_federation(pair) -> None:
+def test_a_local_card_costs_the_same_queries_with_or_without_a_federation(pair: Pair) -> None:
     from router.federation.membership import FederationPlaces, Membership
     from router.federation.settings import FederationSettings
     from tests.conftest import card_body, esi, person_body

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from flask.testing import FlaskClient
 
 from sgc_client.protocol import jose
 from tests.federation.conftest import (
     OTHER_PIC,
+    MakeParty,
+    Party,
     decision_claims,
     request_claims,
     sign_decision,
@@ -20,7 +25,7 @@ DELEGATION = """id state host home cardNumber uid application issuedAt expiresAt
 
 
 @pytest.fixture
-def gql(client) -> GraphQL:
+def gql(client: FlaskClient) -> GraphQL:
     return GraphQL(client)
 
 
@@ -34,7 +39,7 @@ def as_graphql(view: dict) -> dict:
 
 
 def test_rest_and_graphql_show_the_same_delegation_at_every_step(
-    client, gql, host, home, card
+    client: FlaskClient, gql: GraphQL, host: Party, home: Party, card: dict[str, Any]
 ) -> None:
     request = sign_request(request_claims(host, home, card["escn"]), host.signing)
     created = gql(
@@ -77,7 +82,12 @@ def test_rest_and_graphql_show_the_same_delegation_at_every_step(
 
 
 def test_graphql_refusals_carry_the_rest_codes_and_change_nothing(
-    client, gql, host, home, card, make_party
+    client: FlaskClient,
+    gql: GraphQL,
+    host: Party,
+    home: Party,
+    card: dict[str, Any],
+    make_party: MakeParty,
 ) -> None:
     request = sign_request(request_claims(host, home, card["escn"]), host.signing)
     forged = request[:-4] + ("AAAA" if not request.endswith("AAAA") else "BBBB")
@@ -102,7 +112,7 @@ def test_graphql_refusals_carry_the_rest_codes_and_change_nothing(
                       headers=home.headers).json["state"] == "requested"
 
 
-def test_keys_through_graphql_match_rest(client, gql, home) -> None:
+def test_keys_through_graphql_match_rest(client: FlaskClient, gql: GraphQL, home: Party) -> None:
     fresh = jose.generate_key("enc")
     registered = gql(
         "mutation($j: JSON!) { registerPublicKey(jwk: $j) { kid use alg thumbprint } }",

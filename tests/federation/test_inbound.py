@@ -42,7 +42,9 @@ def _answer_verifies(pair: Pair, request: httpx.Request, answer) -> None:
     )
 
 
-def test_a_signed_request_of_a_catalogue_router_is_answered_and_the_answer_signed(pair) -> None:
+def test_a_signed_request_of_a_catalogue_router_is_answered_and_the_answer_signed(
+    pair: Pair
+) -> None:
     escn = pair.b_card()
     request = pair.a.signed_request("GET", _card_url(escn))
     answer = _send(pair, request)
@@ -54,12 +56,12 @@ def test_a_signed_request_of_a_catalogue_router_is_answered_and_the_answer_signe
     _answer_verifies(pair, request, answer)
 
 
-def test_an_unsigned_request_is_refused(pair) -> None:
+def test_an_unsigned_request_is_refused(pair: Pair) -> None:
     answer = pair.b_app.test_client().get(f"/api/x/federation/peer/cards/{pair.b_card()}")
     assert answer.status_code == 401 and answer.json["code"] == "ER-0260"
 
 
-def test_a_router_missing_from_the_catalogue_is_refused_with_a_signed_refusal(pair) -> None:
+def test_a_router_missing_from_the_catalogue_is_refused_with_a_signed_refusal(pair: Pair) -> None:
     stranger = PeerRouter("router-x", "https://x.test", ("333333333",))
     request = stranger.signed_request("GET", _card_url(pair.b_card()))
     answer = _send(pair, request)
@@ -67,14 +69,14 @@ def test_a_router_missing_from_the_catalogue_is_refused_with_a_signed_refusal(pa
     _answer_verifies(pair, request, answer)
 
 
-def test_a_replayed_request_is_refused(pair) -> None:
+def test_a_replayed_request_is_refused(pair: Pair) -> None:
     request = pair.a.signed_request("GET", _card_url(pair.b_card()))
     assert _send(pair, request).status_code == 200
     replayed = _send(pair, request)
     assert replayed.status_code == 409 and replayed.json["code"] == "ER-0263"
 
 
-def test_the_same_request_id_from_two_routers_is_two_requests(pair) -> None:
+def test_the_same_request_id_from_two_routers_is_two_requests(pair: Pair) -> None:
     third = PeerRouter("router-c", "https://c.test", ("333333333",))
     pair.publish(pair.a, pair.b, third, to=("b",))
     request_id = str(uuid.uuid4())
@@ -85,7 +87,7 @@ def test_the_same_request_id_from_two_routers_is_two_requests(pair) -> None:
 
 
 @pytest.mark.parametrize("minutes", [-6, 6])
-def test_a_stale_or_future_signed_request_is_refused(pair, minutes) -> None:
+def test_a_stale_or_future_signed_request_is_refused(pair: Pair, minutes) -> None:
     request = pair.a.signed_request(
         "GET", _card_url(pair.b_card()), at=now() + dt.timedelta(minutes=minutes)
     )
@@ -93,7 +95,7 @@ def test_a_stale_or_future_signed_request_is_refused(pair, minutes) -> None:
     assert answer.status_code == 401 and answer.json["code"] == "ER-0262"
 
 
-def test_request_ids_are_forgotten_once_a_replay_could_no_longer_be_fresh(pair) -> None:
+def test_request_ids_are_forgotten_once_a_replay_could_no_longer_be_fresh(pair: Pair) -> None:
     escn = pair.b_card()
     old = now() - dt.timedelta(minutes=11)
     database = pair.b_app.extensions["escr.database"]
@@ -106,13 +108,13 @@ def test_request_ids_are_forgotten_once_a_replay_could_no_longer_be_fresh(pair) 
     assert "x" * 36 not in kept and len(kept) == 1
 
 
-def test_a_request_signed_for_another_router_is_refused(pair) -> None:
+def test_a_request_signed_for_another_router_is_refused(pair: Pair) -> None:
     request = pair.a.signed_request("GET", f"https://c.test/api/x/federation/peer/cards/{pair.b_card()}")
     answer = _send(pair, request)
     assert answer.status_code == 401 and answer.json["code"] == "ER-0260"
 
 
-def test_a_body_that_is_not_the_signed_one_is_refused(pair) -> None:
+def test_a_body_that_is_not_the_signed_one_is_refused(pair: Pair) -> None:
     body = json.dumps({"cardNumber": pair.b_card(), "partner": {"identifier": "1", "name": "x"},
                        "holderScope": True}).encode()
     request = pair.a.signed_request(
@@ -126,7 +128,7 @@ def test_a_body_that_is_not_the_signed_one_is_refused(pair) -> None:
         assert session.scalars(select(VerificationRecord)).all() == []
 
 
-def test_a_card_whose_issuer_is_not_hosted_here_is_refused_not_forwarded(pair) -> None:
+def test_a_card_whose_issuer_is_not_hosted_here_is_refused_not_forwarded(pair: Pair) -> None:
     from router.domain.escn import default_generator
 
     escn = default_generator.generate("111111111", "001")  # router A's PIC
@@ -134,14 +136,14 @@ def test_a_card_whose_issuer_is_not_hosted_here_is_refused_not_forwarded(pair) -
     assert answer.status_code == 421 and answer.json["code"] == "ER-0264"
 
 
-def test_a_malformed_verification_request_is_a_400(pair) -> None:
+def test_a_malformed_verification_request_is_a_400(pair: Pair) -> None:
     body = b'{"cardNumber": 7}'
     answer = _send(pair, pair.a.signed_request(
         "POST", "https://b.test/api/x/federation/peer/verifications", body))
     assert answer.status_code == 400 and answer.json["code"] == "ER-0400"
 
 
-def test_echo_proves_both_signatures_with_any_json(pair) -> None:
+def test_echo_proves_both_signatures_with_any_json(pair: Pair) -> None:
     body = json.dumps({"delegation": {"jws": "eyJ..."}}).encode()
     request = pair.a.signed_request("POST", "https://b.test/api/x/federation/peer/echo", body)
     answer = _send(pair, request)
@@ -152,7 +154,7 @@ def test_echo_proves_both_signatures_with_any_json(pair) -> None:
     _answer_verifies(pair, request, answer)
 
 
-def test_a_router_without_a_catalogue_answers_no_peer(pair) -> None:
+def test_a_router_without_a_catalogue_answers_no_peer(pair: Pair) -> None:
     pair.b_membership.directory._catalogue = None
     pair.b_membership.directory._valid_until = 0.0
     answer = _send(pair, pair.a.signed_request("GET", _card_url(B_PIC.rjust(36, "0"))))

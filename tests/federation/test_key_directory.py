@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 
 from router.cli import escr_group
 from router.services.caller import Scope
+from router.settings import Settings
 from sgc_client.protocol import jose
-from tests.federation.conftest import HOME_PIC
+from tests.conftest import MakeTenant
+from tests.federation.conftest import HOME_PIC, Party
 
 
-def test_anyone_reads_an_institutions_jwks_without_a_credential(client, home) -> None:
+def test_anyone_reads_an_institutions_jwks_without_a_credential(
+    client: FlaskClient, home: Party
+) -> None:
     answer = client.get(f"/api/x/directory/{HOME_PIC}/jwks.json")
     assert answer.status_code == 200
     assert answer.mimetype == "application/jwk-set+json"
@@ -25,7 +32,7 @@ def test_anyone_reads_an_institutions_jwks_without_a_credential(client, home) ->
     assert client.get("/api/x/directory/123456789/jwks.json").json["code"] == "ER-0030"
 
 
-def test_a_private_jwk_is_refused_and_nothing_is_stored(client, home) -> None:
+def test_a_private_jwk_is_refused_and_nothing_is_stored(client: FlaskClient, home: Party) -> None:
     fresh = jose.generate_key("sig")
     answer = client.post(
         "/api/x/public-keys", json={"jwk": fresh.private_jwk()}, headers=home.headers
@@ -34,7 +41,7 @@ def test_a_private_jwk_is_refused_and_nothing_is_stored(client, home) -> None:
     assert fresh.kid not in client.get(f"/api/x/directory/{HOME_PIC}/jwks.json").text
 
 
-def test_unusable_and_duplicate_keys_are_refused(client, home) -> None:
+def test_unusable_and_duplicate_keys_are_refused(client: FlaskClient, home: Party) -> None:
     rsa_like = {"kty": "RSA", "n": "AQAB", "e": "AQAB", "use": "sig"}
     answer = client.post("/api/x/public-keys", json={"jwk": rsa_like}, headers=home.headers)
     assert answer.status_code == 400 and answer.json["code"] == "ER-0230"
@@ -44,7 +51,9 @@ def test_unusable_and_duplicate_keys_are_refused(client, home) -> None:
     assert again.status_code == 409 and again.json["code"] == "ER-0232"
 
 
-def test_managing_keys_needs_the_keys_manage_scope(client, make_tenant, home) -> None:
+def test_managing_keys_needs_the_keys_manage_scope(
+    client: FlaskClient, make_tenant: MakeTenant, home: Party
+) -> None:
     # Every institution scope but keys:manage.
     plain = make_tenant(HOME_PIC, scopes=[s for s in Scope.INSTITUTION if s != Scope.KEYS_MANAGE])
     jwk = jose.generate_key("sig").public().jwk
@@ -59,7 +68,9 @@ def test_managing_keys_needs_the_keys_manage_scope(client, make_tenant, home) ->
     assert len(client.get("/api/x/public-keys", headers=home.headers).json) == 2
 
 
-def test_revoked_keys_stay_listed_as_revoked_with_the_time(client, home) -> None:
+def test_revoked_keys_stay_listed_as_revoked_with_the_time(
+    client: FlaskClient, home: Party
+) -> None:
     answer = client.post(
         f"/api/x/public-keys/{home.signing.kid}/revoke",
         json={"reason": "laptop stolen"},
@@ -85,7 +96,9 @@ def test_revoked_keys_stay_listed_as_revoked_with_the_time(client, home) -> None
     assert rotated.status_code == 409 and rotated.json["code"] == "ER-0234"
 
 
-def test_rotation_keeps_the_old_key_valid_for_its_grace_period(client, home) -> None:
+def test_rotation_keeps_the_old_key_valid_for_its_grace_period(
+    client: FlaskClient, home: Party
+) -> None:
     successor = jose.generate_key("sig", "Ed25519")
     answer = client.post(
         f"/api/x/public-keys/{home.signing.kid}/rotate",
@@ -107,7 +120,9 @@ def test_rotation_keeps_the_old_key_valid_for_its_grace_period(client, home) -> 
     assert wrong_use.status_code == 400 and wrong_use.json["code"] == "ER-0230"
 
 
-def test_an_institution_sees_and_touches_only_its_own_keys(client, home, host) -> None:
+def test_an_institution_sees_and_touches_only_its_own_keys(
+    client: FlaskClient, home: Party, host: Party
+) -> None:
     assert client.get(f"/api/x/public-keys/{home.signing.kid}", headers=host.headers).json[
         "code"
     ] == "ER-0233"
@@ -125,7 +140,9 @@ def test_an_institution_sees_and_touches_only_its_own_keys(client, home, host) -
     assert stolen.status_code == 409
 
 
-def test_escr_admin_registers_lists_rotates_and_revokes(settings, home, tmp_path, monkeypatch) -> None:
+def test_escr_admin_registers_lists_rotates_and_revokes(
+    settings: Settings, home: Party, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ESCR_DATABASE_URL", settings.database_url)
     runner = CliRunner()
     fresh, successor = jose.generate_key("enc"), jose.generate_key("enc")
@@ -150,7 +167,9 @@ def test_escr_admin_registers_lists_rotates_and_revokes(settings, home, tmp_path
     assert f"{successor.kid}\tenc\tECDH-ES\tactive" in listed
 
 
-def test_federation_problem_codes_are_unique_in_their_range_and_documented(client) -> None:
+def test_federation_problem_codes_are_unique_in_their_range_and_documented(
+    client: FlaskClient
+) -> None:
     from router.domain.errors import all_error_classes
     from router.federation import errors
 

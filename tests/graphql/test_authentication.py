@@ -1,15 +1,18 @@
 """/graphql takes the same credentials and scopes as REST; without one it answers 401 SE-0001."""
 
+from __future__ import annotations
+
 import base64
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from router.db import utcnow
+from router.db import Database, utcnow
 from router.models import ApiKey
 from router.services import credentials, organisations
 from router.services.caller import Scope
-from tests.conftest import esi
+from tests.conftest import Tenant, esi
 
 QUERY = "{ organisation { identifier } }"
 
@@ -23,7 +26,9 @@ QUERY = "{ organisation { identifier } }"
         {"api_key": "wrong"},
     ],
 )
-def test_missing_or_forged_credentials_are_401_with_se_0001(client, uni, headers) -> None:
+def test_missing_or_forged_credentials_are_401_with_se_0001(
+    client: FlaskClient, uni: Tenant, headers
+) -> None:
     response = client.post("/graphql", json={"query": QUERY}, headers=headers)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
@@ -34,7 +39,7 @@ def test_missing_or_forged_credentials_are_401_with_se_0001(client, uni, headers
     assert error["message"]
 
 
-def test_anonymous_mutation_is_refused_before_it_runs(client, uni) -> None:
+def test_anonymous_mutation_is_refused_before_it_runs(client: FlaskClient, uni: Tenant) -> None:
     mutation = f'mutation {{ createPerson(input: {{identifier: "{esi("A1")}"}}) {{ identifier }} }}'
     response = client.post("/graphql", json={"query": mutation})
     assert response.status_code == 401
@@ -42,27 +47,27 @@ def test_anonymous_mutation_is_refused_before_it_runs(client, uni) -> None:
     assert persons["content"] == []
 
 
-def test_an_unparseable_document_without_credential_is_still_401(client) -> None:
+def test_an_unparseable_document_without_credential_is_still_401(client: FlaskClient) -> None:
     response = client.post("/graphql", json={"query": "{ this is not graphql"})
     assert response.status_code == 401
     assert response.json["errors"][0]["extensions"]["code"] == "SE-0001"
 
 
-def test_bearer_and_api_key_header_both_work(client, uni) -> None:
+def test_bearer_and_api_key_header_both_work(client: FlaskClient, uni: Tenant) -> None:
     for headers in (uni.headers, {"api_key": uni.key}):
         response = client.post("/graphql", json={"query": QUERY}, headers=headers)
         assert response.status_code == 200
         assert response.json["data"]["organisation"]["identifier"] == uni.pic
 
 
-def test_queries_by_get_are_authenticated_too(client, uni) -> None:
+def test_queries_by_get_are_authenticated_too(client: FlaskClient, uni: Tenant) -> None:
     assert client.get("/graphql", query_string={"query": QUERY}).status_code == 401
     response = client.get("/graphql", query_string={"query": QUERY}, headers=uni.headers)
     assert response.status_code == 200
     assert response.json["data"]["organisation"]["identifier"] == uni.pic
 
 
-def test_revoked_key_is_401(client, uni, db) -> None:
+def test_revoked_key_is_401(client: FlaskClient, uni: Tenant, db: Database) -> None:
     with db.session() as session:
         session.execute(update(ApiKey).values(revoked_at=utcnow()))
         session.commit()
@@ -71,14 +76,16 @@ def test_revoked_key_is_401(client, uni, db) -> None:
     assert response.json["errors"][0]["extensions"]["code"] == "SE-0001"
 
 
-def test_graphiql_loads_in_a_browser_without_a_key(client) -> None:
+def test_graphiql_loads_in_a_browser_without_a_key(client: FlaskClient) -> None:
     response = client.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     assert "graphiql" in response.get_data(as_text=True).lower()
 
 
-def test_oauth2_token_scopes_apply_to_graphql(client, uni, db) -> None:
+def test_oauth2_token_scopes_apply_to_graphql(
+    client: FlaskClient, uni: Tenant, db: Database
+) -> None:
     with db.session() as session:
         organisation = organisations.get_organisation(session, uni.pic)
         issued = credentials.create_oauth_client(session, organisation)

@@ -1,15 +1,19 @@
 """A page of persons with their cards, histories, pictures and processors costs a fixed number
 of SQL queries, whatever the page size: the loaders batch every level."""
 
+from __future__ import annotations
+
 import datetime as dt
 
 import pytest
 from sqlalchemy import event
 
+from router.db import Database
 from router.domain.lifecycle import CardAction
 from router.models import PersonPicture
 from router.services import cards, credentials, persons
-from tests.conftest import esi
+from tests.conftest import Tenant, esi
+from tests.graphql.conftest import GraphQL
 
 QUERY = """query($n: Int!) { persons(first: $n) { totalCount edges { cursor node {
     identifier fullName
@@ -20,7 +24,7 @@ QUERY = """query($n: Int!) { persons(first: $n) { totalCount edges { cursor node
 
 
 @pytest.fixture
-def hundred_persons(db, uni, other_uni) -> None:
+def hundred_persons(db: Database, uni: Tenant, other_uni: Tenant) -> None:
     """100 persons of ``uni``, each with a card (half processed by the other university, every
     third reported lost) and every fourth with a picture."""
     with db.session() as session:
@@ -75,7 +79,9 @@ def _count_queries(db, run):
     return result, statements
 
 
-def test_a_page_of_persons_with_cards_costs_constant_queries(db, gql, uni, hundred_persons) -> None:
+def test_a_page_of_persons_with_cards_costs_constant_queries(
+    db: Database, gql: GraphQL, uni: Tenant, hundred_persons: None
+) -> None:
     counts = {}
     for size in (10, 100):
         body, statements = _count_queries(db, lambda n=size: gql(QUERY, {"n": n}, tenant=uni))
@@ -104,7 +110,9 @@ def test_a_page_of_persons_with_cards_costs_constant_queries(db, gql, uni, hundr
     )
 
 
-def test_a_page_of_cards_with_histories_costs_constant_queries(db, gql, uni, hundred_persons) -> None:
+def test_a_page_of_cards_with_histories_costs_constant_queries(
+    db: Database, gql: GraphQL, uni: Tenant, hundred_persons: None
+) -> None:
     query = """query($n: Int!) { cards(first: $n) { edges { node {
         cardNumber history { event actorOrganisation } processor { name }
         person { identifier cards { cardNumber } } } } } }"""

@@ -1,14 +1,20 @@
 """Unexpected failures are masked and logged; expected ones are not logged as failures."""
 
-import logging
+from __future__ import annotations
 
-from router.services import persons
-from tests.conftest import esi
-from tests.graphql.conftest import only_error
+import logging
 from typing import Never
 
+import pytest
 
-def test_an_unexpected_failure_is_er_0500_without_internals(gql, uni, monkeypatch, caplog) -> None:
+from router.services import persons
+from tests.conftest import Tenant, esi
+from tests.graphql.conftest import GraphQL, only_error
+
+
+def test_an_unexpected_failure_is_er_0500_without_internals(
+    gql: GraphQL, uni: Tenant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     def broken(*args, **kwargs) -> Never:
         raise RuntimeError("database password is hunter2")
 
@@ -21,7 +27,9 @@ def test_an_unexpected_failure_is_er_0500_without_internals(gql, uni, monkeypatc
     assert any("hunter2" in str(r.exc_info[1]) for r in caplog.records if r.exc_info)
 
 
-def test_domain_errors_are_not_logged_as_failures(gql, uni, caplog) -> None:
+def test_domain_errors_are_not_logged_as_failures(
+    gql: GraphQL, uni: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.ERROR):
         error = only_error(gql(f'{{ person(esi: "{esi("E2")}") {{ identifier }} }}', tenant=uni))
     assert error["extensions"]["code"] == "ER-0018"

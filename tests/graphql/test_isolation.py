@@ -1,13 +1,18 @@
 """Through GraphQL too, an organisation never reads or writes another's persons or cards."""
 
-import pytest
+from __future__ import annotations
 
-from tests.conftest import card_body, esi, person_body
-from tests.graphql.conftest import only_error
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.conftest import Register, Tenant, card_body, esi, person_body
+from tests.graphql.conftest import GraphQL, only_error
 
 
 @pytest.fixture
-def theirs(registered, other_uni):
+def theirs(registered: Register, other_uni: Tenant) -> dict[str, Any]:
     """A person and card of the other university."""
     return registered("OTHER1", tenant=other_uni)
 
@@ -33,7 +38,7 @@ def _operations(record):
 
 
 def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
-    client, gql, uni, other_uni, theirs
+    client: FlaskClient, gql: GraphQL, uni: Tenant, other_uni: Tenant, theirs: dict[str, Any]
 ) -> None:
     before_card = client.get(f"/api/v2/cards/{theirs['escn']}", headers=other_uni.headers).json
     before_person = client.get(f"/api/v2/persons/{theirs['esi']}", headers=other_uni.headers).json
@@ -52,7 +57,9 @@ def test_every_cross_organisation_operation_is_refused_and_changes_nothing(
     assert client.get("/api/v2/cards", headers=uni.headers).json["content"] == []
 
 
-def test_lists_show_only_your_own_records(gql, uni, registered, theirs) -> None:
+def test_lists_show_only_your_own_records(
+    gql: GraphQL, uni: Tenant, registered: Register, theirs: dict[str, Any]
+) -> None:
     mine = registered("MINE1")
     body = gql(
         """{ persons { totalCount edges { node { identifier cards { cardNumber } } } }
@@ -72,7 +79,7 @@ def test_lists_show_only_your_own_records(gql, uni, registered, theirs) -> None:
 
 
 def test_a_shared_person_shows_each_organisation_only_its_own_link_and_cards(
-    client, gql, uni, other_uni
+    client: FlaskClient, gql: GraphQL, uni: Tenant, other_uni: Tenant
 ) -> None:
     shared = esi("SHARED")
     client.post(
@@ -115,7 +122,7 @@ def test_a_shared_person_shows_each_organisation_only_its_own_link_and_cards(
 
 
 def test_linking_another_organisations_person_reveals_nothing_of_their_link(
-    client, gql, uni, other_uni, theirs
+    client: FlaskClient, gql: GraphQL, uni: Tenant, other_uni: Tenant, theirs: dict[str, Any]
 ) -> None:
     body = gql(
         "mutation($e: String!, $p: PersonInput!) { updatePerson(esi: $e, input: $p) "
@@ -136,7 +143,9 @@ def test_linking_another_organisations_person_reveals_nothing_of_their_link(
     assert theirs_now["fullName"] == "Ada Lovelace"
 
 
-def test_another_organisations_public_facts_are_readable_as_in_rest(client, gql, uni, other_uni) -> None:
+def test_another_organisations_public_facts_are_readable_as_in_rest(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, other_uni: Tenant
+) -> None:
     body = gql(
         f'{{ organisation(identifier: "{other_uni.pic}") {{ identifier name country kind '
         "escnPrefixes } }",

@@ -1,12 +1,18 @@
 """Abusive queries (too deep, too many aliases or tokens, too costly) are refused before they
 run, with a clear ER-0400 error; the limits come from the settings (ESCR_GRAPHQL_MAX_*)."""
 
+from __future__ import annotations
+
 import dataclasses
+from collections.abc import Iterator
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from router.app import create_app
 from router.settings import Settings
+from tests.conftest import Register, Tenant
 from tests.graphql.conftest import GraphQL, only_error
 
 
@@ -28,26 +34,28 @@ def _refused(body: dict, *words: str) -> None:
     assert any(all(w in e["message"] for w in words) for e in body["errors"]), body["errors"]
 
 
-def test_too_deep_a_query_is_refused(gql, uni) -> None:
+def test_too_deep_a_query_is_refused(gql: GraphQL, uni: Tenant) -> None:
     _refused(gql(_nested(12), tenant=uni), "depth")
     # Within the limit the query runs (and fails on the bogus number, not on depth).
     error = only_error(gql(_nested(9), tenant=uni))
     assert error["extensions"]["code"] == "ER-0401"
 
 
-def test_too_many_aliases_are_refused(gql, uni) -> None:
+def test_too_many_aliases_are_refused(gql: GraphQL, uni: Tenant) -> None:
     aliases = " ".join(f"a{i}: organisation {{ name }}" for i in range(21))
     _refused(gql(f"{{ {aliases} }}", tenant=uni), "aliases")
     few = " ".join(f"a{i}: organisation {{ name }}" for i in range(5))
     assert "errors" not in gql(f"{{ {few} }}", tenant=uni)
 
 
-def test_too_many_tokens_are_refused(gql, uni) -> None:
+def test_too_many_tokens_are_refused(gql: GraphQL, uni: Tenant) -> None:
     fields = " ".join(["name"] * 2100)
     _refused(gql(f"{{ organisation {{ {fields} }} }}", tenant=uni), "token")
 
 
-def test_too_costly_a_query_is_refused_even_through_variables(gql, uni, registered) -> None:
+def test_too_costly_a_query_is_refused_even_through_variables(
+    gql: GraphQL, uni: Tenant, registered: Register
+) -> None:
     registered("COST1")
     query = """query($n: Int) { persons(first: $n) { edges { node { identifier
         cards { cardNumber state history { event fromState toState } } } } } }"""
@@ -59,7 +67,7 @@ def test_too_costly_a_query_is_refused_even_through_variables(gql, uni, register
     assert len(body["data"]["persons"]["edges"]) == 1
 
 
-def test_a_refused_mutation_changes_nothing(client, gql, uni) -> None:
+def test_a_refused_mutation_changes_nothing(client: FlaskClient, gql: GraphQL, uni: Tenant) -> None:
     aliases = " ".join(
         f'p{i}: createPerson(input: {{identifier: "urn:schac:personalUniqueCode:int:esi:FR:L{i}"}})'
         " { identifier }"
@@ -87,7 +95,7 @@ def test_limits_are_read_from_the_environment() -> None:
 
 
 @pytest.fixture
-def strict(app, settings):
+def strict(app: Flask, settings: Settings) -> Iterator[GraphQL]:
     """A second router on the same database with small limits."""
     limited = dataclasses.replace(
         settings, graphql_max_depth=4, graphql_max_aliases=2, graphql_max_cost=50
@@ -98,7 +106,7 @@ def strict(app, settings):
     strict_app.extensions["escr.database"].engine.dispose()
 
 
-def test_configured_limits_apply(strict, gql, uni) -> None:
+def test_configured_limits_apply(strict: GraphQL, gql: GraphQL, uni: Tenant) -> None:
     _refused(strict(_nested(5), tenant=uni), "depth")
     assert only_error(gql(_nested(5), tenant=uni))["extensions"]["code"] == "ER-0401"
     aliases = "a: organisation { name } b: organisation { name } c: organisation { name }"

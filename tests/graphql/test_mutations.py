@@ -1,9 +1,12 @@
 """Mutations validate their input, answer with the REST codes, and a failed one changes nothing."""
 
-import pytest
+from __future__ import annotations
 
-from tests.conftest import esi
-from tests.graphql.conftest import only_error
+import pytest
+from flask.testing import FlaskClient
+
+from tests.conftest import Register, Tenant, esi
+from tests.graphql.conftest import GraphQL, only_error
 
 CREATE = "mutation($p: PersonInput!) { createPerson(input: $p) { identifier } }"
 ISSUE = "mutation($c: CardInput!) { issueCard(input: $c) { cardNumber csn } }"
@@ -31,14 +34,16 @@ def _card(person, **fields):
         {"identifier": "x" * 256},
     ],
 )
-def test_invalid_person_input_is_er_0400_and_creates_nothing(client, gql, uni, person) -> None:
+def test_invalid_person_input_is_er_0400_and_creates_nothing(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, person
+) -> None:
     error = only_error(gql(CREATE, {"p": person}, tenant=uni))
     assert error["extensions"]["code"] == "ER-0400", error
     assert error["extensions"]["status"] == 400
     assert client.get("/api/v2/persons", headers=uni.headers).json["content"] == []
 
 
-def test_invalid_esi_is_er_0401(gql, uni) -> None:
+def test_invalid_esi_is_er_0401(gql: GraphQL, uni: Tenant) -> None:
     error = only_error(gql(CREATE, {"p": {"identifier": "student-42"}}, tenant=uni))
     assert error["extensions"]["code"] == "ER-0401"
 
@@ -56,7 +61,7 @@ def test_invalid_esi_is_er_0401(gql, uni) -> None:
     ],
 )
 def test_invalid_card_input_is_refused_and_issues_nothing(
-    client, gql, uni, registered, fields, code
+    client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register, fields, code
 ) -> None:
     record = registered("V2")
     error = only_error(gql(ISSUE, {"c": _card(record["esi"], **fields)}, tenant=uni))
@@ -65,7 +70,9 @@ def test_invalid_card_input_is_refused_and_issues_nothing(
     assert [c["cardNumber"] for c in cards] == [record["escn"]]
 
 
-def test_issue_card_generates_a_number_and_normalises_the_chip(gql, uni, registered) -> None:
+def test_issue_card_generates_a_number_and_normalises_the_chip(
+    gql: GraphQL, uni: Tenant, registered: Register
+) -> None:
     record = registered("V3")
     body = gql(ISSUE, {"c": _card(record["esi"], csn="04:78:2e:21")}, tenant=uni)
     card = body["data"]["issueCard"]
@@ -73,7 +80,9 @@ def test_issue_card_generates_a_number_and_normalises_the_chip(gql, uni, registe
     assert card["cardNumber"].endswith(uni.pic)
 
 
-def test_a_failed_renewal_leaves_the_card_as_it_was(client, gql, uni, registered) -> None:
+def test_a_failed_renewal_leaves_the_card_as_it_was(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register
+) -> None:
     record = registered("V4")
     error = only_error(
         gql(
@@ -92,7 +101,9 @@ def test_a_failed_renewal_leaves_the_card_as_it_was(client, gql, uni, registered
     assert card == {"state": "ACTIVE", "replacedBy": None, "history": [{"event": "ISSUED"}]}
 
 
-def test_a_failed_mutation_is_not_committed_by_the_next_one(client, gql, uni, registered) -> None:
+def test_a_failed_mutation_is_not_committed_by_the_next_one(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register
+) -> None:
     """Mutations share the request's session: a later commit must not save a failed change."""
     record = registered("V5")
     body = gql(
@@ -111,7 +122,7 @@ def test_a_failed_mutation_is_not_committed_by_the_next_one(client, gql, uni, re
     assert [h["event"] for h in history] == ["ISSUED"]
 
 
-def test_mutations_cannot_run_over_get(client, uni) -> None:
+def test_mutations_cannot_run_over_get(client: FlaskClient, uni: Tenant) -> None:
     response = client.get(
         "/graphql",
         query_string={"query": f'mutation {{ deletePerson(esi: "{esi("G1")}") {{ identifier }} }}'},
@@ -122,7 +133,7 @@ def test_mutations_cannot_run_over_get(client, uni) -> None:
     assert "GET" in response.json["errors"][0]["message"]
 
 
-def test_a_body_that_is_not_json_is_a_json_error(client, uni) -> None:
+def test_a_body_that_is_not_json_is_a_json_error(client: FlaskClient, uni: Tenant) -> None:
     response = client.post(
         "/graphql", data="{not json", content_type="application/json", headers=uni.headers
     )
@@ -130,7 +141,9 @@ def test_a_body_that_is_not_json_is_a_json_error(client, uni) -> None:
     assert response.json["errors"][0]["extensions"]["code"] == "ER-0400"
 
 
-def test_later_mutations_of_a_document_see_the_earlier_changes(gql, uni, registered) -> None:
+def test_later_mutations_of_a_document_see_the_earlier_changes(
+    gql: GraphQL, uni: Tenant, registered: Register
+) -> None:
     record = registered("V7")
     body = gql(
         """mutation($n: String!) {

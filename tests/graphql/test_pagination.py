@@ -1,9 +1,12 @@
 """Lists follow the Relay connection convention: cursors, pageInfo, totalCount, filters."""
 
-import pytest
+from __future__ import annotations
 
-from tests.conftest import esi, person_body
-from tests.graphql.conftest import only_error
+import pytest
+from flask.testing import FlaskClient
+
+from tests.conftest import Register, Tenant, esi, person_body
+from tests.graphql.conftest import GraphQL, only_error
 
 PAGE = """query($first: Int, $after: String, $last: Int, $before: String) {
     persons(first: $first, after: $after, last: $last, before: $before) {
@@ -13,7 +16,7 @@ PAGE = """query($first: Int, $after: String, $last: Int, $before: String) {
 
 
 @pytest.fixture
-def twenty_five(client, uni):
+def twenty_five(client: FlaskClient, uni: Tenant) -> list[str]:
     names = []
     for i in range(25):
         identifier = esi(f"PG{i:02d}")
@@ -27,7 +30,9 @@ def _page(gql, uni, **variables):
     return gql(PAGE, variables, tenant=uni)["data"]["persons"]
 
 
-def test_walking_forward_with_cursors_visits_every_person_once(gql, uni, twenty_five) -> None:
+def test_walking_forward_with_cursors_visits_every_person_once(
+    gql: GraphQL, uni: Tenant, twenty_five: list[str]
+) -> None:
     seen, after, pages = [], None, 0
     while True:
         page = _page(gql, uni, first=10, after=after)
@@ -44,7 +49,9 @@ def test_walking_forward_with_cursors_visits_every_person_once(gql, uni, twenty_
     assert seen == twenty_five  # registration order: the default sort, as in REST
 
 
-def test_walking_backward_with_last_and_before(gql, uni, twenty_five) -> None:
+def test_walking_backward_with_last_and_before(
+    gql: GraphQL, uni: Tenant, twenty_five: list[str]
+) -> None:
     end = _page(gql, uni, first=25)["edges"][-1]["cursor"]
     page = _page(gql, uni, last=5, before=end)
     assert [e["node"]["identifier"] for e in page["edges"]] == twenty_five[19:24]
@@ -52,7 +59,9 @@ def test_walking_backward_with_last_and_before(gql, uni, twenty_five) -> None:
     assert page["pageInfo"]["hasNextPage"] is True
 
 
-def test_last_without_before_pages_back_from_the_end(gql, uni, twenty_five) -> None:
+def test_last_without_before_pages_back_from_the_end(
+    gql: GraphQL, uni: Tenant, twenty_five: list[str]
+) -> None:
     page = _page(gql, uni, last=3)
     assert [e["node"]["identifier"] for e in page["edges"]] == twenty_five[22:]
     assert page["pageInfo"]["hasNextPage"] is False
@@ -61,7 +70,7 @@ def test_last_without_before_pages_back_from_the_end(gql, uni, twenty_five) -> N
     assert [e["node"]["identifier"] for e in earlier["edges"]] == twenty_five[19:22]
 
 
-def test_an_empty_list_has_no_cursors(gql, uni) -> None:
+def test_an_empty_list_has_no_cursors(gql: GraphQL, uni: Tenant) -> None:
     page = _page(gql, uni, first=5)
     assert page == {
         "totalCount": 0,
@@ -75,7 +84,9 @@ def test_an_empty_list_has_no_cursors(gql, uni) -> None:
     }
 
 
-def test_filter_and_order_match_the_rest_list(client, gql, uni, twenty_five) -> None:
+def test_filter_and_order_match_the_rest_list(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, twenty_five: list[str]
+) -> None:
     rest = client.get(
         "/api/v2/persons",
         query_string={"search": "student 1", "sort": "fullName", "direction": "DESC", "size": 50},
@@ -105,14 +116,14 @@ def test_filter_and_order_match_the_rest_list(client, gql, uni, twenty_five) -> 
         {"last": 0},
     ],
 )
-def test_bad_paging_arguments_are_er_0400(gql, uni, variables) -> None:
+def test_bad_paging_arguments_are_er_0400(gql: GraphQL, uni: Tenant, variables) -> None:
     error = only_error(gql(PAGE, variables, tenant=uni))
     assert error["extensions"]["code"] == "ER-0400"
     assert error["extensions"]["status"] == 400
     assert error["message"]
 
 
-def test_cards_connection_pages_too(gql, uni, registered) -> None:
+def test_cards_connection_pages_too(gql: GraphQL, uni: Tenant, registered: Register) -> None:
     numbers = [registered(f"CP{i}")["escn"] for i in range(3)]
     first = gql(
         "{ cards(first: 2) { totalCount pageInfo { hasNextPage endCursor } "

@@ -1,11 +1,14 @@
 """The same scenarios through REST and GraphQL give the same data and the same error codes."""
 
+from __future__ import annotations
+
 import pytest
+from flask.testing import FlaskClient
 
 from router.domain.escn import EscnGenerator
 from router.services.caller import Scope
-from tests.conftest import card_body, esi, person_body
-from tests.graphql.conftest import only_error
+from tests.conftest import MakeTenant, Register, Tenant, card_body, esi, person_body
+from tests.graphql.conftest import GraphQL, only_error
 
 PERSON = """identifier fullName organisations {
     academicLevel email phone fullName hasPicture organisation { identifier name } }"""
@@ -73,7 +76,9 @@ def gql_card_input(person, **fields):
     return body
 
 
-def test_person_written_and_read_the_same_through_both(client, gql, uni) -> None:
+def test_person_written_and_read_the_same_through_both(
+    client: FlaskClient, gql: GraphQL, uni: Tenant
+) -> None:
     rest_esi, gql_esi = esi("P1"), esi("P2")
     created = client.post(
         "/api/v2/persons",
@@ -95,7 +100,9 @@ def test_person_written_and_read_the_same_through_both(client, gql, uni) -> None
         assert read["data"]["person"] == rest_person(rest)
 
 
-def test_person_update_and_delete_the_same_through_both(client, gql, uni) -> None:
+def test_person_update_and_delete_the_same_through_both(
+    client: FlaskClient, gql: GraphQL, uni: Tenant
+) -> None:
     for code in ("U1", "U2"):
         client.post("/api/v2/persons", json=person_body(esi(code), uni.pic), headers=uni.headers)
     rest = client.put(
@@ -126,7 +133,9 @@ def test_person_update_and_delete_the_same_through_both(client, gql, uni) -> Non
         assert error["message"] == rest.json["message"].replace(esi("U1"), esi(code))
 
 
-def test_card_issued_and_read_the_same_through_both(client, gql, uni) -> None:
+def test_card_issued_and_read_the_same_through_both(
+    client: FlaskClient, gql: GraphQL, uni: Tenant
+) -> None:
     holder = esi("C1")
     client.post("/api/v2/persons", json=person_body(holder, uni.pic), headers=uni.headers)
     rest = client.post(
@@ -154,7 +163,9 @@ def test_card_issued_and_read_the_same_through_both(client, gql, uni) -> None:
         assert read["data"]["card"] == rest_card(view, lifecycle)
 
 
-def test_status_change_and_history_the_same_through_both(client, gql, uni, registered) -> None:
+def test_status_change_and_history_the_same_through_both(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register
+) -> None:
     by_rest, by_gql = registered("L1"), registered("L2")
     rest = client.post(
         f"/api/x/cards/{by_rest['escn']}/lifecycle",
@@ -185,7 +196,9 @@ def test_status_change_and_history_the_same_through_both(client, gql, uni, regis
     assert [h["event"] for h in history] == ["ISSUED", "REPORT_LOST"]
 
 
-def test_renewal_issues_the_same_replacement_through_both(client, gql, uni, registered) -> None:
+def test_renewal_issues_the_same_replacement_through_both(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register
+) -> None:
     by_rest, by_gql = registered("R1"), registered("R2")
     rest = client.post(
         f"/api/x/cards/{by_rest['escn']}/lifecycle",
@@ -271,12 +284,16 @@ UNKNOWN_ESCN = EscnGenerator().generate("999999999")
         ),
     ],
 )
-def test_lookup_errors_are_the_same(client, gql, uni, rest_call, document, code, status) -> None:
+def test_lookup_errors_are_the_same(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, rest_call, document, code, status
+) -> None:
     rest, error = _errors(client, gql, uni, rest_call, document)
     _assert_same_error(rest, error, code, status)
 
 
-def test_duplicate_person_is_er_0019_on_both(client, gql, uni, registered) -> None:
+def test_duplicate_person_is_er_0019_on_both(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register
+) -> None:
     record = registered("D1")
     rest, error = _errors(
         client,
@@ -289,7 +306,9 @@ def test_duplicate_person_is_er_0019_on_both(client, gql, uni, registered) -> No
     _assert_same_error(rest, error, "ER-0019", 409)
 
 
-def test_duplicate_card_is_er_0002_on_both(client, gql, uni, registered) -> None:
+def test_duplicate_card_is_er_0002_on_both(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register
+) -> None:
     record = registered("D2")
     rest, error = _errors(
         client,
@@ -302,7 +321,9 @@ def test_duplicate_card_is_er_0002_on_both(client, gql, uni, registered) -> None
     _assert_same_error(rest, error, "ER-0002", 409)
 
 
-def test_card_for_unknown_person_and_bad_dates_are_the_same(client, gql, uni, registered) -> None:
+def test_card_for_unknown_person_and_bad_dates_are_the_same(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register
+) -> None:
     rest, error = _errors(
         client,
         gql,
@@ -324,7 +345,9 @@ def test_card_for_unknown_person_and_bad_dates_are_the_same(client, gql, uni, re
     _assert_same_error(rest, error, "ER-0422", 422)
 
 
-def test_illegal_transition_is_er_0050_on_both(client, gql, uni, registered) -> None:
+def test_illegal_transition_is_er_0050_on_both(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register
+) -> None:
     record = registered("T1")
     client.post(
         f"/api/x/cards/{record['escn']}/lifecycle", json={"action": "DESTROY"}, headers=uni.headers
@@ -341,7 +364,9 @@ def test_illegal_transition_is_er_0050_on_both(client, gql, uni, registered) -> 
     assert error["extensions"]["errors"] == rest.json["errors"]
 
 
-def test_another_organisations_records_are_se_0000_on_both(client, gql, uni, other_uni, registered) -> None:
+def test_another_organisations_records_are_se_0000_on_both(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, other_uni: Tenant, registered: Register
+) -> None:
     theirs = registered("F1", tenant=other_uni)
     scenarios = [
         (
@@ -376,7 +401,9 @@ def test_another_organisations_records_are_se_0000_on_both(client, gql, uni, oth
         _assert_same_error(rest, error, "SE-0000", 403)
 
 
-def test_missing_scope_is_se_0002_on_both(client, gql, make_tenant) -> None:
+def test_missing_scope_is_se_0002_on_both(
+    client: FlaskClient, gql: GraphQL, make_tenant: MakeTenant
+) -> None:
     reader = make_tenant("777777777", scopes=[Scope.PERSONS_READ])
     rest, error = _errors(
         client,

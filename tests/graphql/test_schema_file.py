@@ -1,11 +1,15 @@
 """schema.graphql in the repository is the schema the router serves."""
 
+from __future__ import annotations
+
 from pathlib import Path
 
 from click.testing import CliRunner
+from flask.testing import FlaskClient
 
 from router.cli import escr_group
 from router.graphql.schema import schema_sdl
+from tests.conftest import Tenant
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 REGENERATE = "escr-admin graphql export-schema"
@@ -19,7 +23,7 @@ def test_schema_file_matches_the_code() -> None:
     )
 
 
-def test_export_command_writes_the_schema(tmp_path) -> None:
+def test_export_command_writes_the_schema(tmp_path: Path) -> None:
     target = tmp_path / "schema.graphql"
     result = CliRunner().invoke(escr_group, ["graphql", "export-schema", "--output", str(target)])
     assert result.exit_code == 0, result.output
@@ -28,7 +32,7 @@ def test_export_command_writes_the_schema(tmp_path) -> None:
     assert printed.output == schema_sdl()
 
 
-def test_the_served_schema_is_the_exported_one(client, uni) -> None:
+def test_the_served_schema_is_the_exported_one(client: FlaskClient, uni: Tenant) -> None:
     response = client.post(
         "/graphql",
         json={"query": "{ __schema { mutationType { fields { name } } } }"},

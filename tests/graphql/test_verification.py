@@ -1,10 +1,15 @@
 """The verification query gives REST's verdict and REST's errors, and is recorded the same way."""
 
+from __future__ import annotations
+
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from router.db import Database
 from router.models import VerificationRecord
-from tests.graphql.conftest import only_error
+from tests.conftest import MakeTenant, Register, Tenant
+from tests.graphql.conftest import GraphQL, only_error
 
 QUERY = """query ($scanned: String!) { verification(scanned: $scanned) {
     valid reason cardNumber expiresAt displayName checkedAt answeredBy
@@ -12,7 +17,7 @@ QUERY = """query ($scanned: String!) { verification(scanned: $scanned) {
 
 
 @pytest.fixture
-def partner(make_tenant):
+def partner(make_tenant: MakeTenant) -> Tenant:
     return make_tenant("777777777", "City Transport", kind="transport", country="BE")
 
 
@@ -25,7 +30,9 @@ def _comparable(verdict):
 
 
 @pytest.mark.parametrize("action", [None, "REPORT_LOST", "SUSPEND", "DESTROY"])
-def test_same_verdict_as_rest(client, gql, uni, partner, registered, action) -> None:
+def test_same_verdict_as_rest(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, partner: Tenant, registered: Register, action
+) -> None:
     card = registered()
     if action:
         client.post(f"/api/x/cards/{card['escn']}/lifecycle", json={"action": action},
@@ -40,7 +47,9 @@ def test_same_verdict_as_rest(client, gql, uni, partner, registered, action) -> 
     assert _comparable(graph) == _comparable(rest.json)
 
 
-def test_unknown_card_and_disclosure_match(client, gql, uni, partner, registered) -> None:
+def test_unknown_card_and_disclosure_match(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, partner: Tenant, registered: Register
+) -> None:
     from router.domain.escn import default_generator
 
     unknown = default_generator.generate("999999999")
@@ -58,7 +67,9 @@ def test_unknown_card_and_disclosure_match(client, gql, uni, partner, registered
     "scanned", ["garbage", "https://", "f81d4fae-7dec-41d0-a765-00a0c91e6bf6",
                 "https://elsewhere.example/cards/f81d4fae-7dec-11d0-a765-001999999999"]
 )
-def test_bad_scans_give_the_rest_error_code_and_record_nothing(client, gql, partner, db, scanned) -> None:
+def test_bad_scans_give_the_rest_error_code_and_record_nothing(
+    client: FlaskClient, gql: GraphQL, partner: Tenant, db: Database, scanned
+) -> None:
     rest = _rest(client, partner, scanned)
     assert 400 <= rest.status_code < 500
     error = only_error(gql(QUERY, {"scanned": scanned}, tenant=partner))
@@ -69,7 +80,12 @@ def test_bad_scans_give_the_rest_error_code_and_record_nothing(client, gql, part
 
 
 def test_every_lookup_is_recorded_and_needs_the_verify_scope(
-    client, gql, make_tenant, partner, registered, db
+    client: FlaskClient,
+    gql: GraphQL,
+    make_tenant: MakeTenant,
+    partner: Tenant,
+    registered: Register,
+    db: Database,
 ) -> None:
     card = registered()
     gql(QUERY, {"scanned": card["escn"]}, tenant=partner)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path):
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     for name in ("ESCR_WORKERS", "ESCR_THREADS", "ESCR_RATE_LIMIT_STORAGE"):
         monkeypatch.delenv(name, raising=False)
     # Importing the configuration sets the metrics folder for the processes it will start: give
@@ -19,23 +21,29 @@ def env(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def gunicorn_config(env):
+def gunicorn_config(env: pytest.MonkeyPatch) -> ModuleType:
     return importlib.import_module("router.gunicorn_config")
 
 
-def test_the_memory_store_gets_one_process_with_threads(env, gunicorn_config) -> None:
+def test_the_memory_store_gets_one_process_with_threads(
+    env: pytest.MonkeyPatch, gunicorn_config: ModuleType
+) -> None:
     assert gunicorn_config.worker_class == "gthread"
     assert gunicorn_config._default_workers() == 1
     assert gunicorn_config._default_threads(1) == 8
 
 
-def test_redis_gets_one_process_per_core(env, gunicorn_config) -> None:
+def test_redis_gets_one_process_per_core(
+    env: pytest.MonkeyPatch, gunicorn_config: ModuleType
+) -> None:
     env.setenv("ESCR_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/0")
     assert gunicorn_config._default_workers() == max(1, os.cpu_count() or 1)
     assert gunicorn_config._default_threads(2) == 4
 
 
-def test_the_environment_chooses_otherwise(env, gunicorn_config) -> None:
+def test_the_environment_chooses_otherwise(
+    env: pytest.MonkeyPatch, gunicorn_config: ModuleType
+) -> None:
     env.setenv("ESCR_RATE_LIMIT_STORAGE", "redis://127.0.0.1:6379/0")
     env.setenv("ESCR_WORKERS", "3")
     env.setenv("ESCR_THREADS", "2")

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
+from flask import Flask
+from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from router.app import create_app
+from router.settings import Settings
+from tests.conftest import MakeTenant, Register, Tenant
 
 
 def scrape(client, **kwargs) -> dict[str, dict[tuple, float]]:
@@ -24,7 +29,9 @@ def value(samples, name, **labels) -> float:
     return samples.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
 
 
-def test_requests_are_counted_by_route_template_and_status(client, uni, registered) -> None:
+def test_requests_are_counted_by_route_template_and_status(
+    client: FlaskClient, uni: Tenant, registered: Register
+) -> None:
     before = scrape(client)
     card = registered()
     client.get(f"/api/v2/cards/{card['escn']}", headers=uni.headers)
@@ -43,7 +50,7 @@ def test_requests_are_counted_by_route_template_and_status(client, uni, register
     assert value(after, "escr_http_request_duration_seconds_count", method="GET", route=route) >= 2
 
 
-def test_public_lookups_and_refusals_are_counted(app, registered) -> None:
+def test_public_lookups_and_refusals_are_counted(app: Flask, registered: Register) -> None:
     from router.anonymous_limits import AnonymousLimiter
 
     settings = replace(app.extensions["escr.settings"], public_rate_limit="2/hour")
@@ -59,7 +66,9 @@ def test_public_lookups_and_refusals_are_counted(app, registered) -> None:
         assert value(after, name, outcome=outcome) - value(before, name, outcome=outcome) == added
 
 
-def test_verifications_are_counted_by_verdict(client, uni, registered, make_tenant) -> None:
+def test_verifications_are_counted_by_verdict(
+    client: FlaskClient, uni: Tenant, registered: Register, make_tenant: MakeTenant
+) -> None:
     partner = make_tenant("777777777", "City Transport", kind="transport", country="BE")
     card = registered()
     before = scrape(client)
@@ -75,7 +84,9 @@ def test_verifications_are_counted_by_verdict(client, uni, registered, make_tena
         assert value(after, name, verdict=verdict) - value(before, name, verdict=verdict) == 1
 
 
-def test_webhook_queue_is_read_from_the_database(client, uni, registered, app) -> None:
+def test_webhook_queue_is_read_from_the_database(
+    client: FlaskClient, uni: Tenant, registered: Register, app: Flask
+) -> None:
     app.extensions["escr.settings"] = replace(
         app.extensions["escr.settings"], webhook_allow_insecure=True
     )
@@ -95,13 +106,13 @@ def test_webhook_queue_is_read_from_the_database(client, uni, registered, app) -
     assert value(samples, "escr_webhook_oldest_pending_seconds") >= 0
 
 
-def test_database_pool_use_is_reported(client) -> None:
+def test_database_pool_use_is_reported(client: FlaskClient) -> None:
     samples = scrape(client)
     assert value(samples, "escr_db_pool_capacity") >= 1
     assert "escr_db_pool_checked_out" in samples
 
 
-def test_metrics_need_no_key_but_can_be_restricted_to_address_ranges(settings) -> None:
+def test_metrics_need_no_key_but_can_be_restricted_to_address_ranges(settings: Settings) -> None:
     restricted = create_app(replace(settings, metrics_allow="127.0.0.0/8, 10.1.0.0/16"))
     try:
         client = restricted.test_client()
@@ -114,7 +125,7 @@ def test_metrics_need_no_key_but_can_be_restricted_to_address_ranges(settings) -
         restricted.extensions["escr.database"].engine.dispose()
 
 
-def test_a_bad_metrics_range_fails_at_start_up(tmp_path) -> None:
+def test_a_bad_metrics_range_fails_at_start_up(tmp_path: Path) -> None:
     import pytest
 
     from router.settings import Settings

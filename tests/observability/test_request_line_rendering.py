@@ -8,9 +8,12 @@ import logging
 import sys
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from router import logs
 from router.logs import _StandardError, json_formatter, write_event
+from tests.conftest import Tenant
 
 
 def only_our_handler(monkeypatch) -> io.StringIO:
@@ -47,7 +50,9 @@ FIELDS = {
 
 
 @pytest.mark.parametrize("level", [logging.INFO, logging.ERROR])
-def test_the_lean_line_is_the_formatters_line(app, monkeypatch, level) -> None:
+def test_the_lean_line_is_the_formatters_line(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, level
+) -> None:
     written = only_our_handler(monkeypatch)
     monkeypatch.setattr(logs, "_utc_timestamp", lambda: "2026-11-24T09:00:00.123456Z")
     write_event(
@@ -66,7 +71,9 @@ def test_the_lean_line_is_the_formatters_line(app, monkeypatch, level) -> None:
     assert list(json.loads(line)) == [*expected, *FIELDS]
 
 
-def test_a_request_writes_one_lean_line_in_the_usual_shape(client, uni, monkeypatch) -> None:
+def test_a_request_writes_one_lean_line_in_the_usual_shape(
+    client: FlaskClient, uni: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     written = only_our_handler(monkeypatch)
     response = client.get("/api/v2/persons", headers=uni.headers)
     (line,) = written.getvalue().splitlines()
@@ -79,7 +86,9 @@ def test_a_request_writes_one_lean_line_in_the_usual_shape(client, uni, monkeypa
     assert fields["timestamp"].endswith("Z")
 
 
-def test_the_level_is_filtered_as_logging_filters_it(client, monkeypatch) -> None:
+def test_the_level_is_filtered_as_logging_filters_it(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     written = only_our_handler(monkeypatch)
     router_logger = logging.getLogger("router")
     level = router_logger.level
@@ -93,7 +102,9 @@ def test_the_level_is_filtered_as_logging_filters_it(client, monkeypatch) -> Non
     assert json.loads(written.getvalue())["status"] == 401
 
 
-def test_other_handlers_get_the_record_structlog_would_give(app, client, caplog) -> None:
+def test_other_handlers_get_the_record_structlog_would_give(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.INFO, logger="router.requests"):
         client.get("/api/v2/persons")
     (record,) = [r for r in caplog.records if r.name == "router.requests"]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Never
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
-from tests.conftest import card_body, esi, person_body
-from typing import Never
+from tests.conftest import Tenant, card_body, esi, person_body
 
 
 @pytest.fixture
-def lines(capsys):
+def lines(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict]]:
     """The JSON log lines written to standard error so far (the router logs there)."""
 
     def read() -> list[dict]:
@@ -26,7 +29,9 @@ def requests_of(records):
     return [r for r in records if r.get("event") == "request"]
 
 
-def test_each_request_writes_one_json_line(client, uni, lines) -> None:
+def test_each_request_writes_one_json_line(
+    client: FlaskClient, uni: Tenant, lines: Callable[[], list[dict]]
+) -> None:
     client.get("/api/v2/persons", headers=uni.headers)
     (line,) = requests_of(lines())
     assert line["method"] == "GET"
@@ -40,7 +45,9 @@ def test_each_request_writes_one_json_line(client, uni, lines) -> None:
     assert line["timestamp"].endswith("Z")
 
 
-def test_the_request_id_is_taken_from_the_client_and_echoed(client, lines) -> None:
+def test_the_request_id_is_taken_from_the_client_and_echoed(
+    client: FlaskClient, lines: Callable[[], list[dict]]
+) -> None:
     response = client.get("/api/v2/persons", headers={"X-Request-Id": "edge-7f3a.42"})
     assert response.headers["X-Request-Id"] == "edge-7f3a.42"
     (line,) = requests_of(lines())
@@ -48,20 +55,26 @@ def test_the_request_id_is_taken_from_the_client_and_echoed(client, lines) -> No
     assert line["problem"] == "SE-0001"
 
 
-def test_a_request_id_that_is_not_a_plain_token_is_replaced(client, lines) -> None:
+def test_a_request_id_that_is_not_a_plain_token_is_replaced(
+    client: FlaskClient, lines: Callable[[], list[dict]]
+) -> None:
     personal = esi("LOGGED")
     response = client.get("/", headers={"X-Request-Id": personal, "Accept": "application/json"})
     assert response.headers["X-Request-Id"] != personal
     assert personal not in json.dumps(lines())
 
 
-def test_errors_are_logged_with_their_problem_code(client, uni, lines) -> None:
+def test_errors_are_logged_with_their_problem_code(
+    client: FlaskClient, uni: Tenant, lines: Callable[[], list[dict]]
+) -> None:
     client.get(f"/api/v2/persons/{esi('NOBODY')}", headers=uni.headers)
     (line,) = requests_of(lines())
     assert (line["status"], line["problem"]) == (404, "ER-0018")
 
 
-def test_no_key_esi_name_or_email_reaches_the_log(client, uni, lines) -> None:
+def test_no_key_esi_name_or_email_reaches_the_log(
+    client: FlaskClient, uni: Tenant, lines: Callable[[], list[dict]]
+) -> None:
     identifier = esi("SECRET42")
     client.post(
         "/api/v2/persons", json=person_body(identifier, uni.pic, email="ada.l@example.org"),
@@ -79,7 +92,9 @@ def test_no_key_esi_name_or_email_reaches_the_log(client, uni, lines) -> None:
     assert written.count('"event": "request"') == 4
 
 
-def test_an_unexpected_failure_is_logged_as_an_error_with_its_code(app, client, uni, lines) -> None:
+def test_an_unexpected_failure_is_logged_as_an_error_with_its_code(
+    app: Flask, client: FlaskClient, uni: Tenant, lines: Callable[[], list[dict]]
+) -> None:
     def broken() -> Never:
         raise RuntimeError("boom")
 

@@ -25,7 +25,7 @@ def test_freezing_hides_the_objects_alive_now_from_the_collector() -> None:
         gc.unfreeze()
 
 
-def test_the_worker_entry_point_freezes_what_it_built(tmp_path) -> None:
+def test_the_worker_entry_point_freezes_what_it_built(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "ESCR_INSTANCE_PATH": str(tmp_path),

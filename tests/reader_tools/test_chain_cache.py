@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from cryptography.hazmat.primitives import serialization
 
@@ -31,7 +33,7 @@ class FakeRouter:
         return httpx.Response(200, text=text, headers={"ETag": etag})
 
 
-def test_chains_are_fetched_revalidated_kept_and_forgotten(tmp_path) -> None:
+def test_chains_are_fetched_revalidated_kept_and_forgotten(tmp_path: Path) -> None:
     root = make_root()
     chain = make_institution(root, PIC).pem + root.pem
     crl = revocation_list(root, 5).public_bytes(serialization.Encoding.PEM).decode()
@@ -65,7 +67,7 @@ def test_chains_are_fetched_revalidated_kept_and_forgotten(tmp_path) -> None:
     assert cache.chain(PIC).source == "none"  # the withdrawn chain is not kept
 
 
-def test_without_a_router_only_the_copy_is_used(tmp_path) -> None:
+def test_without_a_router_only_the_copy_is_used(tmp_path: Path) -> None:
     cache = ChainCache(tmp_path, None)
     assert cache.chain(PIC).source == "none"
     assert (

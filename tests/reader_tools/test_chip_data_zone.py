@@ -18,7 +18,7 @@ from reader_tools.desfire.commands import Desfire, DesfireError
 from reader_tools.offline import Reason, verify_offline
 from reader_tools.simulator.card import SimulatedCard
 from reader_tools.simulator.state import CardState
-from tests.pki import NOW, make_institution, make_root, revocation_list
+from tests.pki import NOW, Issued, make_institution, make_root, revocation_list
 
 h = bytes.fromhex
 UID = h("04AABBCCDDEEFF")
@@ -27,22 +27,22 @@ ESCN = "0e3d1a9c-7b21-11ef-9a2b-001999999999"
 
 
 @pytest.fixture(scope="module")
-def root():
+def root() -> Issued:
     return make_root()
 
 
 @pytest.fixture(scope="module")
-def issuer(root):
+def issuer(root: Issued) -> Issued:
     return make_institution(root, PIC, name="Demo University")
 
 
 @pytest.fixture
-def base_keys():
+def base_keys() -> cdz.CdzBaseKeys:
     return cdz.CdzBaseKeys.generate()
 
 
 @pytest.fixture
-def written(issuer, base_keys) -> tuple[SimulatedCard, cdz.ChipData]:
+def written(issuer: Issued, base_keys: cdz.CdzBaseKeys) -> tuple[SimulatedCard, cdz.ChipData]:
     card = SimulatedCard(CardState.blank(UID))
     chip = cdz.write_chip_data(
         Desfire(card),
@@ -55,7 +55,9 @@ def written(issuer, base_keys) -> tuple[SimulatedCard, cdz.ChipData]:
     return card, chip
 
 
-def test_the_written_zone_has_the_reference_layout(written, base_keys) -> None:
+def test_the_written_zone_has_the_reference_layout(
+    written: tuple[SimulatedCard, cdz.ChipData], base_keys: cdz.CdzBaseKeys
+) -> None:
     card, chip = written
     application = card.state.applications[cdz.CDZ_AID]
     assert (application.iso_file_id, application.iso_df_name) == (0x1000, cdz.CDZ_DF_NAME)
@@ -71,7 +73,9 @@ def test_the_written_zone_has_the_reference_layout(written, base_keys) -> None:
     assert cdz.read_chip_data(card) == chip
 
 
-def test_a_genuine_zone_verifies_offline(written, root) -> None:
+def test_a_genuine_zone_verifies_offline(
+    written: tuple[SimulatedCard, cdz.ChipData], root: Issued
+) -> None:
     _, chip = written
     verdict = verify_offline(chip, roots=[root.certificate], chain=[], crls=[])
     assert verdict.valid and verdict.reason is None and verdict.pic == PIC
@@ -80,7 +84,9 @@ def test_a_genuine_zone_verifies_offline(written, root) -> None:
     assert checked.valid and checked.revocation_checked
 
 
-def test_chip_data_copied_onto_another_card_fails(written, root) -> None:
+def test_chip_data_copied_onto_another_card_fails(
+    written: tuple[SimulatedCard, cdz.ChipData], root: Issued
+) -> None:
     card, _ = written
     clone_state = copy.deepcopy(card.state)
     clone_state.uid = h("04111111111111")
@@ -89,7 +95,9 @@ def test_chip_data_copied_onto_another_card_fails(written, root) -> None:
     assert verdict.reason is Reason.SIGNATURE_MISMATCH and not verdict.valid
 
 
-def test_a_certificate_under_another_root_fails(written) -> None:
+def test_a_certificate_under_another_root_fails(
+    written: tuple[SimulatedCard, cdz.ChipData]
+) -> None:
     _, chip = written
     verdict = verify_offline(
         chip, roots=[make_root("Another federation").certificate], chain=[], crls=[]
@@ -97,13 +105,17 @@ def test_a_certificate_under_another_root_fails(written) -> None:
     assert verdict.reason is Reason.UNTRUSTED_CHAIN
 
 
-def test_a_chain_the_router_served_is_never_a_root(written, issuer) -> None:
+def test_a_chain_the_router_served_is_never_a_root(
+    written: tuple[SimulatedCard, cdz.ChipData], issuer: Issued
+) -> None:
     _, chip = written
     verdict = verify_offline(chip, roots=[], chain=[issuer.certificate], crls=[])
     assert verdict.reason is Reason.UNTRUSTED_CHAIN
 
 
-def test_a_revoked_certificate_fails(written, root, issuer) -> None:
+def test_a_revoked_certificate_fails(
+    written: tuple[SimulatedCard, cdz.ChipData], root: Issued, issuer: Issued
+) -> None:
     _, chip = written
     crl = revocation_list(root, issuer.certificate.serial_number)
     verdict = verify_offline(chip, roots=[root.certificate], chain=[], crls=[crl])
@@ -113,7 +125,7 @@ def test_a_revoked_certificate_fails(written, root, issuer) -> None:
     assert still.valid and not still.revocation_checked
 
 
-def test_a_foreign_certificate_fails(root) -> None:
+def test_a_foreign_certificate_fails(root: Issued) -> None:
     foreign = make_institution(root, "888888888", name="Other University")
     card = SimulatedCard(CardState.blank(UID))
     chip = cdz.write_chip_data(
@@ -128,7 +140,7 @@ def test_a_foreign_certificate_fails(root) -> None:
     assert verdict.reason is Reason.PIC_MISMATCH
 
 
-def test_an_expired_certificate_fails(root) -> None:
+def test_an_expired_certificate_fails(root: Issued) -> None:
     expiring = make_institution(root, PIC, not_after=NOW + dt.timedelta(days=1))
     card = SimulatedCard(CardState.blank(UID))
     chip = cdz.write_chip_data(
@@ -144,7 +156,9 @@ def test_an_expired_certificate_fails(root) -> None:
     assert verdict.reason is Reason.UNTRUSTED_CHAIN
 
 
-def test_a_scanned_code_must_name_the_chip_s_card(written, root) -> None:
+def test_a_scanned_code_must_name_the_chip_s_card(
+    written: tuple[SimulatedCard, cdz.ChipData], root: Issued
+) -> None:
     _, chip = written
     same = verify_offline(
         chip, roots=[root.certificate], chain=[], crls=[], scanned_escn=ESCN.upper()
@@ -160,7 +174,9 @@ def test_a_scanned_code_must_name_the_chip_s_card(written, root) -> None:
     assert other.reason is Reason.SCAN_MISMATCH
 
 
-def test_unreadable_data_is_refused(written, root) -> None:
+def test_unreadable_data_is_refused(
+    written: tuple[SimulatedCard, cdz.ChipData], root: Issued
+) -> None:
     _, chip = written
     garbage = cdz.ChipData(
         uid=chip.uid, escn=chip.escn, signature=chip.signature, certificate=b"\x30\x03junk"
@@ -179,14 +195,18 @@ def test_unreadable_data_is_refused(written, root) -> None:
     )
 
 
-def test_the_issuer_proves_the_keys_and_a_clone_cannot(written, base_keys) -> None:
+def test_the_issuer_proves_the_keys_and_a_clone_cannot(
+    written: tuple[SimulatedCard, cdz.ChipData], base_keys: cdz.CdzBaseKeys
+) -> None:
     card, chip = written
     cdz.prove_keys(Desfire(card), base_keys, chip)
     with pytest.raises(DesfireError):
         cdz.prove_keys(Desfire(card), cdz.CdzBaseKeys.generate(), chip)
 
 
-def test_a_zone_is_written_once(written, issuer, base_keys) -> None:
+def test_a_zone_is_written_once(
+    written: tuple[SimulatedCard, cdz.ChipData], issuer: Issued, base_keys: cdz.CdzBaseKeys
+) -> None:
     card, _ = written
     with pytest.raises(DesfireError) as refused:
         cdz.write_chip_data(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from reader_tools.simulator.state import CardState, Key
 from sgc_client.delegation import KeyStore
 from sgc_client.delegation.dam import authorise, dam_application
 from sgc_client.protocol.delegation import Application
-from tests.reader_tools.pcsc_stack import VPCD_READER
+from tests.reader_tools.pcsc_stack import VPCD_READER, CardSlot
 
 h = bytes.fromhex
 UID = h("04D4A0E5000001")
@@ -69,13 +70,13 @@ def dam_key_store(folder: Path) -> KeyStore:
 
 
 @pytest.fixture
-def home(tmp_path) -> KeyStore:
+def home(tmp_path: Path) -> KeyStore:
     """The home's key directory."""
     return dam_key_store(tmp_path / "home-keys")
 
 
 @pytest.fixture(autouse=True)
-def no_key_printed():
+def no_key_printed() -> Iterator[None]:
     """After each test: no key it used is in anything the command printed, in any encoding."""
     printed.clear()
     del keys_used[1:]
@@ -99,7 +100,7 @@ def saved(card_slot, path: Path) -> bytes:
 
 
 def test_the_keys_written_are_the_homes_and_open_a_delegation_on_this_card_only(
-    card_slot, home, tmp_path
+    card_slot: CardSlot, home: KeyStore, tmp_path: Path
 ) -> None:
     card_slot.insert(card_with_master_key())
     master = key_file(tmp_path / "picc.key", PICC_MASTER_KEY)
@@ -150,7 +151,7 @@ def test_the_keys_written_are_the_homes_and_open_a_delegation_on_this_card_only(
 
 
 def test_other_keys_are_not_overwritten_unless_rotating_from_their_base_keys(
-    card_slot, home, tmp_path
+    card_slot: CardSlot, home: KeyStore, tmp_path: Path
 ) -> None:
     previous = dam_key_store(tmp_path / "previous-keys")
     card_slot.insert(CardState.blank(UID))
@@ -176,7 +177,9 @@ def test_other_keys_are_not_overwritten_unless_rotating_from_their_base_keys(
     assert card_slot.card.state.dam_keys[0x12] == Key(expected.enc, 2)
 
 
-def test_a_card_written_half_way_is_finished_by_the_next_run(card_slot, home, tmp_path) -> None:
+def test_a_card_written_half_way_is_finished_by_the_next_run(
+    card_slot: CardSlot, home: KeyStore, tmp_path: Path
+) -> None:
     expected = crypto.diversify_dam_keys(home.dam_base_keys(), UID)
     state = CardState.blank(UID)
     state.dam_keys[0x11] = Key(expected.mac, 1)  # pulled out after the first ChangeKey
@@ -189,7 +192,7 @@ def test_a_card_written_half_way_is_finished_by_the_next_run(card_slot, home, tm
 
 
 def test_a_wrong_picc_master_key_or_a_careless_key_file_changes_nothing(
-    card_slot, home, tmp_path
+    card_slot: CardSlot, home: KeyStore, tmp_path: Path
 ) -> None:
     card_slot.insert(card_with_master_key())
     before = saved(card_slot, tmp_path / "before.json")
@@ -208,7 +211,9 @@ def test_a_wrong_picc_master_key_or_a_careless_key_file_changes_nothing(
     assert saved(card_slot, tmp_path / "after.json") == before
 
 
-def test_an_unknown_mac_key_behind_a_factory_auth_key_is_refused_before_any_change(home) -> None:
+def test_an_unknown_mac_key_behind_a_factory_auth_key_is_refused_before_any_change(
+    home: KeyStore
+) -> None:
     """The card itself refuses the ChangeKey (CRC of new XOR an unknown old key): nothing moves."""
     state = CardState.blank(UID)
     state.dam_keys[0x11] = Key(h("3C" * 16), 7)

@@ -32,7 +32,7 @@ def card() -> SimulatedCard:
 
 
 @pytest.fixture
-def desfire(card) -> Desfire:
+def desfire(card: SimulatedCard) -> Desfire:
     return Desfire(card)
 
 
@@ -49,12 +49,14 @@ class Tampering:
         return response
 
 
-def test_get_version_identifies_an_ev2(desfire) -> None:
+def test_get_version_identifies_an_ev2(desfire: Desfire) -> None:
     version = desfire.get_version()
     assert (version.generation, version.uid, version.storage_bytes) == ("EV2", UID, 8192)
 
 
-def test_authenticated_commands_are_maced_and_counted(desfire, card) -> None:
+def test_authenticated_commands_are_maced_and_counted(
+    desfire: Desfire, card: SimulatedCard
+) -> None:
     desfire.authenticate_ev2_first(0, ZERO)
     assert desfire.get_card_uid() == UID
     assert desfire.free_memory() == 7936
@@ -63,7 +65,7 @@ def test_authenticated_commands_are_maced_and_counted(desfire, card) -> None:
     assert desfire.get_key_version(0) == 0
 
 
-def test_a_tampered_answer_ends_the_session(card) -> None:
+def test_a_tampered_answer_ends_the_session(card: SimulatedCard) -> None:
     transport = Tampering(card)
     desfire = Desfire(transport)
     desfire.authenticate_ev2_first(0, ZERO)
@@ -75,14 +77,14 @@ def test_a_tampered_answer_ends_the_session(card) -> None:
         desfire.get_card_uid()
 
 
-def test_a_wrong_key_is_an_authentication_error(desfire) -> None:
+def test_a_wrong_key_is_an_authentication_error(desfire: Desfire) -> None:
     with pytest.raises(DesfireError) as refused:
         desfire.authenticate_ev2_first(0, h("01") * 16)
     assert refused.value.status == Status.AUTHENTICATION_ERROR
     assert "AUTHENTICATION_ERROR" in str(refused.value)
 
 
-def test_authenticate_aes_proves_the_key_and_allows_plain_commands_only(desfire) -> None:
+def test_authenticate_aes_proves_the_key_and_allows_plain_commands_only(desfire: Desfire) -> None:
     session_key = desfire.authenticate_aes(0, ZERO, rnd_a=bytes(range(16)))
     assert len(session_key) == 16 and desfire.ev1_key == 0
     with pytest.raises(NotAuthenticated):
@@ -91,7 +93,7 @@ def test_authenticate_aes_proves_the_key_and_allows_plain_commands_only(desfire)
     assert desfire.ev1_key is None
 
 
-def test_applications_files_and_chained_data(desfire) -> None:
+def test_applications_files_and_chained_data(desfire: Desfire) -> None:
     desfire.authenticate_ev2_first(0, ZERO)
     spec = ApplicationSpec(
         aid=h("F58840"),
@@ -124,7 +126,9 @@ def test_applications_files_and_chained_data(desfire) -> None:
     assert desfire.get_file_ids() == [0, 1, 2]
 
 
-def test_change_key_of_another_key_needs_its_old_value(desfire, card) -> None:
+def test_change_key_of_another_key_needs_its_old_value(
+    desfire: Desfire, card: SimulatedCard
+) -> None:
     desfire.authenticate_ev2_first(0, ZERO)
     with pytest.raises(ValueError):
         desfire.change_key(0x10, h("11") * 16, 1)
@@ -136,7 +140,7 @@ def test_change_key_of_another_key_needs_its_old_value(desfire, card) -> None:
     assert desfire.get_key_version(0x10) == 1
 
 
-def test_the_whole_delegation_as_home_and_host(desfire, card) -> None:
+def test_the_whole_delegation_as_home_and_host(desfire: Desfire, card: SimulatedCard) -> None:
     """The home sets the card's DAM keys; the host creates, keys and fills its application."""
     home_base = crypto.DamBaseKeys.generate()
     dam = crypto.diversify_dam_keys(home_base, UID)
@@ -184,7 +188,9 @@ def test_the_whole_delegation_as_home_and_host(desfire, card) -> None:
     assert [k.value for k in card.state.applications[HOST_AID].keys] == host_keys
 
 
-def test_delegation_refusals_reach_the_reader_with_the_card_status(desfire, card) -> None:
+def test_delegation_refusals_reach_the_reader_with_the_card_status(
+    desfire: Desfire, card: SimulatedCard
+) -> None:
     dam = crypto.diversify_dam_keys(crypto.DamBaseKeys.generate(), UID)
     card.state.dam_keys[0x10].value = dam.auth
     card.state.dam_keys[0x11].value = dam.mac

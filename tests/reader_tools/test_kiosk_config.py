@@ -46,7 +46,7 @@ def test_the_example_configuration_is_valid() -> None:
         (("quota = 16", "quota = 16\nslots = 2"), "unknown key"),
     ],
 )
-def test_a_mistake_in_the_configuration_is_named(tmp_path, change, message) -> None:
+def test_a_mistake_in_the_configuration_is_named(tmp_path: Path, change, message) -> None:
     old, new = change
     text = EXAMPLE.read_text()
     assert old in text
@@ -57,13 +57,13 @@ def test_a_mistake_in_the_configuration_is_named(tmp_path, change, message) -> N
 
 
 @pytest.fixture
-def folder(tmp_path) -> Path:
+def folder(tmp_path: Path) -> Path:
     keys = KeyStore(tmp_path / "keys")
     keys.create("sig"), keys.create("enc")
     return kiosk_folder(tmp_path / "kiosk", "http://router.test", "the-api-key", "888888888", keys)
 
 
-def test_secret_files_are_private_and_never_shown(folder) -> None:
+def test_secret_files_are_private_and_never_shown(folder: Path) -> None:
     config = load_config(folder)
     credentials, keys = config.credentials(), config.application_keys()
     assert credentials.api_key == "the-api-key" and keys.keys == HOST_APP_KEYS
@@ -86,7 +86,9 @@ def test_secret_files_are_private_and_never_shown(folder) -> None:
         FileKeys(config.signing_key_file, config.encryption_key_file).encryption_key("other")
 
 
-def test_the_command_stops_at_a_bad_configuration_with_status_2(folder, tmp_path) -> None:
+def test_the_command_stops_at_a_bad_configuration_with_status_2(
+    folder: Path, tmp_path: Path
+) -> None:
     config = load_config(folder)
     os.chmod(config.signing_key_file, 0o640)
     refused = CliRunner().invoke(cli, ["kiosk", "--config", str(folder), "--once"])

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from flask import Flask
 
 from reader_tools import pcsc
 from reader_tools.desfire.application import ApplicationSpec
@@ -34,7 +35,7 @@ from router.services.caller import Scope
 from sgc_client import RouterClient
 from sgc_client.delegation import HomeDesk, KeyStore, Ledger, parse_policy
 from sgc_client.protocol import jose
-from tests.conftest import card_body, esi, person_body
+from tests.conftest import MakeTenant, card_body, esi, person_body
 from tests.reader_tools.kiosk_support import (
     HOST_APP_KEYS,
     HOST_KEY_VERSION,
@@ -42,7 +43,7 @@ from tests.reader_tools.kiosk_support import (
     issue_card,
     kiosk_folder,
 )
-from tests.reader_tools.pcsc_stack import VPCD_READER
+from tests.reader_tools.pcsc_stack import VPCD_READER, CardSlot
 
 HOME_PIC, HOST_PIC = "999999999", "888888888"
 UID = "04A1B2C3D4E5F6"
@@ -85,7 +86,7 @@ class Visit:
 
 
 @pytest.fixture
-def visit(app, make_tenant, tmp_path: Path) -> Iterator[Visit]:
+def visit(app: Flask, make_tenant: MakeTenant, tmp_path: Path) -> Iterator[Visit]:
     transport = httpx.WSGITransport(app=app)
     clients, stores = {}, {}
     for pic in (HOME_PIC, HOST_PIC):
@@ -128,7 +129,9 @@ def snapshot(card: SimulatedCard) -> str:
     return json.dumps(card.state.to_json(), sort_keys=True)
 
 
-def test_an_approved_visit_puts_the_hosts_application_on_the_card(visit, capsys) -> None:
+def test_an_approved_visit_puts_the_hosts_application_on_the_card(
+    visit: Visit, capsys: pytest.CaptureFixture[str]
+) -> None:
     result = visit.kiosk().serve(visit.card, answered_by(visit.desk()))
 
     assert result.completed, result.reason
@@ -164,7 +167,9 @@ def test_an_approved_visit_puts_the_hosts_application_on_the_card(visit, capsys)
             assert form not in printed
 
 
-def test_a_refusal_writes_nothing_and_says_why(visit, capsys) -> None:
+def test_a_refusal_writes_nothing_and_says_why(
+    visit: Visit, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = snapshot(visit.card)
     result = visit.kiosk().serve(visit.card, answered_by(visit.desk(aids=("F58543",))))
     assert result.outcome == "refused" and "F58542 is not allowed" in result.reason
@@ -174,7 +179,7 @@ def test_a_refusal_writes_nothing_and_says_why(visit, capsys) -> None:
     assert final["outcome"] == "refused" and "not allowed" in final["reason"]
 
 
-def test_a_card_taken_away_while_waiting_withdraws_the_request(visit) -> None:
+def test_a_card_taken_away_while_waiting_withdraws_the_request(visit: Visit) -> None:
     before = snapshot(visit.card)
     result = visit.kiosk().serve(visit.card, lambda _seconds: True)
     assert result.outcome == "cancelled" and "taken away" in result.reason
@@ -182,7 +187,7 @@ def test_a_card_taken_away_while_waiting_withdraws_the_request(visit) -> None:
     assert snapshot(visit.card) == before
 
 
-def test_no_answer_in_time_withdraws_and_an_expired_request_says_so(visit) -> None:
+def test_no_answer_in_time_withdraws_and_an_expired_request_says_so(visit: Visit) -> None:
     before = snapshot(visit.card)
     waiting = visit.kiosk(decision=0.3).serve(visit.card, lambda s: time.sleep(s) or False)
     assert waiting.outcome == "cancelled" and "did not answer within 0.3 s" in waiting.reason
@@ -196,7 +201,9 @@ def test_no_answer_in_time_withdraws_and_an_expired_request_says_so(visit) -> No
     assert snapshot(visit.card) == before
 
 
-def test_an_answer_whose_signature_fails_is_reported_and_writes_nothing(visit, monkeypatch) -> None:
+def test_an_answer_whose_signature_fails_is_reported_and_writes_nothing(
+    visit: Visit, monkeypatch: pytest.MonkeyPatch
+) -> None:
     kiosk, before = visit.kiosk(), snapshot(visit.card)
     genuine = visit.host.delegations.get
 
@@ -230,14 +237,14 @@ class PulledOut:
         return self.card.transmit(apdu)
 
 
-def test_a_card_taken_away_while_written_is_reported_failed(visit) -> None:
+def test_a_card_taken_away_while_written_is_reported_failed(visit: Visit) -> None:
     result = visit.kiosk().serve(PulledOut(visit.card), answered_by(visit.desk()))
     assert result.outcome == "failed" and "taken away while it was written" in result.reason
     view = visit.home.delegations.get(result.delegation_id)
     assert view["state"] == "failed" and "taken away" in view["outcomeReason"]
 
 
-def test_a_card_refusing_the_application_is_reported_failed(visit) -> None:
+def test_a_card_refusing_the_application_is_reported_failed(visit: Visit) -> None:
     # The card already holds an application F58542 of its own: the card refuses a second one.
     card = Desfire(visit.card)
     card.authenticate_ev2_first(0, PICC_MASTER_KEY)
@@ -250,14 +257,16 @@ def test_a_card_refusing_the_application_is_reported_failed(visit) -> None:
     assert snapshot(visit.card) == before
 
 
-def test_a_request_the_router_refuses_says_why(visit) -> None:
+def test_a_request_the_router_refuses_says_why(visit: Visit) -> None:
     visit.card.state.uid = bytes.fromhex("04A1B2C3D4E5F7")  # not the card's registered CSN
     result: Result = visit.kiosk().serve(visit.card, answered_by(visit.desk()))
     assert result.outcome == "failed" and "ER-0213" in result.reason
     assert result.delegation_id is None
 
 
-def test_through_pcscd_a_card_taken_away_is_seen_while_waiting_and_while_writing(visit, card_slot) -> None:
+def test_through_pcscd_a_card_taken_away_is_seen_while_waiting_and_while_writing(
+    visit: Visit, card_slot: CardSlot
+) -> None:
     """pyscard's card monitor sees the card go while the kiosk waits; a card pulled out once the
     answer came makes the connection fail, and the kiosk reports it."""
     kiosk = visit.kiosk()
@@ -313,7 +322,9 @@ class Counter:
         return False
 
 
-def test_without_once_the_kiosk_serves_card_after_card_until_stopped(visit, monkeypatch, capsys) -> None:
+def test_without_once_the_kiosk_serves_card_after_card_until_stopped(
+    visit: Visit, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     watcher = Counter(visit.desk())
     monkeypatch.setattr(command.pcsc, "CardWatcher", lambda _name: watcher)
     monkeypatch.setattr(command.pcsc, "connect", lambda _name: contextlib.nullcontext(visit.card))

@@ -28,6 +28,7 @@ from router.db import Database
 from router.services import credentials, organisations
 from sgc_client import RouterClient
 from tests.live_server import free_port, wait_until_serving
+from tests.reader_tools.pcsc_stack import CardSlot
 
 pytestmark = pytest.mark.e2e
 
@@ -126,7 +127,9 @@ def reader(*args: str, ok: bool = True):
     return result
 
 
-def test_a_card_written_with_write_cdz_verifies_online_and_offline(deployment, card_slot, tmp_path) -> None:
+def test_a_card_written_with_write_cdz_verifies_online_and_offline(
+    deployment: Deployment, card_slot: CardSlot, tmp_path: Path
+) -> None:
     # The deployment's authority certifies the home institution's signing key.
     root_pem = deployment.admin("ca", "init")
     (tmp_path / "root.pem").write_text(root_pem)

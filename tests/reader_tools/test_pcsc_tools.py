@@ -29,7 +29,7 @@ from reader_tools.desfire.commands import Desfire
 from reader_tools.desfire.protocol import PICC_AID, CommMode
 from reader_tools.simulator.state import CardState
 from tests.pki import make_institution, make_root
-from tests.reader_tools.pcsc_stack import VPCD_READER, wait_for_presence
+from tests.reader_tools.pcsc_stack import VPCD_READER, CardSlot, wait_for_presence
 
 h = bytes.fromhex
 UID = h("04ABCDEF012345")
@@ -38,7 +38,7 @@ ESCR_READER = str(Path(sys.executable).parent / "escr-reader")
 
 
 @pytest.fixture(scope="module")
-def issuer_files(tmp_path_factory) -> dict[str, Path]:
+def issuer_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The issuer's signing key, certificate, chip data zone base keys, and the pinned root."""
     folder = tmp_path_factory.mktemp("issuer")
     root = make_root()
@@ -72,7 +72,7 @@ def run(*args: str, ok: bool = True):
 
 
 def test_write_read_and_verify_offline_then_a_copy_and_a_wrong_root_fail(
-    card_slot, issuer_files, tmp_path
+    card_slot: CardSlot, issuer_files: dict[str, Path], tmp_path: Path
 ) -> None:
     card = card_slot.insert(CardState.blank(UID))
     run(
@@ -145,7 +145,9 @@ def test_write_read_and_verify_offline_then_a_copy_and_a_wrong_root_fail(
     assert "GENUINE" in table.output
 
 
-def test_tools_say_what_is_wrong_with_exit_status_3(card_slot, issuer_files) -> None:
+def test_tools_say_what_is_wrong_with_exit_status_3(
+    card_slot: CardSlot, issuer_files: dict[str, Path]
+) -> None:
     empty = run("read", ok=False)
     assert empty.exit_code == 3 and "no card" in empty.output
     card_slot.insert(CardState.blank(UID))
@@ -170,7 +172,7 @@ def test_tools_say_what_is_wrong_with_exit_status_3(card_slot, issuer_files) -> 
     assert run("write-cdz", "--escn", "nope", *args[3:], ok=False).exit_code == 2
 
 
-def test_the_console_script_lists_readers_and_waits_for_a_card(card_slot) -> None:
+def test_the_console_script_lists_readers_and_waits_for_a_card(card_slot: CardSlot) -> None:
     listed = subprocess.run(
         [ESCR_READER, "--json", "readers"], capture_output=True, text=True, check=True
     )
@@ -201,7 +203,9 @@ def test_the_console_script_lists_readers_and_waits_for_a_card(card_slot) -> Non
     assert none.returncode == 3 and "no card was presented" in none.stderr
 
 
-def test_the_kiosk_sequence_through_pcscd_and_the_card_read_back_later(card_slot, tmp_path) -> None:
+def test_the_kiosk_sequence_through_pcscd_and_the_card_read_back_later(
+    card_slot: CardSlot, tmp_path: Path
+) -> None:
     """Everything the kiosk will send: DAM auth, CreateDelegatedApplication, keys, files."""
     dam = crypto.diversify_dam_keys(crypto.DamBaseKeys.generate(), UID)
     state = CardState.blank(UID)
@@ -259,7 +263,7 @@ def test_the_kiosk_sequence_through_pcscd_and_the_card_read_back_later(card_slot
         assert desfire.read_data(0, length=24, mode=CommMode.FULL) == b"host payment application"
 
 
-def test_escr_reader_simulate_is_the_card_and_saves_it(card_slot, tmp_path) -> None:
+def test_escr_reader_simulate_is_the_card_and_saves_it(card_slot: CardSlot, tmp_path: Path) -> None:
     state_file = tmp_path / "simulated.json"
     simulator = subprocess.Popen(
         [ESCR_READER, "simulate", "--state", str(state_file), "--uid", UID.hex()],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -248,7 +249,7 @@ def cdz_card() -> SimulatedCard:
     return card
 
 
-def test_files_are_created_written_in_chained_frames_and_read(cdz_card) -> None:
+def test_files_are_created_written_in_chained_frames_and_read(cdz_card: SimulatedCard) -> None:
     card = cdz_card
     # 768 bytes, EF 1003, free to read and write.
     assert wrapped(card, 0xCD, h("02 0310 00 E0EE 000300")) == (0x00, b"")
@@ -274,7 +275,7 @@ def test_files_are_created_written_in_chained_frames_and_read(cdz_card) -> None:
     assert wrapped(card, 0x3D, h("03 000000 400000") + bytes(47))[0] == 0xAE  # at the first frame
 
 
-def test_full_mode_files_travel_encrypted(cdz_card) -> None:
+def test_full_mode_files_travel_encrypted(cdz_card: SimulatedCard) -> None:
     card = cdz_card
     session = ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
     create = h("05 0510 03 0000 200000")
@@ -292,7 +293,7 @@ def test_full_mode_files_travel_encrypted(cdz_card) -> None:
     assert session.decrypt_response(answer[:-8]) == b"hello world"
 
 
-def test_protected_files_need_the_right_key(cdz_card) -> None:
+def test_protected_files_need_the_right_key(cdz_card: SimulatedCard) -> None:
     card = cdz_card
     wrapped(card, 0xCD, h("06 0610 00 1000 100000"))  # read: key 1
     assert wrapped(card, 0xBD, h("06 000000 000000"))[0] == 0xAE
@@ -303,7 +304,7 @@ def test_protected_files_need_the_right_key(cdz_card) -> None:
 # --- ISO 7816-4 and PC/SC ---------------------------------------------------------------------
 
 
-def test_iso_select_and_read_binary_of_the_chip_data_zone(cdz_card) -> None:
+def test_iso_select_and_read_binary_of_the_chip_data_zone(cdz_card: SimulatedCard) -> None:
     card = cdz_card
     wrapped(card, 0xCD, h("00 0110 00 E0EE 100000"))
     content = bytes(range(16))
@@ -325,7 +326,7 @@ def test_iso_select_and_read_binary_of_the_chip_data_zone(cdz_card) -> None:
     assert card.transmit(h("FFCA010000")) == h("6A86")
 
 
-def test_read_binary_refuses_files_that_need_a_key(cdz_card) -> None:
+def test_read_binary_refuses_files_that_need_a_key(cdz_card: SimulatedCard) -> None:
     card = cdz_card
     wrapped(card, 0xCD, h("06 0610 00 1000 100000"))
     assert card.transmit(h("00A4000C021006")) == h("9000")
@@ -358,7 +359,7 @@ def create_delegated(card, session, app_data=APP_DATA, enck=ENCK, dammac=DAMMAC)
     return wrapped(card, 0xAF, second + session.command_mac(0xC9, app_data + second))
 
 
-def test_create_delegated_application_with_the_reference_dammac(issued_card) -> None:
+def test_create_delegated_application_with_the_reference_dammac(issued_card: SimulatedCard) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     status, answer = create_delegated(card, session)
@@ -376,7 +377,7 @@ def test_create_delegated_application_with_the_reference_dammac(issued_card) -> 
     ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
 
 
-def test_a_wrong_dammac_is_refused_with_an_integrity_error(issued_card) -> None:
+def test_a_wrong_dammac_is_refused_with_an_integrity_error(issued_card: SimulatedCard) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     tampered = DAMMAC[:-1] + bytes((DAMMAC[-1] ^ 1,))
@@ -384,14 +385,14 @@ def test_a_wrong_dammac_is_refused_with_an_integrity_error(issued_card) -> None:
     assert card.state.applications == {} and card.session is None
 
 
-def test_a_dammac_for_another_application_is_refused(issued_card) -> None:
+def test_a_dammac_for_another_application_is_refused(issued_card: SimulatedCard) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     bigger_quota = APP_DATA[:6] + h("2000") + APP_DATA[8:]
     assert create_delegated(card, session, app_data=bigger_quota)[0] == 0x1E
 
 
-def test_a_used_slot_is_refused_with_permission_denied(issued_card) -> None:
+def test_a_used_slot_is_refused_with_permission_denied(issued_card: SimulatedCard) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     assert create_delegated(card, session)[0] == 0x00
@@ -411,7 +412,9 @@ def test_a_used_slot_is_refused_with_permission_denied(issued_card) -> None:
     assert status == 0x9D and h("F58543") not in card.state.applications
 
 
-def test_a_quota_beyond_the_free_memory_is_refused_with_out_of_eeprom(issued_card) -> None:
+def test_a_quota_beyond_the_free_memory_is_refused_with_out_of_eeprom(
+    issued_card: SimulatedCard
+) -> None:
     card = issued_card
     application = crypto.DamApplication.from_app_data(APP_DATA)
     greedy = crypto.DamApplication(**{**application.__dict__, "quota_limit": 249})
@@ -422,7 +425,7 @@ def test_a_quota_beyond_the_free_memory_is_refused_with_out_of_eeprom(issued_car
     assert status == 0x0E and card.state.applications == {}
 
 
-def test_files_of_a_delegated_application_stay_within_its_quota(issued_card) -> None:
+def test_files_of_a_delegated_application_stay_within_its_quota(issued_card: SimulatedCard) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     create_delegated(card, session)
@@ -436,21 +439,21 @@ def test_files_of_a_delegated_application_stay_within_its_quota(issued_card) -> 
     assert info == (0x00, h("FF 1000 0000 4285F5"))
 
 
-def test_delegated_creation_needs_the_dam_authentication_key(issued_card) -> None:
+def test_delegated_creation_needs_the_dam_authentication_key(issued_card: SimulatedCard) -> None:
     card = issued_card
     assert wrapped(card, 0xC9, APP_DATA)[0] == 0xAE
     ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
     assert wrapped(card, 0xC9, APP_DATA)[0] == 0xAE
 
 
-def test_get_delegated_info_of_an_unknown_slot(issued_card) -> None:
+def test_get_delegated_info_of_an_unknown_slot(issued_card: SimulatedCard) -> None:
     assert wrapped(issued_card, 0x69, h("0700")) == (0xA0, b"")
 
 
 # --- power, framing, persistence ---------------------------------------------------------------
 
 
-def test_reset_forgets_selection_and_session(cdz_card) -> None:
+def test_reset_forgets_selection_and_session(cdz_card: SimulatedCard) -> None:
     card = cdz_card
     ev2_authenticate(card, 0, bytes(16), AN12343_RND_A)
     card.reset()
@@ -464,7 +467,7 @@ def test_a_continuation_without_an_exchange_and_unknown_commands_are_refused() -
     assert card.transmit(h("90600102")) == h("6A86")
 
 
-def test_state_round_trips_through_json(tmp_path, issued_card) -> None:
+def test_state_round_trips_through_json(tmp_path: Path, issued_card: SimulatedCard) -> None:
     card = issued_card
     session = ev2_authenticate(card, 0x10, DAM_AUTH, AN12343_RND_A)
     create_delegated(card, session)

@@ -1,7 +1,10 @@
 """escr-sgc through the batch transport, against an in-memory router following the contract."""
 
+from __future__ import annotations
+
 import csv
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -30,7 +33,9 @@ def summary_of(output: str) -> dict[str, int]:
     return {k: int(v) for k, v in (p.split("=") for p in line.removeprefix("summary: ").split())}
 
 
-def test_ten_thousand_rows_in_batches_with_malformed_rows_then_nothing_changes(tmp_path) -> None:
+def test_ten_thousand_rows_in_batches_with_malformed_rows_then_nothing_changes(
+    tmp_path: Path
+) -> None:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "persons.csv", ROWS)
     report = tmp_path / "report.json"
@@ -71,7 +76,7 @@ def test_ten_thousand_rows_in_batches_with_malformed_rows_then_nothing_changes(t
     }
 
 
-def test_a_changed_row_is_reported_updated(tmp_path) -> None:
+def test_a_changed_row_is_reported_updated(tmp_path: Path) -> None:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "p.csv", 50)
     run(fake, "persons", "import", str(persons.path), "--no-progress")
@@ -83,7 +88,7 @@ def test_a_changed_row_is_reported_updated(tmp_path) -> None:
     assert fake.persons[esi_of(10)]["organisations"][0]["fullName"] == "Student Ten"
 
 
-def test_an_interrupted_run_resumes_from_its_journal(tmp_path) -> None:
+def test_an_interrupted_run_resumes_from_its_journal(tmp_path: Path) -> None:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "p.csv", 3_000)
     fake.die_after_batches = 3
@@ -108,7 +113,7 @@ def test_an_interrupted_run_resumes_from_its_journal(tmp_path) -> None:
     assert not journal.exists()
 
 
-def test_a_journal_of_another_run_is_refused(tmp_path) -> None:
+def test_a_journal_of_another_run_is_refused(tmp_path: Path) -> None:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "p.csv", 5)
     journal = tmp_path / "j.journal"
@@ -120,7 +125,7 @@ def test_a_journal_of_another_run_is_refused(tmp_path) -> None:
     assert "records another run" in result.output
 
 
-def test_sync_reports_and_deletes_what_the_file_no_longer_has(tmp_path) -> None:
+def test_sync_reports_and_deletes_what_the_file_no_longer_has(tmp_path: Path) -> None:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "p.csv", 40)
     run(fake, "persons", "import", str(persons.path), "--no-progress")
@@ -169,7 +174,7 @@ def write_cards_csv(path, persons: list[str]) -> None:
         )
 
 
-def test_cards_by_chip_number_are_created_once_and_then_unchanged(tmp_path) -> None:
+def test_cards_by_chip_number_are_created_once_and_then_unchanged(tmp_path: Path) -> None:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "p.csv", 20)
     run(fake, "persons", "import", str(persons.path), "--no-progress")
@@ -188,7 +193,9 @@ def test_cards_by_chip_number_are_created_once_and_then_unchanged(tmp_path) -> N
     assert len(fake.cards) == n
 
 
-def test_the_cli_falls_back_to_one_call_per_row_when_batches_are_not_offered(tmp_path) -> None:
+def test_the_cli_falls_back_to_one_call_per_row_when_batches_are_not_offered(
+    tmp_path: Path
+) -> None:
     fake = FakeRouter(batch=False)
     persons = write_persons_csv(tmp_path / "p.csv", 3)
     result = run(fake, "persons", "import", str(persons.path), "--no-progress", "--mode", "auto")
@@ -204,7 +211,7 @@ def test_the_cli_falls_back_to_one_call_per_row_when_batches_are_not_offered(tmp
     assert summary_of(again.output)["unchanged"] == 3
 
 
-def test_a_refused_key_stops_the_run_with_a_clear_error(tmp_path) -> None:
+def test_a_refused_key_stops_the_run_with_a_clear_error(tmp_path: Path) -> None:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "p.csv", 3)
     runner = CliRunner()
@@ -227,7 +234,7 @@ def test_a_refused_key_stops_the_run_with_a_clear_error(tmp_path) -> None:
     assert "SE-0001" in result.output
 
 
-def test_delete_missing_refuses_to_empty_the_router_from_an_empty_file(tmp_path) -> None:
+def test_delete_missing_refuses_to_empty_the_router_from_an_empty_file(tmp_path: Path) -> None:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "p.csv", 10)
     run(fake, "persons", "import", str(persons.path), "--no-progress")
@@ -238,7 +245,7 @@ def test_delete_missing_refuses_to_empty_the_router_from_an_empty_file(tmp_path)
     assert set(fake.persons) == set(persons.valid)
 
 
-def test_without_organisations_me_the_pic_must_be_given(tmp_path) -> None:
+def test_without_organisations_me_the_pic_must_be_given(tmp_path: Path) -> None:
     fake = FakeRouter()
     original = fake.handle
 

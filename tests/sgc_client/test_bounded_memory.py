@@ -49,7 +49,9 @@ def spills(monkeypatch: pytest.MonkeyPatch) -> dict[str, list]:
     return seen
 
 
-def test_the_map_answers_across_the_spill_and_never_holds_more_than_its_bound(tmp_path) -> None:
+def test_the_map_answers_across_the_spill_and_never_holds_more_than_its_bound(
+    tmp_path: Path
+) -> None:
     with SpillMap[str, int](memory_limit=3, directory=tmp_path) as keys:
         answers = keys.setdefault_many([(f"k{i}", i) for i in range(10)])
         assert answers == list(range(10))
@@ -73,7 +75,7 @@ def test_the_map_answers_across_the_spill_and_never_holds_more_than_its_bound(tm
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_map_below_its_bound_makes_no_file(tmp_path) -> None:
+def test_a_map_below_its_bound_makes_no_file(tmp_path: Path) -> None:
     keys = SpillMap[int, int](memory_limit=5, directory=tmp_path)
     assert keys.setdefault_many([(i, i) for i in range(5)]) == list(range(5))
     assert keys.path is None and not keys.on_disk
@@ -81,7 +83,7 @@ def test_a_map_below_its_bound_makes_no_file(tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_spilled_journal_resumes_with_the_last_record_of_each_row(tmp_path) -> None:
+def test_a_spilled_journal_resumes_with_the_last_record_of_each_row(tmp_path: Path) -> None:
     path = tmp_path / "j"
     journal = Journal(path, RUN)
     journal.open()
@@ -110,7 +112,9 @@ def test_a_spilled_journal_resumes_with_the_last_record_of_each_row(tmp_path) ->
     assert sorted(p.name for p in tmp_path.iterdir()) == ["j"]
 
 
-def test_a_duplicate_far_behind_the_spill_fails_alone_with_the_same_reason(tmp_path, spills) -> None:
+def test_a_duplicate_far_behind_the_spill_fails_alone_with_the_same_reason(
+    tmp_path: Path, spills: dict[str, list]
+) -> None:
     persons = write_persons_csv(tmp_path / "p.csv", 300)
     with persons.path.open("a", newline="") as handle:  # duplicates of the first valid rows
         writer = csv.writer(handle)
@@ -135,7 +139,9 @@ def test_a_duplicate_far_behind_the_spill_fails_alone_with_the_same_reason(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]
 
 
-def test_an_interrupted_spilled_run_leaves_no_file_and_resumes(tmp_path, spills) -> None:
+def test_an_interrupted_spilled_run_leaves_no_file_and_resumes(
+    tmp_path: Path, spills: dict[str, list]
+) -> None:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "p.csv", 3_000)
     fake.die_after_batches = 3
@@ -167,7 +173,7 @@ def test_an_interrupted_spilled_run_leaves_no_file_and_resumes(tmp_path, spills)
     assert summary_of(again.output)["unchanged"] == len(persons.valid)
 
 
-def test_a_killed_process_leaves_no_spill_file(tmp_path) -> None:
+def test_a_killed_process_leaves_no_spill_file(tmp_path: Path) -> None:
     # SIGKILL runs no clean-up: only a file unlinked as soon as it was opened is gone after it.
     script = (
         "import os, signal, sys\n"

@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from pathlib import Path
+
 import pytest
 
 from sgc_client.csv_formats import (
@@ -20,7 +24,7 @@ def write(tmp_path, text, name="f.csv"):
     return path
 
 
-def test_a_person_row_becomes_a_person_update_view_for_the_callers_pic(tmp_path) -> None:
+def test_a_person_row_becomes_a_person_update_view_for_the_callers_pic(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "\ufeffESI,fullName,email,phone,academicLevel\n"
@@ -42,7 +46,7 @@ def test_a_person_row_becomes_a_person_update_view_for_the_callers_pic(tmp_path)
     }
 
 
-def test_columns_may_come_in_any_order_and_optional_ones_may_be_absent(tmp_path) -> None:
+def test_columns_may_come_in_any_order_and_optional_ones_may_be_absent(tmp_path: Path) -> None:
     path = write(tmp_path, f"email,esi\nx@y.example,{ESI}\n{ESI.upper()[:4]}x,\n")
     first, second = read_persons(path, PIC)
     view = first.body["personOrganisationUpdateViews"][0]
@@ -62,19 +66,19 @@ def test_columns_may_come_in_any_order_and_optional_ones_may_be_absent(tmp_path)
         ("urn:schac:personalUniqueCode:int:esi:FR:has space,A,,,", "is not urn"),
     ],
 )
-def test_malformed_person_rows_fail_with_their_reason(tmp_path, line, reason) -> None:
+def test_malformed_person_rows_fail_with_their_reason(tmp_path: Path, line, reason) -> None:
     path = write(tmp_path, f"esi,fullName,email,phone,academicLevel\n{line}\n")
     [row] = read_persons(path, PIC)
     assert row.body is None and reason in row.error
 
 
-def test_blank_lines_are_skipped_and_line_numbers_kept(tmp_path) -> None:
+def test_blank_lines_are_skipped_and_line_numbers_kept(tmp_path: Path) -> None:
     path = write(tmp_path, f"esi\n\n{ESI}\n")
     [row] = read_persons(path, PIC)
     assert row.row == 3
 
 
-def test_a_persons_file_without_an_esi_column_is_refused(tmp_path) -> None:
+def test_a_persons_file_without_an_esi_column_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CsvFormatError, match="esi"):
         list(read_persons(write(tmp_path, "fullName,email\nA,a@b.example\n"), PIC))
     with pytest.raises(CsvFormatError, match="empty"):
@@ -101,7 +105,7 @@ CARD_HEADER = "cardNumber,csn,esi,cardType,cardStatusType,issuedAt,expiresAt,dis
 ESCN = "4f1c7e7a-9b2c-11ef-8000-001999999999"
 
 
-def test_a_card_row_becomes_a_card_update_view(tmp_path) -> None:
+def test_a_card_row_becomes_a_card_update_view(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         CARD_HEADER
@@ -135,23 +139,23 @@ def test_a_card_row_becomes_a_card_update_view(tmp_path) -> None:
         (",01020304,,SMART_CDZ,ACTIVE,2026-09-01,2030-08-31,", "esi: missing"),
     ],
 )
-def test_malformed_card_rows_fail_with_their_reason(tmp_path, line, reason) -> None:
+def test_malformed_card_rows_fail_with_their_reason(tmp_path: Path, line, reason) -> None:
     [row] = read_cards(write(tmp_path, CARD_HEADER + line + "\n"), PIC)
     assert row.body is None and reason in row.error
 
 
-def test_a_card_keyed_by_chip_only_has_a_csn_key(tmp_path) -> None:
+def test_a_card_keyed_by_chip_only_has_a_csn_key(tmp_path: Path) -> None:
     line = f",01020304,{ESI},SMART_CDZ,ACTIVE,2026-09-01,2030-08-31,\n"
     [row] = read_cards(write(tmp_path, CARD_HEADER + line), PIC)
     assert row.key == "csn:01020304" and "cardNumber" not in row.body
 
 
-def test_the_kind_of_file_is_told_by_its_header(tmp_path) -> None:
+def test_the_kind_of_file_is_told_by_its_header(tmp_path: Path) -> None:
     assert sniff_kind(write(tmp_path, CARD_HEADER, "c.csv")) == "cards"
     assert sniff_kind(write(tmp_path, "esi,fullName\n", "p.csv")) == "persons"
 
 
-def test_an_edited_row_has_another_digest(tmp_path) -> None:
+def test_an_edited_row_has_another_digest(tmp_path: Path) -> None:
     [a] = read_persons(write(tmp_path, f"esi,fullName\n{ESI},A\n"), PIC)
     [b] = read_persons(write(tmp_path, f"esi,fullName\n{ESI},B\n"), PIC)
     assert a.digest != b.digest
@@ -160,7 +164,7 @@ def test_an_edited_row_has_another_digest(tmp_path) -> None:
 RUN = {"kind": "persons", "router": "https://r", "pic": PIC}
 
 
-def test_the_journal_resumes_finished_rows_and_retries_failed_ones(tmp_path) -> None:
+def test_the_journal_resumes_finished_rows_and_retries_failed_ones(tmp_path: Path) -> None:
     path = tmp_path / "j"
     journal = Journal(path, RUN, sync_every=2)
     journal.open()
@@ -186,7 +190,7 @@ def test_the_journal_resumes_finished_rows_and_retries_failed_ones(tmp_path) -> 
     assert not path.exists()
 
 
-def test_a_journal_of_another_run_is_refused(tmp_path) -> None:
+def test_a_journal_of_another_run_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "j"
     journal = Journal(path, RUN)
     journal.open()

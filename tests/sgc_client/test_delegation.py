@@ -7,11 +7,14 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 
 from reader_tools.desfire.crypto import diversify_dam_keys, open_enc_k, verify_dam_mac
 from router.services.caller import Scope
@@ -32,7 +35,7 @@ from sgc_client.delegation import (
 from sgc_client.delegation.policy import PolicyError
 from sgc_client.protocol import jose
 from sgc_client.protocol.errors import ProtocolError
-from tests.conftest import card_body, esi, person_body
+from tests.conftest import MakeTenant, card_body, esi, person_body
 from tests.federation.conftest import application
 from tests.live_server import free_port
 
@@ -68,7 +71,7 @@ class World:
 
 
 @pytest.fixture
-def world(app, make_tenant, tmp_path):
+def world(app: Flask, make_tenant: MakeTenant, tmp_path: Path) -> Iterator[World]:
     transport = httpx.WSGITransport(app=app)
     clients, stores, api_keys = {}, {}, {}
     for pic in (HOME_PIC, HOST_PIC):
@@ -90,7 +93,7 @@ def world(app, make_tenant, tmp_path):
         client.close()
 
 
-def test_keys_and_dam_base_keys_are_kept_like_private_keys(tmp_path) -> None:
+def test_keys_and_dam_base_keys_are_kept_like_private_keys(tmp_path: Path) -> None:
     store = KeyStore(tmp_path / "keys")
     key = store.create("sig", "Ed25519")
     store.create_dam_base_keys()
@@ -108,7 +111,7 @@ def test_keys_and_dam_base_keys_are_kept_like_private_keys(tmp_path) -> None:
         store.dam_base_keys()
 
 
-def test_two_stores_draw_different_dam_base_keys(tmp_path) -> None:
+def test_two_stores_draw_different_dam_base_keys(tmp_path: Path) -> None:
     bases = []
     for name in ("a", "b"):
         store = KeyStore(tmp_path / name)
@@ -133,7 +136,7 @@ def test_a_policy_file_that_breaks_its_format_is_refused(document, message) -> N
         parse_policy(document)
 
 
-def test_an_approved_delegation_opens_on_the_card_and_its_slot_is_tracked(world) -> None:
+def test_an_approved_delegation_opens_on_the_card_and_its_slot_is_tracked(world: World) -> None:
     desk, host = world.desk(), world.host()
     prepared = host.prepare(world.escn, UID, application(), DEFAULT_KEY, 1)
     assert host.submit(prepared)["state"] == "requested"
@@ -161,7 +164,7 @@ def test_an_approved_delegation_opens_on_the_card_and_its_slot_is_tracked(world)
     assert isinstance(refused, Refused) and "already" in refused.reason
 
 
-def test_refusals_by_policy_and_a_persons_queue(world) -> None:
+def test_refusals_by_policy_and_a_persons_queue(world: World) -> None:
     host = world.host()
     other_app = host.prepare(world.escn, UID, application(aid="F58543"), DEFAULT_KEY, 0)
     too_big = host.prepare(world.escn, UID, application(quota_limit=65), DEFAULT_KEY, 0)
@@ -188,7 +191,7 @@ def test_refusals_by_policy_and_a_persons_queue(world) -> None:
     assert host.wait(manual.id, timeout=5)["state"] == "approved"
 
 
-def test_pinned_keys_are_the_only_ones_trusted(world) -> None:
+def test_pinned_keys_are_the_only_ones_trusted(world: World) -> None:
     wrong_pin = {HOME_PIC: ["not-the-homes-thumbprint"]}
     pinned_host = world.host(resolver=KeyResolver(world.host_client.public_keys, pins=wrong_pin))
     with pytest.raises(UntrustedKey):
@@ -202,7 +205,7 @@ def test_pinned_keys_are_the_only_ones_trusted(world) -> None:
     assert "no active, trusted signing key" in refused.reason
 
 
-def test_the_host_refuses_a_decision_it_cannot_trust(world) -> None:
+def test_the_host_refuses_a_decision_it_cannot_trust(world: World) -> None:
     host = world.host()
     prepared = host.prepare(world.escn, UID, application(), DEFAULT_KEY, 0)
     host.submit(prepared)
@@ -227,7 +230,9 @@ def test_the_host_refuses_a_decision_it_cannot_trust(world) -> None:
         jose.decrypt_compact(sealed, world.home_keys.encryption_key(), "escr-dam-auth-key+json")
 
 
-def test_a_person_lists_approves_and_refuses_queued_requests_from_the_cli(world, tmp_path) -> None:
+def test_a_person_lists_approves_and_refuses_queued_requests_from_the_cli(
+    world: World, tmp_path: Path
+) -> None:
     policy_file = tmp_path / "policy.toml"
     policy_file.write_text(
         f'[[hosts]]\npic = "{HOST_PIC}"\naids = ["*"]\nmax_quota = 64\napproval = "manual"\n'

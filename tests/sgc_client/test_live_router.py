@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -59,7 +60,7 @@ def client_of(router: LiveRouter, tenant: LiveTenant, **kwargs) -> RouterClient:
 
 
 def test_import_with_malformed_rows_then_a_second_run_changes_nothing(
-    live_router, live_tenant, tmp_path
+    live_router: LiveRouter, live_tenant: LiveTenant, tmp_path: Path
 ) -> None:
     assert offers_batches(live_router, live_tenant)
     persons = write_persons_csv(tmp_path / "persons.csv", BATCH_ROWS)
@@ -104,7 +105,7 @@ def test_import_with_malformed_rows_then_a_second_run_changes_nothing(
 @pytest.mark.parametrize(("mode", "rows", "kill_after"), [("batch", BATCH_ROWS, 2_000),
                                                           ("per-row", PER_ROW_ROWS, 300)])
 def test_a_run_killed_half_way_resumes_and_finishes(
-    live_router, live_tenant, tmp_path, mode, rows, kill_after
+    live_router: LiveRouter, live_tenant: LiveTenant, tmp_path: Path, mode, rows, kill_after
 ) -> None:
     start = 50_000 if mode == "per-row" else 200_000
     persons = write_persons_csv(tmp_path / "persons.csv", rows, start=start)
@@ -161,7 +162,10 @@ def test_a_run_killed_half_way_resumes_and_finishes(
 
 
 def test_sync_reports_then_deletes_only_the_callers_missing_persons(
-    live_router, live_tenant, tmp_path, make_live_tenant
+    live_router: LiveRouter,
+    live_tenant: LiveTenant,
+    tmp_path: Path,
+    make_live_tenant: Callable[[], LiveTenant],
 ) -> None:
     neighbour = make_live_tenant()
     shared = write_persons_csv(tmp_path / "n.csv", 5, start=90_000)
@@ -191,7 +195,9 @@ def write_cards_csv(path: Path, rows: list[list[str]]) -> None:
     path.write_text(header + "".join(",".join(r) + "\n" for r in rows))
 
 
-def test_cards_import_per_row_by_number_and_by_chip(live_router, live_tenant, tmp_path) -> None:
+def test_cards_import_per_row_by_number_and_by_chip(
+    live_router: LiveRouter, live_tenant: LiveTenant, tmp_path: Path
+) -> None:
     persons = write_persons_csv(tmp_path / "p.csv", 6, start=95_000)
     run_cli(live_router, live_tenant, "persons", "import", str(persons.path))
     holders = persons.valid[:4]
@@ -254,7 +260,9 @@ def test_cards_import_per_row_by_number_and_by_chip(live_router, live_tenant, tm
         assert client.cards.get(numbers[0])["displayName"] == "Ada L."
 
 
-def test_card_commands_qr_and_consent_withdrawal(live_router, live_tenant, tmp_path) -> None:
+def test_card_commands_qr_and_consent_withdrawal(
+    live_router: LiveRouter, live_tenant: LiveTenant, tmp_path: Path
+) -> None:
     persons = write_persons_csv(tmp_path / "p.csv", 2, start=97_000)
     run_cli(live_router, live_tenant, "persons", "import", str(persons.path))
     esi = persons.valid[0]
@@ -304,7 +312,10 @@ def test_card_commands_qr_and_consent_withdrawal(live_router, live_tenant, tmp_p
 
 
 def test_client_errors_oauth_pictures_and_the_esc_rest_base(
-    live_router, live_tenant, make_live_tenant, tmp_path
+    live_router: LiveRouter,
+    live_tenant: LiveTenant,
+    make_live_tenant: Callable[[], LiveTenant],
+    tmp_path: Path,
 ) -> None:
     persons = write_persons_csv(tmp_path / "p.csv", 1, start=98_000)
     run_cli(live_router, live_tenant, "persons", "import", str(persons.path))
@@ -350,7 +361,9 @@ def test_client_errors_oauth_pictures_and_the_esc_rest_base(
     assert bad.exit_code == 1 and "401" in bad.output
 
 
-def test_another_spelling_of_an_esi_is_the_same_person(live_router, live_tenant, tmp_path) -> None:
+def test_another_spelling_of_an_esi_is_the_same_person(
+    live_router: LiveRouter, live_tenant: LiveTenant, tmp_path: Path
+) -> None:
     path = tmp_path / "p.csv"
     path.write_text(
         "esi,fullName\nURN:schac:personalUniqueCode:int:esi:fr:Ab1,A\n"
@@ -370,7 +383,7 @@ def test_another_spelling_of_an_esi_is_the_same_person(live_router, live_tenant,
 
 
 def test_a_key_without_write_scope_stops_the_run_and_keeps_the_journal(
-    live_router, live_tenant, tmp_path
+    live_router: LiveRouter, live_tenant: LiveTenant, tmp_path: Path
 ) -> None:
     reader = live_router.admin(
         "key", "create", "--pic", live_tenant.pic, "--scope", "persons:read"
@@ -388,7 +401,10 @@ def test_a_key_without_write_scope_stops_the_run_and_keeps_the_journal(
 
 
 def test_webhook_delivery_verifies_and_partners_verify_over_http(
-    live_router, live_tenant, make_live_tenant, tmp_path
+    live_router: LiveRouter,
+    live_tenant: LiveTenant,
+    make_live_tenant: Callable[[], LiveTenant],
+    tmp_path: Path,
 ) -> None:
     from sgc_client.webhooks import verify_signature
 

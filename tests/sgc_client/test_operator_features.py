@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -10,7 +11,7 @@ from rich.console import Console
 from sgc_client import cli as sgc_cli
 from sgc_client.csv_formats import read_cards, sniff_kind
 from sgc_client.progress import import_progress
-from tests.sgc_client.factories import esi_of, write_persons_csv
+from tests.sgc_client.factories import PersonsFile, esi_of, write_persons_csv
 from tests.sgc_client.fake_router import FakeRouter
 from tests.sgc_client.test_batch_mode import run, summary_of
 
@@ -19,7 +20,7 @@ ESCN = "f81d4fae-7dec-11d0-a765-001999999999"
 ESCN2 = "f81d4fae-7dec-11d0-a766-001999999999"
 
 
-def test_v2_named_columns_are_read_as_cards(tmp_path) -> None:
+def test_v2_named_columns_are_read_as_cards(tmp_path: Path) -> None:
     path = tmp_path / "v2.csv"
     path.write_text(
         "cardNumber;personIdentifier;issuerIdentifier;cardType;cardStatusType;issuedAt;"
@@ -39,7 +40,7 @@ def test_v2_named_columns_are_read_as_cards(tmp_path) -> None:
     assert second.body["issuerIdentifier"] == PIC  # blank: your own PIC
 
 
-def test_v2_files_without_a_header_are_read_in_the_v2_order(tmp_path) -> None:
+def test_v2_files_without_a_header_are_read_in_the_v2_order(tmp_path: Path) -> None:
     path = tmp_path / "v2.csv"
     path.write_text(
         f"{ESCN}\t{esi_of(1)}\t{PIC}\tSMART_CDZ\tACTIVE\t2026-09-01\t2030-08-31\tAda\t\t\n"
@@ -52,7 +53,7 @@ def test_v2_files_without_a_header_are_read_in_the_v2_order(tmp_path) -> None:
     assert "issuerIdentifier: '888888888' is not your organisation (999999999)" in theirs.error
 
 
-def test_a_v2_file_imports_through_the_cli(tmp_path) -> None:
+def test_a_v2_file_imports_through_the_cli(tmp_path: Path) -> None:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "p.csv", 2)
     run(fake, "persons", "import", str(persons.path), "--no-progress")
@@ -82,7 +83,7 @@ def test_the_progress_bar_shows_the_rate_and_the_time_left() -> None:
 
 
 @pytest.fixture
-def persons_in_router(tmp_path):
+def persons_in_router(tmp_path: Path) -> tuple[FakeRouter, PersonsFile, int]:
     fake = FakeRouter()
     persons = write_persons_csv(tmp_path / "p.csv", 10)
     run(fake, "persons", "import", str(persons.path), "--no-progress")
@@ -92,7 +93,9 @@ def persons_in_router(tmp_path):
     return fake, shorter, len(gone)
 
 
-def test_sync_delete_missing_asks_on_a_terminal(persons_in_router, monkeypatch) -> None:
+def test_sync_delete_missing_asks_on_a_terminal(
+    persons_in_router: tuple[FakeRouter, PersonsFile, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake, shorter, gone = persons_in_router
     before = set(fake.persons)
     monkeypatch.setattr(sgc_cli, "on_terminal", lambda: True)
@@ -106,14 +109,18 @@ def test_sync_delete_missing_asks_on_a_terminal(persons_in_router, monkeypatch) 
     assert set(fake.persons) == set(shorter.valid)
 
 
-def test_sync_delete_missing_with_yes_does_not_ask(persons_in_router, monkeypatch) -> None:
+def test_sync_delete_missing_with_yes_does_not_ask(
+    persons_in_router: tuple[FakeRouter, PersonsFile, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake, shorter, gone = persons_in_router
     monkeypatch.setattr(sgc_cli, "on_terminal", lambda: True)
     result = run(fake, "sync", str(shorter.path), "--delete-missing", "--no-progress", "--yes")
     assert "Delete" not in result.output and f"deleted {gone} record(s)" in result.output
 
 
-def test_consent_withdrawal_asks_on_a_terminal(persons_in_router, monkeypatch) -> None:
+def test_consent_withdrawal_asks_on_a_terminal(
+    persons_in_router: tuple[FakeRouter, PersonsFile, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
     fake, shorter, _ = persons_in_router
     esi = shorter.valid[0]
     monkeypatch.setattr(sgc_cli, "on_terminal", lambda: True)

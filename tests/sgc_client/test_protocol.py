@@ -94,7 +94,9 @@ def test_a_tampered_payload_and_an_algorithm_switch_do_not_verify() -> None:
         ({"alg": "ES256", "typ": "t+jwt"}, "c2ln", Refusal.MALFORMED),
     ],
 )
-def test_unsigned_or_odd_headers_are_refused_before_any_key_is_used(header, signature, refusal) -> None:
+def test_unsigned_or_odd_headers_are_refused_before_any_key_is_used(
+    header, signature, refusal
+) -> None:
     encoded = jose.b64url_encode(json.dumps(header).encode())
     payload = jose.b64url_encode(b'{"a":1}')
     assert _refusal(lambda: jose.read_compact(f"{encoded}.{payload}.{signature}", "t+jwt")) is (
@@ -185,7 +187,9 @@ def test_applications_breaking_the_dam_layout_are_refused(changes) -> None:
     df_length=st.integers(0, 16),
     quota=st.integers(0, 0xFFFF),
 )
-def test_every_valid_layout_round_trips(ks2_low, with_ks3, with_sets, with_fid, df_length, quota) -> None:
+def test_every_valid_layout_round_trips(
+    ks2_low, with_ks3, with_sets, with_fid, df_length, quota
+) -> None:
     ks2 = 0x80 | ks2_low | (0x10 if with_ks3 else 0) | (0x20 if with_fid else 0)
     sets = dict(aks_version=1, no_key_sets=2, max_key_size=16, app_key_set_settings=0)
     app = protocol.Application(

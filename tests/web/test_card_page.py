@@ -5,8 +5,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from router.domain.escn import default_generator
+from tests.conftest import Register, Tenant
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
@@ -15,7 +18,7 @@ def page(client, escn, language="en", **headers):
     return client.get(f"/cards/{escn}", headers={**BROWSER, "Accept-Language": language, **headers})
 
 
-def test_valid_card_page_in_english(client, registered) -> None:
+def test_valid_card_page_in_english(client: FlaskClient, registered: Register) -> None:
     card = registered()
     response = page(client, card["escn"], "en-GB,en;q=0.9")
     assert response.status_code == 200
@@ -32,7 +35,7 @@ def test_valid_card_page_in_english(client, registered) -> None:
     assert " UTC</time>" in html
 
 
-def test_valid_card_page_in_french(client, registered) -> None:
+def test_valid_card_page_in_french(client: FlaskClient, registered: Register) -> None:
     card = registered()
     html = page(client, card["escn"], "fr-FR,fr;q=0.9,en;q=0.5").get_data(as_text=True)
     assert '<html lang="fr">' in html
@@ -42,12 +45,16 @@ def test_valid_card_page_in_french(client, registered) -> None:
     assert "Vérifiée le" in html
 
 
-def test_unsupported_language_falls_back_to_english(client, registered) -> None:
+def test_unsupported_language_falls_back_to_english(
+    client: FlaskClient, registered: Register
+) -> None:
     html = page(client, registered()["escn"], "de-DE").get_data(as_text=True)
     assert '<html lang="en">' in html
 
 
-def test_anonymous_page_shows_nothing_personal(client, registered, uni) -> None:
+def test_anonymous_page_shows_nothing_personal(
+    client: FlaskClient, registered: Register, uni: Tenant
+) -> None:
     card = registered()
     html = page(client, card["escn"]).get_data(as_text=True)
     for personal in ("Card of Ada", "Ada Lovelace", "s@example.org", card["esi"], "MASTER"):
@@ -65,7 +72,9 @@ def test_anonymous_page_shows_nothing_personal(client, registered, uni) -> None:
         ("DESTROY", "DESTROYED", "destroyed", "détruite"),
     ],
 )
-def test_not_valid_page_gives_the_reason(client, registered, uni, action, reason, english, french) -> None:
+def test_not_valid_page_gives_the_reason(
+    client: FlaskClient, registered: Register, uni: Tenant, action, reason, english, french
+) -> None:
     card = registered()
     client.post(
         f"/api/x/cards/{card['escn']}/lifecycle", json={"action": action}, headers=uni.headers
@@ -82,7 +91,7 @@ def test_not_valid_page_gives_the_reason(client, registered, uni, action, reason
     assert "Valable jusqu" not in french_html and "31 août 2030" not in french_html
 
 
-def test_expired_card_page_says_when_it_expired(client, registered) -> None:
+def test_expired_card_page_says_when_it_expired(client: FlaskClient, registered: Register) -> None:
     card = registered(issuedAt="2020-09-01", expiresAt="2021-08-31")
     html = page(client, card["escn"]).get_data(as_text=True)
     assert 'data-reason="EXPIRED"' in html
@@ -90,7 +99,7 @@ def test_expired_card_page_says_when_it_expired(client, registered) -> None:
     assert "31 August 2021" in html
 
 
-def test_unknown_card_page_is_404_and_not_valid(client, uni) -> None:
+def test_unknown_card_page_is_404_and_not_valid(client: FlaskClient, uni: Tenant) -> None:
     number = default_generator.generate(uni.pic, "001")
     response = page(client, number)
     assert response.status_code == 404
@@ -100,7 +109,7 @@ def test_unknown_card_page_is_404_and_not_valid(client, uni) -> None:
 
 
 @pytest.mark.parametrize("escn", ["garbage", str(uuid.uuid4()), "%3Cscript%3E"])
-def test_bad_card_numbers_get_a_400_page(client, escn) -> None:
+def test_bad_card_numbers_get_a_400_page(client: FlaskClient, escn) -> None:
     response = page(client, escn)
     assert response.status_code == 400
     assert response.mimetype == "text/html"
@@ -109,7 +118,7 @@ def test_bad_card_numbers_get_a_400_page(client, escn) -> None:
     assert "<script>" not in html
 
 
-def test_page_needs_no_javascript_and_forbids_it(client, registered) -> None:
+def test_page_needs_no_javascript_and_forbids_it(client: FlaskClient, registered: Register) -> None:
     response = page(client, registered()["escn"])
     html = response.get_data(as_text=True)
     assert "<script" not in html
@@ -119,7 +128,9 @@ def test_page_needs_no_javascript_and_forbids_it(client, registered) -> None:
     assert 'role="status"' in html
 
 
-def test_json_accept_returns_the_v2_status_view(client, registered, uni) -> None:
+def test_json_accept_returns_the_v2_status_view(
+    client: FlaskClient, registered: Register, uni: Tenant
+) -> None:
     card = registered()
     response = client.get(f"/cards/{card['escn']}", headers={"Accept": "application/json"})
     assert response.status_code == 200
@@ -131,7 +142,9 @@ def test_json_accept_returns_the_v2_status_view(client, registered, uni) -> None
     assert body["displayName"] is None
 
 
-def test_json_accept_for_the_issuer_shows_the_display_name(client, registered, uni) -> None:
+def test_json_accept_for_the_issuer_shows_the_display_name(
+    client: FlaskClient, registered: Register, uni: Tenant
+) -> None:
     card = registered()
     response = client.get(
         f"/cards/{card['escn']}", headers={"Accept": "application/json", **uni.headers}
@@ -139,7 +152,7 @@ def test_json_accept_for_the_issuer_shows_the_display_name(client, registered, u
     assert response.json["displayName"] == "Card of Ada"
 
 
-def test_json_errors_are_problems(client, uni) -> None:
+def test_json_errors_are_problems(client: FlaskClient, uni: Tenant) -> None:
     unknown = default_generator.generate(uni.pic, "001")
     response = client.get(f"/cards/{unknown}", headers={"Accept": "application/json"})
     assert response.status_code == 404
@@ -162,7 +175,9 @@ def test_json_errors_are_problems(client, uni) -> None:
         ("", "en"),
     ],
 )
-def test_language_follows_the_visitors_preference_order(client, registered, header, language) -> None:
+def test_language_follows_the_visitors_preference_order(
+    client: FlaskClient, registered: Register, header, language
+) -> None:
     html = page(client, registered()["escn"], header).get_data(as_text=True)
     assert f'<html lang="{language}">' in html
 
@@ -198,7 +213,9 @@ def test_the_pages_messages_are_the_catalogues_escaped_for_html() -> None:
         (None, "fr;q=0,en;q=0.1"),
     ],
 )
-def test_accept_headers_are_read_as_werkzeug_reads_them(app, accept, accept_language) -> None:
+def test_accept_headers_are_read_as_werkzeug_reads_them(
+    app: Flask, accept, accept_language
+) -> None:
     from router.web import card_page
     from router.web.messages import Messages, negotiate
 

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import types
 from dataclasses import replace
+from pathlib import Path
 
 import limits.storage.memory
 import pytest
+from flask import Flask
 
 from router import anonymous_limits
 from router.anonymous_limits import AnonymousLimiter
 from router.app import create_app
+from router.db import Database
 from router.settings import Settings
+from tests.conftest import RedisStore, Register, Tenant
 
 START = 1_800_000_000.0
 
 
 @pytest.fixture
-def clock(monkeypatch):
+def clock(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
     """One clock for the in-memory store and for Retry-After, moved by the tests."""
     now = {"t": START}
     monkeypatch.setattr(limits.storage.memory, "time", types.SimpleNamespace(time=lambda: now["t"]))
@@ -33,11 +37,13 @@ def _limit(app, **changes):
 
 
 @pytest.fixture
-def limited(app, clock):
+def limited(app: Flask, clock: dict[str, float]) -> Flask:
     return _limit(app, public_rate_limit="3/minute")
 
 
-def test_fourth_anonymous_lookup_in_a_minute_is_429_with_retry_after(limited, registered) -> None:
+def test_fourth_anonymous_lookup_in_a_minute_is_429_with_retry_after(
+    limited: Flask, registered: Register
+) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for _ in range(3):
@@ -48,7 +54,9 @@ def test_fourth_anonymous_lookup_in_a_minute_is_429_with_retry_after(limited, re
     assert "Too many checks" in refused.get_data(as_text=True)
 
 
-def test_page_and_json_status_share_one_budget(limited, registered, clock) -> None:
+def test_page_and_json_status_share_one_budget(
+    limited: Flask, registered: Register, clock: dict[str, float]
+) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     assert client.get(f"/cards/{escn}").status_code == 200
@@ -62,7 +70,9 @@ def test_page_and_json_status_share_one_budget(limited, registered, clock) -> No
     assert refused.headers["Retry-After"] == "15"
 
 
-def test_the_limit_resets_with_the_next_window(limited, registered, clock) -> None:
+def test_the_limit_resets_with_the_next_window(
+    limited: Flask, registered: Register, clock: dict[str, float]
+) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for _ in range(4):
@@ -72,7 +82,9 @@ def test_the_limit_resets_with_the_next_window(limited, registered, clock) -> No
     assert client.get(f"/cards/{escn}").status_code == 200
 
 
-def test_several_limits_each_hold(app, clock, registered) -> None:
+def test_several_limits_each_hold(
+    app: Flask, clock: dict[str, float], registered: Register
+) -> None:
     _limit(app, public_rate_limit="2/second;4/minute")
     escn = registered()["escn"]
     client = app.test_client()
@@ -85,7 +97,7 @@ def test_several_limits_each_hold(app, clock, registered) -> None:
     assert refused.headers["Retry-After"] == "59"
 
 
-def test_addresses_are_counted_apart(limited, registered) -> None:
+def test_addresses_are_counted_apart(limited: Flask, registered: Register) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for _ in range(3):
@@ -98,7 +110,9 @@ def test_addresses_are_counted_apart(limited, registered) -> None:
     )
 
 
-def test_authenticated_status_calls_are_not_limited(limited, registered, uni) -> None:
+def test_authenticated_status_calls_are_not_limited(
+    limited: Flask, registered: Register, uni: Tenant
+) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for _ in range(5):
@@ -106,7 +120,9 @@ def test_authenticated_status_calls_are_not_limited(limited, registered, uni) ->
         assert response.status_code == 200
 
 
-def test_rate_limited_lookups_change_nothing(limited, registered, uni) -> None:
+def test_rate_limited_lookups_change_nothing(
+    limited: Flask, registered: Register, uni: Tenant
+) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for _ in range(5):
@@ -115,7 +131,9 @@ def test_rate_limited_lookups_change_nothing(limited, registered, uni) -> None:
     assert len(history) == 1
 
 
-def test_the_count_is_not_kept_in_the_database(limited, registered, db) -> None:
+def test_the_count_is_not_kept_in_the_database(
+    limited: Flask, registered: Register, db: Database
+) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     from sqlalchemy import inspect
@@ -132,7 +150,9 @@ def _proxied(client, escn, client_address):
     )
 
 
-def test_behind_a_trusted_proxy_the_client_is_counted_not_the_proxy(settings, clock, registered) -> None:
+def test_behind_a_trusted_proxy_the_client_is_counted_not_the_proxy(
+    settings: Settings, clock: dict[str, float], registered: Register
+) -> None:
     proxied = create_app(replace(settings, public_rate_limit="3/minute", trusted_proxies=1))
     try:
         escn = registered()["escn"]
@@ -149,7 +169,9 @@ def test_behind_a_trusted_proxy_the_client_is_counted_not_the_proxy(settings, cl
         proxied.extensions["escr.database"].engine.dispose()
 
 
-def test_without_trusted_proxies_forwarded_headers_are_ignored(limited, registered) -> None:
+def test_without_trusted_proxies_forwarded_headers_are_ignored(
+    limited: Flask, registered: Register
+) -> None:
     escn = registered()["escn"]
     client = limited.test_client()
     for n in range(3):
@@ -158,7 +180,9 @@ def test_without_trusted_proxies_forwarded_headers_are_ignored(limited, register
     assert _proxied(client, escn, "198.51.100.99").status_code == 429
 
 
-def test_two_workers_on_one_redis_share_the_count(settings, registered, redis_store) -> None:
+def test_two_workers_on_one_redis_share_the_count(
+    settings: Settings, registered: Register, redis_store: RedisStore
+) -> None:
     """Two application objects stand for two gunicorn workers (or hosts) on one Redis."""
     shared = replace(
         settings,
@@ -181,7 +205,9 @@ def test_two_workers_on_one_redis_share_the_count(settings, registered, redis_st
             worker.extensions["escr.database"].engine.dispose()
 
 
-def test_an_unreachable_store_lets_lookups_through_and_counts_it(settings, registered) -> None:
+def test_an_unreachable_store_lets_lookups_through_and_counts_it(
+    settings: Settings, registered: Register
+) -> None:
     from router import metrics
 
     down = create_app(
@@ -209,18 +235,18 @@ def test_an_unreachable_store_lets_lookups_through_and_counts_it(settings, regis
         ("60/minute;1000/day", [(60, 60), (1000, 86400)]),
     ],
 )
-def test_rate_limit_settings_parse(text, expected, tmp_path) -> None:
+def test_rate_limit_settings_parse(text, expected, tmp_path: Path) -> None:
     rates = Settings(instance_path=tmp_path, public_rate_limit=text).public_rates
     assert [(rate.amount, rate.get_expiry()) for rate in rates] == expected
 
 
 @pytest.mark.parametrize("text", ["", "fast", "0/minute", "10/fortnight", "-1/second"])
-def test_bad_rate_limit_settings_fail_at_start_up(text, tmp_path) -> None:
+def test_bad_rate_limit_settings_fail_at_start_up(text, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="ESCR_PUBLIC_RATE_LIMIT"):
         Settings(instance_path=tmp_path, public_rate_limit=text)
 
 
-def test_rate_limit_and_retention_come_from_the_environment(tmp_path) -> None:
+def test_rate_limit_and_retention_come_from_the_environment(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {
             "ESCR_INSTANCE_PATH": str(tmp_path),

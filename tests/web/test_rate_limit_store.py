@@ -6,13 +6,16 @@ import time
 import types
 
 import limits.storage.memory
+import pytest
 from limits import parse
 from limits.strategies import FixedWindowRateLimiter
 
 from router.anonymous_limits import SweptMemoryStorage
 
 
-def test_counting_starts_no_timer_thread_and_still_refuses_past_the_limit(monkeypatch) -> None:
+def test_counting_starts_no_timer_thread_and_still_refuses_past_the_limit(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = SweptMemoryStorage("memory://")
     started: list[object] = []
     monkeypatch.setattr(limits.storage.memory.threading, "Timer", lambda *a, **k: started.append(a))
@@ -24,7 +27,7 @@ def test_counting_starts_no_timer_thread_and_still_refuses_past_the_limit(monkey
     assert started == []
 
 
-def test_expired_counts_are_swept_at_most_once_a_second(monkeypatch) -> None:
+def test_expired_counts_are_swept_at_most_once_a_second(monkeypatch: pytest.MonkeyPatch) -> None:
     store = SweptMemoryStorage("memory://")
     store.incr("old", 60)
     assert store.get("old") == 1
