@@ -3,11 +3,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
+from werkzeug.routing import Rule
 
 from router.db import Database, utcnow
 from router.domain.escn import EscnGenerator
@@ -36,7 +39,7 @@ SAMPLE_ARGS = {
 }
 
 
-def api_routes(app):
+def api_routes(app: Flask) -> Iterator[tuple[Rule, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/"):
             continue
@@ -77,7 +80,9 @@ def test_every_api_route_but_the_public_status_needs_a_credential(
         {},
     ],
 )
-def test_missing_or_forged_credentials_are_401(client: FlaskClient, uni: Tenant, headers) -> None:
+def test_missing_or_forged_credentials_are_401(
+    client: FlaskClient, uni: Tenant, headers: dict[str, Any]
+) -> None:
     response = client.get("/api/v2/persons", headers=headers)
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
@@ -152,7 +157,7 @@ def test_an_organisation_cannot_revoke_another_organisations_key(
     assert client.get("/api/v2/persons", headers=uni.headers).status_code == 200
 
 
-def _oauth_client(db, pic, scopes=None):
+def _oauth_client(db: Database, pic: str, scopes: list[str] | None = None) -> tuple[str, str]:
     with db.session() as session:
         organisation = organisations.get_organisation(session, pic)
         issued = credentials.create_oauth_client(session, organisation, scopes=scopes)

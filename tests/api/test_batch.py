@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
 
 from router.db import Database
+from router.models import Person
+from router.services.caller import Caller
+from router.services.persons import PersonInput
 from tests.conftest import MakeTenant, Register, Tenant, card_body, esi, person_body
 
 PERSONS = "/api/x/persons:batch"
@@ -89,7 +93,7 @@ def test_batches_need_a_credential_and_the_write_scopes(
     assert client.get("/api/v2/persons", headers=uni.headers).json["content"] == []
 
 
-def _register_persons(client, tenant, *codes) -> None:
+def _register_persons(client: FlaskClient, tenant: Tenant, *codes: str) -> None:
     items = [person_body(esi(code), tenant.pic) for code in codes]
     response = client.post(PERSONS, json={"items": items}, headers=tenant.headers)
     assert response.json["summary"]["failed"] == 0, response.json
@@ -230,7 +234,9 @@ def test_a_person_registered_meanwhile_by_another_request_is_upserted_not_failed
     original = person_service.create_person
     body = person_body(esi("RACE"), uni.pic)
 
-    def create_after_a_concurrent_insert(session, caller, data):
+    def create_after_a_concurrent_insert(
+        session: Session, caller: Caller, data: PersonInput
+    ) -> Person:
         # The other request commits the same ESI between our lookup and our insert.
         with db.session() as other:
             original(other, credentials.authenticate(other, uni.key), data)

@@ -7,17 +7,22 @@ once set-based on a fresh database; the results, item by item, and what is store
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
 
 from router.db import Database
 from router.domain.escn import EscnGenerator
 from router.models import Organisation, Person, PersonOrganisation
 from router.services import batch as batch_service
 from router.services import batch_sets, bulk_sql
+from router.services.batch_sets import Settled
+from router.services.caller import Caller
+from router.services.persons import PersonInput
 from tests.conftest import BACKENDS, MakeTenant, Tenant, _wipe, card_body, esi, person_body
 
 PERSONS = "/api/x/persons:batch"
@@ -82,7 +87,7 @@ def _cards_batches() -> list[list[Any]]:
     return [first, second, second, first]
 
 
-def _scenario(client, make_tenant) -> tuple[list[Any], list[Any]]:
+def _scenario(client: FlaskClient, make_tenant: MakeTenant) -> tuple[list[Any], list[Any]]:
     uni = make_tenant(PIC, "Demo University")
     other = make_tenant(OTHER, "Other University")
     for code in ("SHARED", "OTHERS"):
@@ -126,8 +131,8 @@ def test_set_based_batches_equal_the_item_path(
     settled: list[str] = []
     originals = {name: getattr(batch_sets, name) for name in ("settle_persons", "settle_cards")}
 
-    def spying(name):
-        def spy(session, caller, items):
+    def spying(name: str) -> Callable[[Session, Caller, Sequence[Any]], Settled]:
+        def spy(session: Session, caller: Caller, items: Sequence[Any]) -> Settled:
             answer = originals[name](session, caller, items)
             settled.extend(outcome for outcome, _status, _identifier in answer.values())
             return answer
@@ -155,14 +160,16 @@ def test_a_conflict_met_by_the_set_insert_goes_item_by_item(
     original = batch_sets.insert_rows
     bodies = [person_body(esi("RACE1"), uni.pic), person_body(esi("RACE2"), uni.pic)]
 
-    def insert_after_a_concurrent_request(session, table, rows, **options):
+    def insert_after_a_concurrent_request(
+        session: Session, table: Table, rows: Sequence[Mapping[str, Any]], **options: Any
+    ) -> list[Any]:
         if table is batch_sets.Person.__table__:
             with db.session() as other:
                 caller = credentials.authenticate(other, uni.key)
                 person_service.create_person(other, caller, person_service_input(bodies[0]))
         return original(session, table, rows, **options)
 
-    def person_service_input(body):
+    def person_service_input(body: dict[str, Any]) -> PersonInput:
         from router.api.schemas import PersonUpdateView
         from router.api.v2_persons import person_input
 

@@ -6,6 +6,7 @@ import io
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from router.domain.escn import EscnGenerator
 from tests.conftest import MakeTenant, Register, Tenant, esi, person_body
@@ -20,23 +21,30 @@ HEADER = (
 
 
 def _row(
-    person="",
-    number="",
-    issuer="999999999",
-    card_type="SMART_CDZ",
-    status="ACTIVE",
-    issued="2026-09-01",
-    expires="2030-08-31",
-    name="Card",
-    processor="",
-    csn="",
-):
+    person: str = "",
+    number: str = "",
+    issuer: str = "999999999",
+    card_type: str = "SMART_CDZ",
+    status: str = "ACTIVE",
+    issued: str = "2026-09-01",
+    expires: str = "2030-08-31",
+    name: str = "Card",
+    processor: str = "",
+    csn: str = "",
+) -> str:
     return ",".join(
         [number, person, issuer, card_type, status, issued, expires, name, processor, csn]
     )
 
 
-def _upload(client, path, tenant, operation, text, encoding="utf-8"):
+def _upload(
+    client: FlaskClient,
+    path: str,
+    tenant: Tenant,
+    operation: str,
+    text: str | bytes,
+    encoding: str = "utf-8",
+) -> TestResponse:
     data = text.encode(encoding) if isinstance(text, str) else text
     return client.post(
         f"{path}?operation={operation}",
@@ -56,7 +64,7 @@ def persons(client: FlaskClient, uni: Tenant) -> list[str]:
     return [esi("P1"), esi("P2"), esi("P3")]
 
 
-def _card_count(client, tenant):
+def _card_count(client: FlaskClient, tenant: Tenant) -> int:
     return client.get("/api/v2/cards", headers=tenant.headers).json["page"]["totalElements"]
 
 

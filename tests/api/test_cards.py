@@ -93,7 +93,7 @@ def test_card_number_of_another_pic_is_refused(client: FlaskClient, uni: Tenant)
     ],
 )
 def test_bad_card_input_gets_a_clear_error_and_writes_nothing(
-    client: FlaskClient, uni: Tenant, change, status
+    client: FlaskClient, uni: Tenant, change: dict[str, str], status: int
 ) -> None:
     identifier = esi("2007")
     client.post("/api/v2/persons", json=person_body(identifier, uni.pic), headers=uni.headers)
@@ -225,7 +225,7 @@ def test_generate_escn_reserves_numbers(client: FlaskClient, uni: Tenant) -> Non
     ],
 )
 def test_generate_escn_refuses_bad_requests_without_a_500(
-    client: FlaskClient, uni: Tenant, query, status
+    client: FlaskClient, uni: Tenant, query: str, status: int
 ) -> None:
     response = client.get(f"/api/v2/cards/generate-escn?{query}", headers=uni.headers)
     assert response.status_code == status, response.json

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from router.db import Database
 from router.services import certificate_chains
@@ -29,7 +31,7 @@ def root() -> Issued:
     return make_root()
 
 
-def _public(client, pic, **headers):
+def _public(client: FlaskClient, pic: str, **headers: str) -> TestResponse:
     return client.get(f"/certs/files/{pic}/ca-chain.cert.pem", headers=headers)
 
 
@@ -94,7 +96,7 @@ def test_a_chain_naming_another_pic_is_refused(
     assert _public(client, "888888888").status_code == 404
 
 
-def _rsa_institution(root, pic):
+def _rsa_institution(root: Issued, pic: str) -> Issued:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return make_institution(root, pic, key=key)  # type: ignore[arg-type]
 
@@ -118,7 +120,11 @@ def _rsa_institution(root, pic):
     ids=["garbage", "wrong-order", "unlinked", "expired", "rsa-leaf", "no-pic", "too-long"],
 )
 def test_malformed_chains_are_refused_and_change_nothing(
-    client: FlaskClient, keys_manager: Tenant, root: Issued, build, code
+    client: FlaskClient,
+    keys_manager: Tenant,
+    root: Issued,
+    build: Callable[[Issued, str], str],
+    code: str,
 ) -> None:
     kept = chain_pem(make_institution(root, keys_manager.pic), root)
     client.put(ROUTE, json={"chain": kept}, headers=keys_manager.headers)

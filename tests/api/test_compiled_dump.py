@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -20,7 +21,7 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     compared: list[dict] = []
     compiled_dump = CompiledDump.dump
 
-    def both(self, obj, *, many=None):
+    def both(self: CompiledDump, obj: Any, *, many: bool | None = None) -> Any:
         ours = compiled_dump(self, obj, many=many)
         assert ours == Schema.dump(self, obj, many=many)
         compared.append(ours)
@@ -84,7 +85,7 @@ def test_what_the_compiled_dump_lacks_is_refused_not_guessed() -> None:
         name = fields.String()
 
         @post_dump
-        def shout(self, data, **_kwargs):
+        def shout(self, data: dict[str, Any], **_kwargs: Any) -> dict[str, Any]:
             return data
 
     class Other(Schema):

@@ -12,11 +12,14 @@ import itertools
 import os
 import threading
 from collections import Counter
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from router.db import Database
 from router.models import Card, PersonOrganisation, PersonPicture
@@ -26,13 +29,15 @@ WRITERS = 32
 # The issue's measurement is 20 rounds; the suite runs fewer to stay within its time budget.
 ROUNDS = int(os.environ.get("ESCR_CONCURRENCY_ROUNDS", "5"))
 
+T = TypeVar("T")
 
-def _at_once(app, count, request):
+
+def _at_once(app: Flask, count: int, request: Callable[[FlaskClient, int], T]) -> list[T]:
     """Run ``request(client, i)`` from ``count`` threads released together; their responses."""
     barrier = threading.Barrier(count)
     responses: list = [None] * count
 
-    def work(i) -> None:
+    def work(i: int) -> None:
         client = app.test_client()
         barrier.wait()
         responses[i] = request(client, i)
@@ -52,7 +57,7 @@ def test_concurrent_renewals_of_one_card_have_exactly_one_winner(
     for round_ in range(ROUNDS):
         record = registered(f"RENEW{round_}")
 
-        def renew(client, _i, escn=record["escn"]):
+        def renew(client: FlaskClient, _i: int, escn: str = record["escn"]) -> TestResponse:
             return client.post(
                 f"/api/x/cards/{escn}/lifecycle", json={"action": "RENEW"}, headers=uni.headers
             )
@@ -77,7 +82,7 @@ def test_concurrent_lost_and_reactivate_keep_the_history_a_chain(
 ) -> None:
     escn = registered("CHAIN")["escn"]
 
-    def flip(c, i):
+    def flip(c: FlaskClient, i: int) -> TestResponse:
         action = "REPORT_LOST" if i % 2 else "REACTIVATE"
         return c.post(f"/api/x/cards/{escn}/lifecycle", json={"action": action},
                       headers=uni.headers)
@@ -97,7 +102,7 @@ def test_concurrent_first_links_and_pictures_of_one_person_never_fail(
     assert client.post("/api/v2/persons", json=person_body(identifier, uni.pic),
                        headers=uni.headers).status_code == 201
 
-    def link(c, i):
+    def link(c: FlaskClient, i: int) -> TestResponse:
         return c.put(f"/api/v2/persons/{identifier}",
                      json=person_body(identifier, other_uni.pic, fullName=f"Name {i}"),
                      headers=other_uni.headers)
@@ -106,7 +111,7 @@ def test_concurrent_first_links_and_pictures_of_one_person_never_fail(
     buffer = io.BytesIO()
     Image.new("RGB", (200, 300)).save(buffer, format="PNG")
 
-    def upload(c, _i):
+    def upload(c: FlaskClient, _i: int) -> TestResponse:
         return c.post(f"/api/v2/organisations/{uni.pic}/person/{identifier}/picture",
                       data={"file": (io.BytesIO(buffer.getvalue()), "p.png")},
                       content_type="multipart/form-data", headers=uni.headers)
@@ -126,7 +131,7 @@ def test_two_organisations_erasing_a_shared_person_at_once_leave_nothing(
                headers=other_uni.headers)
     tenants = [uni, other_uni]
 
-    def erase(c, i):
+    def erase(c: FlaskClient, i: int) -> TestResponse:
         return c.delete(f"/api/v2/persons/{identifier}", headers=tenants[i].headers)
 
     assert [r.status_code for r in _at_once(app, 2, erase)] == [204, 204]
@@ -140,7 +145,7 @@ def test_concurrent_rotations_of_one_key_yield_one_new_key(
     issued = client.post("/api/x/api-keys", json={"scopes": ["cards:read"]}, headers=uni.headers)
     prefix = issued.json["prefix"]
 
-    def rotate(c, _i):
+    def rotate(c: FlaskClient, _i: int) -> TestResponse:
         return c.post(f"/api/x/api-keys/{prefix}/rotate", headers=uni.headers)
 
     responses = _at_once(app, 16, rotate)
@@ -156,7 +161,7 @@ def test_concurrent_administrative_changes_of_one_organisation_are_serialised(
     wanted = [[f"{i % 4 + 1:03d}", f"{i % 4 + 5:03d}"] for i in range(16)]
     for _round in range(ROUNDS):
 
-        def change(c, i):
+        def change(c: FlaskClient, i: int) -> TestResponse:
             body = {"escnPrefixes": wanted[i], "name": f"University {i}"}
             return c.patch(f"/api/x/organisations/{uni.pic}", json=body, headers=admin.headers)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import re
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from router.db import Database
 from router.services import credentials, organisations
@@ -102,7 +104,7 @@ def test_a_manager_key_cannot_rotate_or_revoke_a_key_stronger_than_itself(
     ],
 )
 def test_an_empty_or_already_expired_key_request_is_refused(
-    client: FlaskClient, full_key: Tenant, body
+    client: FlaskClient, full_key: Tenant, body: dict[str, Any]
 ) -> None:
     before = client.get("/api/x/api-keys", headers=full_key.headers).json
     response = client.post("/api/x/api-keys", json=body, headers=full_key.headers)
@@ -127,7 +129,7 @@ def test_an_institution_key_manages_keys_but_admin_alone_does_not(
     assert issued.status_code == 201
 
 
-def _token(client, client_id, secret, scope):
+def _token(client: FlaskClient, client_id: str, secret: str, scope: str) -> TestResponse:
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     return client.post(
         "/oauth/token",

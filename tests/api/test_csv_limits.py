@@ -10,6 +10,7 @@ import io
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from router.app import MAX_BODY_BYTES
 from router.settings import Settings
@@ -31,13 +32,13 @@ def holder(client: FlaskClient, uni: Tenant) -> str:
     return identifier
 
 
-def _file(holder, rows):
+def _file(holder: str, rows: int) -> str:
     return "\n".join([HEADER, *(_row(person=holder, name=f"Card {i}") for i in range(rows))])
 
 
 @pytest.mark.parametrize("path", [IMPORT, VALIDATE])
 def test_a_file_over_the_row_limit_is_refused_whole_before_any_row(
-    client: FlaskClient, uni: Tenant, holder: str, path
+    client: FlaskClient, uni: Tenant, holder: str, path: str
 ) -> None:
     # The issue's file: 20,000 rows (2.3 MB), once killed by the worker timeout mid-import.
     response = _upload(client, path, uni, "CREATE", _file(holder, 20_000))
@@ -58,7 +59,9 @@ def test_a_file_at_the_row_limit_is_imported_and_every_row_reported(
     assert _card_count(client, uni) == 25
 
 
-def _chunked(client, tenant, path, body: bytes, content_type: str):
+def _chunked(
+    client: FlaskClient, tenant: Tenant, path: str, body: bytes, content_type: str
+) -> TestResponse:
     """POST ``body`` as a chunked stream, as gunicorn hands it on (no Content-Length)."""
     return client.post(
         path,
@@ -80,7 +83,7 @@ def _multipart(text: str) -> tuple[bytes, str]:
 
 @pytest.mark.parametrize("kind", ["json", "multipart"])
 def test_a_chunked_body_over_the_size_limit_is_413_as_a_sized_one(
-    client: FlaskClient, uni: Tenant, holder: str, kind
+    client: FlaskClient, uni: Tenant, holder: str, kind: str
 ) -> None:
     if kind == "json":  # read whole by the JSON parser: werkzeug's limit used to truncate it
         path, content_type = "/api/x/verify", "application/json"

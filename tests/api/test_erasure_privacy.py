@@ -27,7 +27,7 @@ SECRETS = {
 }
 
 
-def _register(client, tenant, code):
+def _register(client: FlaskClient, tenant: Tenant, code: str) -> str:
     identifier = esi(code)
     body = person_body(identifier, tenant.pic, fullName=SECRETS["name"], email=SECRETS["email"])
     assert client.post("/api/v2/persons", json=body, headers=tenant.headers).status_code == 201

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from werkzeug.test import TestResponse
 
 from router.domain.errors import all_error_classes
 from tests.conftest import Tenant, esi, person_body
 
 
-def _is_problem(response, status):
+def _is_problem(response: TestResponse, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.data
     assert response.mimetype == "application/problem+json"
     body = response.json
@@ -41,7 +44,7 @@ def test_wrong_method_is_a_405_problem(client: FlaskClient, uni: Tenant) -> None
     ],
 )
 def test_malformed_bodies_are_400_and_create_nothing(
-    client: FlaskClient, uni: Tenant, data, content_type
+    client: FlaskClient, uni: Tenant, data: str, content_type: str
 ) -> None:
     response = client.post(
         "/api/v2/persons", data=data, content_type=content_type, headers=uni.headers
@@ -80,7 +83,7 @@ def test_problem_types_are_documented(client: FlaskClient) -> None:
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(junk=st.text(min_size=1, max_size=80).filter(lambda s: "/" not in s and s.strip(".")))
-def test_no_identifier_makes_the_router_fail(client: FlaskClient, uni: Tenant, junk) -> None:
+def test_no_identifier_makes_the_router_fail(client: FlaskClient, uni: Tenant, junk: str) -> None:
     paths = (f"/api/v2/persons/{junk}", f"/api/v2/cards/{junk}", f"/api/v2/cards/{junk}/status")
     for path in paths:
         response = client.get(path, headers=uni.headers)
@@ -110,7 +113,9 @@ def test_no_identifier_makes_the_router_fail(client: FlaskClient, uni: Tenant, j
         max_leaves=12,
     )
 )
-def test_arbitrary_json_bodies_never_cause_a_500(client: FlaskClient, uni: Tenant, body) -> None:
+def test_arbitrary_json_bodies_never_cause_a_500(
+    client: FlaskClient, uni: Tenant, body: Any
+) -> None:
     for path in ("/api/v2/persons", "/api/v2/cards"):
         response = client.post(path, json=body, headers=uni.headers)
         assert response.status_code < 500, (path, body, response.data)

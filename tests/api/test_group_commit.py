@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 from sqlalchemy import event, exc, func, select
+from sqlalchemy.engine import Connection
 
 from router.db import Database, utcnow
 from router.models import VerificationRecord
@@ -28,12 +30,12 @@ def _row(number: str | None = NUMBER) -> dict:
     }
 
 
-def _count(db) -> int:
+def _count(db: Database) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(VerificationRecord))
 
 
-def _write_all(db, writer: GroupWriter, rows: list[dict]) -> list[BaseException | None]:
+def _write_all(db: Database, writer: GroupWriter, rows: list[dict]) -> list[BaseException | None]:
     errors: list[BaseException | None] = [None] * len(rows)
 
     def one(index: int) -> None:
@@ -105,7 +107,7 @@ def test_a_row_alone_on_a_lookup_connection_is_committed_and_counted_as_a_statem
     writer = GroupWriter(VerificationRecord.__table__)
     sent: list[str] = []
 
-    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+    def record(_conn: Connection, _cursor: Any, statement: str, *_args: object) -> None:
         sent.append(statement)
 
     with db.lookup_connection() as connection:

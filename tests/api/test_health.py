@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
+from werkzeug.test import TestResponse
 
 from router.app import create_app
 from router.db import Database
@@ -40,7 +41,7 @@ def test_readyz_is_503_while_migrations_are_behind(client: FlaskClient, db: Data
             )
 
 
-def _assert_unavailable(response) -> None:
+def _assert_unavailable(response: TestResponse) -> None:
     assert response.status_code == 503, response.get_data(as_text=True)
     assert response.mimetype == "application/problem+json"
     assert response.json["code"] == "ER-0102"

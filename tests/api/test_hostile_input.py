@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from router.db import Base, Database
 from router.services.caller import Scope
@@ -99,7 +100,7 @@ def _put(body: Any, path: tuple, value: Any) -> Any:
     return body
 
 
-def snapshot(db) -> dict[str, list]:
+def snapshot(db: Database) -> dict[str, list]:
     """Every row of every table, less the columns each request touches."""
     with db.engine.connect() as connection:
         return {
@@ -205,13 +206,21 @@ def test_every_string_field_of_every_write_route_refuses_hostile_values(
     assert snapshot(db) == before
 
 
-def _refuses(client, tenant, method, url, base, field_path, max_length) -> None:
+def _refuses(
+    client: FlaskClient,
+    tenant: Tenant,
+    method: str,
+    url: str,
+    base: Any,
+    field_path: tuple,
+    max_length: int | None,
+) -> None:
     """Send hostile values of every kind in one field; each must be refused."""
 
     @given(value=st.sampled_from(KINDS).flatmap(lambda kind: hostile(kind, max_length)))
     @settings(max_examples=4, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    def send(value) -> None:
+    def send(value: Any) -> None:
         body = _put(base, field_path, value)
         response = client.open(url, method=method.upper(), json=body, headers=tenant.headers)
         where = (method, url, field_path, repr(value)[:40], response.status_code)
@@ -222,7 +231,7 @@ def _refuses(client, tenant, method, url, base, field_path, max_length) -> None:
     send()
 
 
-def _all_items_refused(response) -> bool:
+def _all_items_refused(response: TestResponse) -> bool:
     """A batch answers 200 with each item's own result: every item must have been refused."""
     if response.status_code != 200 or not isinstance(response.json, dict):
         return False
@@ -259,7 +268,7 @@ def test_graphql_mutations_refuse_the_same_hostile_values_with_the_same_codes(
     client: FlaskClient,
     db: Database,
     world: tuple[Tenant, dict[str, str], dict[str, dict[str, Any]]],
-    mutation,
+    mutation: str,
 ) -> None:
     tenant, path_values, _ = world
     document, argument, base, names = GRAPHQL_WRITES[mutation]
@@ -274,11 +283,21 @@ def test_graphql_mutations_refuse_the_same_hostile_values_with_the_same_codes(
     assert snapshot(db) == before
 
 
-def _graphql_refuses(client, tenant, document, argument, base, name, kind, limit, escn) -> None:
+def _graphql_refuses(
+    client: FlaskClient,
+    tenant: Tenant,
+    document: str,
+    argument: str,
+    base: dict[str, Any],
+    name: str,
+    kind: str,
+    limit: int | None,
+    escn: str,
+) -> None:
     @given(value=hostile(kind, limit))
     @settings(max_examples=3, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    def send(value) -> None:
+    def send(value: Any) -> None:
         variables = {"escn": escn, argument: {**base, name: value}}
         response = client.post("/graphql", json={"query": document, "variables": variables},
                                headers=tenant.headers)

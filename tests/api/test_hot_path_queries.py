@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
+from sqlalchemy.engine import Connection, ExecutionContext
 
 from router import db as router_db
 from router.db import Database
@@ -30,7 +32,14 @@ def statements(db: Database) -> Iterator[list[tuple[str, bool]]]:
     """The statements the application sends from now on, with whether a transaction was open."""
     sent: list[tuple[str, bool]] = []
 
-    def record(conn, _cursor, statement, _parameters, _context, _many) -> None:
+    def record(
+        conn: Connection,
+        _cursor: Any,
+        statement: str,
+        _parameters: Any,
+        _context: ExecutionContext | None,
+        _many: bool,
+    ) -> None:
         dbapi = conn.connection.dbapi_connection
         # psycopg opens a transaction before the first statement unless in autocommit mode.
         transactional = not getattr(dbapi, "autocommit", False)
@@ -41,7 +50,7 @@ def statements(db: Database) -> Iterator[list[tuple[str, bool]]]:
     event.remove(db.engine, "before_cursor_execute", record)
 
 
-def _no_transaction_on_postgresql(db, sent) -> None:
+def _no_transaction_on_postgresql(db: Database, sent: list[tuple[str, bool]]) -> None:
     if db.engine.dialect.name == "postgresql":
         assert [transactional for _, transactional in sent] == [False] * len(sent)
 
@@ -226,7 +235,7 @@ def checkouts(db: Database) -> Iterator[list[int]]:
     """How many connections the application takes from the pool from now on."""
     taken: list[int] = []
 
-    def count(*_args) -> None:
+    def count(*_args: object) -> None:
         taken.append(1)
 
     event.listen(db.engine.pool, "checkout", count)

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from werkzeug.test import TestResponse
 
 from router.api import PUBLIC_API_ENDPOINTS
 from tests.conftest import MakeTenant, Register, Tenant, card_body, esi, person_body
@@ -31,7 +32,7 @@ def theirs(registered: Register, other_uni: Tenant) -> dict[str, Any]:
 
 # Requests that name another organisation's PIC: the real router answers 401 there (its clients
 # read it as "unauthorised PIC for this key"); every other cross-organisation request is a 403.
-def _names_their_pic(method, path, body):
+def _names_their_pic(method: str, path: str, body: dict[str, Any] | str | None) -> bool:
     if "/organisations/888888888/" in path or "pic=888888888" in path:
         return True
     if not isinstance(body, dict):
@@ -41,7 +42,9 @@ def _names_their_pic(method, path, body):
     return "888888888" in named
 
 
-def _operations(record, me):
+def _operations(
+    record: dict[str, Any], me: Tenant
+) -> list[tuple[str, str, dict[str, Any] | str | None]]:
     escn, person = record["escn"], record["esi"]
     return [
         ("GET", f"/api/v2/persons/{person}", None),
@@ -68,7 +71,13 @@ def _operations(record, me):
     ]
 
 
-def _send(client, method, path, body, headers):
+def _send(
+    client: FlaskClient,
+    method: str,
+    path: str,
+    body: dict[str, Any] | str | None,
+    headers: dict[str, str],
+) -> TestResponse:
     if body == UPLOAD:
         return client.open(
             path, method=method, data={"file": (io.BytesIO(_picture()), "p.png")},
@@ -220,7 +229,7 @@ def their_delegation(
             "decision": decision}
 
 
-def _federation_operations(theirs):
+def _federation_operations(theirs: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None]]:
     delegation, kid = theirs["id"], theirs["home"].signing.kid
     return [
         ("GET", f"/api/x/delegations/{delegation}", None),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from router.db import Database
 from tests.conftest import Register, Tenant
 
 
-def _act(client, tenant, escn, action, **extra):
+def _act(client: FlaskClient, tenant: Tenant, escn: str, action: str, **extra: Any) -> TestResponse:
     return client.post(
         f"/api/x/cards/{escn}/lifecycle", json={"action": action, **extra}, headers=tenant.headers
     )
@@ -21,7 +24,7 @@ def _act(client, tenant, escn, action, **extra):
      ("DEACTIVATE", "INACTIVE"), ("DESTROY", "DESTROYED")],
 )
 def test_each_reason_makes_the_card_inactive_in_v2(
-    client: FlaskClient, uni: Tenant, registered: Register, action, state
+    client: FlaskClient, uni: Tenant, registered: Register, action: str, state: str
 ) -> None:
     card = registered()
     response = _act(client, uni, card["escn"], action)

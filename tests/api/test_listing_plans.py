@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, inspect, select, text, update
+from sqlalchemy.engine import Connection, ExecutionContext
 
 from router import migrate
 from router.db import Database
@@ -61,21 +63,28 @@ def population(client: FlaskClient, uni: Tenant, other_uni: Tenant) -> None:
         assert reply.json["summary"]["created"] == count, reply.json
 
 
-def _all(client, tenant, path: str) -> list[dict]:
+def _all(client: FlaskClient, tenant: Tenant, path: str) -> list[dict]:
     return client.get(f"{path}?size=1000&sort=id", headers=tenant.headers).json["content"]
 
 
-def _key(value):
+def _key(value: Any) -> tuple[bool, Any]:
     # Nulls first ascending (SQLite) / last (PostgreSQL): compared apart from the values.
     return (value is not None, value)
 
 
-def _expected(rows, field, descending, search, fields, backend):
+def _expected(
+    rows: list[dict[str, Any]],
+    field: str,
+    descending: bool,
+    search: str | None,
+    fields: Sequence[str],
+    backend: str,
+) -> list[dict[str, Any]]:
     if search:
         rows = [r for r in rows if any(search.lower() in (r.get(f) or "").lower() for f in fields)]
     nulls_low = backend == "sqlite"
 
-    def key(row):
+    def key(row: dict[str, Any]) -> tuple[bool, Any, Any]:
         value = row.get(field) if field != "id" else row["_id"]
         present = value is not None
         return (present if nulls_low else not present, value if present else "", row["_id"])
@@ -83,7 +92,14 @@ def _expected(rows, field, descending, search, fields, backend):
     return sorted(rows, key=key, reverse=descending)
 
 
-def _walk(client, tenant, path, expected, ident, **query) -> None:
+def _walk(
+    client: FlaskClient,
+    tenant: Tenant,
+    path: str,
+    expected: list[dict[str, Any]],
+    ident: Callable[[dict[str, Any]], str],
+    **query: Any,
+) -> None:
     """Every page of a list at several sizes (and one past the end) equals ``expected``."""
     # The others match something; another country's ESI matches nothing either.
     assert expected or query.get("search") in MATCHING_NOTHING or ":ZZ:" in query["search"]
@@ -179,7 +195,7 @@ def test_person_pages_equal_the_naive_query(
                 _walk(client, uni, "/api/v2/persons", expected, lambda p: p["identifier"], **query)
 
 
-def _assert_exact(client, db, *tenants) -> None:
+def _assert_exact(client: FlaskClient, db: Database, *tenants: Tenant) -> None:
     """Each tenant's list totals equal a count of its rows; the copies equal their person's."""
     with db.session() as session:
         for tenant in tenants:
@@ -287,7 +303,7 @@ def test_counts_stay_exact_under_concurrent_writers(
 ) -> None:
     writers = 16
 
-    def write(c, i):
+    def write(c: FlaskClient, i: int) -> tuple[int, int]:
         tenant = uni if i % 2 else other_uni
         person = esi(f"C{i:03d}")
         created = c.post(
@@ -358,7 +374,7 @@ def test_migration_0013_copies_the_holders_esi_onto_cards_and_back(
     assert total == found_before[1] + 1 == len(NAMES) + 1
 
 
-def _search(client, tenant, path: str, text: str) -> tuple[list[str], int]:
+def _search(client: FlaskClient, tenant: Tenant, path: str, text: str) -> tuple[list[str], int]:
     """Every item a search finds (by identifier or card number), and its totalElements."""
     reply = client.get(path, query_string={"search": text, "size": 1000}, headers=tenant.headers)
     assert reply.status_code == 200, reply.json
@@ -475,7 +491,14 @@ def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(
     pages: list[tuple[str, Any]] = []
 
     @event.listens_for(db.engine, "before_cursor_execute")
-    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+    def capture(
+        _conn: Connection,
+        _cursor: Any,
+        statement: str,
+        parameters: Any,
+        _context: ExecutionContext | None,
+        _many: bool,
+    ) -> None:
         if "OVER ()" in statement:
             pages.append((statement, parameters))
 
@@ -518,7 +541,14 @@ def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(
     # text in particular: the settings hold in the searching transaction, and only there.
     seen: list[tuple[str, str]] = []
 
-    def settings(_conn, cursor, statement, _parameters, _context, _many) -> None:
+    def settings(
+        _conn: Connection,
+        cursor: Any,
+        statement: str,
+        _parameters: Any,
+        _context: ExecutionContext | None,
+        _many: bool,
+    ) -> None:
         if "OVER ()" in statement:
             row = cursor.connection.execute(
                 "SELECT current_setting('plan_cache_mode'), current_setting('random_page_cost')"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +40,16 @@ def ours(client: FlaskClient) -> dict[str, Any]:
     return response.json
 
 
-def _operations(spec):
+def _operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for path, item in spec["paths"].items():
         for method, operation in item.items():
             if method in {"get", "put", "post", "delete", "patch"}:
                 yield path, method, operation
 
 
-def _parameters(document, path, method):
+def _parameters(
+    document: dict[str, Any], path: str, method: str
+) -> dict[tuple[str, str], dict[str, Any]]:
     item = document["paths"][path]
     params = item.get("parameters", []) + item[method].get("parameters", [])
     return {
@@ -56,7 +59,7 @@ def _parameters(document, path, method):
     }
 
 
-def _ref_name(schema):
+def _ref_name(schema: dict[str, Any]) -> str | None:
     if "$ref" in schema:
         return schema["$ref"].rsplit("/", 1)[1]
     if len(schema.get("allOf", [])) == 1:
@@ -69,7 +72,7 @@ def _ref_name(schema):
     return None
 
 
-def _type(schema):
+def _type(schema: dict[str, Any]) -> str | None:
     return schema.get("type") or ("object" if _ref_name(schema) else None)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from flask.testing import FlaskClient
 
 PROBLEM = "application/problem+json"
 METHODS = {"get", "put", "post", "delete", "patch"}
 
 
-def _operations(document):
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     for path, item in document["paths"].items():
         for method, operation in item.items():
             if method in METHODS:

@@ -6,17 +6,27 @@ import io
 
 from flask.testing import FlaskClient
 from PIL import Image
+from werkzeug.test import TestResponse
 
 from tests.conftest import Tenant, esi, person_body
 
 
-def _image(size, fmt="PNG", colour=(200, 30, 30)) -> bytes:
+def _image(
+    size: tuple[int, int], fmt: str = "PNG", colour: tuple[int, int, int] = (200, 30, 30)
+) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, colour).save(buffer, format=fmt)
     return buffer.getvalue()
 
 
-def _upload(client, tenant, identifier, data, resize=None, pic=None):
+def _upload(
+    client: FlaskClient,
+    tenant: Tenant,
+    identifier: str,
+    data: bytes,
+    resize: bool | None = None,
+    pic: str | None = None,
+) -> TestResponse:
     query = "" if resize is None else f"?resize={str(resize).lower()}"
     return client.post(
         f"/api/v2/organisations/{pic or tenant.pic}/person/{identifier}/picture{query}",
@@ -26,7 +36,7 @@ def _upload(client, tenant, identifier, data, resize=None, pic=None):
     )
 
 
-def _person(client, tenant, code):
+def _person(client: FlaskClient, tenant: Tenant, code: str) -> str:
     identifier = esi(code)
     body = person_body(identifier, tenant.pic)
     assert client.post("/api/v2/persons", json=body, headers=tenant.headers).status_code == 201

@@ -14,6 +14,7 @@ import zxingcpp
 from flask import Flask
 from flask.testing import FlaskClient
 from PIL import Image
+from werkzeug.test import TestResponse
 
 from router.qr import QUIET_ZONE, make_code
 from tests.conftest import Register, Tenant
@@ -34,7 +35,7 @@ def svg_to_image(svg: bytes) -> Image.Image:
     return Image.open(io.BytesIO(cairosvg.svg2png(bytestring=svg, dpi=300)))
 
 
-def qr(client, tenant, escn, accept, **options):
+def qr(client: FlaskClient, tenant: Tenant, escn: str, accept: str, **options: str) -> TestResponse:
     query = "&".join(f"{k}={v}" for k, v in options.items())
     return client.get(
         f"/api/v2/cards/{escn}/qr?{query}", headers={**tenant.headers, "Accept": accept}
@@ -43,7 +44,12 @@ def qr(client, tenant, escn, accept, **options):
 
 @pytest.mark.parametrize(("orientation", "colours", "size"), COMBINATIONS)
 def test_svg_decodes_to_the_verification_url(
-    client: FlaskClient, uni: Tenant, registered: Register, orientation, colours, size
+    client: FlaskClient,
+    uni: Tenant,
+    registered: Register,
+    orientation: str,
+    colours: str,
+    size: str,
 ) -> None:
     escn = registered()["escn"]
     response = qr(
@@ -59,7 +65,12 @@ def test_svg_decodes_to_the_verification_url(
 
 @pytest.mark.parametrize(("orientation", "colours", "size"), COMBINATIONS)
 def test_base64_text_is_the_same_svg(
-    client: FlaskClient, uni: Tenant, registered: Register, orientation, colours, size
+    client: FlaskClient,
+    uni: Tenant,
+    registered: Register,
+    orientation: str,
+    colours: str,
+    size: str,
 ) -> None:
     escn = registered()["escn"]
     options = {"orientation": orientation, "colours": colours, "size": size}
@@ -74,7 +85,7 @@ def test_base64_text_is_the_same_svg(
 
 @pytest.mark.parametrize(("colours", "size"), list(itertools.product(COLOURS, SIZES)))
 def test_png_decodes_to_the_verification_url(
-    client: FlaskClient, uni: Tenant, registered: Register, colours, size
+    client: FlaskClient, uni: Tenant, registered: Register, colours: str, size: str
 ) -> None:
     escn = registered()["escn"]
     response = qr(client, uni, escn, "image/png", colours=colours, size=size)
@@ -161,7 +172,9 @@ def test_default_is_svg_and_unknown_media_type_is_406(
 
 
 @pytest.mark.parametrize("query", ["orientation=diagonal", "colours=pink", "size=XXL", "size=xs"])
-def test_bad_options_are_400(client: FlaskClient, uni: Tenant, registered: Register, query) -> None:
+def test_bad_options_are_400(
+    client: FlaskClient, uni: Tenant, registered: Register, query: str
+) -> None:
     escn = registered()["escn"]
     response = client.get(f"/api/v2/cards/{escn}/qr?{query}", headers=uni.headers)
     assert response.status_code == 400

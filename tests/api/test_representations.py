@@ -19,7 +19,9 @@ NUMBER = "f81d4fae-7dec-11d0-a765-001999999999"
 
 @pytest.mark.parametrize("display_name", [None, "Ada L.", ""])
 @pytest.mark.parametrize("status", list(V2Status))
-def test_the_status_view_is_what_its_schema_dumps(display_name, status) -> None:
+def test_the_status_view_is_what_its_schema_dumps(
+    display_name: str | None, status: V2Status
+) -> None:
     card = CardStatus(
         card_number=NUMBER,
         status=status,
@@ -69,7 +71,9 @@ def test_the_status_view_is_what_its_schema_dumps(display_name, status) -> None:
         ),
     ],
 )
-def test_the_verdict_view_is_what_its_schema_dumps(verdict, answered_by) -> None:
+def test_the_verdict_view_is_what_its_schema_dumps(
+    verdict: Verdict, answered_by: str | None
+) -> None:
     view = verdict_view(verdict, answered_by)
     dumped = VerdictView().dump(
         view | {"expiresAt": verdict.expires_at, "checkedAt": verdict.checked_at}

@@ -14,7 +14,8 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
+from hypothesis.strategies import SearchStrategy
+from schemathesis import Case, GenerationMode, Response
 from schemathesis.checks import CheckContext
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -44,7 +45,7 @@ CONTENT_REFUSALS = {
 }
 
 
-def _content_code(response) -> str | None:
+def _content_code(response: Response) -> str | None:
     try:
         body = response.json()
     except ValueError:
@@ -57,14 +58,16 @@ def _content_code(response) -> str | None:
 
 
 @schemathesis.check
-def valid_data_accepted_unless_its_content_is_refused(ctx: CheckContext, response, case):
+def valid_data_accepted_unless_its_content_is_refused(
+    ctx: CheckContext, response: Response, case: Case
+) -> bool | None:
     """positive_data_acceptance, where a 400 for a content refusal (above) is an answer."""
     if response.status_code == 400 and _content_code(response) in CONTENT_REFUSALS:
         return None
     return positive_data_acceptance(ctx, response, case)
 
 
-def _run(strategy, check: Callable) -> None:
+def _run(strategy: SearchStrategy[Case], check: Callable) -> None:
     @given(case=strategy)
     @settings(
         max_examples=EXAMPLES,
@@ -74,7 +77,7 @@ def _run(strategy, check: Callable) -> None:
         suppress_health_check=list(HealthCheck),
         phases=[Phase.explicit, Phase.generate],
     )
-    def run(case) -> None:
+    def run(case: Case) -> None:
         check(case)
 
     run()
@@ -85,7 +88,7 @@ def test_the_router_does_what_its_document_says(app: Flask, make_tenant: MakeTen
     schema = schemathesis.openapi.from_wsgi("/openapi.json", app)
     schema.config.checks.positive_data_acceptance.expected_statuses = VALID_DATA_STATUSES
 
-    def call(case) -> None:
+    def call(case: Case) -> None:
         case.call_and_validate(
             headers=tenant.headers,
             excluded_checks=[positive_data_acceptance],

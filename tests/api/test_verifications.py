@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,7 +23,7 @@ def partner(make_tenant: MakeTenant) -> Tenant:
     return make_tenant("777777777", "City Transport", kind="transport", country="BE")
 
 
-def verify(client, tenant, scanned):
+def verify(client: FlaskClient, tenant: Tenant, scanned: str) -> dict[str, Any]:
     response = client.post("/api/x/verify", json={"scanned": scanned}, headers=tenant.headers)
     assert response.status_code == 200, response.json
     return response.json
@@ -87,7 +88,7 @@ def test_another_institution_cannot_filter_its_way_to_my_lookups(
 @pytest.mark.parametrize(
     "query", ["cardNumber=nope", "size=0", "page=-1", "sort=email", "direction=UP"]
 )
-def test_bad_list_queries_are_400(client: FlaskClient, uni: Tenant, query) -> None:
+def test_bad_list_queries_are_400(client: FlaskClient, uni: Tenant, query: str) -> None:
     response = client.get(f"/api/x/verifications?{query}", headers=uni.headers)
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
@@ -98,14 +99,14 @@ def test_partners_cannot_list_lookups(client: FlaskClient, partner: Tenant) -> N
     assert client.get("/api/x/verifications").status_code == 401
 
 
-def _age_records(db, days: int) -> None:
+def _age_records(db: Database, days: int) -> None:
     with db.session() as session:
         for record in session.scalars(select(VerificationRecord)):
             record.at = record.at - dt.timedelta(days=days)
         session.commit()
 
 
-def _count(db) -> int:
+def _count(db: Database) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(VerificationRecord))
 

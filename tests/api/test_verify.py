@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from router.db import Database
 from router.domain.escn import default_generator
@@ -22,11 +24,11 @@ def partner(make_tenant: MakeTenant) -> Tenant:
     return make_tenant(PARTNER_PIC, "City Transport", kind="transport", country="BE")
 
 
-def verify(client, tenant, scanned):
+def verify(client: FlaskClient, tenant: Tenant, scanned: str) -> TestResponse:
     return client.post("/api/x/verify", json={"scanned": scanned}, headers=tenant.headers)
 
 
-def records(db) -> int:
+def records(db: Database) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(VerificationRecord))
 
@@ -85,7 +87,12 @@ def test_holder_scope_reveals_the_display_name(
     ],
 )
 def test_each_lifecycle_state_gives_its_reason(
-    client: FlaskClient, partner: Tenant, registered: Register, uni: Tenant, action, reason
+    client: FlaskClient,
+    partner: Tenant,
+    registered: Register,
+    uni: Tenant,
+    action: str,
+    reason: str,
 ) -> None:
     card = registered()
     changed = client.post(
@@ -146,7 +153,7 @@ def test_unknown_card_number_is_not_valid_and_says_unknown(
     ],
 )
 def test_every_scan_form_designates_the_card(
-    client: FlaskClient, partner: Tenant, registered: Register, form
+    client: FlaskClient, partner: Tenant, registered: Register, form: str
 ) -> None:
     card = registered()
     escn = card["escn"]
@@ -178,7 +185,13 @@ def test_every_scan_form_designates_the_card(
     ],
 )
 def test_bad_scans_get_a_clear_4xx_and_record_nothing(
-    client: FlaskClient, db: Database, partner: Tenant, registered: Register, scanned, status, code
+    client: FlaskClient,
+    db: Database,
+    partner: Tenant,
+    registered: Register,
+    scanned: str,
+    status: int,
+    code: str,
 ) -> None:
     card = registered()
     response = verify(client, partner, scanned.format(escn=card["escn"]))
@@ -190,7 +203,9 @@ def test_bad_scans_get_a_clear_4xx_and_record_nothing(
 
 
 @pytest.mark.parametrize("body", [{}, {"scanned": 42}, {"scanned": None}, {"scanned": ""}])
-def test_malformed_bodies_are_400(client: FlaskClient, partner: Tenant, body) -> None:
+def test_malformed_bodies_are_400(
+    client: FlaskClient, partner: Tenant, body: dict[str, Any]
+) -> None:
     response = client.post("/api/x/verify", json=body, headers=partner.headers)
     assert response.status_code == 400
     assert response.json["code"] == "ER-0400"

@@ -47,14 +47,16 @@ def hook(client: FlaskClient, uni: Tenant) -> Iterator[tuple[dict[str, Any], Rec
     receiver.stop()
 
 
-def _suspend(client, tenant, escn) -> None:
+def _suspend(client: FlaskClient, tenant: Tenant, escn: str) -> None:
     response = client.post(
         f"/api/x/cards/{escn}/lifecycle", json={"action": "SUSPEND"}, headers=tenant.headers
     )
     assert response.status_code == 200
 
 
-def _rows(client, tenant, subscription):
+def _rows(
+    client: FlaskClient, tenant: Tenant, subscription: dict[str, Any]
+) -> list[dict[str, Any]]:
     return client.get(f"{HOOKS}/{subscription['id']}/deliveries", headers=tenant.headers).json
 
 

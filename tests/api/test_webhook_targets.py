@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -44,7 +45,7 @@ PUBLIC = "93.184.215.14"
     ],
 )
 def test_a_host_that_is_or_resolves_to_an_internal_address_is_refused(
-    client: FlaskClient, uni: Tenant, fake_dns: FakeDns, url
+    client: FlaskClient, uni: Tenant, fake_dns: FakeDns, url: str
 ) -> None:
     fake_dns.names["internal.example.org"] = ["10.0.0.5"]
     fake_dns.names["mixed.example.org"] = [PUBLIC, "127.0.0.1"]
@@ -65,7 +66,7 @@ def test_a_host_resolving_to_public_addresses_is_accepted(
 class Recorder:
     """An httpx transport that records what the worker sends and answers ``status``."""
 
-    def __init__(self, status=204, body=b"") -> None:
+    def __init__(self, status: int = 204, body: bytes = b"") -> None:
         self.status, self.body = status, body
         self.requests: list[httpx.Request] = []
 
@@ -77,7 +78,9 @@ class Recorder:
         return httpx.Client(transport=httpx.MockTransport(handle), follow_redirects=False)
 
 
-def _subscribe_and_change(client, tenant, registered, url, code):
+def _subscribe_and_change(
+    client: FlaskClient, tenant: Tenant, registered: Register, url: str, code: str
+) -> dict[str, Any]:
     response = client.post(HOOKS, json={"url": url}, headers=tenant.headers)
     assert response.status_code == 201, response.json
     escn = registered(code, tenant=tenant)["escn"]
@@ -88,7 +91,9 @@ def _subscribe_and_change(client, tenant, registered, url, code):
     return response.json
 
 
-def _rows(client, tenant, subscription):
+def _rows(
+    client: FlaskClient, tenant: Tenant, subscription: dict[str, Any]
+) -> list[dict[str, Any]]:
     return client.get(f"{HOOKS}/{subscription['id']}/deliveries", headers=tenant.headers).json
 
 
@@ -161,7 +166,7 @@ def test_a_pinned_delivery_reaches_a_real_receiver_by_name(
     assert fake_dns.lookups == ["receiver.test"]
 
 
-def _insert_subscription(db, organisation_id, url):
+def _insert_subscription(db: Database, organisation_id: int, url: str) -> str:
     """A subscription row as an older router version may have stored it, unchecked."""
     with db.session() as session:
         subscription = WebhookSubscription(
@@ -173,7 +178,7 @@ def _insert_subscription(db, organisation_id, url):
         return subscription.id
 
 
-def _organisation_id(db, pic):
+def _organisation_id(db: Database, pic: str) -> int:
     from router.services import organisations
 
     with db.session() as session:

@@ -26,7 +26,7 @@ def public_hooks(fake_dns: FakeDns) -> FakeDns:
 
 @pytest.fixture
 def subscribe(client: FlaskClient) -> Callable[..., dict[str, Any]]:
-    def factory(tenant, url=URL):
+    def factory(tenant: Tenant, url: str = URL) -> dict[str, Any]:
         response = client.post(HOOKS, json={"url": url}, headers=tenant.headers)
         assert response.status_code == 201, response.json
         return response.json
@@ -34,7 +34,9 @@ def subscribe(client: FlaskClient) -> Callable[..., dict[str, Any]]:
     return factory
 
 
-def _deliveries(client, tenant, subscription, **query):
+def _deliveries(
+    client: FlaskClient, tenant: Tenant, subscription: dict[str, Any], **query: str | int
+) -> list[dict[str, Any]]:
     response = client.get(
         f"{HOOKS}/{subscription['id']}/deliveries", query_string=query, headers=tenant.headers
     )
@@ -77,7 +79,7 @@ def test_subscribe_list_and_unsubscribe(
     ],
 )
 def test_bad_subscriptions_are_refused_and_store_nothing(
-    client: FlaskClient, uni: Tenant, body, code
+    client: FlaskClient, uni: Tenant, body: dict[str, Any], code: str
 ) -> None:
     response = client.post(HOOKS, json=body, headers=uni.headers)
     assert response.status_code == 400, response.json
