@@ -62,7 +62,7 @@ class CatalogueSource:
                 self.end_headers()
                 self.wfile.write(source.document)
 
-            def log_message(self, *args) -> None:
+            def log_message(self, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from router.federation.catalogue import (
+    Catalogue,
     RouterEntry,
     check_succession,
     payload_json,
@@ -25,7 +28,7 @@ A = PeerRouter("router-a", "https://a.example", ("111111111", "111111112"))
 B = PeerRouter("router-b", "https://b.example/esc-rest", ("222222222",))
 
 
-def _verify(document: bytes, authority: Authority, **kwargs):
+def _verify(document: bytes, authority: Authority, **kwargs: Any) -> Catalogue:
     return verify_catalogue(document, [authority.public], now=kwargs.pop("at", now()), **kwargs)
 
 
@@ -67,7 +70,7 @@ def test_a_payload_changed_after_signing_is_refused() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(position=st.integers(min_value=0), replacement=st.sampled_from("ABCabc012-_"))
-def test_any_change_to_the_signed_payload_is_refused(position, replacement) -> None:
+def test_any_change_to_the_signed_payload_is_refused(position: int, replacement: str) -> None:
     authority = Authority()
     envelope = _envelope(authority.sign([A.entry(), B.entry()]))
     payload = envelope["payload"]
@@ -83,7 +86,7 @@ def test_any_change_to_the_signed_payload_is_refused(position, replacement) -> N
     "document",
     [b"not json", b"[]", b'{"payload": "x"}', b'{"payload": "", "protected": "", "signature": ""}'],
 )
-def test_malformed_documents_are_refused(document) -> None:
+def test_malformed_documents_are_refused(document: bytes) -> None:
     with pytest.raises(InvalidCatalogue):
         _verify(document, Authority())
 
@@ -129,7 +132,9 @@ def _sign_raw(authority: Authority, routers: list[dict]) -> bytes:
         (lambda a, b: b.update(keys=[]), "at least one key"),
     ],
 )
-def test_the_catalogues_rules_are_enforced(change, message) -> None:
+def test_the_catalogues_rules_are_enforced(
+    change: Callable[[dict[str, Any], dict[str, Any]], object], message: str
+) -> None:
     authority = Authority()
     a, b = A.entry().as_json(), B.entry().as_json()
     change(a, b)
@@ -165,7 +170,7 @@ pics = st.lists(st.from_regex(r"[0-9]{9}", fullmatch=True), min_size=0, max_size
 
 @settings(max_examples=30, deadline=None)
 @given(layout=st.lists(pics, min_size=1, max_size=5))
-def test_any_valid_catalogue_round_trips_through_signing(layout) -> None:
+def test_any_valid_catalogue_round_trips_through_signing(layout: list[list[str]]) -> None:
     seen: set[str] = set()
     routers = []
     for index, router_pics in enumerate(layout):
@@ -201,6 +206,6 @@ b64ish = st.text(alphabet=st.sampled_from("ABCXYZabcxyz0189-_=."), max_size=80)
         {"protected": b64ish, "payload": b64ish, "signature": b64ish}
     ).map(lambda d: json.dumps(d).encode())
 )
-def test_garbage_is_refused_as_an_invalid_catalogue_and_nothing_else(document) -> None:
+def test_garbage_is_refused_as_an_invalid_catalogue_and_nothing_else(document: bytes) -> None:
     with pytest.raises(InvalidCatalogue):
         _verify(document, Authority())

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import update
+from werkzeug.test import TestResponse
 
 from router.db import Database
 from router.federation.records import Delegation
@@ -34,14 +35,14 @@ def pending(client: FlaskClient, host: Party, home: Party, card: dict[str, Any])
     return answer.json["id"], compact
 
 
-def decide(client, party, delegation_id, token):
+def decide(client: FlaskClient, party: Party, delegation_id: str, token: str) -> TestResponse:
     return client.post(
         f"/api/x/delegations/{delegation_id}/decision", json={"decision": token},
         headers=party.headers,
     )
 
 
-def state_of(client, party, delegation_id):
+def state_of(client: FlaskClient, party: Party, delegation_id: str) -> dict[str, Any]:
     return client.get(f"/api/x/delegations/{delegation_id}", headers=party.headers).json
 
 
@@ -77,7 +78,7 @@ def test_a_refusal_ends_the_delegation(
     assert answer.json["state"] == "refused" and answer.json["decisionReason"] == "not this year"
 
 
-def _forged(home, host, request) -> str:
+def _forged(home: Party, host: Party, request: str) -> str:
     token = sign_decision(decision_claims(home, host, request, "approve"), home.signing)
     header, payload, signature = token.split(".")
     claims = json.loads(jose.b64url_decode(payload))

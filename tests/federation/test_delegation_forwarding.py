@@ -8,8 +8,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from flask import Flask
 from sqlalchemy import func, select, update
+from werkzeug.test import TestResponse
 
+from router.db import Base
 from router.federation.records import Delegation
 from router.models import Card
 from router.services.caller import Scope
@@ -41,7 +44,7 @@ class Institution:
     encryption: jose.PrivateKey
 
 
-def _institution(app, pic: str) -> Institution:
+def _institution(app: Flask, pic: str) -> Institution:
     secret = _tenant(app, pic, f"University {pic}", scopes=SCOPES)
     party = Institution(pic, {"Authorization": f"Bearer {secret}"}, jose.generate_key("sig"),
                         jose.generate_key("enc"))
@@ -61,12 +64,12 @@ def parties(pair: Pair) -> tuple[Institution, Institution, str]:
     return host, home, escn
 
 
-def _count(app, model) -> int:
+def _count(app: Flask, model: type[Base]) -> int:
     with app.extensions["escr.database"].session() as session:
         return session.scalar(select(func.count()).select_from(model))
 
 
-def _request(pair: Pair, parties):
+def _request(pair: Pair, parties: tuple[Institution, Institution, str]) -> tuple[TestResponse, str]:
     host, home, escn = parties
     compact = sign_request(request_claims(host, home, escn), host.signing)
     answer = pair.a_app.test_client().post("/api/x/delegations", json={"request": compact},
@@ -176,7 +179,9 @@ def test_a_reads_b_s_home_keys_through_its_own_directory(
     assert {k["kid"] for k in jwks["keys"]} == {home.signing.kid, home.encryption.kid}
 
 
-def _forward(pair: Pair, router: PeerRouter, body: dict, path="/delegations", method="POST"):
+def _forward(
+    pair: Pair, router: PeerRouter, body: dict, path: str = "/delegations", method: str = "POST"
+) -> TestResponse:
     content = json.dumps(body).encode() if body is not None else b""
     request = router.signed_request(method, f"https://b.test/api/x/federation/peer{path}",
                                     content)

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from router.db import Database
 from router.federation.records import Delegation
@@ -25,11 +26,11 @@ from tests.federation.conftest import (
 )
 
 
-def submit(client, party, compact):
+def submit(client: FlaskClient, party: Party, compact: str) -> TestResponse:
     return client.post("/api/x/delegations", json={"request": compact}, headers=party.headers)
 
 
-def count_delegations(db) -> int:
+def count_delegations(db: Database) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(Delegation))
 
@@ -127,7 +128,7 @@ def forge(compact: str) -> str:
     return f"{header}.{jose.b64url_encode(json.dumps(claims).encode())}.{signature}"
 
 
-def _unsigned(claims) -> str:
+def _unsigned(claims: dict[str, Any]) -> str:
     header = jose.b64url_encode(b'{"alg":"none","kid":"x","typ":"escr-delegation-request+jwt"}')
     return f"{header}.{jose.b64url_encode(json.dumps(claims).encode())}."
 

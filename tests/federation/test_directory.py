@@ -35,7 +35,9 @@ def source() -> Iterator[CatalogueSource]:
     served.stop()
 
 
-def _directory(source: CatalogueSource, authority: Authority, folder, clock=None):
+def _directory(
+    source: CatalogueSource, authority: Authority, folder: Path, clock: Clock | None = None
+) -> CatalogueDirectory:
     return CatalogueDirectory(
         source.url,
         [authority.public],

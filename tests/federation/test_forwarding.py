@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import httpx
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
+from router.db import Base
 from router.models import Card, VerificationRecord
 from tests.federation.conftest import A_PIC, B_PIC, Pair
 from tests.federation.factories import PeerRouter
 
 
-def _a(pair: Pair):
+def _a(pair: Pair) -> FlaskClient:
     return pair.a_app.test_client()
 
 
-def _count(app, model) -> int:
+def _count(app: Flask, model: type[Base]) -> int:
     with app.extensions["escr.database"].session() as session:
         return session.scalar(select(func.count()).select_from(model))
 
@@ -245,13 +252,13 @@ def test_the_card_page_of_an_unreachable_peers_card_says_so_and_when_to_retry(pa
     assert 0 < int(pages[-1].headers["Retry-After"]) <= 30
 
 
-def _statements(app, call) -> list[str]:
+def _statements(app: Flask, call: Callable[[], object]) -> list[str]:
     from sqlalchemy import event
 
     engine = app.extensions["escr.database"].engine
     seen: list[str] = []
 
-    def record(conn, cursor, statement, *args) -> None:
+    def record(conn: Connection, cursor: Any, statement: str, *args: object) -> None:
         seen.append(statement.split()[0])
 
     event.listen(engine, "before_cursor_execute", record)

@@ -9,6 +9,7 @@ import uuid
 import httpx
 import pytest
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from router.federation import http_signatures as hs
 from router.models import PeerRequestSeen, VerificationRecord
@@ -16,7 +17,7 @@ from tests.federation.conftest import B_PIC, Pair
 from tests.federation.factories import PeerRouter, now
 
 
-def _send(pair: Pair, request: httpx.Request):
+def _send(pair: Pair, request: httpx.Request) -> TestResponse:
     """Deliver a signed httpx request to router B's app; return Flask's response."""
     return pair.b_app.test_client().open(
         request.url.raw_path.decode(),
@@ -30,7 +31,7 @@ def _card_url(escn: str) -> str:
     return f"https://b.test/api/x/federation/peer/cards/{escn}"
 
 
-def _answer_verifies(pair: Pair, request: httpx.Request, answer) -> None:
+def _answer_verifies(pair: Pair, request: httpx.Request, answer: TestResponse) -> None:
     """B's answer is signed with B's key and bound to ``request``."""
     response = httpx.Response(
         answer.status_code, headers=list(answer.headers.items()), content=answer.data,
@@ -87,7 +88,7 @@ def test_the_same_request_id_from_two_routers_is_two_requests(pair: Pair) -> Non
 
 
 @pytest.mark.parametrize("minutes", [-6, 6])
-def test_a_stale_or_future_signed_request_is_refused(pair: Pair, minutes) -> None:
+def test_a_stale_or_future_signed_request_is_refused(pair: Pair, minutes: int) -> None:
     request = pair.a.signed_request(
         "GET", _card_url(pair.b_card()), at=now() + dt.timedelta(minutes=minutes)
     )

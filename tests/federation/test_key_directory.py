@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from flask.testing import FlaskClient
 
 from router.cli import escr_group
@@ -150,7 +150,7 @@ def test_escr_admin_registers_lists_rotates_and_revokes(
     (tmp_path / "s.json").write_text(json.dumps({"keys": [successor.public().jwk]}))
     (tmp_path / "p.json").write_text(json.dumps(jose.generate_key("sig").private_jwk()))
 
-    def run(*args: str):
+    def run(*args: str) -> Result:
         return runner.invoke(escr_group, list(args), catch_exceptions=False)
 
     assert run("public-key", "register", "--pic", HOME_PIC, "--jwk", str(tmp_path / "k.json")

@@ -7,9 +7,12 @@ import datetime as dt
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,14 +28,18 @@ PEER_PUBLIC = public_key_of(PEER.public_key())
 AT = dt.datetime(2026, 11, 24, 10, 0, 0, tzinfo=dt.UTC)
 
 
-def _request(body: bytes = b'{"cardNumber":"x"}', url: str = "https://b.example/api/x/peer?q=1"):
+def _request(
+    body: bytes = b'{"cardNumber":"x"}', url: str = "https://b.example/api/x/peer?q=1"
+) -> httpx.Request:
     request = httpx.Request("POST", url, content=body, headers={"Content-Type": "application/json"})
     hs.sign_request(request, body, key=CALLER, kid=CALLER_PUBLIC.kid, request_id=str(uuid.uuid4()),
                     now=AT)
     return request
 
 
-def _verify_request(request, body, *, now=AT):
+def _verify_request(
+    request: httpx.Request, body: bytes, *, now: dt.datetime = AT
+) -> hs.VerifiedMessage:
     return hs.verify_request(
         request, body, resolve={CALLER_PUBLIC.kid: CALLER_PUBLIC.key}.get, now=now, skew=SKEW
     )
@@ -91,7 +98,7 @@ def test_a_signed_request_verifies_and_names_its_key_and_id() -> None:
     ],
     ids=["method", "authority", "path", "query", "request-id", "date", "digest", "unsigned"],
 )
-def test_any_change_to_a_covered_part_is_refused(tamper) -> None:
+def test_any_change_to_a_covered_part_is_refused(tamper: Callable[[httpx.Request], object]) -> None:
     request = _request()
     tamper(request)
     with pytest.raises(hs.SignatureRefused):
@@ -112,7 +119,7 @@ def test_an_unknown_key_is_told_apart() -> None:
 
 
 @pytest.mark.parametrize("offset", [dt.timedelta(minutes=-6), dt.timedelta(minutes=6)])
-def test_requests_outside_the_clock_skew_are_stale(offset) -> None:
+def test_requests_outside_the_clock_skew_are_stale(offset: dt.timedelta) -> None:
     request = _request()
     with pytest.raises(hs.StaleSignature):
         _verify_request(request, request.content, now=AT + offset)
@@ -138,7 +145,14 @@ def test_a_stale_date_header_is_refused_even_with_a_fresh_signature() -> None:
         _verify_request(request, b"")
 
 
-def _answer(request, *, key=PEER, status=200, body=b'{"ok":true}', echo=None):
+def _answer(
+    request: httpx.Request,
+    *,
+    key: Ed25519PrivateKey = PEER,
+    status: int = 200,
+    body: bytes = b'{"ok":true}',
+    echo: str | None = None,
+) -> httpx.Response:
     response = hs.SignableResponse(
         status_code=status,
         headers={"Content-Type": "application/json",
@@ -149,7 +163,9 @@ def _answer(request, *, key=PEER, status=200, body=b'{"ok":true}', echo=None):
     return httpx.Response(status, headers=response.headers, content=body, request=request)
 
 
-def _verify_answer(response, request, **kwargs):
+def _verify_answer(
+    response: httpx.Response, request: httpx.Request, **kwargs: Any
+) -> hs.VerifiedMessage:
     return hs.verify_response(
         response,
         response.content,
@@ -213,7 +229,9 @@ def test_a_stale_answer_is_refused() -> None:
     path=st.from_regex(r"/[a-z0-9/_-]{0,40}", fullmatch=True),
     flip=st.integers(min_value=0),
 )
-def test_any_body_and_path_round_trip_and_any_flipped_byte_is_refused(body, path, flip) -> None:
+def test_any_body_and_path_round_trip_and_any_flipped_byte_is_refused(
+    body: bytes, path: str, flip: int
+) -> None:
     request = _request(body, url=f"https://b.example{path}")
     _verify_request(request, body)
     if body:

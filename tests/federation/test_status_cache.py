@@ -71,7 +71,9 @@ def test_the_least_recently_used_goes_first_when_full() -> None:
         max_size=30,
     ),
 )
-def test_no_answer_is_ever_served_older_than_the_ttl_or_the_issuers_max_age(ttl, steps) -> None:
+def test_no_answer_is_ever_served_older_than_the_ttl_or_the_issuers_max_age(
+    ttl: int, steps: list[tuple[str, int, int | None]]
+) -> None:
     clock = Clock()
     cache: StatusCache[float] = StatusCache(ttl, 3, clock=clock)
     limits: dict[str, float] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -27,7 +28,7 @@ QUERY = "{ organisation { identifier } }"
     ],
 )
 def test_missing_or_forged_credentials_are_401_with_se_0001(
-    client: FlaskClient, uni: Tenant, headers
+    client: FlaskClient, uni: Tenant, headers: dict[str, Any]
 ) -> None:
     response = client.post("/graphql", json={"query": QUERY}, headers=headers)
     assert response.status_code == 401

@@ -1,5 +1,10 @@
 """The pure parts of the GraphQL adapter: cursors, windows, query cost and the batch loader."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
 import pytest
 from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
 
@@ -48,7 +53,7 @@ def test_page_info_of_a_middle_page() -> None:
     assert not page_info(25, 5, 30).has_next_page
 
 
-def _cost(document, variables=None):
+def _cost(document: str, variables: dict[str, Any] | None = None) -> int:
     parsed = parse(document)
     fragments = {
         d.name.value: d for d in parsed.definitions if isinstance(d, FragmentDefinitionNode)
@@ -82,7 +87,7 @@ def test_cost_follows_fragments_and_survives_cycles() -> None:
 def test_batch_loader_fetches_announced_keys_together_once() -> None:
     calls = []
 
-    def fetch(keys):
+    def fetch(keys: Iterable[int]) -> dict[int, int]:
         calls.append(sorted(keys))
         return {k: k * 10 for k in keys if k != 3}
 

@@ -4,9 +4,12 @@ of SQL queries, whatever the page size: the loaders batch every level."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine import Connection, ExecutionContext
 
 from router.db import Database
 from router.domain.lifecycle import CardAction
@@ -65,10 +68,19 @@ def hundred_persons(db: Database, uni: Tenant, other_uni: Tenant) -> None:
                 session.commit()
 
 
-def _count_queries(db, run):
+def _count_queries(
+    db: Database, run: Callable[[], dict[str, Any]]
+) -> tuple[dict[str, Any], list[str]]:
     statements = []
 
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+    def count(
+        conn: Connection,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: ExecutionContext | None,
+        executemany: bool,
+    ) -> None:
         statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", count)

@@ -15,7 +15,7 @@ from tests.graphql.conftest import GraphQL, only_error
 def test_an_unexpected_failure_is_er_0500_without_internals(
     gql: GraphQL, uni: Tenant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(*args, **kwargs) -> Never:
+    def broken(*args: object, **kwargs: object) -> Never:
         raise RuntimeError("database password is hunter2")
 
     monkeypatch.setattr(persons, "get_person", broken)

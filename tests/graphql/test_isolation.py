@@ -17,7 +17,7 @@ def theirs(registered: Register, other_uni: Tenant) -> dict[str, Any]:
     return registered("OTHER1", tenant=other_uni)
 
 
-def _operations(record):
+def _operations(record: dict[str, Any]) -> list[str]:
     escn, person = record["escn"], record["esi"]
     card_input = (
         f'{{personIdentifier: "{person}", cardType: SMART_CDZ, issuedAt: "2026-09-01", '

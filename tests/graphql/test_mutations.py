@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -12,7 +14,7 @@ CREATE = "mutation($p: PersonInput!) { createPerson(input: $p) { identifier } }"
 ISSUE = "mutation($c: CardInput!) { issueCard(input: $c) { cardNumber csn } }"
 
 
-def _card(person, **fields):
+def _card(person: str, **fields: Any) -> dict[str, Any]:
     body = {
         "personIdentifier": person,
         "cardType": "SMART_CDZ",
@@ -35,7 +37,7 @@ def _card(person, **fields):
     ],
 )
 def test_invalid_person_input_is_er_0400_and_creates_nothing(
-    client: FlaskClient, gql: GraphQL, uni: Tenant, person
+    client: FlaskClient, gql: GraphQL, uni: Tenant, person: dict[str, Any]
 ) -> None:
     error = only_error(gql(CREATE, {"p": person}, tenant=uni))
     assert error["extensions"]["code"] == "ER-0400", error
@@ -61,7 +63,12 @@ def test_invalid_esi_is_er_0401(gql: GraphQL, uni: Tenant) -> None:
     ],
 )
 def test_invalid_card_input_is_refused_and_issues_nothing(
-    client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register, fields, code
+    client: FlaskClient,
+    gql: GraphQL,
+    uni: Tenant,
+    registered: Register,
+    fields: dict[str, str],
+    code: str,
 ) -> None:
     record = registered("V2")
     error = only_error(gql(ISSUE, {"c": _card(record["esi"], **fields)}, tenant=uni))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -26,7 +28,7 @@ def twenty_five(client: FlaskClient, uni: Tenant) -> list[str]:
     return names
 
 
-def _page(gql, uni, **variables):
+def _page(gql: GraphQL, uni: Tenant, **variables: Any) -> dict[str, Any]:
     return gql(PAGE, variables, tenant=uni)["data"]["persons"]
 
 
@@ -116,7 +118,9 @@ def test_filter_and_order_match_the_rest_list(
         {"last": 0},
     ],
 )
-def test_bad_paging_arguments_are_er_0400(gql: GraphQL, uni: Tenant, variables) -> None:
+def test_bad_paging_arguments_are_er_0400(
+    gql: GraphQL, uni: Tenant, variables: dict[str, Any]
+) -> None:
     error = only_error(gql(PAGE, variables, tenant=uni))
     assert error["extensions"]["code"] == "ER-0400"
     assert error["extensions"]["status"] == 400

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from router.domain.escn import EscnGenerator
 from router.services.caller import Scope
@@ -16,7 +19,7 @@ CARD = """cardNumber displayName issuedAt expiresAt cardType cardStatusType stat
     allowedActions processorIdentifier issuer { identifier name } person { identifier }"""
 
 
-def rest_person(view):
+def rest_person(view: dict[str, Any]) -> dict[str, Any]:
     """The fields GraphQL's Person has, read from a REST PersonView."""
     return {
         "identifier": view["identifier"],
@@ -38,7 +41,7 @@ def rest_person(view):
     }
 
 
-def rest_card(view, lifecycle):
+def rest_card(view: dict[str, Any], lifecycle: dict[str, Any]) -> dict[str, Any]:
     """The fields GraphQL's Card has, read from a REST CardView and CardLifecycleView."""
     return {
         "cardNumber": view["cardNumber"],
@@ -57,13 +60,13 @@ def rest_card(view, lifecycle):
     }
 
 
-def gql_person_input(identifier, **link):
+def gql_person_input(identifier: str, **link: Any) -> dict[str, Any]:
     fields = {"academicLevel": "MASTER", "email": "s@example.org", "fullName": "Ada Lovelace"}
     fields.update(link)
     return {"identifier": identifier, **fields}
 
 
-def gql_card_input(person, **fields):
+def gql_card_input(person: str, **fields: Any) -> dict[str, Any]:
     body = {
         "personIdentifier": person,
         "cardType": "SMART_CDZ",
@@ -222,14 +225,21 @@ def test_renewal_issues_the_same_replacement_through_both(
     assert replacement["history"] == [{"event": "ISSUED", "relatedCardNumber": by_gql["escn"]}]
 
 
-def _errors(client, gql, tenant, rest_call, document, variables=None):
+def _errors(
+    client: FlaskClient,
+    gql: GraphQL,
+    tenant: Tenant,
+    rest_call: tuple[str, str, dict[str, str] | None],
+    document: str,
+    variables: dict[str, Any] | None = None,
+) -> tuple[TestResponse, dict]:
     method, path, json = rest_call
     rest = client.open(path, method=method, json=json, headers=tenant.headers)
     error = only_error(gql(document, variables, tenant=tenant))
     return rest, error
 
 
-def _assert_same_error(rest, error, code, status) -> None:
+def _assert_same_error(rest: TestResponse, error: dict, code: str, status: int) -> None:
     assert rest.status_code == status, rest.json
     assert rest.json["code"] == code
     assert error["extensions"]["code"] == code
@@ -285,7 +295,13 @@ UNKNOWN_ESCN = EscnGenerator().generate("999999999")
     ],
 )
 def test_lookup_errors_are_the_same(
-    client: FlaskClient, gql: GraphQL, uni: Tenant, rest_call, document, code, status
+    client: FlaskClient,
+    gql: GraphQL,
+    uni: Tenant,
+    rest_call: tuple[str, str, dict[str, str] | None],
+    document: str,
+    code: str,
+    status: int,
 ) -> None:
     rest, error = _errors(client, gql, uni, rest_call, document)
     _assert_same_error(rest, error, code, status)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.test import TestResponse
 
 from router.db import Database
 from router.models import VerificationRecord
@@ -21,17 +24,22 @@ def partner(make_tenant: MakeTenant) -> Tenant:
     return make_tenant("777777777", "City Transport", kind="transport", country="BE")
 
 
-def _rest(client, tenant, scanned):
+def _rest(client: FlaskClient, tenant: Tenant, scanned: str) -> TestResponse:
     return client.post("/api/x/verify", json={"scanned": scanned}, headers=tenant.headers)
 
 
-def _comparable(verdict):
+def _comparable(verdict: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in verdict.items() if k != "checkedAt"}
 
 
 @pytest.mark.parametrize("action", [None, "REPORT_LOST", "SUSPEND", "DESTROY"])
 def test_same_verdict_as_rest(
-    client: FlaskClient, gql: GraphQL, uni: Tenant, partner: Tenant, registered: Register, action
+    client: FlaskClient,
+    gql: GraphQL,
+    uni: Tenant,
+    partner: Tenant,
+    registered: Register,
+    action: str | None,
 ) -> None:
     card = registered()
     if action:
@@ -68,7 +76,7 @@ def test_unknown_card_and_disclosure_match(
                 "https://elsewhere.example/cards/f81d4fae-7dec-11d0-a765-001999999999"]
 )
 def test_bad_scans_give_the_rest_error_code_and_record_nothing(
-    client: FlaskClient, gql: GraphQL, partner: Tenant, db: Database, scanned
+    client: FlaskClient, gql: GraphQL, partner: Tenant, db: Database, scanned: str
 ) -> None:
     rest = _rest(client, partner, scanned)
     assert 400 <= rest.status_code < 500
