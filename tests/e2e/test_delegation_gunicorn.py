@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -240,13 +241,21 @@ EXPECTED = {
 }
 
 
-def _refusals(escn, host_store, home_signing, home_enc, http_host, http_home, home_client):
+def _refusals(
+    escn: str,
+    host_store: KeyStore,
+    home_signing: jose.PrivateKey,
+    home_enc: jose.PublicKey,
+    http_host: httpx.Client,
+    http_home: httpx.Client,
+    home_client: RouterClient,
+) -> dict[str, str]:
     """Send each refused message over HTTP; the code each answer carries."""
     codes: dict[str, str] = {}
     host_signing = host_store.signing_key()
     now = int(time.time())
 
-    def claims(**changes):
+    def claims(**changes: Any) -> dict[str, Any]:
         request_id = str(uuid.uuid4())
         base = protocol.DelegationRequest(
             request_id=request_id, host=HOST_PIC, issued_at=now, expires_at=now + 600,
@@ -255,12 +264,12 @@ def _refusals(escn, host_store, home_signing, home_enc, http_host, http_home, ho
         ).claims()
         return {**base, **changes}
 
-    def request(name, compact, client=http_host):
+    def request(name: str, compact: str, client: httpx.Client = http_host) -> httpx.Response:
         answer = post(client, "/api/x/delegations", {"request": compact})
         codes[name] = answer.json().get("code")
         return answer
 
-    def sign(body, key=host_signing):
+    def sign(body: dict[str, Any], key: jose.PrivateKey = host_signing) -> str:
         return jose.sign_compact(body, key, protocol.REQUEST_TYPE)
 
     request("unsigned request", json.dumps(claims()))
@@ -290,7 +299,7 @@ def _refusals(escn, host_store, home_signing, home_enc, http_host, http_home, ho
 
     pending_id = protocol.read_request(good)[1].request_id
 
-    def decision(signer, **changes):
+    def decision(signer: jose.PrivateKey, **changes: Any) -> str:
         body = {
             "iss": HOME_PIC, "aud": HOST_PIC, "jti": str(uuid.uuid4()), "iat": int(time.time()),
             "exp": int(time.time()) + 600, "requestId": pending_id,
@@ -299,7 +308,13 @@ def _refusals(escn, host_store, home_signing, home_enc, http_host, http_home, ho
         }
         return jose.sign_compact(body, signer, protocol.DECISION_TYPE)
 
-    def decide(name, token, client, delegation_id=pending_id, expected_state="requested") -> None:
+    def decide(
+        name: str,
+        token: str,
+        client: httpx.Client,
+        delegation_id: str = pending_id,
+        expected_state: str = "requested",
+    ) -> None:
         answer = post(client, f"/api/x/delegations/{delegation_id}/decision", {"decision": token})
         codes[name] = answer.json().get("code")
         state = client.get(f"/api/x/delegations/{delegation_id}").json()["state"]

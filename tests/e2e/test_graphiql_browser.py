@@ -41,7 +41,9 @@ def router_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.e2e
-def test_graphiql_renders_offline_from_the_routers_own_assets(chromium, router_url: str) -> None:  # noqa: F811
+def test_graphiql_renders_offline_from_the_routers_own_assets(
+    chromium: str, router_url: str  # noqa: F811
+) -> None:
     url = f"{router_url}/graphql"
     args = (OFFLINE, "--virtual-time-budget=20000", "--window-size=1280,800")
     dom = run_chromium(chromium, url, *args, "--dump-dom")

@@ -27,6 +27,7 @@ from tests.e2e.test_delegation_gunicorn import (  # noqa: F401
     BIN,
     HOME_PIC,
     HOST_PIC,
+    Live,
     database_dump,
     encodings,
     escr_sgc,
@@ -52,7 +53,7 @@ def run_kiosk(config: Path, printed: list[str]) -> tuple[int, list[dict]]:
 
 
 def test_the_kiosk_writes_an_approved_card_and_leaves_a_refused_one_alone(
-    live, card_slot: CardSlot, database_url: str, tmp_path: Path  # noqa: F811
+    live: Live, card_slot: CardSlot, database_url: str, tmp_path: Path  # noqa: F811
 ) -> None:
     home_keys = tmp_path / "home-keys"
     escr_sgc(live, "keys", "create", "--keys", str(home_keys), "--register")

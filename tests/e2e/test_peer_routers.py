@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, func, select, text
 from reader_tools.desfire.crypto import diversify_dam_keys
 from router import migrate
 from router.cli import escr_group
-from router.db import Database
+from router.db import Base, Database
 from router.domain.escn import default_generator
 from router.federation.keys import generate_private_key, public_key_of, read_private_key
 from router.models import Card, Person, VerificationRecord
@@ -235,7 +235,7 @@ def _card(router: Router, code: str) -> str:
         return created.json()["cardNumber"]
 
 
-def _count(url: str, model) -> int:
+def _count(url: str, model: type[Base]) -> int:
     database = Database(url)
     try:
         with database.session() as session:
@@ -282,7 +282,13 @@ def test_a_signed_json_post_crosses_both_ways(federation: Federation) -> None:
     assert "signatures verified both ways" in output
 
 
-def _peer_request(router: PeerRouter, target: Router, *, at=None, request_id=None):
+def _peer_request(
+    router: PeerRouter,
+    target: Router,
+    *,
+    at: dt.datetime | None = None,
+    request_id: str | None = None,
+) -> httpx.Response:
     body = json.dumps({"ping": "escr"}).encode()
     request = router.signed_request("POST", f"{target.url}/api/x/federation/peer/echo", body,
                                     at=at, request_id=request_id)
@@ -324,7 +330,7 @@ def _catalogue_state(router: Router) -> dict:
     return httpx.get(f"{router.url}/api/x/federation/identity", timeout=5).json()["catalogue"]
 
 
-def _wait(condition, what: str) -> None:
+def _wait(condition: Callable[[], object], what: str) -> None:
     deadline = time.monotonic() + 15
     while not condition():
         if time.monotonic() > deadline:

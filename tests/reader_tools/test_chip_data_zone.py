@@ -240,5 +240,5 @@ def test_signatures_need_a_p256_key() -> None:
         ("not-a-uuid", None),
     ],
 )
-def test_the_pic_of_an_escn(escn, pic) -> None:
+def test_the_pic_of_an_escn(escn: str, pic: str | None) -> None:
     assert cdz.pic_of_escn(escn) == pic

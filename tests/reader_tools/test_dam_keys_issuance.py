@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from reader_tools import dam_keys, pcsc
 from reader_tools.cli import cli
@@ -42,7 +42,7 @@ printed: list[str] = []
 keys_used: list[bytes] = [PICC_MASTER_KEY]
 
 
-def run(*args: str, code: int = 0):
+def run(*args: str, code: int = 0) -> Result:
     result = CliRunner().invoke(cli, ["--reader", VPCD_READER, *args])
     printed.append(result.output)
     assert result.exit_code == code, result.output
@@ -94,7 +94,7 @@ def card_with_master_key(uid: bytes = UID) -> CardState:
     return state
 
 
-def saved(card_slot, path: Path) -> bytes:
+def saved(card_slot: CardSlot, path: Path) -> bytes:
     card_slot.card.state.save(path)
     return path.read_bytes()
 

@@ -46,7 +46,9 @@ def test_the_example_configuration_is_valid() -> None:
         (("quota = 16", "quota = 16\nslots = 2"), "unknown key"),
     ],
 )
-def test_a_mistake_in_the_configuration_is_named(tmp_path: Path, change, message) -> None:
+def test_a_mistake_in_the_configuration_is_named(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
     old, new = change
     text = EXAMPLE.read_text()
     assert old in text

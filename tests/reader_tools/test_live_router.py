@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import segno
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from cryptography import x509
 
 from reader_tools.cli import cli
@@ -120,7 +120,7 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         log.close()
 
 
-def reader(*args: str, ok: bool = True):
+def reader(*args: str, ok: bool = True) -> Result:
     result = CliRunner().invoke(cli, ["--reader", "Virtual PCD 00 00", "--json", *args])
     if ok:
         assert result.exit_code == 0, result.output

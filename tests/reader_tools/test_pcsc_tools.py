@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import segno
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
 
 from reader_tools import cdz, iso7816, pcsc
@@ -64,7 +64,7 @@ def issuer_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
-def run(*args: str, ok: bool = True):
+def run(*args: str, ok: bool = True) -> Result:
     result = CliRunner().invoke(cli, ["--reader", "Virtual PCD 00 00", *args])
     if ok:
         assert result.exit_code == 0, result.output

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -45,7 +46,7 @@ def wrapped(card: SimulatedCard, command: int, data: bytes = b"") -> tuple[int, 
     return response[-1], response[:-2]
 
 
-def blank_card(**kwargs) -> SimulatedCard:
+def blank_card(**kwargs: Any) -> SimulatedCard:
     return SimulatedCard(CardState.blank(UID), **kwargs)
 
 
@@ -351,7 +352,13 @@ def issued_card() -> SimulatedCard:
     return card
 
 
-def create_delegated(card, session, app_data=APP_DATA, enck=ENCK, dammac=DAMMAC):
+def create_delegated(
+    card: SimulatedCard,
+    session: Ev2Session,
+    app_data: bytes = APP_DATA,
+    enck: bytes = ENCK,
+    dammac: bytes = DAMMAC,
+) -> tuple[int, bytes]:
     status, _ = wrapped(card, 0xC9, app_data)
     if status != 0xAF:
         return status, b""

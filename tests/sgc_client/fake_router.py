@@ -128,7 +128,9 @@ class FakeRouter:
         }
         return httpx.Response(200, json={"results": results, "summary": summary})
 
-    def _person_item(self, item: dict[str, Any]):
+    def _person_item(
+        self, item: dict[str, Any]
+    ) -> tuple[str, int, str | None, dict[str, str] | None]:
         try:
             esi = parse_esi(item.get("identifier", "")).value
         except InvalidIdentifier as error:
@@ -154,7 +156,9 @@ class FakeRouter:
             return "created", 201, esi, None
         return ("unchanged" if previous == stored else "updated"), 200, esi, None
 
-    def _card_item(self, item: dict[str, Any]):
+    def _card_item(
+        self, item: dict[str, Any]
+    ) -> tuple[str, int, str | None, dict[str, str] | None]:
         try:
             person = parse_esi(item.get("personIdentifier", "")).value
         except InvalidIdentifier as error:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from sgc_client.cli import EXIT_ROWS_FAILED, cli
 from tests.sgc_client.factories import esi_of, write_persons_csv
@@ -17,7 +17,7 @@ from tests.sgc_client.fake_router import FakeRouter, Interrupted
 ROWS = 10_000
 
 
-def run(fake: FakeRouter, *args: str, input: str | None = None):
+def run(fake: FakeRouter, *args: str, input: str | None = None) -> Result:
     runner = CliRunner()
     return runner.invoke(
         cli,
@@ -140,7 +140,7 @@ def test_sync_reports_and_deletes_what_the_file_no_longer_has(tmp_path: Path) ->
     assert set(fake.persons) == set(shorter.valid)
 
 
-def write_cards_csv(path, persons: list[str]) -> None:
+def write_cards_csv(path: Path, persons: list[str]) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
@@ -249,7 +249,7 @@ def test_without_organisations_me_the_pic_must_be_given(tmp_path: Path) -> None:
     fake = FakeRouter()
     original = fake.handle
 
-    def real_router_like(request):
+    def real_router_like(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/x/organisations/me":
             return httpx.Response(404, json={"code": "ER-0404", "message": "not found"})
         return original(request)

@@ -1,6 +1,10 @@
 """RouterClient against httpx.MockTransport: auth, retries, errors, pages."""
 
+from __future__ import annotations
+
 import json
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -19,7 +23,7 @@ def problem(status: int, code: str, message: str, **headers: str) -> httpx.Respo
 class Recorder:
     """A transport answering from a list of responses (or exceptions), recording requests."""
 
-    def __init__(self, *answers) -> None:
+    def __init__(self, *answers: httpx.Response | Exception) -> None:
         self.answers = list(answers)
         self.requests: list[httpx.Request] = []
 
@@ -31,7 +35,7 @@ class Recorder:
         return answer
 
 
-def make(recorder, **kwargs) -> tuple[RouterClient, list[float]]:
+def make(recorder: Recorder, **kwargs: Any) -> tuple[RouterClient, list[float]]:
     sleeps: list[float] = []
     kwargs.setdefault("api_key", "k-123")
     client = RouterClient(
@@ -73,7 +77,9 @@ def test_api_key_can_go_in_the_api_key_header_of_the_published_document() -> Non
         (422, errors.RuleViolation),
     ],
 )
-def test_error_answers_become_typed_errors_with_code_and_message(status, cls) -> None:
+def test_error_answers_become_typed_errors_with_code_and_message(
+    status: int, cls: type[errors.ApiError]
+) -> None:
     rec = Recorder(problem(status, "ER-0019", "A person exists already"))
     client, _ = make(rec)
     with pytest.raises(cls) as caught:
@@ -193,7 +199,7 @@ def test_verify_is_a_read_only_post_and_is_retried() -> None:
 
 
 def test_pages_are_walked_until_the_last() -> None:
-    def page(number, items, total_pages):
+    def page(number: int, items: list[dict[str, Any]], total_pages: int) -> httpx.Response:
         return httpx.Response(
             200,
             json={
@@ -233,11 +239,13 @@ class FakeClock:
     def __init__(self) -> None:
         self.now = 1000.0
 
-    def __call__(self):
+    def __call__(self) -> float:
         return self.now
 
 
-def oauth_client(handler, clock):
+def oauth_client(
+    handler: Callable[[httpx.Request], httpx.Response], clock: FakeClock
+) -> RouterClient:
     client = RouterClient(
         "https://router.example",
         client_id="cid",
@@ -294,7 +302,7 @@ def test_oauth_token_refused_by_the_router_is_replaced_once() -> None:
 
 
 def test_oauth_bad_client_secret_raises_unauthorized() -> None:
-    def handler(request):
+    def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(401, json={"error": "invalid_client"})
 
     client = oauth_client(handler, FakeClock())

@@ -18,7 +18,7 @@ PIC = "999999999"
 ESI = "urn:schac:personalUniqueCode:int:esi:FR:123"
 
 
-def write(tmp_path, text, name="f.csv"):
+def write(tmp_path: Path, text: str, name: str = "f.csv") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return path
@@ -66,7 +66,9 @@ def test_columns_may_come_in_any_order_and_optional_ones_may_be_absent(tmp_path:
         ("urn:schac:personalUniqueCode:int:esi:FR:has space,A,,,", "is not urn"),
     ],
 )
-def test_malformed_person_rows_fail_with_their_reason(tmp_path: Path, line, reason) -> None:
+def test_malformed_person_rows_fail_with_their_reason(
+    tmp_path: Path, line: str, reason: str
+) -> None:
     path = write(tmp_path, f"esi,fullName,email,phone,academicLevel\n{line}\n")
     [row] = read_persons(path, PIC)
     assert row.body is None and reason in row.error
@@ -139,7 +141,7 @@ def test_a_card_row_becomes_a_card_update_view(tmp_path: Path) -> None:
         (",01020304,,SMART_CDZ,ACTIVE,2026-09-01,2030-08-31,", "esi: missing"),
     ],
 )
-def test_malformed_card_rows_fail_with_their_reason(tmp_path: Path, line, reason) -> None:
+def test_malformed_card_rows_fail_with_their_reason(tmp_path: Path, line: str, reason: str) -> None:
     [row] = read_cards(write(tmp_path, CARD_HEADER + line + "\n"), PIC)
     assert row.body is None and reason in row.error
 

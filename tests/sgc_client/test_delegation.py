@@ -10,10 +10,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from flask import Flask
 
 from reader_tools.desfire.crypto import diversify_dam_keys, open_enc_k, verify_dam_mac
@@ -62,11 +63,11 @@ class World:
     ledger: Ledger
     escn: str
 
-    def desk(self, document: dict | None = None, **kwargs) -> HomeDesk:
+    def desk(self, document: dict | None = None, **kwargs: Any) -> HomeDesk:
         chosen = parse_policy(policy() if document is None else document)
         return HomeDesk(self.home_client, self.home_keys, HOME_PIC, chosen, self.ledger, **kwargs)
 
-    def host(self, **kwargs) -> DelegationHost:
+    def host(self, **kwargs: Any) -> DelegationHost:
         return DelegationHost(self.host_client, self.host_keys, HOST_PIC, **kwargs)
 
 
@@ -131,7 +132,9 @@ def test_two_stores_draw_different_dam_base_keys(tmp_path: Path) -> None:
         ({"other": 1}, "unknown section"),
     ],
 )
-def test_a_policy_file_that_breaks_its_format_is_refused(document, message) -> None:
+def test_a_policy_file_that_breaks_its_format_is_refused(
+    document: dict[str, Any], message: str
+) -> None:
     with pytest.raises(PolicyError, match=message):
         parse_policy(document)
 
@@ -243,7 +246,7 @@ def test_a_person_lists_approves_and_refuses_queued_requests_from_the_cli(
     for prepared in (first, second):
         host.submit(prepared)
 
-    def escr_sgc(*args: str):
+    def escr_sgc(*args: str) -> Result:
         return CliRunner().invoke(
             cli,
             ["--router", "http://router.test", "--api-key", world.home_api_key, *args,

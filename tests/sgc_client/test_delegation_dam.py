@@ -33,7 +33,15 @@ uids = st.sampled_from([4, 7]).flatmap(lambda n: st.binary(min_size=n, max_size=
     version=st.integers(0, 255),
 )
 def test_an_authorisation_opens_only_for_its_card_application_slot_and_quota(
-    uid, other_uid, slot, other_slot, quota, other_quota, aid, key, version
+    uid: str,
+    other_uid: str,
+    slot: int,
+    other_slot: int,
+    quota: int,
+    other_quota: int,
+    aid: str,
+    key: bytes,
+    version: int,
 ) -> None:
     app = dataclasses.replace(APP, quota_limit=quota)
     made = authorise(BASE, uid, app, slot, 0, key, version)

@@ -16,10 +16,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from PIL import Image
 
 from sgc_client import RouterClient, errors
@@ -40,7 +41,7 @@ def summary_of(output: str) -> dict[str, int]:
     return {k: int(v) for k, v in (p.split("=") for p in line.removeprefix("summary: ").split())}
 
 
-def run_cli(router: LiveRouter, tenant: LiveTenant, *args: str):
+def run_cli(router: LiveRouter, tenant: LiveTenant, *args: str) -> Result:
     return CliRunner().invoke(
         cli, ["--router", router.url, "--api-key", tenant.key, *args], catch_exceptions=False
     )
@@ -55,7 +56,7 @@ def offers_batches(router: LiveRouter, tenant: LiveTenant) -> bool:
     return answer.status_code not in (404, 405)
 
 
-def client_of(router: LiveRouter, tenant: LiveTenant, **kwargs) -> RouterClient:
+def client_of(router: LiveRouter, tenant: LiveTenant, **kwargs: Any) -> RouterClient:
     return RouterClient(router.url, api_key=tenant.key, **kwargs)
 
 
@@ -105,7 +106,12 @@ def test_import_with_malformed_rows_then_a_second_run_changes_nothing(
 @pytest.mark.parametrize(("mode", "rows", "kill_after"), [("batch", BATCH_ROWS, 2_000),
                                                           ("per-row", PER_ROW_ROWS, 300)])
 def test_a_run_killed_half_way_resumes_and_finishes(
-    live_router: LiveRouter, live_tenant: LiveTenant, tmp_path: Path, mode, rows, kill_after
+    live_router: LiveRouter,
+    live_tenant: LiveTenant,
+    tmp_path: Path,
+    mode: str,
+    rows: int,
+    kill_after: int,
 ) -> None:
     start = 50_000 if mode == "per-row" else 200_000
     persons = write_persons_csv(tmp_path / "persons.csv", rows, start=start)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -18,13 +20,13 @@ ED = jose.generate_key("sig", "Ed25519")
 ENC = jose.generate_key("enc")
 
 
-def _refusal(call) -> Refusal:
+def _refusal(call: Callable[[], object]) -> Refusal:
     with pytest.raises(ProtocolError) as caught:
         call()
     return caught.value.refusal
 
 
-def application(**changes) -> protocol.Application:
+def application(**changes: Any) -> protocol.Application:
     fields = dict(
         aid="F58542", slot_version=0xFF, quota_limit=0x10, key_settings_1=0x0B,
         key_settings_2=0xA3, iso_file_id=0x1000, iso_df_name="A00000061404F58542",
@@ -55,12 +57,14 @@ def test_a_public_jwk_is_normalised_and_its_kid_defaults_to_the_rfc7638_thumbpri
         ({"kid": "spaces are not allowed"}, Refusal.INVALID_KEY),
     ],
 )
-def test_keys_the_protocol_does_not_use_are_refused(change, refusal) -> None:
+def test_keys_the_protocol_does_not_use_are_refused(
+    change: dict[str, str], refusal: Refusal
+) -> None:
     assert _refusal(lambda: jose.public_key_from_jwk({**SIG.public().jwk, **change})) is refusal
 
 
 @pytest.mark.parametrize("key", [SIG, ED], ids=["ES256", "Ed25519"])
-def test_a_signature_verifies_with_its_key_only(key) -> None:
+def test_a_signature_verifies_with_its_key_only(key: jose.PrivateKey) -> None:
     compact = jose.sign_compact({"a": 1}, key, "t+jwt")
     message = jose.read_compact(compact, "t+jwt")
     jose.verify_compact(message, key.public())
@@ -95,7 +99,7 @@ def test_a_tampered_payload_and_an_algorithm_switch_do_not_verify() -> None:
     ],
 )
 def test_unsigned_or_odd_headers_are_refused_before_any_key_is_used(
-    header, signature, refusal
+    header: dict[str, Any], signature: str, refusal: Refusal
 ) -> None:
     encoded = jose.b64url_encode(json.dumps(header).encode())
     payload = jose.b64url_encode(b'{"a":1}')
@@ -149,7 +153,7 @@ def test_the_app_key_secret_is_bound_to_its_request() -> None:
         (400, 1000, Refusal.EXPIRED),
     ],
 )
-def test_validity_windows(iat, exp, refusal) -> None:
+def test_validity_windows(iat: int, exp: int, refusal: Refusal) -> None:
     assert _refusal(lambda: protocol.check_validity(iat, exp, 1000)) is refusal
     protocol.check_validity(990, 1590, 1000)
 
@@ -175,7 +179,7 @@ def test_the_reference_application_round_trips_through_its_claims() -> None:
         {"description": "line\nbreak"},
     ],
 )
-def test_applications_breaking_the_dam_layout_are_refused(changes) -> None:
+def test_applications_breaking_the_dam_layout_are_refused(changes: dict[str, Any]) -> None:
     assert _refusal(lambda: application(**changes)) is Refusal.INVALID_APPLICATION
 
 
@@ -188,7 +192,7 @@ def test_applications_breaking_the_dam_layout_are_refused(changes) -> None:
     quota=st.integers(0, 0xFFFF),
 )
 def test_every_valid_layout_round_trips(
-    ks2_low, with_ks3, with_sets, with_fid, df_length, quota
+    ks2_low: int, with_ks3: bool, with_sets: bool, with_fid: bool, df_length: int, quota: int
 ) -> None:
     ks2 = 0x80 | ks2_low | (0x10 if with_ks3 else 0) | (0x20 if with_fid else 0)
     sets = dict(aks_version=1, no_key_sets=2, max_key_size=16, app_key_set_settings=0)
@@ -209,7 +213,7 @@ def test_every_valid_layout_round_trips(
     st.one_of(st.none(), st.booleans(), st.integers(-5, 70000),
               st.sampled_from(["", "F58842", "AES", "A0", "zz", "ÿ\n"]), st.just([1])),
     max_size=8))
-def test_any_application_object_is_read_or_refused_never_crashing(claims) -> None:
+def test_any_application_object_is_read_or_refused_never_crashing(claims: dict[str, Any]) -> None:
     try:
         protocol.Application.from_claims(claims)
     except ProtocolError as error:

@@ -14,7 +14,7 @@ from tests.sgc_client.test_batch_mode import run, summary_of
 
 
 @pytest.mark.parametrize("workers", ["1", "3"])
-def test_streamed_import_equals_the_whole_file_import(tmp_path: Path, workers) -> None:
+def test_streamed_import_equals_the_whole_file_import(tmp_path: Path, workers: str) -> None:
     persons = write_persons_csv(tmp_path / "p.csv", 2_300)
     with persons.path.open("a", newline="") as handle:  # two duplicates of earlier rows
         writer = csv.writer(handle)

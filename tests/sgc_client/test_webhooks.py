@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import hashlib
 import hmac
 import json
@@ -74,7 +76,7 @@ def test_the_timestamp_is_part_of_what_is_signed() -> None:
 
 
 @pytest.mark.parametrize("missing", ["X-Escr-Timestamp", "X-Escr-Signature"])
-def test_missing_headers_are_refused(missing) -> None:
+def test_missing_headers_are_refused(missing: str) -> None:
     partial = headers()
     del partial[missing]
     with pytest.raises(InvalidSignature, match="missing"):
