@@ -9,7 +9,8 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -62,7 +63,7 @@ class WebhookReceiver:
         self.received: list[dict] = []
         self.server: ThreadingHTTPServer | None = None
 
-    def verify(self, headers, body: bytes) -> bool:
+    def verify(self, headers: Mapping[str, str] | Message, body: bytes) -> bool:
         timestamp = headers["X-Escr-Timestamp"]
         if abs(time.time() - int(timestamp)) > MAX_AGE_SECONDS:
             return False
@@ -88,7 +89,7 @@ class WebhookReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args) -> None:
+            def log_message(self, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)

@@ -7,14 +7,15 @@ import pytest
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
 
 
-def _count_serializers(monkeypatch) -> list[int]:
+def _count_serializers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many times Flask built the session's signing serializer (its per-request cost)."""
     built: list[int] = []
     original = SecureCookieSessionInterface.get_signing_serializer
 
-    def counting(self, app):
+    def counting(self: SecureCookieSessionInterface, app: Flask) -> URLSafeTimedSerializer | None:
         built.append(1)
         return original(self, app)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import event, exc, func, insert, select, text
+from sqlalchemy.engine import Connection, ExecutionContext
 
 from router import db as router_db
 from router.db import Database
@@ -20,7 +23,7 @@ ON_POSTGRESQL = pytest.mark.parametrize(
 )
 
 
-def _key_digest(uni) -> str:
+def _key_digest(uni: Tenant) -> str:
     return credentials.digest(uni.key)
 
 
@@ -61,10 +64,24 @@ def test_the_cursor_events_see_the_statement_and_its_parameters(
     number = registered()["escn"]
     seen: list[tuple[str, object, str]] = []
 
-    def before(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def before(
+        _conn: Connection,
+        _cursor: Any,
+        statement: str,
+        parameters: Any,
+        _context: ExecutionContext | None,
+        _many: bool,
+    ) -> None:
         seen.append((statement, parameters, "before"))
 
-    def after(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+    def after(
+        _conn: Connection,
+        _cursor: Any,
+        statement: str,
+        parameters: Any,
+        _context: ExecutionContext | None,
+        _many: bool,
+    ) -> None:
         seen.append((statement, parameters, "after"))
 
     with db.lookup_connection() as connection:
@@ -121,7 +138,7 @@ def test_a_statement_needing_python_side_defaults_is_refused(db: Database) -> No
         partial.execute(connection, {"card_number": "x", "valid": True})
 
 
-def _terminate_pooled_backend(db) -> None:
+def _terminate_pooled_backend(db: Database) -> None:
     with db.engine.connect() as conn:  # the one pooled connection: its server process
         pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
     url_text = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import threading
 import uuid
 
@@ -41,13 +43,13 @@ def test_upper_case_is_accepted_and_normalised() -> None:
         "3e506370-826a-303d-bf76-001999978433",  # version 3
     ],
 )
-def test_invalid_numbers_are_refused(text) -> None:
+def test_invalid_numbers_are_refused(text: str) -> None:
     with pytest.raises(InvalidIdentifier):
         parse_escn(text)
 
 
 @given(pic=pics, prefix=prefixes)
-def test_generated_numbers_are_valid_and_name_their_issuer(pic, prefix) -> None:
+def test_generated_numbers_are_valid_and_name_their_issuer(pic: str, prefix: int) -> None:
     number = EscnGenerator().generate(pic, prefix)
     parsed = parse_escn(number)
     assert parsed.pic == pic
@@ -57,12 +59,12 @@ def test_generated_numbers_are_valid_and_name_their_issuer(pic, prefix) -> None:
 
 
 @given(text=st.text(max_size=60))
-def test_parser_never_crashes_on_arbitrary_text(text) -> None:
+def test_parser_never_crashes_on_arbitrary_text(text: str) -> None:
     assert is_escn(text) in (True, False)
 
 
 @given(st.uuids(version=1))
-def test_any_version1_uuid_with_a_decimal_node_parses(value) -> None:
+def test_any_version1_uuid_with_a_decimal_node_parses(value: uuid.UUID) -> None:
     text = str(value)
     assert is_escn(text) == text[-12:].isdigit()
 
@@ -112,7 +114,7 @@ def test_two_generators_differ_in_clock_sequence_so_processes_do_not_collide() -
 
 
 @pytest.mark.parametrize("bad", ["1", "0001", "abc", -1, 1000, True])
-def test_invalid_prefixes_are_refused(bad) -> None:
+def test_invalid_prefixes_are_refused(bad: str | int | bool) -> None:
     with pytest.raises(InvalidIdentifier):
         validate_prefix(bad)
 

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -49,7 +51,7 @@ def test_legacy_form_is_accepted() -> None:
         f"{ESI_PREFIX}FR:{'x' * 300}",
     ],
 )
-def test_malformed_identifiers_are_refused(text) -> None:
+def test_malformed_identifiers_are_refused(text: str) -> None:
     with pytest.raises(InvalidIdentifier):
         parse_esi(text)
 
@@ -61,7 +63,7 @@ countries = st.from_regex(r"\A[A-Z]{2}\Z")
 
 
 @given(country=countries, code=codes)
-def test_round_trip_of_valid_identifiers(country, code) -> None:
+def test_round_trip_of_valid_identifiers(country: str, code: str) -> None:
     text = f"{ESI_PREFIX}{country}:{code}"
     parsed = parse_esi(text)
     assert parsed.value == text
@@ -69,7 +71,7 @@ def test_round_trip_of_valid_identifiers(country, code) -> None:
 
 
 @given(st.text(max_size=300))
-def test_parser_only_raises_invalid_identifier(text) -> None:
+def test_parser_only_raises_invalid_identifier(text: str) -> None:
     try:
         parsed = parse_esi(text)
     except InvalidIdentifier:

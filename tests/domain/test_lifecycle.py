@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import datetime as dt
 
 import pytest
@@ -33,7 +35,9 @@ def test_renewed_card_can_only_be_destroyed() -> None:
 
 
 @given(st.sampled_from(CardState), st.sampled_from(CardAction))
-def test_every_transition_is_either_allowed_or_refused_clearly(state, action) -> None:
+def test_every_transition_is_either_allowed_or_refused_clearly(
+    state: CardState, action: CardAction
+) -> None:
     if action in allowed_actions(state):
         assert isinstance(apply_action(state, action), CardState)
     else:
@@ -43,7 +47,7 @@ def test_every_transition_is_either_allowed_or_refused_clearly(state, action) ->
 
 
 @given(st.sampled_from(CardState))
-def test_only_active_cards_are_v2_active(state) -> None:
+def test_only_active_cards_are_v2_active(state: CardState) -> None:
     assert (write_status(state) is V2Status.ACTIVE) == (state is CardState.ACTIVE)
 
 

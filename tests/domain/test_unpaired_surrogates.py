@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,12 +20,14 @@ VALUES = st.recursive(
 
 
 @given(VALUES, st.booleans())
-def test_valid_text_passes_whether_escaped_or_not(value, ascii_only) -> None:
+def test_valid_text_passes_whether_escaped_or_not(value: Any, ascii_only: bool) -> None:
     assert not unpaired_surrogate_in_json(json.dumps(value, ensure_ascii=ascii_only).encode())
 
 
 @given(st.text(), HALVES, st.text(), st.booleans())
-def test_a_lone_half_is_found_in_a_value_or_a_key(before, half, after, as_key) -> None:
+def test_a_lone_half_is_found_in_a_value_or_a_key(
+    before: str, half: str, after: str, as_key: bool
+) -> None:
     text = before + half + after
     value = {text: 1} if as_key else {"items": [{"name": text}]}
     assert unpaired_surrogate_in_json(json.dumps(value))

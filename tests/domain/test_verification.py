@@ -36,7 +36,7 @@ TODAY = dt.date(2026, 11, 23)
         f"https://s.esc-r.eu/{ESCN}",
     ],
 )
-def test_scans_of_this_router_and_the_real_one_read_the_escn(scanned) -> None:
+def test_scans_of_this_router_and_the_real_one_read_the_escn(scanned: str) -> None:
     assert parse_scan(scanned, "https://cards.example.eu/esc").value == ESCN
 
 
@@ -62,7 +62,7 @@ def test_without_a_public_url_any_host_cards_path_is_read() -> None:
         ("f81d4fae-7dec-11d0-a765-00a0c91e6bf6", NotAnEscn),  # version 1, node is a MAC
     ],
 )
-def test_bad_scans_raise_the_matching_error(scanned, error) -> None:
+def test_bad_scans_raise_the_matching_error(scanned: str, error: type[RouterError]) -> None:
     with pytest.raises(error) as raised:
         parse_scan(scanned, "https://cards.example.eu/esc")
     assert 400 <= raised.value.status < 500
@@ -81,7 +81,9 @@ def test_bad_scans_raise_the_matching_error(scanned, error) -> None:
         (CardState.DESTROYED, TODAY, VerdictReason.DESTROYED),
     ],
 )
-def test_every_state_has_its_verdict(state, expires, reason) -> None:
+def test_every_state_has_its_verdict(
+    state: CardState, expires: dt.date, reason: VerdictReason | None
+) -> None:
     assert verdict_reason(state, expires, TODAY) is reason
 
 
@@ -102,7 +104,7 @@ def test_every_card_state_is_covered() -> None:
         st.builds(lambda tail: f"https://cards.example.eu/esc/cards/{tail}", st.text(max_size=60)),
     )
 )
-def test_any_scan_gives_an_escn_or_a_4xx_router_error(scanned) -> None:
+def test_any_scan_gives_an_escn_or_a_4xx_router_error(scanned: str) -> None:
     try:
         escn = parse_scan(scanned, "https://cards.example.eu/esc")
     except RouterError as error:

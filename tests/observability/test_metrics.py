@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -14,7 +15,7 @@ from router.settings import Settings
 from tests.conftest import MakeTenant, Register, Tenant
 
 
-def scrape(client, **kwargs) -> dict[str, dict[tuple, float]]:
+def scrape(client: FlaskClient, **kwargs: Any) -> dict[str, dict[tuple, float]]:
     response = client.get("/metrics", **kwargs)
     assert response.status_code == 200, response.data
     assert response.mimetype == "text/plain"
@@ -25,7 +26,7 @@ def scrape(client, **kwargs) -> dict[str, dict[tuple, float]]:
     return samples
 
 
-def value(samples, name, **labels) -> float:
+def value(samples: dict[str, dict[tuple, float]], name: str, **labels: str) -> float:
     return samples.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
 
 

@@ -16,7 +16,7 @@ from router.logs import _StandardError, json_formatter, write_event
 from tests.conftest import Tenant
 
 
-def only_our_handler(monkeypatch) -> io.StringIO:
+def only_our_handler(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     """The router's loggers as gunicorn runs them: our handler alone, standard error a buffer.
 
     Called in the test itself: pytest attaches its capture handlers when the test starts.
@@ -51,7 +51,7 @@ FIELDS = {
 
 @pytest.mark.parametrize("level", [logging.INFO, logging.ERROR])
 def test_the_lean_line_is_the_formatters_line(
-    app: Flask, monkeypatch: pytest.MonkeyPatch, level
+    app: Flask, monkeypatch: pytest.MonkeyPatch, level: int
 ) -> None:
     written = only_our_handler(monkeypatch)
     monkeypatch.setattr(logs, "_utc_timestamp", lambda: "2026-11-24T09:00:00.123456Z")

@@ -25,7 +25,7 @@ def lines(capsys: pytest.CaptureFixture[str]) -> Callable[[], list[dict]]:
     return read
 
 
-def requests_of(records):
+def requests_of(records: list[dict]) -> list[dict]:
     return [r for r in records if r.get("event") == "request"]
 
 

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from router.domain.escn import default_generator
 from tests.conftest import Register, Tenant
@@ -14,7 +15,7 @@ from tests.conftest import Register, Tenant
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 
-def page(client, escn, language="en", **headers):
+def page(client: FlaskClient, escn: str, language: str = "en", **headers: str) -> TestResponse:
     return client.get(f"/cards/{escn}", headers={**BROWSER, "Accept-Language": language, **headers})
 
 
@@ -73,7 +74,13 @@ def test_anonymous_page_shows_nothing_personal(
     ],
 )
 def test_not_valid_page_gives_the_reason(
-    client: FlaskClient, registered: Register, uni: Tenant, action, reason, english, french
+    client: FlaskClient,
+    registered: Register,
+    uni: Tenant,
+    action: str,
+    reason: str,
+    english: str,
+    french: str,
 ) -> None:
     card = registered()
     client.post(
@@ -109,7 +116,7 @@ def test_unknown_card_page_is_404_and_not_valid(client: FlaskClient, uni: Tenant
 
 
 @pytest.mark.parametrize("escn", ["garbage", str(uuid.uuid4()), "%3Cscript%3E"])
-def test_bad_card_numbers_get_a_400_page(client: FlaskClient, escn) -> None:
+def test_bad_card_numbers_get_a_400_page(client: FlaskClient, escn: str) -> None:
     response = page(client, escn)
     assert response.status_code == 400
     assert response.mimetype == "text/html"
@@ -176,7 +183,7 @@ def test_json_errors_are_problems(client: FlaskClient, uni: Tenant) -> None:
     ],
 )
 def test_language_follows_the_visitors_preference_order(
-    client: FlaskClient, registered: Register, header, language
+    client: FlaskClient, registered: Register, header: str, language: str
 ) -> None:
     html = page(client, registered()["escn"], header).get_data(as_text=True)
     assert f'<html lang="{language}">' in html
@@ -214,7 +221,7 @@ def test_the_pages_messages_are_the_catalogues_escaped_for_html() -> None:
     ],
 )
 def test_accept_headers_are_read_as_werkzeug_reads_them(
-    app: Flask, accept, accept_language
+    app: Flask, accept: str | None, accept_language: str | None
 ) -> None:
     from router.web import card_page
     from router.web.messages import Messages, negotiate

@@ -5,10 +5,13 @@ from __future__ import annotations
 import types
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import limits.storage.memory
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from router import anonymous_limits
 from router.anonymous_limits import AnonymousLimiter
@@ -29,7 +32,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
     return now
 
 
-def _limit(app, **changes):
+def _limit(app: Flask, **changes: Any) -> Flask:
     settings = replace(app.extensions["escr.settings"], **changes)
     app.extensions["escr.settings"] = settings
     app.extensions["escr.anonymous_limiter"] = AnonymousLimiter(settings)
@@ -142,7 +145,7 @@ def test_the_count_is_not_kept_in_the_database(
     assert "rate_limit_windows" not in inspect(db.engine).get_table_names()
 
 
-def _proxied(client, escn, client_address):
+def _proxied(client: FlaskClient, escn: str, client_address: str) -> TestResponse:
     return client.get(
         f"/cards/{escn}",
         environ_base={"REMOTE_ADDR": "10.0.0.1"},  # the reverse proxy
@@ -235,13 +238,15 @@ def test_an_unreachable_store_lets_lookups_through_and_counts_it(
         ("60/minute;1000/day", [(60, 60), (1000, 86400)]),
     ],
 )
-def test_rate_limit_settings_parse(text, expected, tmp_path: Path) -> None:
+def test_rate_limit_settings_parse(
+    text: str, expected: list[tuple[int, int]], tmp_path: Path
+) -> None:
     rates = Settings(instance_path=tmp_path, public_rate_limit=text).public_rates
     assert [(rate.amount, rate.get_expiry()) for rate in rates] == expected
 
 
 @pytest.mark.parametrize("text", ["", "fast", "0/minute", "10/fortnight", "-1/second"])
-def test_bad_rate_limit_settings_fail_at_start_up(text, tmp_path: Path) -> None:
+def test_bad_rate_limit_settings_fail_at_start_up(text: str, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="ESCR_PUBLIC_RATE_LIMIT"):
         Settings(instance_path=tmp_path, public_rate_limit=text)
 
