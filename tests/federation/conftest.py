@@ -285,14 +285,14 @@ def _tenant(
 
 
 @pytest.fixture
-def federation_settings() -> dict:
+def federation_settings() -> dict[str, Any]:
     """Federation settings of both routers (a test may override this fixture)."""
     return {"breaker_failures": 3, "breaker_open_seconds": 30}
 
 
 @pytest.fixture
 def pair(
-    database_url: str, second_database_url: str, tmp_path: Path, federation_settings: dict
+    database_url: str, second_database_url: str, tmp_path: Path, federation_settings: dict[str, Any]
 ) -> Iterator[Pair]:
     authority = Authority()
     a = PeerRouter("router-a", "https://a.test", (A_PIC,))
