@@ -1,7 +1,8 @@
 """Validated request fields every REST schema builds on; they show in the OpenAPI document.
 
 ``Text`` refuses NUL characters and over-long values (maxLength and a pattern in the document),
-``BoundedInteger`` keeps numbers within what the databases compute with, and the ``*_PATTERN``
+``BoundedInteger`` keeps numbers within what the databases compute with, ``IsoDate`` takes a date
+written yyyy-MM-dd only (as ``format: date`` says), and the ``*_PATTERN``
 constants describe identifiers in path and query parameters as the router checks them. New
 routes use these rather than bare ``fields.String``/``fields.Integer``, so that no value a client
 sends can reach a database that would fail on it (a 500) instead of refusing it (a 400).
@@ -26,6 +27,7 @@ __all__ = [
     "PIC_TEXT_PATTERN",
     "UUID_PATTERN",
     "BoundedInteger",
+    "IsoDate",
     "Text",
     "path_parameter",
 ]
@@ -78,6 +80,15 @@ class BoundedInteger(fields.Integer):
         metadata = dict(kwargs.pop("metadata", None) or {})
         metadata.setdefault("format", "int32" if maximum <= text.INT32_MAX else "int64")
         super().__init__(strict=False, validate=validators, metadata=metadata, **kwargs)
+
+
+class IsoDate(fields.Date):
+    """A date written yyyy-MM-dd, the form ``format: date`` documents (not ISO 8601's others)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not text.ISO_DATE.fullmatch(value):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def path_parameter(

@@ -8,6 +8,7 @@ column sizes of :mod:`router.models` they protect.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -38,6 +39,19 @@ ORGANISATION_IDENTIFIER_LENGTH = 64
 # document declares its paging parameters as int32.
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
+
+
+# A date as the APIs write it: yyyy-MM-dd in ASCII digits, ISO 8601's extended calendar form.
+# Python's own parser also reads the basic (20260901) and week (2026-W36-2) forms, which the
+# documents do not allow and a client writing them most likely means something else.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(value: str) -> dt.date:
+    """The date ``value`` writes as yyyy-MM-dd; a ValueError for any other text."""
+    if not ISO_DATE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a date written yyyy-MM-dd")
+    return dt.date.fromisoformat(value)
 
 
 def check_text(name: str, value: str | None, max_length: int) -> str | None:
