@@ -21,6 +21,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from router.domain.errors import NotAuthenticated
+from router.domain.text import read_json
 from router.graphql.context import GraphQLContext
 from router.graphql.errors import MALFORMED, map_error, router_error_extensions
 from router.request_body import unpaired_surrogate_reason
@@ -96,8 +97,8 @@ def _unreadable_body() -> str | None:
     if request.method != "POST" or request.mimetype != "application/json":
         return None
     try:
-        body = json.loads(request.get_data().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        body = read_json(request.get_data())
+    except ValueError:
         return "The request body is not JSON text."
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return "A GraphQL request is a JSON object with a 'query' string."

@@ -122,9 +122,18 @@ def test_mutations_cannot_run_over_get(client, uni):
     assert "GET" in response.json["errors"][0]["message"]
 
 
-def test_a_body_that_is_not_json_is_a_json_error(client, uni):
+@pytest.mark.parametrize(
+    "data",
+    [
+        "{not json",
+        # Nesting past Python's recursion limit, an integer past its 4300 digits: were 500s
+        '{"query": "{ __typename }", "variables": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"query": "{ __typename }", "variables": {"n": ' + "9" * 5000 + "}}",
+    ],
+)
+def test_a_body_that_is_not_json_is_a_json_error(client, uni, data):
     response = client.post(
-        "/graphql", data="{not json", content_type="application/json", headers=uni.headers
+        "/graphql", data=data, content_type="application/json", headers=uni.headers
     )
     assert response.status_code == 400
     assert response.json["errors"][0]["extensions"]["code"] == "ER-0400"
