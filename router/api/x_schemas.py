@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from router.api.fields import IsoDate, Text
+from router.api.fields import IsoDate, Text, Timestamp
 from router.api.schemas import (
     BLANK_OR_ESCN_PATTERN,
     CardView,
@@ -66,7 +66,7 @@ class ApiKeyCreate(InputSchema):
         validate=validate.Length(min=1),
         metadata={"description": "At least one; only scopes your own credential holds"},
     )
-    expiresAt = fields.AwareDateTime(allow_none=True, metadata={"description": "In the future"})
+    expiresAt = Timestamp(allow_none=True, metadata={"description": "In the future"})
 
 
 class ApiKeyView(InputSchema):

@@ -46,6 +46,11 @@ INT64_MAX = 2**63 - 1
 # Python's own parser also reads the basic (20260901) and week (2026-W36-2) forms, which the
 # documents do not allow and a client writing them most likely means something else.
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# A timestamp as the APIs write it: RFC 3339's date-time, with its offset.
+RFC3339_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
 def parse_date(value: str) -> dt.date:
