@@ -93,7 +93,21 @@ class RouterGraphQLView(GraphQLView):
 
 
 def _unreadable_body() -> str | None:
-    """Why a POSTed JSON body is no GraphQL request (strawberry fails on some of these)."""
+    """Why a POSTed JSON body, or a GET's JSON parameters, make no GraphQL request.
+
+    Strawberry fails on some of these: it answers only json.JSONDecodeError itself, so JSON
+    nested too deep or holding an integer past 4300 digits answered 500.
+    """
+    if request.method == "GET":
+        for name in ("variables", "extensions"):
+            value = request.args.get(name)
+            if value is None:
+                continue
+            try:
+                read_json(value)
+            except ValueError:
+                return f"The {name} query parameter is not JSON text."
+        return None
     if request.method != "POST" or request.mimetype != "application/json":
         return None
     try:

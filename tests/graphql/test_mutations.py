@@ -139,6 +139,21 @@ def test_a_body_that_is_not_json_is_a_json_error(client, uni, data):
     assert response.json["errors"][0]["extensions"]["code"] == "ER-0400"
 
 
+@pytest.mark.parametrize("name", ["variables", "extensions"])
+@pytest.mark.parametrize(
+    "value", ["[" * 100_000 + "]" * 100_000, '{"n": ' + "9" * 5000 + "}", "{not json"]
+)
+def test_a_query_parameter_that_is_not_json_is_a_json_error(client, uni, name, value):
+    # Strawberry reads these with json.loads: deep nesting or a long integer answered 500.
+    response = client.get(
+        "/graphql",
+        query_string={"query": "{ __typename }", name: value},
+        headers={**uni.headers, "Accept": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json["errors"][0]["extensions"]["code"] == "ER-0400"
+
+
 def test_later_mutations_of_a_document_see_the_earlier_changes(gql, uni, registered):
     record = registered("V7")
     body = gql(
