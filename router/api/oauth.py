@@ -12,6 +12,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from flask import Flask, Response, current_app
@@ -89,6 +90,18 @@ def _query_client(client_id: str) -> ClientAdapter | None:
     return ClientAdapter(record)
 
 
+def _client_secret_basic(query_client: Any, request: Any) -> ClientAdapter | None:
+    """HTTP Basic client authentication (authlib's); credentials that are not UTF-8 name no client.
+
+    authlib decodes them with ``bytes.decode`` and lets the UnicodeDecodeError out (a 500); no
+    client is named so, and authlib then answers ``invalid_client`` as for any unknown client.
+    """
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except UnicodeDecodeError:
+        return None
+
+
 def _save_token(token: dict[str, Any], request: Any) -> None:
     client: ClientAdapter = request.client
     session = db_session()
@@ -111,6 +124,7 @@ def init_oauth(app: Flask, token_lifetime: int) -> None:
     app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(Scope.ALL))
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_grant(ClientCredentialsGrant)
+    server.register_client_auth_method("client_secret_basic", _client_secret_basic)
     app.extensions["escr.oauth"] = server
 
     @app.post("/oauth/token")

@@ -207,3 +207,15 @@ def test_oauth2_wrong_secret_is_refused(client, uni, db):
     )
     assert response.status_code in (400, 401)
     assert response.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("credentials", [b"\xff\xfe:secret", b"client:\xff", b"\xff"])
+def test_oauth2_basic_credentials_that_are_not_utf8_are_invalid_client(client, credentials):
+    # authlib decodes them as UTF-8 and raised UnicodeDecodeError: the token endpoint answered 500.
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic " + base64.b64encode(credentials).decode()},
+    )
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_client"
