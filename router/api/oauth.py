@@ -19,6 +19,7 @@ from flask import Flask, Response, current_app
 from sqlalchemy import select
 
 from router.db import utcnow
+from router.domain import text
 from router.models import OAuthClient, OAuthToken
 from router.request_context import db_session
 from router.services.caller import Scope
@@ -84,6 +85,9 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
 
 def _query_client(client_id: str) -> ClientAdapter | None:
+    # No stored id holds a NUL, and PostgreSQL refuses one in a query parameter (a 500).
+    if text.NUL in client_id:
+        return None
     record = db_session().scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if record is None or record.revoked_at is not None:
         return None
