@@ -7,7 +7,10 @@ from typing import Any
 import marshmallow as ma
 from flask import Request
 from flask_smorest import Blueprint
+from webargs import core
 from webargs.flaskparser import FlaskParser
+
+from router.domain.text import read_json
 
 
 class _Parser(FlaskParser):
@@ -30,6 +33,13 @@ class _Parser(FlaskParser):
                 schema = self._schemas[argmap] = argmap()
             return schema
         return super()._get_schema(argmap, req)
+
+    def _raw_load_json(self, req: Request) -> Any:
+        # webargs' own reading answers only json.JSONDecodeError (400); read_json turns every
+        # unreadable text into one (a RecursionError and a digit-limit ValueError were 500s).
+        if not core.is_json(req.mimetype):
+            return core.missing
+        return read_json(req.get_data(cache=True))
 
 
 class RouterBlueprint(Blueprint):

@@ -1,7 +1,8 @@
 """Validated request fields every REST schema builds on; they show in the OpenAPI document.
 
 ``Text`` refuses NUL characters and over-long values (maxLength and a pattern in the document),
-``BoundedInteger`` keeps numbers within what the databases compute with, and the ``*_PATTERN``
+``BoundedInteger`` keeps numbers within what the databases compute with, ``IsoDate`` and
+``Timestamp`` take only the forms ``format: date`` and ``date-time`` document, and the ``*_PATTERN``
 constants describe identifiers in path and query parameters as the router checks them. New
 routes use these rather than bare ``fields.String``/``fields.Integer``, so that no value a client
 sends can reach a database that would fail on it (a 500) instead of refusing it (a 400).
@@ -9,6 +10,7 @@ sends can reach a database that would fail on it (a 500) instead of refusing it 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
@@ -26,7 +28,9 @@ __all__ = [
     "PIC_TEXT_PATTERN",
     "UUID_PATTERN",
     "BoundedInteger",
+    "IsoDate",
     "Text",
+    "Timestamp",
     "path_parameter",
 ]
 
@@ -78,6 +82,28 @@ class BoundedInteger(fields.Integer):
         metadata = dict(kwargs.pop("metadata", None) or {})
         metadata.setdefault("format", "int32" if maximum <= text.INT32_MAX else "int64")
         super().__init__(strict=False, validate=validators, metadata=metadata, **kwargs)
+
+
+class IsoDate(fields.Date):
+    """A date written yyyy-MM-dd, the form ``format: date`` documents (not ISO 8601's others)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not text.ISO_DATE.fullmatch(value):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Timestamp(fields.AwareDateTime):
+    """An RFC 3339 date-time with its offset, read in UTC, the zone the router stores."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not text.RFC3339_TIMESTAMP.fullmatch(value):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:  # 9999-12-31T23:00:00-14:00 is in year 10000 in UTC
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
 
 def path_parameter(

@@ -12,12 +12,14 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from flask import Flask, Response, current_app
 from sqlalchemy import select
 
 from router.db import utcnow
+from router.domain import text
 from router.models import OAuthClient, OAuthToken
 from router.request_context import db_session
 from router.services.caller import Scope
@@ -83,10 +85,25 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
 
 
 def _query_client(client_id: str) -> ClientAdapter | None:
+    # No stored id holds a NUL, and PostgreSQL refuses one in a query parameter (a 500).
+    if text.NUL in client_id:
+        return None
     record = db_session().scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if record is None or record.revoked_at is not None:
         return None
     return ClientAdapter(record)
+
+
+def _client_secret_basic(query_client: Any, request: Any) -> ClientAdapter | None:
+    """HTTP Basic client authentication (authlib's); credentials that are not UTF-8 name no client.
+
+    authlib decodes them with ``bytes.decode`` and lets the UnicodeDecodeError out (a 500); no
+    client is named so, and authlib then answers ``invalid_client`` as for any unknown client.
+    """
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except UnicodeDecodeError:
+        return None
 
 
 def _save_token(token: dict[str, Any], request: Any) -> None:
@@ -111,6 +128,7 @@ def init_oauth(app: Flask, token_lifetime: int) -> None:
     app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(Scope.ALL))
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_grant(ClientCredentialsGrant)
+    server.register_client_auth_method("client_secret_basic", _client_secret_basic)
     app.extensions["escr.oauth"] = server
 
     @app.post("/oauth/token")

@@ -11,7 +11,14 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, INCLUDE, Schema, fields, validate
 
 from router.api.compiled_dump import CompiledDump
-from router.api.fields import ESCN_PATTERN, ESI_PATTERN, PIC_TEXT_PATTERN, BoundedInteger, Text
+from router.api.fields import (
+    ESCN_PATTERN,
+    ESI_PATTERN,
+    PIC_TEXT_PATTERN,
+    BoundedInteger,
+    IsoDate,
+    Text,
+)
 from router.domain import text
 from router.services.cards import CSN_PATTERN
 from router.services.pagination import SORT_PATTERN_TEMPLATE
@@ -192,8 +199,8 @@ class CardUpdateView(InputSchema):
         metadata={"description": CARD_TYPE_HELP},
     )
     displayName = Text(text.DISPLAY_NAME_LENGTH, allow_none=True)
-    expiresAt = fields.Date(required=True, metadata={"description": "Expiry" + DATE_HELP})
-    issuedAt = fields.Date(required=True, metadata={"description": "Issue date" + DATE_HELP})
+    expiresAt = IsoDate(required=True, metadata={"description": "Expiry" + DATE_HELP})
+    issuedAt = IsoDate(required=True, metadata={"description": "Issue date" + DATE_HELP})
     issuerIdentifier = Text(
         text.ORGANISATION_IDENTIFIER_LENGTH, required=True, metadata={"description": "Issuer PIC"}
     )

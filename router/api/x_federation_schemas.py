@@ -8,6 +8,7 @@ from router.api.fields import Text
 from router.api.schemas import InputSchema, Link, PageMetadata, page_args
 from router.federation.delegation_states import DelegationState
 from router.federation.key_directory import MAX_ROTATION_GRACE
+from sgc_client.protocol.jose import PRIVATE_MEMBERS
 
 _STATES = [s.value for s in DelegationState]
 # One state, or several separated by commas.
@@ -24,6 +25,8 @@ class KeyRegistration(InputSchema):
             "description": "Public JWK: EC P-256 (use sig with alg ES256, or use enc with alg "
             "ECDH-ES) or OKP Ed25519 (alg Ed25519); kid defaults to the RFC 7638 thumbprint",
             "example": {"kty": "EC", "crv": "P-256", "x": "…", "y": "…", "use": "sig"},
+            # The members the router refuses (ER-0231), so the document says it as well.
+            "not": {"anyOf": [{"required": [member]} for member in sorted(PRIVATE_MEMBERS)]},
         },
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from router.api.fields import Text
+from router.api.fields import IsoDate, Text, Timestamp
 from router.api.schemas import (
     BLANK_OR_ESCN_PATTERN,
     CardView,
@@ -66,7 +66,7 @@ class ApiKeyCreate(InputSchema):
         validate=validate.Length(min=1),
         metadata={"description": "At least one; only scopes your own credential holds"},
     )
-    expiresAt = fields.AwareDateTime(allow_none=True, metadata={"description": "In the future"})
+    expiresAt = Timestamp(allow_none=True, metadata={"description": "In the future"})
 
 
 class ApiKeyView(InputSchema):
@@ -91,8 +91,8 @@ class CardTransition(InputSchema):
     """A lifecycle action on a card; the renewal fields apply to the replacement card."""
 
     action = fields.String(required=True, validate=validate.OneOf([a.value for a in CardAction]))
-    issuedAt = fields.Date(allow_none=True)
-    expiresAt = fields.Date(allow_none=True)
+    issuedAt = IsoDate(allow_none=True)
+    expiresAt = IsoDate(allow_none=True)
     cardNumber = Text(
         text.CARD_NUMBER_LENGTH, allow_none=True, identifier_pattern=BLANK_OR_ESCN_PATTERN
     )

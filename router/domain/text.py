@@ -8,8 +8,10 @@ column sizes of :mod:`router.models` they protect.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
+from typing import Any
 
 from router.domain.errors import MalformedRequest
 
@@ -38,6 +40,24 @@ ORGANISATION_IDENTIFIER_LENGTH = 64
 # document declares its paging parameters as int32.
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
+
+
+# A date as the APIs write it: yyyy-MM-dd in ASCII digits, ISO 8601's extended calendar form.
+# Python's own parser also reads the basic (20260901) and week (2026-W36-2) forms, which the
+# documents do not allow and a client writing them most likely means something else.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# A timestamp as the APIs write it: RFC 3339's date-time, with its offset.
+RFC3339_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def parse_date(value: str) -> dt.date:
+    """The date ``value`` writes as yyyy-MM-dd; a ValueError for any other text."""
+    if not ISO_DATE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a date written yyyy-MM-dd")
+    return dt.date.fromisoformat(value)
 
 
 def check_text(name: str, value: str | None, max_length: int) -> str | None:
@@ -93,10 +113,25 @@ def unpaired_surrogate_in_json(raw: bytes | str) -> bool:
     if not _SURROGATE_ESCAPE.search(data):
         return False
     try:
-        value = json.loads(data)
+        value = read_json(data)
     except ValueError:
         return False
     return holds_unpaired_surrogate(value)
+
+
+def read_json(data: bytes | str) -> Any:
+    """The value of a UTF-8 JSON text; json.JSONDecodeError for anything else.
+
+    Two valid JSON texts make Python's parser fail otherwise: nesting deeper than its recursion
+    limit (a RecursionError) and an integer of more than 4300 digits (a bare ValueError). Every
+    reader of a client's JSON uses this, so that such a text is a malformed request, not a 500.
+    """
+    try:
+        return json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError) as error:  # UnicodeDecodeError is a ValueError too
+        raise json.JSONDecodeError(f"Not JSON the router reads: {error}", "-", 0) from None
 
 
 UNPAIRED_SURROGATE = (

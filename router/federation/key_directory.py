@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from router.db import utcnow
-from router.domain.errors import OrganisationNotFound
+from router.domain.errors import MalformedRequest, OrganisationNotFound
 from router.federation.errors import (
     InstitutionKeyNotFound,
     InvalidPublicKey,
@@ -154,7 +154,8 @@ def rotate_key(
 ) -> InstitutionKey:
     """Register ``jwk`` in place of key ``kid``, valid for ``grace`` more (at most 7 days)."""
     if not dt.timedelta(0) <= grace <= MAX_ROTATION_GRACE:
-        raise InvalidPublicKey("The grace period is between 0 and 7 days.")
+        # A bad number, not a bad key: ER-0400, as REST's schema refuses it.
+        raise MalformedRequest("The grace period is between 0 and 7 days.")
     old = get_key(session, organisation, kid)
     now = utcnow()
     if not old.active_at(now) or old.revoked_at is not None:

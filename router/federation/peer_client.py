@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from router.domain.text import read_json
 from router.federation.breaker import CircuitBreaker
 from router.federation.catalogue import RouterEntry
 from router.federation.http_signatures import SignatureRefused, sign_request, verify_response
@@ -235,8 +236,8 @@ class PeerClient:
                 router_id=peer.id,
             )
         try:
-            document = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            document = read_json(body)
+        except ValueError as error:  # not UTF-8 or not JSON, too deep, or too long a number
             raise PeerBadAnswer(
                 f"Router {peer.id} sent malformed JSON.", router_id=peer.id
             ) from error

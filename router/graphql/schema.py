@@ -6,18 +6,21 @@ no rule of their own, so REST and GraphQL cannot disagree.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.types.base_scalars import DateDefinition, wrap_parser
 from strawberry.types import Info
 from strawberry.types.execution import ExecutionContext
 
 from router.domain.errors import RouterError
 from router.domain.esi import parse_esi
-from router.domain.text import ORGANISATION_IDENTIFIER_LENGTH, check_text
+from router.domain.text import ORGANISATION_IDENTIFIER_LENGTH, check_text, parse_date
 from router.federation import forwarding
 from router.graphql.connections import (
     CardConnection,
@@ -333,12 +336,21 @@ class RouterSchema(strawberry.Schema):
                 log.error("unexpected error in GraphQL", exc_info=original)
 
 
+# strawberry's Date, reading yyyy-MM-dd only (as REST does), not every form Python's parser takes.
+ISO_DATE = dataclasses.replace(DateDefinition, parse_value=wrap_parser(parse_date, "Date"))
+
+
 def build_schema(settings: Settings | None = None) -> RouterSchema:
     """The schema, with the limits of ``settings`` (none when only its SDL is wanted)."""
     extensions: list[Callable[[], SchemaExtension]] = [RouterErrors]
     if settings is not None:
         extensions.extend(limit_extensions(settings))
-    return RouterSchema(query=Query, mutation=Mutation, extensions=extensions)
+    return RouterSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=extensions,
+        scalar_overrides={dt.date: ISO_DATE},
+    )
 
 
 def schema_sdl() -> str:

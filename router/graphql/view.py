@@ -21,6 +21,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from router.domain.errors import NotAuthenticated
+from router.domain.text import read_json
 from router.graphql.context import GraphQLContext
 from router.graphql.errors import MALFORMED, map_error, router_error_extensions
 from router.request_body import unpaired_surrogate_reason
@@ -92,12 +93,26 @@ class RouterGraphQLView(GraphQLView):
 
 
 def _unreadable_body() -> str | None:
-    """Why a POSTed JSON body is no GraphQL request (strawberry fails on some of these)."""
+    """Why a POSTed JSON body, or a GET's JSON parameters, make no GraphQL request.
+
+    Strawberry fails on some of these: it answers only json.JSONDecodeError itself, so JSON
+    nested too deep or holding an integer past 4300 digits answered 500.
+    """
+    if request.method == "GET":
+        for name in ("variables", "extensions"):
+            value = request.args.get(name)
+            if value is None:
+                continue
+            try:
+                read_json(value)
+            except ValueError:
+                return f"The {name} query parameter is not JSON text."
+        return None
     if request.method != "POST" or request.mimetype != "application/json":
         return None
     try:
-        body = json.loads(request.get_data().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        body = read_json(request.get_data())
+    except ValueError:
         return "The request body is not JSON text."
     if not isinstance(body, dict) or not isinstance(body.get("query"), str):
         return "A GraphQL request is a JSON object with a 'query' string."

@@ -145,6 +145,8 @@ def read_rows(content: bytes, max_rows: int | None = None) -> list[CsvRow]:
     except csv.Error as exc:
         raise UnreadableCsv(f"The file is not valid CSV: {exc}.") from exc
     numbered = [(n, r) for n, r in enumerate(records, start=1) if any(c.strip() for c in r)]
+    if not numbered:  # lines that are not blank can still hold blank cells only ("" or " ")
+        raise UnreadableCsv("The file has no rows.")
     names = list(COLUMNS)
     head = [cell.strip().lstrip("\ufeff") for cell in numbered[0][1]]
     if any(cell in COLUMNS for cell in head):

@@ -102,6 +102,9 @@ def parse_url(url: str, *, allow_insecure: bool = False) -> SplitResult:
         raise InvalidWebhookUrl("A webhook URL must use https://.")
     if not parts.hostname:
         raise InvalidWebhookUrl(f"{url!r} has no host.")
+    if parts.port == 0:
+        # Nothing listens on port 0 (and 0 is falsy, so it would read as the default port).
+        raise InvalidWebhookUrl(f"{url!r}: port 0 is no port a receiver listens on.")
     if parts.username or parts.password:
         raise InvalidWebhookUrl("A webhook URL cannot carry credentials; the signature proves us.")
     return parts
@@ -113,7 +116,7 @@ def resolve_target(
     """Resolve a callback URL's host and check every address; the first one is connected to."""
     parts = parse_url(url, allow_insecure=allow_insecure)
     host = (parts.hostname or "").rstrip(".")
-    port = parts.port or DEFAULT_PORTS[parts.scheme]
+    port = DEFAULT_PORTS[parts.scheme] if parts.port is None else parts.port
     if not allow_insecure and (host == "localhost" or host.endswith(".localhost")):
         raise InvalidWebhookUrl(f"{host} names this machine; webhooks go to public hosts.")
     try:

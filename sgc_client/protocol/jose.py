@@ -83,7 +83,9 @@ def json_object(data: bytes, what: str) -> dict[str, Any]:
     """Parse a JSON object strictly (UTF-8, no duplicate members)."""
     try:
         parsed = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    # ValueError: not UTF-8, not JSON, or an integer past Python's 4300 digits; RecursionError:
+    # nesting past Python's recursion limit. All are a sender's malformed message.
+    except (ValueError, RecursionError) as error:
         raise ProtocolError(Refusal.MALFORMED, f"the {what} is not JSON") from error
     if not isinstance(parsed, dict):
         raise ProtocolError(Refusal.MALFORMED, f"the {what} is not a JSON object")

@@ -224,3 +224,33 @@ def test_oauth2_wrong_secret_is_refused(client: FlaskClient, uni: Tenant, db: Da
     )
     assert response.status_code in (400, 401)
     assert response.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("credentials", [b"\xff\xfe:secret", b"client:\xff", b"\xff"])
+def test_oauth2_basic_credentials_that_are_not_utf8_are_invalid_client(
+    client: FlaskClient, credentials: bytes
+) -> None:
+    # authlib decodes them as UTF-8 and raised UnicodeDecodeError: the token endpoint answered 500.
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": "Basic " + base64.b64encode(credentials).decode()},
+    )
+    assert response.status_code == 401
+    assert response.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    ("form", "basic"),
+    [({"client_id": "a\x00", "client_secret": "x"}, None), ({}, b"a\x00:secret")],
+)
+def test_oauth2_a_client_id_with_a_nul_is_invalid_client(
+    client: FlaskClient, form: dict[str, str], basic: bytes | None
+) -> None:
+    # PostgreSQL refuses a NUL in a query parameter: looking such a client up answered 500.
+    headers = {"Authorization": "Basic " + base64.b64encode(basic).decode()} if basic else {}
+    response = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials", **form}, headers=headers
+    )
+    assert response.status_code in (400, 401)
+    assert response.json["error"] == "invalid_client"

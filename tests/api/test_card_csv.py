@@ -181,6 +181,19 @@ def test_unreadable_files_are_400_with_the_reason(client: FlaskClient, uni: Tena
     assert bad_header.status_code == 400 and "colour" in bad_header.json[0]["errorMessage"]
 
 
+@pytest.mark.parametrize("content", [b'"', b'""\n', b'"";""\n" "'])
+@pytest.mark.parametrize("path", [VALIDATE, IMPORT])
+def test_a_file_of_empty_quoted_cells_only_has_no_rows(
+    client: FlaskClient, uni: Tenant, path: str, content: bytes
+) -> None:
+    # Its lines are not blank but its records are: reading the header answered 500.
+    response = _upload(client, path, uni, "CREATE", content)
+    assert response.status_code == 400, response.json
+    [error] = response.json
+    assert error["fieldName"] == "file" and error["params"]["code"] == "ER-0082"
+    assert _card_count(client, uni) == 0
+
+
 def test_bad_requests_are_400_and_anonymous_401(client: FlaskClient, uni: Tenant) -> None:
     assert _upload(client, VALIDATE, uni, "MERGE", "x").status_code == 400
     no_file = client.post(f"{VALIDATE}?operation=CREATE", headers=uni.headers)

@@ -84,6 +84,10 @@ def test_card_number_of_another_pic_is_refused(client: FlaskClient, uni: Tenant)
         ({"cardType": "CHIP"}, 400),
         ({"cardStatusType": "EXPIRED"}, 400),
         ({"issuedAt": "01/09/2026"}, 400),
+        # ISO 8601's other forms, which Python's date parser reads too: only yyyy-MM-dd is a date
+        ({"issuedAt": "20260901"}, 400),
+        ({"expiresAt": "2030-W35-6"}, 400),
+        ({"expiresAt": "2030W356"}, 400),
         ({"expiresAt": "2020-01-01"}, 422),
         ({"cardNumber": "not-a-number"}, 400),
         ({"cardNumber": "3e506370-826a-403d-bf76-001999999999"}, 400),

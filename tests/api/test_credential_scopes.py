@@ -113,6 +113,27 @@ def test_an_empty_or_already_expired_key_request_is_refused(
     assert client.get("/api/x/api-keys", headers=full_key.headers).json == before
 
 
+@pytest.mark.parametrize(
+    "expires",
+    [
+        "9999-12-31T23:59:59-14:00",  # year 10000 in UTC: stored in UTC, it answered 500
+        "20300101T000000Z",  # ISO 8601's basic form, not RFC 3339's date-time
+        "2030-W01-1T00:00:00+00:00",  # a week date
+    ],
+)
+def test_a_key_expiry_that_is_no_rfc_3339_utc_time_is_a_400(
+    client: FlaskClient, full_key: Tenant, expires: str
+) -> None:
+    before = client.get("/api/x/api-keys", headers=full_key.headers).json
+    response = client.post(
+        "/api/x/api-keys",
+        json={"scopes": ["cards:read"], "expiresAt": expires},
+        headers=full_key.headers,
+    )
+    assert response.status_code == 400 and response.json["code"] == "ER-0400", response.json
+    assert client.get("/api/x/api-keys", headers=full_key.headers).json == before
+
+
 def test_an_institution_key_manages_keys_but_admin_alone_does_not(
     client: FlaskClient, make_tenant: MakeTenant, full_key: Tenant
 ) -> None:

@@ -13,6 +13,9 @@ from werkzeug.test import TestResponse
 from router.domain.errors import all_error_classes
 from tests.conftest import Tenant, esi, person_body
 
+# Valid JSON nested deeper than Python's recursion limit.
+DEEP = "[" * 100_000 + "]" * 100_000
+
 
 def _is_problem(response: TestResponse, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.data
@@ -41,6 +44,11 @@ def test_wrong_method_is_a_405_problem(client: FlaskClient, uni: Tenant) -> None
         ('"a string"', "application/json"),
         ("identifier=x", "application/x-www-form-urlencoded"),
         ("\xff\xfe", "application/json"),
+        # JSON texts Python's parser cannot read: nesting past its recursion limit, an integer
+        # past its 4300 digits (with an unpaired surrogate too: the check before the views)
+        (DEEP, "application/json"),
+        ('{"identifier": "\\ud800", "x": ' + DEEP + "}", "application/json"),
+        ('{"identifier": ' + "9" * 5000 + "}", "application/json"),
     ],
 )
 def test_malformed_bodies_are_400_and_create_nothing(

@@ -103,6 +103,20 @@ def test_renewal_with_a_bad_expiry_changes_nothing(
     assert client.get("/api/v2/cards", headers=uni.headers).json["page"]["totalElements"] == 1
 
 
+@pytest.mark.parametrize("expires", ["20310831", "2031-W35-5"])
+def test_renewal_with_an_expiry_not_written_yyyy_mm_dd_is_refused(
+    client: FlaskClient, uni: Tenant, registered: Register, expires: str
+) -> None:
+    # Python reads ISO 8601's basic and week forms too; they were taken as dates.
+    escn = registered()["escn"]
+    refused = _act(client, uni, escn, "RENEW", expiresAt=expires)
+    assert refused.status_code == 400 and refused.json["code"] == "ER-0400"
+    assert client.get(f"/api/x/cards/{escn}/lifecycle", headers=uni.headers).json[
+        "state"
+    ] == "ACTIVE"
+    assert client.get("/api/v2/cards", headers=uni.headers).json["page"]["totalElements"] == 1
+
+
 def test_v2_status_writes_are_recorded_in_the_history(
     client: FlaskClient, uni: Tenant, registered: Register
 ) -> None:

@@ -7,6 +7,9 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from sgc_client.protocol import jose
+from tests.conftest import Tenant
+
 PROBLEM = "application/problem+json"
 METHODS = {"get", "put", "post", "delete", "patch"}
 
@@ -66,3 +69,21 @@ def test_path_parameters_carry_the_form_the_router_checks(client: FlaskClient) -
                 assert "pattern" in parameter["schema"], (path, parameter["name"])
     batch = document["components"]["schemas"]["BatchRequest"]["properties"]["items"]
     assert batch["minItems"] == 1 and batch["maxItems"] == 500
+
+
+
+def test_the_document_refuses_a_jwk_with_private_members_as_the_router_does(
+    client: FlaskClient, uni: Tenant
+) -> None:
+    # Schemathesis drew {"jwk": {"q": {}}}: valid by the document, refused by the router (ER-0231).
+    document = client.get("/openapi.json").json
+    public = jose.generate_key("sig").public().jwk
+    for name in ("KeyRegistration", "KeyRotation"):
+        jwk = document["components"]["schemas"][name]["properties"]["jwk"]
+        refused = {m for choice in jwk["not"]["anyOf"] for m in choice["required"]}
+        assert refused == jose.PRIVATE_MEMBERS, name
+    for member in sorted(jose.PRIVATE_MEMBERS):
+        answer = client.post(
+            "/api/x/public-keys", json={"jwk": {**public, member: {}}}, headers=uni.headers
+        )
+        assert answer.status_code == 400 and answer.json["code"] == "ER-0231", member

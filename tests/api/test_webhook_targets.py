@@ -63,6 +63,18 @@ def test_a_host_resolving_to_public_addresses_is_accepted(
     assert response.status_code == 201, response.json
 
 
+@pytest.mark.parametrize("url", [f"https://{PUBLIC}:0/h", "https://hooks.example.org:0/h"])
+def test_port_zero_is_refused_not_read_as_the_default_port(
+    client: FlaskClient, uni: Tenant, fake_dns: FakeDns, url: str
+) -> None:
+    # Port 0 is falsy: it was taken as 443 and the subscription stored without it.
+    fake_dns.names["hooks.example.org"] = [PUBLIC]
+    response = client.post(HOOKS, json={"url": url}, headers=uni.headers)
+    assert response.status_code == 400, response.json
+    assert response.json["code"] == "ER-0081"
+    assert client.get(HOOKS, headers=uni.headers).json == []
+
+
 class Recorder:
     """An httpx transport that records what the worker sends and answers ``status``."""
 

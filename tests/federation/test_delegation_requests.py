@@ -133,8 +133,23 @@ def _unsigned(claims: dict[str, Any]) -> str:
     return f"{header}.{jose.b64url_encode(json.dumps(claims).encode())}."
 
 
+def _with_json(header: bytes, payload: bytes = b"{}") -> str:
+    return ".".join(jose.b64url_encode(part) for part in (header, payload, b"signature"))
+
+
+# JSON Python's parser cannot read (nesting past its recursion limit, an integer past 4300
+# digits): a header or payload of these answered 500.
+DEEP_JSON = b'{"a":' * 3000 + b"1" + b"}" * 3000
+LONG_INTEGER = b'{"alg": ' + b"9" * 5000 + b"}"
+SIGNED_HEADER = b'{"alg":"ES256","kid":"k","typ":"escr-delegation-request+jwt"}'
+
 REFUSALS = {
     # name: (build(compact factory inputs) -> compact, status, code)
+    "header nested too deep": (lambda h, o, c, claims: _with_json(DEEP_JSON), 400, "ER-0200"),
+    "header integer too long": (
+        lambda h, o, c, claims: _with_json(LONG_INTEGER), 400, "ER-0200"),
+    "payload nested too deep": (
+        lambda h, o, c, claims: _with_json(SIGNED_HEADER, DEEP_JSON), 400, "ER-0200"),
     "not a JWS": (lambda h, o, c, claims: json.dumps(claims), 400, "ER-0201"),
     "alg none": (lambda h, o, c, claims: _unsigned(claims), 400, "ER-0201"),
     "forged": (lambda h, o, c, claims: forge(sign_request(claims, h.signing)), 422, "ER-0202"),

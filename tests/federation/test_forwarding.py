@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from router.db import Base
+from router.federation.http_signatures import SignableRequest, SignableResponse, sign_response
 from router.models import Card, VerificationRecord
 from tests.federation.conftest import A_PIC, B_PIC, Pair
 from tests.federation.factories import PeerRouter
@@ -177,6 +179,32 @@ def test_a_peer_answering_with_a_key_the_catalogue_does_not_give_it_is_refused(p
     assert answer.status_code == 502
     assert answer.json["code"] == "ER-0252"
     assert answer.json["errors"] == {"router": "router-b"}
+
+
+@pytest.mark.parametrize(
+    "body", [b"[" * 5000 + b"]" * 5000, b'{"cardNumber": ' + b"9" * 5000 + b"}"]
+)
+def test_a_peer_answer_json_cannot_read_is_refused(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch, body: bytes
+) -> None:
+    # Signed by the peer, but nested too deep or with an integer past 4300 digits: was a 500.
+    escn = pair.b_card()
+
+    def answer_with_body(request: httpx.Request) -> httpx.Response:
+        asked = SignableRequest(request.method, str(request.url), dict(request.headers.items()))
+        signed = SignableResponse(
+            200,
+            {"Content-Type": "application/json",
+             "X-Request-Id": request.headers.get("X-Request-Id", "")},
+            asked,
+        )
+        sign_response(signed, body, key=pair.b.key, kid=pair.b.public.kid,
+                      now=dt.datetime.now(dt.UTC))
+        return httpx.Response(200, headers=signed.headers, content=body)
+
+    monkeypatch.setattr(pair.to_b, "handle_request", answer_with_body)
+    answer = _a(pair).get(f"/api/v2/cards/{escn}/status")
+    assert answer.status_code == 502 and answer.json["code"] == "ER-0252"
 
 
 def test_a_router_missing_from_the_peers_catalogue_is_refused_there(pair: Pair) -> None:

@@ -129,3 +129,25 @@ def test_keys_through_graphql_match_rest(client: FlaskClient, gql: GraphQL, home
                "replacedBy } }", tenant=home.tenant)["data"]["publicKeys"]
     rest = client.get("/api/x/public-keys", headers=home.headers).json
     assert keys == rest
+
+
+@pytest.mark.parametrize("grace", [-1, 7 * 24 * 3600 + 1])
+def test_a_grace_period_out_of_range_is_er_0400_on_both(
+    client: FlaskClient, gql: GraphQL, home: Party, grace: int
+) -> None:
+    # It was ER-0230 (an invalid public key) through GraphQL, about a key that was fine.
+    successor = jose.generate_key("sig").public().jwk
+    rest = client.post(
+        f"/api/x/public-keys/{home.signing.kid}/rotate",
+        json={"jwk": successor, "graceSeconds": grace},
+        headers=home.headers,
+    )
+    assert rest.status_code == 400 and rest.json["code"] == "ER-0400"
+    answer = gql(
+        "mutation($k: String!, $j: JSON!, $g: Int!) "
+        "{ rotatePublicKey(kid: $k, jwk: $j, graceSeconds: $g) { kid } }",
+        {"k": home.signing.kid, "j": successor, "g": grace}, tenant=home.tenant,
+    )
+    assert only_error(answer)["extensions"]["code"] == "ER-0400"
+    mine = client.get("/api/x/public-keys", headers=home.headers).json
+    assert {k["kid"] for k in mine} == {home.signing.kid, home.encryption.kid}

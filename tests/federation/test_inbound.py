@@ -144,6 +144,21 @@ def test_a_malformed_verification_request_is_a_400(pair: Pair) -> None:
     assert answer.status_code == 400 and answer.json["code"] == "ER-0400"
 
 
+@pytest.mark.parametrize("body", [b"[" * 5000 + b"]" * 5000, b'{"a": ' + b"9" * 5000 + b"}"])
+@pytest.mark.parametrize(
+    ("path", "status"), [("verifications", 400), ("delegations", 400), ("echo", 200)]
+)
+def test_a_signed_body_json_cannot_read_is_no_json_not_a_500(
+    pair: Pair, body: bytes, path: str, status: int
+) -> None:
+    # Nested too deep, or an integer past 4300 digits: get_json(silent=True) let these out.
+    answer = _send(pair, pair.a.signed_request(
+        "POST", f"https://b.test/api/x/federation/peer/{path}", body))
+    assert answer.status_code == status, answer.json
+    if status == 200:
+        assert answer.json["echo"] is None
+
+
 def test_echo_proves_both_signatures_with_any_json(pair: Pair) -> None:
     body = json.dumps({"delegation": {"jws": "eyJ..."}}).encode()
     request = pair.a.signed_request("POST", "https://b.test/api/x/federation/peer/echo", body)

@@ -140,9 +140,37 @@ def test_mutations_cannot_run_over_get(client: FlaskClient, uni: Tenant) -> None
     assert "GET" in response.json["errors"][0]["message"]
 
 
-def test_a_body_that_is_not_json_is_a_json_error(client: FlaskClient, uni: Tenant) -> None:
+@pytest.mark.parametrize(
+    "data",
+    [
+        "{not json",
+        # Nesting past Python's recursion limit, an integer past its 4300 digits: were 500s
+        '{"query": "{ __typename }", "variables": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"query": "{ __typename }", "variables": {"n": ' + "9" * 5000 + "}}",
+    ],
+)
+def test_a_body_that_is_not_json_is_a_json_error(
+    client: FlaskClient, uni: Tenant, data: str
+) -> None:
     response = client.post(
-        "/graphql", data="{not json", content_type="application/json", headers=uni.headers
+        "/graphql", data=data, content_type="application/json", headers=uni.headers
+    )
+    assert response.status_code == 400
+    assert response.json["errors"][0]["extensions"]["code"] == "ER-0400"
+
+
+@pytest.mark.parametrize("name", ["variables", "extensions"])
+@pytest.mark.parametrize(
+    "value", ["[" * 100_000 + "]" * 100_000, '{"n": ' + "9" * 5000 + "}", "{not json"]
+)
+def test_a_query_parameter_that_is_not_json_is_a_json_error(
+    client: FlaskClient, uni: Tenant, name: str, value: str
+) -> None:
+    # Strawberry reads these with json.loads: deep nesting or a long integer answered 500.
+    response = client.get(
+        "/graphql",
+        query_string={"query": "{ __typename }", name: value},
+        headers={**uni.headers, "Accept": "application/json"},
     )
     assert response.status_code == 400
     assert response.json["errors"][0]["extensions"]["code"] == "ER-0400"

@@ -361,6 +361,32 @@ def test_card_for_unknown_person_and_bad_dates_are_the_same(
     _assert_same_error(rest, error, "ER-0422", 422)
 
 
+@pytest.mark.parametrize("written", ["20300831", "2030-W35-6", "2030W356"])
+def test_a_date_not_written_yyyy_mm_dd_is_er_0400_on_both(
+    client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register, written: str
+) -> None:
+    # Python reads ISO 8601's basic and week forms too; both APIs took them as dates.
+    record = registered("D4")
+    rest, error = _errors(
+        client,
+        gql,
+        uni,
+        ("POST", "/api/v2/cards", card_body(record["esi"], uni.pic, expiresAt=written)),
+        "mutation($c: CardInput!) { issueCard(input: $c) { cardNumber } }",
+        {"c": gql_card_input(record["esi"], expiresAt=written)},
+    )
+    assert rest.status_code == 400 and rest.json["code"] == "ER-0400"
+    assert error["extensions"]["code"] == "ER-0400"
+    literal = gql(
+        f'mutation {{ issueCard(input: {{personIdentifier: "{record["esi"]}", '
+        f'issuedAt: "{written}", expiresAt: "2030-08-31", cardType: SMART_CDZ, '
+        "cardStatusType: ACTIVE}) { cardNumber } }",
+        tenant=uni,
+    )
+    assert only_error(literal)["extensions"]["code"] == "ER-0400"
+    assert client.get("/api/v2/cards", headers=uni.headers).json["page"]["totalElements"] == 1
+
+
 def test_illegal_transition_is_er_0050_on_both(
     client: FlaskClient, gql: GraphQL, uni: Tenant, registered: Register
 ) -> None:
