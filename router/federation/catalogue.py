@@ -34,6 +34,7 @@ from joserfc.jwk import OKPKey
 
 from router.domain.errors import InvalidIdentifier
 from router.domain.escn import validate_pic
+from router.domain.text import read_json
 from router.federation.keys import KeyFileError, PublicKey, public_key_from_jwk, public_key_of
 from router.federation.peer_errors import CatalogueExpired, CatalogueRollback, InvalidCatalogue
 
@@ -221,8 +222,8 @@ def parse_routers(raw: Any, *, allow_insecure: bool) -> tuple[RouterEntry, ...]:
 def parse_payload(payload: bytes, document: bytes, *, allow_insecure: bool) -> Catalogue:
     """The catalogue a verified payload describes, or :class:`InvalidCatalogue`."""
     try:
-        data = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        data = read_json(payload)
+    except json.JSONDecodeError as error:
         raise _fail("the payload is not JSON") from error
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise _fail(f"the payload's format is not {FORMAT}")
@@ -254,8 +255,9 @@ def verify_catalogue(
     if len(document) > MAX_DOCUMENT_BYTES:
         raise _fail("the document is too large")
     try:
-        envelope = json.loads(document)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        # Read before its signature is checked: whoever serves the URL chooses these bytes.
+        envelope = read_json(document)
+    except json.JSONDecodeError as error:
         raise _fail("the document is not JSON") from error
     if not isinstance(envelope, dict) or set(envelope) != {"protected", "payload", "signature"}:
         raise _fail("the document is not a flattened JWS (protected, payload, signature)")

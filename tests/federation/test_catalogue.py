@@ -209,3 +209,22 @@ b64ish = st.text(alphabet=st.sampled_from("ABCXYZabcxyz0189-_=."), max_size=80)
 def test_garbage_is_refused_as_an_invalid_catalogue_and_nothing_else(document: bytes) -> None:
     with pytest.raises(InvalidCatalogue):
         _verify(document, Authority())
+
+
+# JSON Python's parser cannot read although it is JSON: nested past the recursion limit, or an
+# integer past 4300 digits. Both raised past the catalogue's own error (a RecursionError, a
+# ValueError), where a catalogue source serving them must be refused like any other garbage.
+UNREADABLE_JSON = [b"[" * 20_000 + b"]" * 20_000, b'{"serial": ' + b"9" * 5000 + b"}"]
+
+
+@pytest.mark.parametrize("document", UNREADABLE_JSON)
+def test_a_document_json_cannot_read_is_an_invalid_catalogue(document: bytes) -> None:
+    with pytest.raises(InvalidCatalogue, match="not JSON"):
+        _verify(document, Authority())
+
+
+@pytest.mark.parametrize("payload", UNREADABLE_JSON)
+def test_a_signed_payload_json_cannot_read_is_an_invalid_catalogue(payload: bytes) -> None:
+    authority = Authority()
+    with pytest.raises(InvalidCatalogue, match="not JSON"):
+        _verify(sign_payload(payload, authority.key), authority)
