@@ -7,6 +7,8 @@
   untouched session is not saved. Anything that does use the session works as before.
 - **Whether a view or hook is a coroutine is asked once per function**, not on every call
   (``Flask.ensure_sync`` inspects the function's code flags each time).
+- **Flask reads JSON with** :func:`router.domain.text.read_json`, so ``request.get_json`` refuses
+  JSON nested past Python's recursion limit as any malformed body (a RecursionError was a 500).
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Request, Response
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
+
+from router.domain.text import read_json
 
 
 class CookieSessionWhenSent(SecureCookieSessionInterface):
@@ -36,10 +41,19 @@ class CookieSessionWhenSent(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
+class JSONReadingAll(DefaultJSONProvider):
+    """Flask's JSON, its text read by ``read_json``: every unreadable text is a ValueError."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """``read_json``'s value; with options, Flask's own reading."""
+        return super().loads(s, **kwargs) if kwargs else read_json(s)
+
+
 class RouterFlask(Flask):
-    """Flask with the session and ``ensure_sync`` of this module."""
+    """Flask with the session, ``ensure_sync`` and JSON reading of this module."""
 
     session_interface = CookieSessionWhenSent()
+    json_provider_class = JSONReadingAll
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

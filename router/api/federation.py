@@ -19,7 +19,6 @@ from router.api.blueprint import RouterBlueprint
 from router.api.fields import DELEGATION_ID_PARAMETER, ESCN_PARAMETER, PIC_PARAMETER
 from router.api.x_verify import VerdictView
 from router.db import utcnow
-from router.domain.text import read_json
 from router.federation import answers, delegation_peers, key_directory
 from router.federation import peer_errors as errors
 from router.federation.catalogue import format_time
@@ -256,19 +255,6 @@ def peer_caller() -> PeerCaller:
     return g.peer_caller
 
 
-def _json_body() -> Any:
-    """The request's JSON body; None without one or for a text that is no JSON Python reads.
-
-    As ``request.get_json(silent=True)``, which let JSON nested too deep (a RecursionError) out.
-    """
-    if not request.is_json:
-        return None
-    try:
-        return read_json(request.get_data(cache=True))
-    except ValueError:
-        return None
-
-
 @peer_blp.route("/cards/<string:escn>", parameters=[ESCN_PARAMETER])
 class PeerCard(MethodView):
     """A card hosted here, for a peer router."""
@@ -295,7 +281,7 @@ class PeerVerifications(MethodView):
     def post(self) -> Response:
         """Judge the card and record the lookup here, for the card's issuer to see."""
         verdict = answers.verification_for_peer(
-            db_session(), federation(), peer_caller(), _json_body()
+            db_session(), federation(), peer_caller(), request.get_json(silent=True)
         )
         return jsonify(verdict_json(verdict))
 
@@ -314,7 +300,7 @@ class PeerEcho(MethodView):
                 "router": federation().router_id,
                 "caller": caller.router.id,
                 "requestId": caller.request_id,
-                "echo": _json_body(),
+                "echo": request.get_json(silent=True),
             }
         )
 
@@ -328,7 +314,7 @@ class PeerDelegations(MethodView):
     def post(self) -> Response:
         """Check the host's request with the keys its router sends, record it for the home."""
         delegation = delegation_peers.accept_forwarded(
-            db_session(), federation(), peer_caller(), _json_body()
+            db_session(), federation(), peer_caller(), request.get_json(silent=True)
         )
         response = jsonify(peer_view_json(delegation))
         response.status_code = 201
@@ -358,7 +344,7 @@ class PeerDelegationCancel(MethodView):
     def post(self, delegation_id: str) -> Response:
         """Cancel a request not yet decided."""
         delegation = delegation_peers.peer_cancel(
-            db_session(), peer_caller(), delegation_id, _json_body()
+            db_session(), peer_caller(), delegation_id, request.get_json(silent=True)
         )
         return jsonify(peer_view_json(delegation))
 
@@ -374,7 +360,7 @@ class PeerDelegationOutcome(MethodView):
     def post(self, delegation_id: str) -> Response:
         """Approved → completed or failed."""
         delegation = delegation_peers.peer_outcome(
-            db_session(), peer_caller(), delegation_id, _json_body()
+            db_session(), peer_caller(), delegation_id, request.get_json(silent=True)
         )
         return jsonify(peer_view_json(delegation))
 
