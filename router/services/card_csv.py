@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import enum
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -28,6 +27,7 @@ from router.domain.errors import (
 )
 from router.domain.escn import parse_escn
 from router.domain.esi import parse_esi
+from router.domain.text import parse_date
 from router.models import Card, Person
 from router.services import batch, cards
 from router.services.batch import ItemResult, Outcome
@@ -46,7 +46,6 @@ COLUMNS = (
     "processorIdentifier",
     "csn",
 )
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FIELD_LIMITS = {"displayName": 255, "processorIdentifier": 64}
 
 
@@ -184,9 +183,7 @@ def _date(row: CsvRow, name: str, problems: list[CsvProblem]) -> dt.date | None:
         problems.append(_problem(row, name, f"{name} is required."))
         return None
     try:
-        if not _DATE.match(value):
-            raise ValueError(value)
-        return dt.date.fromisoformat(value)
+        return parse_date(value)
     except ValueError:
         problems.append(_problem(row, name, f"{name} must be a date as yyyy-MM-dd."))
         return None
