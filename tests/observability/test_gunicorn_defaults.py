@@ -49,3 +49,22 @@ def test_the_environment_chooses_otherwise(
     env.setenv("ESCR_THREADS", "2")
     assert gunicorn_config._default_workers() == 3
     assert gunicorn_config._default_threads(3) == 2
+
+
+def test_gunicorn_builds_no_access_line_even_when_one_is_asked_for(
+    gunicorn_config: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gunicorn's access line holds the request's path, and paths hold ESIs.
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    built: list[object] = []
+    monkeypatch.setattr(Logger, "atoms", lambda self, resp, *_: built.append(resp) or {})
+    assert gunicorn_config.logger_class is gunicorn_config.WithoutAccessLog
+    # setup() would apply the logging configuration to this process: only cfg is read here.
+    logger = object.__new__(gunicorn_config.WithoutAccessLog)
+    logger.cfg = Config()
+    logger.cfg.set("logconfig_dict", gunicorn_config.logconfig_dict)
+    logger.cfg.set("accesslog", "-")
+    logger.access("a response", None, {}, None)
+    assert built == []
