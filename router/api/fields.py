@@ -10,7 +10,6 @@ sends can reach a database that would fail on it (a 500) instead of refusing it 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
@@ -88,9 +87,10 @@ class IsoDate(fields.Date):
     """A date written yyyy-MM-dd, the form ``format: date`` documents (not ISO 8601's others)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if not isinstance(value, str) or not text.ISO_DATE.fullmatch(value):
-            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
-        return super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return text.parse_date(value)
+        except (TypeError, ValueError):  # not text, or not yyyy-MM-dd
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
 
 class Timestamp(fields.AwareDateTime):
@@ -99,10 +99,9 @@ class Timestamp(fields.AwareDateTime):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, str) or not text.RFC3339_TIMESTAMP.fullmatch(value):
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
-        moment = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return moment.astimezone(dt.UTC)
-        except OverflowError:  # 9999-12-31T23:00:00-14:00 is in year 10000 in UTC
+            return text.parse_timestamp(value)
+        except ValueError:
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
 

@@ -60,6 +60,20 @@ def parse_date(value: str) -> dt.date:
     return dt.date.fromisoformat(value)
 
 
+def parse_timestamp(value: str) -> dt.datetime:
+    """The moment an ISO 8601 date-time with its zone names, in UTC; a ValueError saying why."""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a timestamp") from None
+    if moment.tzinfo is None:
+        raise ValueError("has no time zone")
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-14:00 is in year 10000 in UTC
+        raise ValueError("is past year 9999 in UTC") from None
+
+
 def check_text(name: str, value: str | None, max_length: int) -> str | None:
     """Return ``value`` unless it holds a NUL character or is longer than ``max_length``."""
     if value is None:

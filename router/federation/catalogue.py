@@ -34,7 +34,7 @@ from joserfc.jwk import OKPKey
 
 from router.domain.errors import InvalidIdentifier
 from router.domain.escn import validate_pic
-from router.domain.text import read_json
+from router.domain.text import parse_timestamp, read_json
 from router.federation.keys import KeyFileError, PublicKey, public_key_from_jwk, public_key_of
 from router.federation.peer_errors import CatalogueExpired, CatalogueRollback, InvalidCatalogue
 
@@ -118,12 +118,9 @@ def parse_time(value: Any, name: str) -> dt.datetime:
     if not isinstance(value, str):
         raise _fail(f"{name} must be an RFC 3339 timestamp")
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_timestamp(value)
     except ValueError as error:
-        raise _fail(f"{name} is not an RFC 3339 timestamp: {value!r}") from error
-    if parsed.tzinfo is None:
-        raise _fail(f"{name} must carry a time zone")
-    return parsed.astimezone(dt.UTC)
+        raise _fail(f"{name} {error}: {value!r}") from error
 
 
 def format_time(value: dt.datetime) -> str:

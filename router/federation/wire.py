@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from router.domain import text
 from router.domain.lifecycle import V2Status
 from router.domain.verification import VerdictReason
 from router.services.cards import CardStatus
@@ -103,12 +104,9 @@ def _parse_date(value: str | None, name: str) -> dt.date | None:
 def parse_timestamp(value: str, name: str) -> dt.datetime:
     """An ISO 8601 timestamp with its time zone, in UTC."""
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return text.parse_timestamp(value)
     except ValueError as error:
-        raise WireError(f"{name} is not a timestamp") from error
-    if parsed.tzinfo is None:
-        raise WireError(f"{name} has no time zone")
-    return parsed.astimezone(dt.UTC)
+        raise WireError(f"{name} {error}") from error
 
 
 def _parse_issuer(value: Any) -> IssuerInfo | None:

@@ -105,15 +105,34 @@ def test_a_catalogue_issued_in_the_future_is_refused() -> None:
         _verify(document, authority)
 
 
-def _sign_raw(authority: Authority, routers: list[dict]) -> bytes:
+def _sign_raw(authority: Authority, routers: list[dict], **members: str) -> bytes:
     payload = {
         "format": "escr-federation-catalogue/1",
         "serial": 1,
         "issuedAt": "2020-01-01T00:00:00Z",
         "validUntil": "2999-01-01T00:00:00Z",
         "routers": routers,
+        **members,
     }
     return sign_payload(json.dumps(payload).encode(), authority.key)
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "message"),
+    [
+        ("validUntil", "9999-12-31T23:00:00-14:00", "validUntil is past year 9999 in UTC"),
+        ("issuedAt", "2020-01-01T00:00:00", "issuedAt has no time zone"),
+        ("issuedAt", "yesterday", "issuedAt is not a timestamp"),
+    ],
+)
+def test_a_catalogue_time_that_names_no_moment_in_utc_is_refused(
+    member: str, value: str, message: str
+) -> None:
+    # The first was an OverflowError past the catalogue's own error.
+    authority = Authority()
+    document = _sign_raw(authority, [A.entry().as_json()], **{member: value})
+    with pytest.raises(InvalidCatalogue, match=message):
+        _verify(document, authority)
 
 
 @pytest.mark.parametrize(

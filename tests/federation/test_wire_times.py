@@ -1,0 +1,30 @@
+"""Times in peer routers' messages: ISO 8601 with a zone, read in UTC, anything else a WireError."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from router.federation.wire import WireError, parse_timestamp
+
+
+def test_a_timestamp_is_read_in_utc() -> None:
+    at = parse_timestamp("2026-01-01T01:00:00+01:00", "checkedAt")
+    assert at == dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    assert at.tzinfo == dt.UTC
+    assert parse_timestamp("2026-01-01T00:00:00Z", "checkedAt") == at
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        # An OverflowError past the wire's own error before.
+        ("9999-12-31T23:00:00-14:00", "checkedAt is past year 9999 in UTC"),
+        ("2026-01-01T00:00:00", "checkedAt has no time zone"),
+        ("not a time", "checkedAt is not a timestamp"),
+    ],
+)
+def test_a_time_that_names_no_moment_in_utc_is_a_wire_error(value: str, message: str) -> None:
+    with pytest.raises(WireError, match=message):
+        parse_timestamp(value, "checkedAt")
