@@ -75,6 +75,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{1,30}$")
 _ESCN = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-1[0-9a-f]{3}-[0-9a-f]{4}-[0-9]{12}$")
 _CSN = re.compile(r"^(?:[0-9A-F]{8}|[0-9A-F]{14}|[0-9A-F]{20})$")
+# The router takes dates as yyyy-MM-dd only; Python's parser would also turn 20260901 and the
+# week date 2026-W36-2 into one, which a card file writing them most likely does not mean.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class CsvFormatError(ValueError):
@@ -278,6 +281,8 @@ def _date(values: dict[str, str | None], name: str, problems: list[str]) -> str 
         problems.append(f"{name}: missing")
         return None
     try:
+        if not _DATE.fullmatch(text):
+            raise ValueError(text)
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
         problems.append(f"{name}: {text!r} is not a date (YYYY-MM-DD)")

@@ -92,13 +92,14 @@ def optional_field(data: Mapping[str, Any], name: str, kind: type) -> Any:
     return value
 
 
-def _parse_date(value: str | None, name: str) -> dt.date | None:
+def parse_date(value: str | None, name: str) -> dt.date | None:
+    """A date written yyyy-MM-dd, as routers write them and clients must (or ``None``)."""
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        return text.parse_date(value)
     except ValueError as error:
-        raise WireError(f"{name} is not a date") from error
+        raise WireError(f"{name} is not a date written yyyy-MM-dd") from error
 
 
 def parse_timestamp(value: str, name: str) -> dt.datetime:
@@ -143,7 +144,7 @@ def parse_verdict(data: Any, *, card_number: str, hosted_pics: frozenset[str]) -
         reason=reason,
         card_number=card_number,
         issuer=issuer,
-        expires_at=_parse_date(optional_field(data, "expiresAt", str), "expiresAt"),
+        expires_at=parse_date(optional_field(data, "expiresAt", str), "expiresAt"),
         display_name=optional_field(data, "displayName", str),
         checked_at=parse_timestamp(required_field(data, "checkedAt", str), "checkedAt"),
     )
@@ -158,7 +159,7 @@ def parse_card(data: Any, *, card_number: str, hosted_pics: frozenset[str]) -> P
         status = V2Status(required_field(data, "status", str))
     except ValueError as error:
         raise WireError("unknown status") from error
-    issued_at = _parse_date(required_field(data, "issuedAt", str), "issuedAt")
+    issued_at = parse_date(required_field(data, "issuedAt", str), "issuedAt")
     assert issued_at is not None
     public = replace(verdict, display_name=None)
     return PeerCard(

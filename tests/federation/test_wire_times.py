@@ -1,4 +1,4 @@
-"""Times in peer routers' messages: ISO 8601 with a zone, read in UTC, anything else a WireError."""
+"""Times and dates in peer routers' messages: timestamps with a zone, in UTC; dates yyyy-MM-dd."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from router.federation.wire import WireError, parse_timestamp
+from router.federation.wire import WireError, parse_date, parse_timestamp
 
 
 def test_a_timestamp_is_read_in_utc() -> None:
@@ -28,3 +28,15 @@ def test_a_timestamp_is_read_in_utc() -> None:
 def test_a_time_that_names_no_moment_in_utc_is_a_wire_error(value: str, message: str) -> None:
     with pytest.raises(WireError, match=message):
         parse_timestamp(value, "checkedAt")
+
+
+@pytest.mark.parametrize("value", ["20260901", "2026-W36-2", "2026-9-1"])
+def test_a_peer_date_is_written_yyyy_mm_dd_as_a_clients_must_be(value: str) -> None:
+    # Python's parser reads the first two as dates; the wire took them from peers before.
+    with pytest.raises(WireError, match="expiresAt is not a date written yyyy-MM-dd"):
+        parse_date(value, "expiresAt")
+
+
+def test_a_peer_date_is_read() -> None:
+    assert parse_date("2030-08-31", "expiresAt") == dt.date(2030, 8, 31)
+    assert parse_date(None, "expiresAt") is None

@@ -137,6 +137,10 @@ def test_a_card_row_becomes_a_card_update_view(tmp_path: Path) -> None:
         (f",01020304,{ESI},PLASTIC,ACTIVE,2026-09-01,2030-08-31,", "cardType"),
         (f",01020304,{ESI},SMART_CDZ,LOST,2026-09-01,2030-08-31,", "cardStatusType"),
         (f",01020304,{ESI},SMART_CDZ,ACTIVE,01/09/2026,2030-08-31,", "issuedAt"),
+        # Python reads these as dates; the router does not, and the file most likely means
+        # something else.
+        (f",01020304,{ESI},SMART_CDZ,ACTIVE,20260901,2030-08-31,", "issuedAt"),
+        (f",01020304,{ESI},SMART_CDZ,ACTIVE,2026-09-01,2030-W35-1,", "expiresAt"),
         (f",01020304,{ESI},SMART_CDZ,ACTIVE,2026-09-01,2025-08-31,", "after issuedAt"),
         (",01020304,,SMART_CDZ,ACTIVE,2026-09-01,2030-08-31,", "esi: missing"),
     ],
