@@ -280,13 +280,12 @@ def _date(values: dict[str, str | None], name: str, problems: list[str]) -> str 
     if text is None:
         problems.append(f"{name}: missing")
         return None
-    try:
-        if not _DATE.fullmatch(text):
-            raise ValueError(text)
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        problems.append(f"{name}: {text!r} is not a date (YYYY-MM-DD)")
-        return None
+    if _DATE.fullmatch(text):
+        with contextlib.suppress(ValueError):  # a day the calendar has: not 2026-02-30
+            dt.date.fromisoformat(text)
+            return text
+    problems.append(f"{name}: {text!r} is not a date (YYYY-MM-DD)")
+    return None
 
 
 def read_cards(path: Path, pic: str) -> Iterator[ParsedRow]:

@@ -141,6 +141,7 @@ def test_a_card_row_becomes_a_card_update_view(tmp_path: Path) -> None:
         # something else.
         (f",01020304,{ESI},SMART_CDZ,ACTIVE,20260901,2030-08-31,", "issuedAt"),
         (f",01020304,{ESI},SMART_CDZ,ACTIVE,2026-09-01,2030-W35-1,", "expiresAt"),
+        (f",01020304,{ESI},SMART_CDZ,ACTIVE,2026-02-30,2030-08-31,", "issuedAt"),
         (f",01020304,{ESI},SMART_CDZ,ACTIVE,2026-09-01,2025-08-31,", "after issuedAt"),
         (",01020304,,SMART_CDZ,ACTIVE,2026-09-01,2030-08-31,", "esi: missing"),
     ],
