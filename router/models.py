@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     Date,
     FetchedValue,
     ForeignKey,
@@ -30,6 +31,23 @@ def scoped_trigram_index(name: str, scope: str, column: str) -> Index:
     return Index(
         name, scope, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}
     )
+
+
+# Between the columns of a row's search text: a search holding it is matched column by column.
+SEARCH_SEPARATOR = "\x1f"
+
+
+def search_text_of(*columns: str) -> Computed:
+    """The lower-cased ``columns`` joined by :data:`SEARCH_SEPARATOR`, computed by the database.
+
+    A search too short for the trigram indexes (fewer than three letters) matches this one text
+    with ``LIKE``, read from a B-tree within the organisation, instead of testing the columns
+    one by one in every row (``router.services.pagination.search_condition``).
+    """
+    joined = f" || '{SEARCH_SEPARATOR}' || ".join(f"coalesce({column}, '')" for column in columns)
+    # Stored on PostgreSQL; migration 0014 adds it computed on read on SQLite, which cannot add
+    # a stored column to a table.
+    return Computed(f"lower({joined})", persisted=True)
 
 
 def version_column() -> Mapped[int]:
@@ -196,6 +214,13 @@ class PersonOrganisation(Base):
         scoped_trigram_index(
             "ix_person_organisations_org_esi_trgm", "organisation_id", "person_esi"
         ),
+        # Short searches: the matches' keys read from this index alone (migration 0014).
+        Index(
+            "ix_person_organisations_org_search_text",
+            "organisation_id",
+            "search_text",
+            postgresql_include=["person_id"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -213,6 +238,10 @@ class PersonOrganisation(Base):
     person_esi: Mapped[str | None] = mapped_column(String(255), server_default=FetchedValue())
     person_created_at: Mapped[dt.datetime | None] = mapped_column(
         UTCDateTime, server_default=FetchedValue()
+    )
+    # The three searched columns in one text (migration 0014), for searches of one or two letters.
+    search_text: Mapped[str | None] = mapped_column(
+        Text, search_text_of("full_name", "email", "person_esi"), deferred=True
     )
 
     person: Mapped[Person] = relationship(back_populates="links")
@@ -261,6 +290,8 @@ class Card(Base):
         scoped_trigram_index("ix_cards_issuer_card_number_trgm", "issuer_id", "card_number"),
         scoped_trigram_index("ix_cards_issuer_display_name_trgm", "issuer_id", "display_name"),
         scoped_trigram_index("ix_cards_issuer_holder_esi_trgm", "issuer_id", "holder_esi"),
+        # Short searches: the matches' ids read from this index alone (migration 0014).
+        Index("ix_cards_issuer_search_text", "issuer_id", "search_text", postgresql_include=["id"]),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -282,6 +313,10 @@ class Card(Base):
     # indexes scoped to the issuer. Written by triggers only (migration 0013), on every insert
     # of a card, change of its holder and change of the person's ESI.
     holder_esi: Mapped[str | None] = mapped_column(String(255), server_default=FetchedValue())
+    # The three searched columns in one text (migration 0014), for searches of one or two letters.
+    search_text: Mapped[str | None] = mapped_column(
+        Text, search_text_of("card_number", "display_name", "holder_esi"), deferred=True
+    )
 
     person: Mapped[Person] = relationship(lazy="joined")
     issuer: Mapped[Organisation] = relationship(lazy="joined")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from router.domain.errors import MalformedRequest
 from router.domain.text import INT32_MAX
+from router.models import SEARCH_SEPARATOR
 
 T = TypeVar("T")
 
@@ -188,10 +189,30 @@ SEARCH_PLANNING = text(
 _DISTINCTIVE_MIN = 3
 
 
+def is_short_search(search: str) -> bool:
+    """Whether ``search`` is too short for a trigram index: matched on the row's search text.
+
+    A search holding the search text's separator is matched column by column (the separator
+    must not join the end of one column to the start of the next).
+    """
+    return len(search) < _DISTINCTIVE_MIN and SEARCH_SEPARATOR not in search
+
+
 def search_condition(
-    session: Session, columns: Sequence[ColumnElement[Any]], search: str
+    session: Session,
+    columns: Sequence[ColumnElement[Any]],
+    search: str,
+    *,
+    search_text: ColumnElement[Any],
 ) -> ColumnElement[bool]:
     """Whether any of ``columns`` holds ``search``, case-blind, LIKE's wildcards taken literally.
+
+    A search of one or two letters (:func:`is_short_search`) matches ``search_text``, the row's
+    lower-cased ``columns`` joined by a separator (``router.models.search_text_of``), with one
+    ``LIKE``: no trigram index narrows such a text, it matches most rows, and a B-tree on
+    (organisation, search text) serves it without reading the table. The same rows: the pattern
+    holds no separator, so a match lies within one column, and ``lower(column) LIKE
+    lower(pattern)`` is what ``ILIKE`` computes.
 
     Every ESI starts with ``urn:schac:personalUniqueCode:int:esi:``, so the three-letter pieces
     of that start are in every row, and a trigram index scan for a whole ESI walks their entries
@@ -202,6 +223,8 @@ def search_condition(
     That is the same set of rows: a row holding the whole text holds its last segment.
     """
     pattern = like_pattern(search)
+    if is_short_search(search):
+        return search_text.like(func.lower(literal(pattern)), escape="\\")
     whole = or_(*(column.ilike(pattern, escape="\\") for column in columns))
     distinctive = search.rpartition(":")[2]
     if (

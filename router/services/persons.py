@@ -271,6 +271,7 @@ def list_persons(
                     PersonOrganisation.person_esi,
                 ),
                 request.search,
+                search_text=PersonOrganisation.search_text,
             )
         )
     return paginate(
