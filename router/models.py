@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Unmapped, mapped_column, relationship, unmapped_column
 
 from router.db import Base, UTCDateTime, utcnow
 
@@ -42,7 +42,9 @@ def search_text_of(*columns: str) -> Computed:
 
     A search too short for the trigram indexes (fewer than three letters) matches this one text
     with ``LIKE``, read from a B-tree within the organisation, instead of testing the columns
-    one by one in every row (``router.services.pagination.search_condition``).
+    one by one in every row (``router.services.pagination.search_condition``). The table has
+    it, the ORM does not map it (``unmapped_column``): no insert brings it back (``RETURNING``)
+    to an object nothing reads it from.
     """
     joined = f" || '{SEARCH_SEPARATOR}' || ".join(f"coalesce({column}, '')" for column in columns)
     # Stored on PostgreSQL; migration 0014 adds it computed on read on SQLite, which cannot add
@@ -240,8 +242,8 @@ class PersonOrganisation(Base):
         UTCDateTime, server_default=FetchedValue()
     )
     # The three searched columns in one text (migration 0014), for searches of one or two letters.
-    search_text: Mapped[str | None] = mapped_column(
-        Text, search_text_of("full_name", "email", "person_esi"), deferred=True
+    search_text: Unmapped[str | None] = unmapped_column(
+        Text, search_text_of("full_name", "email", "person_esi")
     )
 
     person: Mapped[Person] = relationship(back_populates="links")
@@ -314,8 +316,8 @@ class Card(Base):
     # of a card, change of its holder and change of the person's ESI.
     holder_esi: Mapped[str | None] = mapped_column(String(255), server_default=FetchedValue())
     # The three searched columns in one text (migration 0014), for searches of one or two letters.
-    search_text: Mapped[str | None] = mapped_column(
-        Text, search_text_of("card_number", "display_name", "holder_esi"), deferred=True
+    search_text: Unmapped[str | None] = unmapped_column(
+        Text, search_text_of("card_number", "display_name", "holder_esi")
     )
 
     person: Mapped[Person] = relationship(lazy="joined")

@@ -295,7 +295,7 @@ def list_cards(
                 session,
                 (Card.card_number, Card.display_name, Card.holder_esi),
                 request.search,
-                search_text=Card.search_text,
+                search_text=Card.__table__.c.search_text,
             )
         )
     return paginate(

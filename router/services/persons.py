@@ -271,7 +271,7 @@ def list_persons(
                     PersonOrganisation.person_esi,
                 ),
                 request.search,
-                search_text=PersonOrganisation.search_text,
+                search_text=PersonOrganisation.__table__.c.search_text,
             )
         )
     return paginate(
