@@ -184,9 +184,9 @@ SEARCH_PLANNING = text(
 )
 
 
-# The shortest last segment of a searched text with colons (``...:fr:12345678``) worth finding
-# first: a trigram index finds a pattern by its three-letter pieces, and one piece is the least.
-_DISTINCTIVE_MIN = 3
+# A trigram index finds a pattern by its three-letter pieces: a search, or the last segment of a
+# text with colons (``...:fr:12345678``) to be found first, needs one piece at least.
+_TRIGRAM = 3
 
 
 def is_short_search(search: str) -> bool:
@@ -195,7 +195,7 @@ def is_short_search(search: str) -> bool:
     A search holding the search text's separator is matched column by column (the separator
     must not join the end of one column to the start of the next).
     """
-    return len(search) < _DISTINCTIVE_MIN and SEARCH_SEPARATOR not in search
+    return len(search) < _TRIGRAM and SEARCH_SEPARATOR not in search
 
 
 def search_condition(
@@ -228,7 +228,7 @@ def search_condition(
     whole = or_(*(column.ilike(pattern, escape="\\") for column in columns))
     distinctive = search.rpartition(":")[2]
     if (
-        len(distinctive) < _DISTINCTIVE_MIN
+        len(distinctive) < _TRIGRAM
         or len(distinctive) == len(search)
         or session.get_bind().dialect.name != "postgresql"
     ):
