@@ -54,6 +54,7 @@ from router.services.pagination import (
     paginate,
     plan_for_search,
     search_condition,
+    short_search_walk,
 )
 from router.services.persons import visible_links
 
@@ -285,8 +286,11 @@ def list_cards(
     caller.require(Scope.CARDS_READ)
     own = Card.issuer_id == caller.organisation_id
     query = select(Card.id).where(own)
+    walk = None
     if request.search:
         plan_for_search(session)
+        search_text = Card.__table__.c.search_text
+        walk = short_search_walk(query, request.search, search_text=search_text)
         # The card's own columns and its copy of the holder's ESI, each with a trigram index
         # scoped to the issuer on PostgreSQL: the planner ORs the three indexes' bitmaps and
         # reads each matching card once, sorting and counting in the same pass.
@@ -295,7 +299,7 @@ def list_cards(
                 session,
                 (Card.card_number, Card.display_name, Card.holder_esi),
                 request.search,
-                search_text=Card.__table__.c.search_text,
+                search_text=search_text,
             )
         )
     return paginate(
@@ -306,6 +310,7 @@ def list_cards(
         default_sort="id",
         max_size=max_size,
         count_in_page=bool(request.search),
+        walk=walk,
         count=None
         if request.search
         else lambda: list_count(session, caller.organisation_id, CARDS),

@@ -46,6 +46,7 @@ from router.services.pagination import (
     paginate,
     plan_for_search,
     search_condition,
+    short_search_walk,
 )
 
 ACADEMIC_LEVELS = ("BACHELOR", "MASTER", "DOCTORATE")
@@ -257,8 +258,11 @@ def list_persons(
     caller.require(Scope.PERSONS_READ)
     own = PersonOrganisation.organisation_id == caller.organisation_id
     query = select(PersonOrganisation.person_id).where(own)
+    walk = None
     if request.search:
         plan_for_search(session)
+        search_text = PersonOrganisation.__table__.c.search_text
+        walk = short_search_walk(query, request.search, search_text=search_text)
         # The link's three columns (the ESI is the link's copy), each with a trigram index
         # within the organisation on PostgreSQL: the planner ORs the three indexes' bitmaps and
         # reads each matching link once, sorting and counting in the same pass.
@@ -271,7 +275,7 @@ def list_persons(
                     PersonOrganisation.person_esi,
                 ),
                 request.search,
-                search_text=PersonOrganisation.__table__.c.search_text,
+                search_text=search_text,
             )
         )
     return paginate(
@@ -282,6 +286,7 @@ def list_persons(
         default_sort="id",
         max_size=max_size,
         count_in_page=bool(request.search),
+        walk=walk,
         count=None
         if request.search
         else lambda: list_count(session, caller.organisation_id, PERSONS),

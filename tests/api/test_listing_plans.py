@@ -9,9 +9,11 @@ every writer, concurrent ones included.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -23,6 +25,7 @@ from sqlalchemy.engine import Connection, ExecutionContext
 from router import migrate
 from router.db import Database
 from router.models import Card, Organisation, Person, PersonOrganisation
+from router.services import pagination
 from router.services.pagination import SEARCH_PLANNING
 from tests.api.test_concurrency import _at_once
 from tests.conftest import BACKENDS, Tenant, card_body, esi, person_body
@@ -140,15 +143,17 @@ def _colon_searches(an_esi: str) -> list[str]:
     ]
 
 
-def test_card_pages_equal_the_naive_query(
-    client: FlaskClient, uni: Tenant, population: None, database_url: str
+def _card_pages_equal_the_naive_query(
+    client: FlaskClient, uni: Tenant, database_url: str, searches: Sequence[str | None] | None
 ) -> None:
+    """Every page of the card list, each sort and direction, each search, equals the naive query."""
     rows = _all(client, uni, "/api/v2/cards")
     assert len(rows) == len(NAMES)
     for position, row in enumerate(rows):
         row["_id"] = position  # listed by id: the position is the id's order
         row["_esi"] = row["person"]["identifier"]
-    searches = [*SEARCHES, *_colon_searches(rows[3]["_esi"])]
+    if searches is None:
+        searches = [*SEARCHES, *_colon_searches(rows[3]["_esi"])]
     for sort in ("cardNumber", "issuedAt", "expiresAt", "displayName", "id"):
         for direction in ("ASC", "DESC"):
             for search in searches:
@@ -166,9 +171,10 @@ def test_card_pages_equal_the_naive_query(
                 _walk(client, uni, "/api/v2/cards", expected, lambda c: c["cardNumber"], **query)
 
 
-def test_person_pages_equal_the_naive_query(
-    client: FlaskClient, uni: Tenant, population: None, database_url: str
+def _person_pages_equal_the_naive_query(
+    client: FlaskClient, uni: Tenant, database_url: str, searches: Sequence[str | None] | None
 ) -> None:
+    """Every page of the person list, each sort and direction, each search, equals the naive one."""
     rows = _all(client, uni, "/api/v2/persons")
     assert len(rows) == len(NAMES)
     for position, row in enumerate(rows):
@@ -177,7 +183,8 @@ def test_person_pages_equal_the_naive_query(
         row["fullName"] = link.get("fullName")
         assert row["fullName"] in NAMES
         row["_email"] = (link.get("contactPoint") or {}).get("email")
-    searches = [*SEARCHES, *_colon_searches(rows[3]["identifier"])]
+    if searches is None:
+        searches = [*SEARCHES, *_colon_searches(rows[3]["identifier"])]
     for sort in ("identifier", "fullName", "id"):
         for direction in ("ASC", "DESC"):
             for search in searches:
@@ -193,6 +200,63 @@ def test_person_pages_equal_the_naive_query(
                 if search:
                     query["search"] = search
                 _walk(client, uni, "/api/v2/persons", expected, lambda p: p["identifier"], **query)
+
+
+def test_card_pages_equal_the_naive_query(
+    client: FlaskClient, uni: Tenant, population: None, database_url: str
+) -> None:
+    _card_pages_equal_the_naive_query(client, uni, database_url, None)
+
+
+def test_person_pages_equal_the_naive_query(
+    client: FlaskClient, uni: Tenant, population: None, database_url: str
+) -> None:
+    _person_pages_equal_the_naive_query(client, uni, database_url, None)
+
+
+# Short searches matching every row ("FR", in every ESI), some ("b", "bo", "_", "p1" in the
+# persons' e-mail addresses) and none ("zz"; "p1" on cards).
+SHORT_SEARCHES = ["FR", "b", "bo", "_", "p1", "zz"]
+
+
+@pytest.mark.parametrize("bounds", [(1, 5, 9), (2, 2, 40)])
+def test_short_search_pages_equal_the_naive_query_however_found(
+    client: FlaskClient,
+    uni: Tenant,
+    population: None,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    bounds: tuple[int, int, int],
+) -> None:
+    """A short search's page found by the walk, not found there, or too deep to walk: the same.
+
+    Bounds small enough for twelve rows and pages of five: (1, 5, 9) walks five rows for the
+    first page and none for the next (too deep); (2, 2, 40) walks ten, twenty, thirty.
+    """
+    factor, least, most = bounds
+    monkeypatch.setattr(pagination, "WALK_FACTOR", factor)
+    monkeypatch.setattr(pagination, "WALK_MIN_ROWS", least)
+    monkeypatch.setattr(pagination, "WALK_MAX_ROWS", most)
+    outcomes: Counter[str] = Counter()
+    walked_page, bound_of = pagination._walked_page, pagination.walk_bound
+
+    def counted_walk(*args: Any) -> list[Any] | None:
+        keys = walked_page(*args)
+        outcomes["found" if keys is not None else "not found"] += 1
+        return keys
+
+    def counted_bound(first_row: int, size: int) -> int | None:
+        bound = bound_of(first_row, size)
+        outcomes["too deep" if bound is None else "walked"] += 1
+        return bound
+
+    monkeypatch.setattr(pagination, "_walked_page", counted_walk)
+    monkeypatch.setattr(pagination, "walk_bound", counted_bound)
+    _card_pages_equal_the_naive_query(client, uni, database_url, SHORT_SEARCHES)
+    _person_pages_equal_the_naive_query(client, uni, database_url, SHORT_SEARCHES)
+    # Each way of finding a page was taken, the comparisons above held for all three.
+    assert outcomes["found"] and outcomes["not found"], outcomes
+    assert outcomes["too deep"] > 0 or most == 40, outcomes
 
 
 def _assert_exact(client: FlaskClient, db: Database, *tenants: Tenant) -> None:
@@ -460,12 +524,8 @@ def test_a_card_search_matches_each_column_and_lists_each_card_once(
     _assert_exact(client, db, uni, other_uni)
 
 
-# EXPLAIN pins PostgreSQL's plans; SQLite's LIKE reads no index (its searches scan).
-@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgresql"], indirect=True)
-def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(
-    client: FlaskClient, db: Database, uni: Tenant, other_uni: Tenant
-) -> None:
-    """Each list's search ORs the three scoped trigram indexes of one table: no join, no scan."""
+def _load_thousands(db: Database, uni: Tenant, other_uni: Tenant) -> None:
+    """8,000 persons with a card each, one in ten at ``uni``, vacuumed and analysed."""
     with db.session() as session:
         ids = dict(session.execute(select(Organisation.identifier, Organisation.id)).all())
         scope = {"uni": ids[uni.pic], "other": ids[other_uni.pic]}
@@ -488,9 +548,13 @@ def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(
     # As after a load: the GIN indexes' pending entries merged, statistics taken.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("VACUUM ANALYZE persons, person_organisations, cards")
-    pages: list[tuple[str, Any]] = []
 
-    @event.listens_for(db.engine, "before_cursor_execute")
+
+@contextlib.contextmanager
+def _statements(db: Database, keep: Callable[[str], bool]) -> Iterator[list[tuple[str, Any]]]:
+    """The statements run on ``db`` meanwhile that ``keep`` keeps, with their parameters."""
+    seen: list[tuple[str, Any]] = []
+
     def capture(
         _conn: Connection,
         _cursor: Any,
@@ -499,10 +563,24 @@ def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(
         _context: ExecutionContext | None,
         _many: bool,
     ) -> None:
-        if "OVER ()" in statement:
-            pages.append((statement, parameters))
+        if keep(statement):
+            seen.append((statement, parameters))
 
+    event.listen(db.engine, "before_cursor_execute", capture)
     try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+
+
+# EXPLAIN pins PostgreSQL's plans; SQLite's LIKE reads no index (its searches scan).
+@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgresql"], indirect=True)
+def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(
+    client: FlaskClient, db: Database, uni: Tenant, other_uni: Tenant
+) -> None:
+    """Each list's search ORs the three scoped trigram indexes of one table: no join, no scan."""
+    _load_thousands(db, uni, other_uni)
+    with _statements(db, lambda statement: "OVER ()" in statement) as pages:
         for path, search in (
             ("/api/v2/cards", hashlib.md5(b"1230").hexdigest()[:6]),
             ("/api/v2/cards", "FR:000001230"),
@@ -511,8 +589,6 @@ def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(
         ):
             reply = client.get(path, query_string={"search": search}, headers=uni.headers)
             assert reply.status_code == 200 and reply.json["page"]["totalElements"] >= 1, search
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
     assert len(pages) == 4
     for n, (statement, parameters) in enumerate(pages):
         with db.engine.connect() as conn, conn.begin():
@@ -549,7 +625,8 @@ def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(
         _context: ExecutionContext | None,
         _many: bool,
     ) -> None:
-        if "OVER ()" in statement:
+        # A page of matches sorted and counted, or of a one-letter search: its walk and count.
+        if "OVER ()" in statement or "search_text" in statement:
             row = cursor.connection.execute(
                 "SELECT current_setting('plan_cache_mode'), current_setting('random_page_cost')"
             ).fetchone()
@@ -564,6 +641,59 @@ def test_searches_are_one_bitmap_scan_of_the_scoped_indexes(
             assert reply.status_code == 200 and reply.json["page"]["totalElements"] >= 1
     finally:
         event.remove(db.engine, "after_cursor_execute", settings)
-    assert seen == [("force_custom_plan", "1.1")] * 2
+    assert seen == [("force_custom_plan", "1.1")] * 3
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
+
+
+@pytest.mark.parametrize("database_url", [b for b in BACKENDS if b == "postgresql"], indirect=True)
+def test_short_searches_walk_a_sort_index_or_read_the_search_text_index_alone(
+    client: FlaskClient, db: Database, uni: Tenant, other_uni: Tenant
+) -> None:
+    """A short search found in most rows: a bounded walk of the sort index, counted from the
+    search text's index alone; found in none: its matches from that index alone."""
+    _load_thousands(db, uni, other_uni)
+
+    def plans(path: str, search: str, sort: str) -> tuple[int, list[str], list[str]]:
+        """The list's total, the statements reading the search text, and their plans."""
+        with _statements(db, lambda statement: "search_text" in statement) as statements:
+            reply = client.get(
+                path, query_string={"search": search, "sort": sort}, headers=uni.headers
+            )
+        assert reply.status_code == 200, reply.json
+        explained = []
+        for statement, parameters in statements:
+            with db.engine.connect() as conn, conn.begin():
+                conn.execute(SEARCH_PLANNING)  # as the search sets it
+                rows = conn.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+                explained.append("\n".join(row[0] for row in rows))
+        return reply.json["page"]["totalElements"], [text for text, _ in statements], explained
+
+    for path, sort, sort_index, search_index in (
+        (
+            "/api/v2/cards",
+            "displayName",
+            "ix_cards_issuer_display_name",
+            "ix_cards_issuer_search_text",
+        ),
+        (
+            "/api/v2/persons",
+            "fullName",
+            "ix_person_organisations_org_full_name",
+            "ix_person_organisations_org_search_text",
+        ),
+    ):
+        # "e": in every ESI. The page from the first rows of the sort index, then a count.
+        total, statements, (walk, count) = plans(path, "e", sort)
+        assert total == 800
+        assert "walked" in statements[0] and "OVER ()" not in "".join(statements), statements
+        assert f"Index Scan using {sort_index}" in walk, walk
+        assert f"Index Only Scan using {search_index}" in count, count
+        # "qx": in no row. The walk finds no page; the matches come from the search text's
+        # index alone (each sort value would be read by key), counted beside them.
+        total, statements, (walk, matches) = plans(path, "qx", sort)
+        assert total == 0
+        assert "walked" in statements[0] and "OVER ()" in statements[1], statements
+        assert f"Index Scan using {sort_index}" in walk, walk
+        assert f"Index Only Scan using {search_index}" in matches, matches
+        assert all("Seq Scan" not in plan for plan in (walk, count, matches))
