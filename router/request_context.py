@@ -42,6 +42,7 @@ def db_session() -> Session:
         if connection is not None:
             session = database().session_on(connection)
         else:
+            database().unpin()  # one connection per thread: the kept one back to the pool first
             session = database().sessions()
         g.db_session = session
     return session
@@ -61,7 +62,7 @@ def lookup_connection() -> Executor:
         session = g.get("db_session")
         if session is not None:
             return session
-        connection = g.db_connection = database().lookup_connection()
+        connection = g.db_connection = database().pinned_lookup_connection()
     return connection
 
 
@@ -73,9 +74,9 @@ def close_session(_exc: BaseException | None = None) -> None:
         session.close()
     connection: Connection | None = g.pop("db_connection", None)
     if connection is not None:
-        # Back to the pool, which rolls back an open transaction (none on PostgreSQL's
-        # autocommit connection; on SQLite, only after an uncommitted write).
-        connection.close()
+        # Kept by the thread for its next request; an open transaction is rolled back (none on
+        # PostgreSQL's autocommit connection; on SQLite, only after an uncommitted write).
+        database().release_pinned(connection)
 
 
 def presented_credential() -> str | None:

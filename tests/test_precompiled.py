@@ -146,6 +146,15 @@ def _terminate_pooled_backend(db: Database) -> None:
         admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
 
 
+def _terminate_kept_backend(db: Database) -> None:
+    """End the server process of the connection this thread keeps for its lookups."""
+    kept = db.pinned_lookup_connection()  # no statement: its pid is in libpq's connection info
+    pid = kept.connection.dbapi_connection.info.backend_pid
+    url_text = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url_text, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
 @ON_POSTGRESQL
 def test_a_connection_dropped_under_the_statement_is_invalidated(
     db: Database, registered: Register, monkeypatch: pytest.MonkeyPatch
@@ -180,7 +189,7 @@ def test_a_status_whose_connection_was_dropped_answers_503_and_the_next_works(
     url = f"/api/v2/cards/{number}/status"
     for headers in ({}, uni.headers):
         assert client.get(url, headers=headers).status_code == 200
-        _terminate_pooled_backend(db)
+        _terminate_kept_backend(db)
         failed = client.get(url, headers=headers)
         assert failed.status_code == 503
         assert failed.mimetype == "application/problem+json"
