@@ -15,6 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
+from router import migrate
+from router.db import Database
+from router.services import credentials, organisations
+
 # Receivers refuse deliveries signed longer ago than this (the webhook contract).
 MAX_AGE_SECONDS = 300
 
@@ -164,3 +168,17 @@ class TcpProxy:
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
             connection.close()
+
+
+def institution_key(database_url: str, pic: str, name: str = "Demo University") -> str:
+    """Migrate the database at ``database_url``, add the institution ``pic``: a key of it."""
+    migrate.upgrade(database_url)
+    database = Database(database_url)
+    try:
+        with database.session() as session:
+            organisation = organisations.create_organisation(
+                session, organisations.OrganisationInput(identifier=pic, name=name)
+            )
+            return credentials.create_api_key(session, organisation).secret
+    finally:
+        database.engine.dispose()

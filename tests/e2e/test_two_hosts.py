@@ -20,11 +20,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from router import migrate
-from router.db import Database
-from router.services import credentials, organisations
 from tests.conftest import PG_URL, RedisStore, _postgres_schema_url, card_body, esi, person_body
-from tests.live_server import WebhookReceiver, free_port, wait_until_serving
+from tests.live_server import WebhookReceiver, free_port, institution_key, wait_until_serving
 
 BIN = Path(sys.executable).parent
 LIMIT = 5
@@ -62,14 +59,7 @@ def deployment(redis_store: RedisStore, tmp_path: Path) -> Iterator[Deployment]:
     }
     processes: list[subprocess.Popen] = []
     try:
-        migrate.upgrade(database_url)
-        database = Database(database_url)
-        with database.session() as session:
-            organisation = organisations.create_organisation(
-                session, organisations.OrganisationInput(identifier=PIC, name="Demo University")
-            )
-            key = credentials.create_api_key(session, organisation).secret
-        database.engine.dispose()
+        key = institution_key(database_url, PIC)
         deployment = Deployment(hosts=[], env=env, key=key)
         logs = []
         for host in ("a", "b"):
