@@ -94,30 +94,25 @@ def paginate(
         )
     column = sortable[field]
     descending = direction == "DESC"
-    ordered = query.order_by(column.desc() if descending else column.asc())
     # A unique tie-breaker keeps pages stable when the sort column has duplicates. It runs in
     # the sort's direction, so that one index (sort key, id) read backwards serves DESC too.
     tie_breaker = sortable[default_sort]
-    if tie_breaker is not column:
-        ordered = ordered.order_by(tie_breaker.desc() if descending else tie_breaker.asc())
-    first_row = request.page * size if request.offset is None else request.offset
     sort_keys = [column] if tie_breaker is column else [column, tie_breaker]
+    ordered = query.order_by(*_directed(sort_keys, descending))
+    first_row = request.page * size if request.offset is None else request.offset
     total: int | None = None
     if keyed is None:
         items = list(session.scalars(ordered.offset(first_row).limit(size)).unique())
     else:
-        bound = None if walk is None else walk_bound(first_row, size)
-        walked = (
-            None
-            if walk is None or bound is None
-            else _walked_page(session, walk, sort_keys, descending, first_row, size, bound)
-        )
+        walked: list[Any] | None = None
+        few: Select[Any] | None = None  # the matches likely few: sorted by values read by key
+        if walk is not None and (bound := walk_bound(first_row, size)) is not None:
+            walked = _walked_page(session, walk, sort_keys, descending, first_row, size, bound)
+            # A walk that found no page found the matches rare among the first rows.
+            few = walk.unfiltered
         if walked is not None:
             keys = walked  # counted below, apart
         elif count_in_page:
-            # A walk that found no page found the matches rare among the first rows, so
-            # likely few in all: sorted by values read by key.
-            few = walk.unfiltered if walk is not None and bound is not None else None
             page_rows = session.execute(
                 _counted_page(query, sort_keys, descending, values_by_key=few)
                 .offset(first_row)
@@ -163,27 +158,25 @@ def _counted_page(
     300,000 rows) costs more than reading the values of a few matches (a walk found them rare).
     """
     if values_by_key is None:
-        matches = (
-            query.add_columns(*(key.label(f"sort_{n}") for n, key in enumerate(sort_keys)))
-            .cte("matches")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
-        )
-        order = [matches.c[f"sort_{n}"] for n in range(len(sort_keys))]
-        return select(next(iter(matches.c)), func.count().over()).order_by(
-            *(key.desc() if descending else key.asc() for key in order)
-        )
-    found = query.cte("matches").prefix_with("MATERIALIZED", dialect="postgresql")
-    key = next(iter(found.c))
-    list_key = values_by_key.selected_columns[0]
-    order = [
-        key
-        if sort_key.compare(list_key)
-        else values_by_key.with_only_columns(sort_key).where(list_key == key).scalar_subquery()
-        for sort_key in sort_keys
-    ]
-    return select(key, func.count().over()).order_by(
-        *(value.desc() if descending else value.asc() for value in order)
-    )
+        query = query.add_columns(*(key.label(f"sort_{n}") for n, key in enumerate(sort_keys)))
+    matches = query.cte("matches").prefix_with("MATERIALIZED", dialect="postgresql")
+    key = next(iter(matches.c))
+    if values_by_key is None:
+        order: list[ColumnElement[Any]] = [matches.c[f"sort_{n}"] for n in range(len(sort_keys))]
+    else:
+        list_key = values_by_key.selected_columns[0]
+        order = [
+            key
+            if sort_key.compare(list_key)
+            else values_by_key.with_only_columns(sort_key).where(list_key == key).scalar_subquery()
+            for sort_key in sort_keys
+        ]
+    return select(key, func.count().over()).order_by(*_directed(order, descending))
+
+
+def _directed(keys: Sequence[ColumnElement[Any]], descending: bool) -> list[ColumnElement[Any]]:
+    """``keys`` to order by, each in the sort's direction."""
+    return [key.desc() if descending else key.asc() for key in keys]
 
 
 # How many rows in sort order a short search's page is looked for among: twenty times the rows up
@@ -244,7 +237,7 @@ def _walked_page(
             walk.search_text.label("search_text"),
             *(key.label(f"sort_{n}") for n, key in enumerate(sort_keys)),
         )
-        .order_by(*(key.desc() if descending else key.asc() for key in sort_keys))
+        .order_by(*_directed(sort_keys, descending))
         .limit(bound)
         .subquery("walked")
     )
@@ -253,7 +246,7 @@ def _walked_page(
         session.scalars(
             select(next(iter(rows.c)))
             .where(_matches_search_text(rows.c.search_text, walk.search))
-            .order_by(*(key.desc() if descending else key.asc() for key in order))
+            .order_by(*_directed(order, descending))
             .offset(first_row)
             .limit(size)
         )
