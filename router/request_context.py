@@ -11,7 +11,14 @@ from router.domain.errors import NotAuthenticated
 from router.federation.membership import Membership
 from router.models import Organisation
 from router.services.caller import Caller
-from router.services.credentials import authenticate, organisation_loader
+from router.services.credentials import (
+    authenticate,
+    caller_of_key,
+    caller_of_token,
+    digest,
+    organisation_loader,
+)
+from router.services.lookups import CardRead, key_and_card
 from router.settings import Settings
 
 
@@ -108,9 +115,15 @@ def current_caller() -> Caller:
         executor = g.get("db_connection")
         if executor is None or "db_session" in g:
             executor = db_session()
-        caller = g.caller = authenticate(executor, presented_credential(), _request_organisation)
-        # Kept apart for the request log, which must not touch the session after a failure.
-        g.caller_pic = caller.organisation_identifier
+        caller = _remember(authenticate(executor, presented_credential(), _request_organisation))
+    return caller
+
+
+def _remember(caller: Caller) -> Caller:
+    """Make ``caller`` the request's caller."""
+    g.caller = caller
+    # Kept apart for the request log, which must not touch the session after a failure.
+    g.caller_pic = caller.organisation_identifier
     return caller
 
 
@@ -125,3 +138,25 @@ def optional_caller() -> Caller | None:
         return current_caller()
     except NotAuthenticated:
         return None
+
+
+def optional_caller_and_card(number: str) -> tuple[Caller | None, CardRead | None]:
+    """The caller as :func:`optional_caller` finds it, and the card ``number`` read with its key.
+
+    On the QR-scan path an API key and the card are read in one statement (one round trip, not
+    two). The card is not read here (None) without a credential, for an access token or a key
+    that is refused: the caller then reads it as its caller may see it.
+    """
+    credential = presented_credential()
+    connection = g.get("db_connection")
+    if credential is None or connection is None or "db_session" in g or "caller" in g:
+        return optional_caller(), None
+    key_digest = digest(credential)
+    found = key_and_card(connection, key_digest, number)
+    try:
+        if found is None:
+            return _remember(caller_of_token(connection, key_digest, _request_organisation)), None
+        key, read = found
+        return _remember(caller_of_key(connection, key, _request_organisation)), read
+    except NotAuthenticated:
+        return None, None

@@ -39,7 +39,7 @@ def test_rows_and_their_types_are_sqlalchemys(
         (lookups._WITH_HOLDER_NAME, {"number": number}),
         (lookups._WITH_OWN_HOLDER_NAME, {"number": number, "organisation": 1}),
         (lookups._ORGANISATION_ID, {"pic": uni.pic}),
-        (credentials._KEY, {"digest": _key_digest(uni)}),
+        (credentials.KEY_READ, {"digest": _key_digest(uni)}),
         (lookups._PUBLIC, {"number": "no such card"}),
     ]
     with db.lookup_connection() as connection:
@@ -51,7 +51,7 @@ def test_rows_and_their_types_are_sqlalchemys(
                 continue
             assert got == tuple(expected)
             assert [type(value) for value in got] == [type(value) for value in expected]
-        key = Precompiled(credentials._KEY).first(connection, {"digest": _key_digest(uni)})
+        key = Precompiled(credentials.KEY_READ).first(connection, {"digest": _key_digest(uni)})
     # Dates are dates (SQLite's driver gives strings) and timestamps carry UTC, as Core reads.
     facts = lookups.card_facts(db.lookup_connection(), number)
     assert facts is not None and type(facts.issued_at).__name__ == "date"

@@ -21,6 +21,7 @@ from router.api.representations import (
 )
 from router.api.routing import ESCN_SEGMENT
 from router.api.v2_persons import page_request
+from router.domain.escn import parse_escn
 from router.federation import forwarding
 from router.models import Card
 from router.request_context import (
@@ -28,7 +29,7 @@ from router.request_context import (
     db_session,
     federation,
     lookup_connection,
-    optional_caller,
+    optional_caller_and_card,
     settings,
 )
 from router.services import cards
@@ -154,10 +155,11 @@ def public_status_view(escn: str) -> tuple[dict[str, Any], dict[str, str]]:
     ``Accept: application/json``.
     """
     connection = lookup_connection()  # before the caller is read: one round trip per lookup
-    caller = optional_caller()
+    # With an API key, the key and the card in one statement (unused if another router has it).
+    caller, read = optional_caller_and_card(parse_escn(escn).value)
     if caller is None:
         limit_anonymous_lookup()
-    answer = forwarding.card_status(connection, federation(), escn, caller=caller)
+    answer = forwarding.card_status(connection, federation(), escn, caller=caller, read=read)
     headers = {ANSWERED_BY_HEADER: answer.router.id} if answer.router is not None else {}
     return card_status_view(answer.value), headers
 

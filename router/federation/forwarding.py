@@ -59,7 +59,7 @@ from router.federation.wire import (
 from router.services import cards, verification
 from router.services.caller import Caller, Scope
 from router.services.cards import CardStatus
-from router.services.lookups import card_facts
+from router.services.lookups import CardRead, card_facts
 from router.services.verification import Verdict
 
 T = TypeVar("T")
@@ -171,13 +171,21 @@ def peer_card(membership: Membership, peer: RouterEntry, escn: str) -> PeerCard:
 
 
 def card_status(
-    session: Executor, membership: Membership, escn: str, *, caller: Caller | None = None
+    session: Executor,
+    membership: Membership,
+    escn: str,
+    *,
+    caller: Caller | None = None,
+    read: CardRead | None = None,
 ) -> Answered[CardStatus]:
-    """The v2 public status of any card of the federation."""
+    """The v2 public status of any card of the federation.
+
+    ``read``: the card read already, as for ``caller``; used if the card is this router's.
+    """
     peer = membership.host_of_escn(escn)
     if peer is None:
         try:
-            return Answered(cards.card_status(session, escn, caller=caller))
+            return Answered(cards.card_status(session, escn, caller=caller, read=read))
         except CardNotFound:
             membership.refuse_if_blind()
             raise

@@ -45,7 +45,7 @@ from router.services.caller import Caller, Scope
 from router.services.card_history import record_change
 from router.services.concurrency import serialised
 from router.services.list_counts import CARDS, list_count
-from router.services.lookups import card_facts
+from router.services.lookups import CardRead, card_facts
 from router.services.organisations import find_organisation
 from router.services.pagination import (
     Keyed,
@@ -322,16 +322,25 @@ def list_cards(
 
 
 def card_status(
-    session: Executor, escn: str, *, today: dt.date | None = None, caller: Caller | None = None
+    session: Executor,
+    escn: str,
+    *,
+    today: dt.date | None = None,
+    caller: Caller | None = None,
+    read: CardRead | None = None,
 ) -> CardStatus:
     """The public status of a card; the display name only for the card's own issuer.
 
     One statement (the QR-scan path): the card's public facts with its issuer; the holder's
-    display name is read only for the card's issuer.
+    display name is read only for the card's issuer. ``read``: the card read already, for
+    ``caller``, with the caller's credential (:func:`router.services.lookups.key_and_card`).
     """
     number = parse_escn(escn).value
     own_organisation = caller.organisation_id if caller is not None else None
-    card = card_facts(session, number, display_name_for=own_organisation)
+    if read is not None:
+        card = read.facts
+    else:
+        card = card_facts(session, number, display_name_for=own_organisation)
     if card is None:
         raise CardNotFound(f"No card {number} is registered.")
     return CardStatus(

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -237,7 +238,7 @@ def revoke_oauth_client(session: Session, client_id: str) -> OAuthClient:
 
 # A credential and its organisation's PIC in one Core statement: no ORM object is built; the
 # organisation itself is loaded only when a service needs it (Caller.organisation).
-_KEY = (
+KEY_READ = (
     select(
         ApiKey.id,
         ApiKey.prefix,
@@ -266,7 +267,7 @@ _TOKEN = (
     .where(OAuthToken.token_digest == bindparam("digest"))
 )
 # Run on the connection's DBAPI cursor (router.precompiled): every request with a key reads it.
-_KEY_RUN = Precompiled(_KEY)
+_KEY_RUN = Precompiled(KEY_READ)
 _TOKEN_RUN = Precompiled(_TOKEN)
 # A plain UPDATE of the table, not a versioned one: concurrent uses of a key never conflict.
 _KEY_USED = (
@@ -308,27 +309,43 @@ def authenticate(
             "Send an API key or access token as 'Authorization: Bearer <key>' "
             "or in the 'api_key' header."
         )
-    now = utcnow()
     key_digest = digest(credential)
-    connection = connection_of(executor)
-    key = _KEY_RUN.first(connection, {"digest": key_digest})
+    key = _KEY_RUN.first(connection_of(executor), {"digest": key_digest})
     if key is not None:
-        key_id, prefix, scopes, revoked_at, expires_at, last_used_at, organisation_id, pic = key
-        if revoked_at is not None:
-            raise NotAuthenticated("This API key has been revoked.")
-        if expires_at is not None and expires_at <= now:
-            raise NotAuthenticated("This API key has expired.")
-        # Recording use on every request would turn each read into a write; a minute is enough.
-        if last_used_at is None or now - last_used_at > dt.timedelta(minutes=1):
-            executor.execute(_KEY_USED, {"key_id": key_id, "now": now})
-            executor.commit()
-        return Caller(organisation_id, pic, prefix, frozenset(scopes.split()), load_organisation)
-    token = _TOKEN_RUN.first(connection, {"digest": key_digest})
-    if token is not None:
-        revoked, expires_at, scope, client_id, client_revoked_at, organisation_id, pic = token
-        if revoked or client_revoked_at is not None:
-            raise NotAuthenticated("This access token has been revoked.")
-        if expires_at <= now:
-            raise NotAuthenticated("This access token has expired; ask /oauth/token for another.")
-        return Caller(organisation_id, pic, client_id, frozenset(scope.split()), load_organisation)
-    raise NotAuthenticated("Unknown API key or access token.")
+        return caller_of_key(executor, key, load_organisation)
+    return caller_of_token(executor, key_digest, load_organisation)
+
+
+def caller_of_key(
+    executor: Executor, key: Sequence[Any], load_organisation: Callable[[int], Organisation]
+) -> Caller:
+    """The caller of an API key as :data:`KEY_READ` reads it, or 401 if revoked or expired.
+
+    Its use is recorded in ``executor``, at most once a minute.
+    """
+    key_id, prefix, scopes, revoked_at, expires_at, last_used_at, organisation_id, pic = key
+    now = utcnow()
+    if revoked_at is not None:
+        raise NotAuthenticated("This API key has been revoked.")
+    if expires_at is not None and expires_at <= now:
+        raise NotAuthenticated("This API key has expired.")
+    # Recording use on every request would turn each read into a write; a minute is enough.
+    if last_used_at is None or now - last_used_at > dt.timedelta(minutes=1):
+        executor.execute(_KEY_USED, {"key_id": key_id, "now": now})
+        executor.commit()
+    return Caller(organisation_id, pic, prefix, frozenset(scopes.split()), load_organisation)
+
+
+def caller_of_token(
+    executor: Executor, token_digest: str, load_organisation: Callable[[int], Organisation]
+) -> Caller:
+    """The caller of the access token with this digest (no API key's), or 401."""
+    token = _TOKEN_RUN.first(connection_of(executor), {"digest": token_digest})
+    if token is None:
+        raise NotAuthenticated("Unknown API key or access token.")
+    revoked, expires_at, scope, client_id, client_revoked_at, organisation_id, pic = token
+    if revoked or client_revoked_at is not None:
+        raise NotAuthenticated("This access token has been revoked.")
+    if expires_at <= utcnow():
+        raise NotAuthenticated("This access token has expired; ask /oauth/token for another.")
+    return Caller(organisation_id, pic, client_id, frozenset(scope.split()), load_organisation)

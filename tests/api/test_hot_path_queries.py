@@ -1,12 +1,14 @@
 """The QR-scan path's database work: the statements each lookup sends, counted (never timed).
 
-A public status or page is one statement; with a key, one more for the credential; a partner's
-verification adds its record, committed before the answer. No lookup opens a transaction on
+A public status or page is one statement, with an API key too (the key read with the card); a
+partner's verification reads its credential, the card and adds its record, committed before the
+answer. No lookup opens a transaction on
 PostgreSQL, and no anonymous lookup reads a column of the holder.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,13 +16,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.engine import Connection, ExecutionContext
 
 from router import db as router_db
-from router.db import Database
-from router.models import VerificationRecord
-from router.services import credentials
+from router.db import Database, utcnow
+from router.models import ApiKey, VerificationRecord
+from router.services import credentials, organisations
 from tests.conftest import BACKENDS, MakeTenant, Register, Tenant
 
 PARTNER_PIC = "777777777"
@@ -91,7 +93,7 @@ def test_an_unknown_card_is_one_statement_too(
     assert len(statements) == 1
 
 
-def test_a_status_with_a_key_is_the_credential_then_the_card(
+def test_a_status_with_a_key_is_one_statement_the_key_with_the_card(
     client: FlaskClient,
     db: Database,
     uni: Tenant,
@@ -107,14 +109,77 @@ def test_a_status_with_a_key_is_the_credential_then_the_card(
     statements.clear()
     own = client.get(url, headers=uni.headers)
     assert own.json["displayName"] == "Card of Ada"
-    assert len(statements) == 2, statements
+    assert len(statements) == 1, statements
     # The key and its organisation's PIC in one Core statement: no ORM object is built.
-    assert "from api_keys join organisations" in statements[0][0].lower()
-    assert "organisation_prefixes" not in " ".join(s for s, _ in statements)
+    sql = statements[0][0].lower()
+    assert "from api_keys join organisations" in sql and "cards.card_number =" in sql
+    assert "organisation_prefixes" not in sql
     _no_transaction_on_postgresql(db, statements)
-    # Another institution's key: the display name is not shown, and not even read out.
+    # Another institution's key: the display name is not shown.
+    statements.clear()
     other = client.get(url, headers=other_uni.headers)
     assert other.json["displayName"] is None
+    assert len(statements) == 1, statements
+    # An unknown card with a key: one statement, and the caller is still the key's.
+    statements.clear()
+    missing = client.get(
+        "/api/v2/cards/f81d4fae-7dec-11d0-a765-001999999999/status", headers=uni.headers
+    )
+    assert missing.status_code == 404 and missing.json["code"] == "ER-0001"
+    assert len(statements) == 1, statements
+
+
+def _access_token(client: FlaskClient, db: Database, pic: str) -> str:
+    with db.session() as session:
+        organisation = organisations.get_organisation(session, pic)
+        issued = credentials.create_oauth_client(session, organisation, scopes=["cards:read"])
+        client_id, secret = issued.record.client_id, issued.secret
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
+    assert response.status_code == 200, response.json
+    return response.json["access_token"]
+
+
+def test_a_status_with_a_token_or_a_refused_key_reads_the_card_as_its_caller_may(
+    client: FlaskClient,
+    db: Database,
+    uni: Tenant,
+    registered: Register,
+    statements: list[tuple[str, bool]],
+) -> None:
+    card = registered()
+    url = f"/api/v2/cards/{card['escn']}/status"
+    # An access token is no API key: the key-and-card statement finds no row, then the token
+    # and the card are read (three statements, as when the key was read alone).
+    token = _access_token(client, db, uni.pic)
+    statements.clear()
+    by_token = client.get(url, headers={"Authorization": f"Bearer {token}"})
+    assert by_token.status_code == 200 and by_token.json["displayName"] == "Card of Ada"
+    assert len(statements) == 3, statements
+    assert "from oauth_tokens" in statements[1][0].lower()
+    # An unknown key is no token either: anonymous, the card read again without the holder.
+    statements.clear()
+    unknown = client.get(url, headers={"Authorization": "Bearer escr_00000000_unknown"})
+    assert unknown.status_code == 200 and unknown.json["displayName"] is None
+    assert len(statements) == 3, statements
+    assert not [word for word in PERSONAL if word in statements[2][0].lower()]
+    # The card's own institution's key, expired then revoked: anonymous, no display name,
+    # although the key's row was read with the card.
+    for change in (
+        {"expires_at": utcnow() - dt.timedelta(seconds=1)},
+        {"revoked_at": utcnow()},
+    ):
+        with db.session() as session:
+            session.execute(update(ApiKey).values(**change))
+            session.commit()
+        statements.clear()
+        refused = client.get(url, headers=uni.headers)
+        assert refused.status_code == 200, refused.json
+        assert refused.json["displayName"] is None
+        assert len(statements) == 2, statements
+        assert not [word for word in PERSONAL if word in statements[1][0].lower()]
 
 
 def test_a_verification_is_three_statements_and_its_record_is_committed(
