@@ -13,15 +13,21 @@ and a student's card must still be checkable. Each such lookup is counted in
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from flask import current_app, request
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from router import metrics
 from router.domain.errors import RateLimited
@@ -63,31 +69,70 @@ class SweptMemoryStorage(MemoryStorage):
             self._sweeping.release()
 
 
-def _storage(uri: str, **options: str | bool) -> Storage:
+def _storage(uri: str, **options: Any) -> Storage:
     if uri.startswith("memory://"):
         return SweptMemoryStorage(uri, wrap_exceptions=True)
     return storage_from_string(uri, **options)
 
 
+# Stores whose client may be one connection of its own (redis-py's single_connection_client):
+# plain Redis; Sentinel and Cluster clients manage their connections themselves.
+_SINGLE_CONNECTION_SCHEMES = ("redis://", "rediss://", "redis+unix://")
+
+
 class AnonymousLimiter:
-    """Counts anonymous lookups per client address against ``ESCR_PUBLIC_RATE_LIMIT``."""
+    """Counts anonymous lookups per client address against ``ESCR_PUBLIC_RATE_LIMIT``.
+
+    On plain Redis each serving thread counts through a client of its own holding one connection:
+    a pooled client checks a connection out, for unread replies, and back in around each command.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        options: dict[str, str | bool] = {"wrap_exceptions": True}
-        if settings.rate_limit_storage.startswith(("redis", "rediss")):
+        uri = settings.rate_limit_storage
+        options: dict[str, Any] = {"wrap_exceptions": True}
+        if uri.startswith(("redis", "rediss")):
             options["key_prefix"] = settings.rate_limit_prefix
-        self.storage = _storage(settings.rate_limit_storage, **options)
-        self.strategy = FixedWindowRateLimiter(self.storage)
+        # Built once here whatever the store, so that a bad URI is refused at start (a pooled
+        # client connects on first use, not now).
+        shared = _storage(uri, **options)
+        per_thread = uri.startswith(_SINGLE_CONNECTION_SCHEMES)
+        if per_thread:
+            # A pooled client checks a connection before lending it; one of a thread's own is
+            # not checked, so a command on a connection Redis dropped is sent again once on a
+            # new one (should Redis have counted it before the drop, the lookup counts twice).
+            options.update(
+                single_connection_client=True,
+                retry=Retry(NoBackoff(), 1),
+                retry_on_error=[RedisConnectionError],
+            )
+        self._new_storage = functools.partial(_storage, uri, **options)
+        # One count per process on the memory store: one strategy for every thread.
+        self._shared = None if per_thread else FixedWindowRateLimiter(shared)
+        self._local = threading.local()
         self.rates = settings.public_rates
         self._last_store_error = -math.inf
         self._lock = threading.Lock()
 
+    def _strategy(self) -> FixedWindowRateLimiter:
+        """The calling thread's counting strategy; StorageError if its store is unreachable."""
+        if self._shared is not None:
+            return self._shared
+        strategy = getattr(self._local, "strategy", None)
+        if strategy is None:
+            try:
+                storage = self._new_storage()
+            except RedisError as error:  # a client of one connection connects at once
+                raise StorageError(error) from error
+            strategy = self._local.strategy = FixedWindowRateLimiter(storage)
+        return strategy
+
     def hit(self, address: str) -> None:
         """Count one lookup from ``address``; raise :class:`RateLimited` past any limit."""
         try:
-            refused = [rate for rate in self.rates if not self.strategy.hit(rate, "anon", address)]
+            strategy = self._strategy()
+            refused = [rate for rate in self.rates if not strategy.hit(rate, "anon", address)]
             retry_after = max(
-                (self.strategy.get_window_stats(r, "anon", address).reset_time for r in refused),
+                (strategy.get_window_stats(r, "anon", address).reset_time for r in refused),
                 default=0.0,
             )
         except StorageError as error:

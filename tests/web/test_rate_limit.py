@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import types
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from router import anonymous_limits
 from router.anonymous_limits import AnonymousLimiter
 from router.app import create_app
 from router.db import Database
+from router.domain.errors import RateLimited
 from router.settings import Settings
 from tests.conftest import RedisStore, Register, Tenant
 
@@ -208,15 +210,84 @@ def test_two_workers_on_one_redis_share_the_count(
             worker.extensions["escr.database"].engine.dispose()
 
 
+def _redis_limiter(settings: Settings, store: RedisStore, rate: str) -> AnonymousLimiter:
+    return AnonymousLimiter(
+        replace(
+            settings,
+            public_rate_limit=rate,
+            rate_limit_storage=store.url,
+            rate_limit_prefix=store.prefix,
+        )
+    )
+
+
+def test_on_redis_each_thread_counts_on_a_connection_of_its_own_one_count_for_all(
+    settings: Settings, redis_store: RedisStore
+) -> None:
+    import redis
+
+    limiter = _redis_limiter(settings, redis_store, "5/hour")
+    admin = redis.Redis.from_url(redis_store.url)
+    before = {client["id"] for client in admin.client_list()}
+    outcomes: list[bool] = []
+    counted = threading.Barrier(4)
+    done = threading.Event()
+
+    def lookups(count: int) -> None:
+        for _ in range(count):
+            try:
+                limiter.hit("192.0.2.7")
+                outcomes.append(True)
+            except RateLimited:
+                outcomes.append(False)
+        counted.wait()
+        done.wait()  # the thread's connection lives as long as the thread
+
+    threads = [threading.Thread(target=lookups, args=(3,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        counted.wait(timeout=10)
+        # Three threads, three connections of their own, opened when each first counted.
+        opened = {client["id"] for client in admin.client_list()} - before - {admin.client_id()}
+        assert len(opened) == 3
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+        admin.close()
+    # Nine lookups from three threads: one count, five let through.
+    assert sorted(outcomes) == [False] * 4 + [True] * 5
+    with pytest.raises(RateLimited):
+        limiter.hit("192.0.2.7")
+
+
+def test_on_redis_a_thread_whose_connection_was_dropped_counts_on_a_new_one(
+    settings: Settings, redis_store: RedisStore
+) -> None:
+    import redis
+
+    limiter = _redis_limiter(settings, redis_store, "3/hour")
+    limiter.hit("192.0.2.8")
+    admin = redis.Redis.from_url(redis_store.url)
+    try:
+        # Every client connection but the admin's own, as a Redis restart would.
+        assert admin.client_kill_filter(skipme=True, _type="normal") >= 1
+    finally:
+        admin.close()
+    limiter.hit("192.0.2.8")
+    limiter.hit("192.0.2.8")
+    with pytest.raises(RateLimited):
+        limiter.hit("192.0.2.8")
+
+
 def test_an_unreachable_store_lets_lookups_through_and_counts_it(
     settings: Settings, registered: Register
 ) -> None:
     from router import metrics
 
     down = create_app(
-        replace(
-            settings, public_rate_limit="1/hour", rate_limit_storage="redis://127.0.0.1:1/0"
-        )
+        replace(settings, public_rate_limit="1/hour", rate_limit_storage="redis://127.0.0.1:1/0")
     )
     try:
         escn = registered()["escn"]
