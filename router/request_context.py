@@ -144,8 +144,8 @@ def optional_caller_and_card(number: str) -> tuple[Caller | None, CardRead | Non
     """The caller as :func:`optional_caller` finds it, and the card ``number`` read with its key.
 
     On the QR-scan path an API key and the card are read in one statement (one round trip, not
-    two). The card is not read here (None) without a credential, for an access token or a key
-    that is refused: the caller then reads it as its caller may see it.
+    two). The card is not read here (None) without a credential, for an access token or for a
+    key that is refused: the service then reads it as the caller found may see it.
     """
     credential = presented_credential()
     connection = g.get("db_connection")
