@@ -27,7 +27,10 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
 def decode(image: Image.Image) -> list[str]:
-    return [barcode.text for barcode in zxingcpp.read_barcodes(image)]
+    # QR codes only, as reader_tools reads them: with every symbology, zxing-cpp once also read
+    # a one-character code ('<ESC>') out of a QR code's modules.
+    barcodes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    return [barcode.text for barcode in barcodes]
 
 
 def svg_to_image(svg: bytes) -> Image.Image:
