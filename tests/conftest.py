@@ -223,6 +223,25 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+def oauth_client(db: Database, pic: str, scopes: list[str] | None = None) -> tuple[str, str]:
+    """Register an OAuth2 client-credentials client of the organisation ``pic``: id and secret."""
+    with db.session() as session:
+        organisation = organisations.get_organisation(session, pic)
+        issued = credentials.create_oauth_client(session, organisation, scopes=scopes)
+        return issued.record.client_id, issued.secret
+
+
+def access_token(client: FlaskClient, db: Database, pic: str, scopes: list[str]) -> str:
+    """An access token of a new OAuth2 client of ``pic`` with ``scopes`` (secret in the form)."""
+    client_id, secret = oauth_client(db, pic, scopes)
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
+    assert response.status_code == 200, response.json
+    return response.json["access_token"]
+
+
 def esi(code: str = "12345", scope: str = "FR") -> str:
     """A valid ESI."""
     return f"urn:schac:personalUniqueCode:int:esi:{scope}:{code}"

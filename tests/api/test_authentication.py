@@ -17,7 +17,7 @@ from router.domain.escn import EscnGenerator
 from router.models import ApiKey, OAuthToken
 from router.services import credentials, organisations
 from router.services.caller import Scope
-from tests.conftest import Tenant, esi, person_body
+from tests.conftest import Tenant, esi, oauth_client, person_body
 
 # Endpoints, not rule texts (converters may change). Public on purpose: the status behind the QR
 # code, the institutions' public keys (a JWKS per PIC), and a router's identity and catalogue.
@@ -157,17 +157,10 @@ def test_an_organisation_cannot_revoke_another_organisations_key(
     assert client.get("/api/v2/persons", headers=uni.headers).status_code == 200
 
 
-def _oauth_client(db: Database, pic: str, scopes: list[str] | None = None) -> tuple[str, str]:
-    with db.session() as session:
-        organisation = organisations.get_organisation(session, pic)
-        issued = credentials.create_oauth_client(session, organisation, scopes=scopes)
-        return issued.record.client_id, issued.secret
-
-
 def test_oauth2_client_credentials_issue_expiring_scoped_tokens(
     client: FlaskClient, uni: Tenant, db: Database
 ) -> None:
-    client_id, secret = _oauth_client(db, uni.pic)
+    client_id, secret = oauth_client(db, uni.pic)
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     response = client.post(
         "/oauth/token",
@@ -194,7 +187,7 @@ def test_oauth2_client_credentials_issue_expiring_scoped_tokens(
 def test_oauth2_client_secret_in_the_form_body_and_revocation(
     client: FlaskClient, uni: Tenant, db: Database
 ) -> None:
-    client_id, secret = _oauth_client(db, uni.pic, scopes=[Scope.CARDS_READ])
+    client_id, secret = oauth_client(db, uni.pic, scopes=[Scope.CARDS_READ])
     response = client.post(
         "/oauth/token",
         data={"grant_type": "client_credentials", "client_id": client_id,
@@ -216,7 +209,7 @@ def test_oauth2_client_secret_in_the_form_body_and_revocation(
 
 
 def test_oauth2_wrong_secret_is_refused(client: FlaskClient, uni: Tenant, db: Database) -> None:
-    client_id, _ = _oauth_client(db, uni.pic)
+    client_id, _ = oauth_client(db, uni.pic)
     response = client.post(
         "/oauth/token",
         data={"grant_type": "client_credentials", "client_id": client_id,

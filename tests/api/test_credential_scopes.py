@@ -12,9 +12,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from router.db import Database
-from router.services import credentials, organisations
 from router.services.caller import Scope
-from tests.conftest import MakeTenant, Tenant
+from tests.conftest import MakeTenant, Tenant, access_token, oauth_client
 
 
 def _prefix(key: str) -> str:
@@ -57,15 +56,7 @@ def test_a_key_without_keys_manage_can_neither_rotate_nor_revoke_nor_list(
 def test_an_oauth_token_without_keys_manage_cannot_rotate_a_key(
     client: FlaskClient, db: Database, full_key: Tenant
 ) -> None:
-    with db.session() as session:
-        organisation = organisations.get_organisation(session, full_key.pic)
-        issued = credentials.create_oauth_client(session, organisation, scopes=["cards:read"])
-        client_id, secret = issued.record.client_id, issued.secret
-    token = client.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials", "client_id": client_id,
-              "client_secret": secret},
-    ).json["access_token"]
+    token = access_token(client, db, full_key.pic, ["cards:read"])
     rotated = client.post(
         f"/api/x/api-keys/{_prefix(full_key.key)}/rotate", headers=_bearer(token)
     )
@@ -162,10 +153,7 @@ def _token(client: FlaskClient, client_id: str, secret: str, scope: str) -> Test
 def test_oauth_token_for_a_scope_the_client_lacks_is_invalid_scope(
     client: FlaskClient, db: Database, full_key: Tenant
 ) -> None:
-    with db.session() as session:
-        organisation = organisations.get_organisation(session, full_key.pic)
-        issued = credentials.create_oauth_client(session, organisation, scopes=["cards:read"])
-        client_id, secret = issued.record.client_id, issued.secret
+    client_id, secret = oauth_client(db, full_key.pic, ["cards:read"])
     for scope in ("cards:write", "cards:read cards:write", "admin"):
         response = _token(client, client_id, secret, scope)
         assert response.status_code == 400, response.json

@@ -22,8 +22,8 @@ from sqlalchemy.engine import Connection, ExecutionContext
 from router import db as router_db
 from router.db import Database, utcnow
 from router.models import ApiKey, VerificationRecord
-from router.services import credentials, organisations
-from tests.conftest import BACKENDS, MakeTenant, Register, Tenant
+from router.services import credentials
+from tests.conftest import BACKENDS, MakeTenant, Register, Tenant, access_token
 
 PARTNER_PIC = "777777777"
 PERSONAL = ("persons", "person_organisations", "display_name", "email", "full_name", "esi")
@@ -129,19 +129,6 @@ def test_a_status_with_a_key_is_one_statement_the_key_with_the_card(
     assert len(statements) == 1, statements
 
 
-def _access_token(client: FlaskClient, db: Database, pic: str) -> str:
-    with db.session() as session:
-        organisation = organisations.get_organisation(session, pic)
-        issued = credentials.create_oauth_client(session, organisation, scopes=["cards:read"])
-        client_id, secret = issued.record.client_id, issued.secret
-    response = client.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
-    )
-    assert response.status_code == 200, response.json
-    return response.json["access_token"]
-
-
 def test_a_status_with_a_token_or_a_refused_key_reads_the_card_as_its_caller_may(
     client: FlaskClient,
     db: Database,
@@ -153,7 +140,7 @@ def test_a_status_with_a_token_or_a_refused_key_reads_the_card_as_its_caller_may
     url = f"/api/v2/cards/{card['escn']}/status"
     # An access token is no API key: the key-and-card statement finds no row, then the token
     # and the card are read (three statements, as when the key was read alone).
-    token = _access_token(client, db, uni.pic)
+    token = access_token(client, db, uni.pic, ["cards:read"])
     statements.clear()
     by_token = client.get(url, headers={"Authorization": f"Bearer {token}"})
     assert by_token.status_code == 200 and by_token.json["displayName"] == "Card of Ada"

@@ -11,9 +11,8 @@ from sqlalchemy import update
 
 from router.db import Database, utcnow
 from router.models import ApiKey
-from router.services import credentials, organisations
 from router.services.caller import Scope
-from tests.conftest import Tenant, esi
+from tests.conftest import Tenant, esi, oauth_client
 
 QUERY = "{ organisation { identifier } }"
 
@@ -87,10 +86,7 @@ def test_graphiql_loads_in_a_browser_without_a_key(client: FlaskClient) -> None:
 def test_oauth2_token_scopes_apply_to_graphql(
     client: FlaskClient, uni: Tenant, db: Database
 ) -> None:
-    with db.session() as session:
-        organisation = organisations.get_organisation(session, uni.pic)
-        issued = credentials.create_oauth_client(session, organisation)
-        client_id, secret = issued.record.client_id, issued.secret
+    client_id, secret = oauth_client(db, uni.pic)
     basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
     token = client.post(
         "/oauth/token",
