@@ -112,11 +112,18 @@ def current_caller() -> Caller:
     """
     caller = g.get("caller")
     if caller is None:
-        executor = g.get("db_connection")
-        if executor is None or "db_session" in g:
+        executor: Executor | None = _lookup_connection_alone()
+        if executor is None:
             executor = db_session()
         caller = _remember(authenticate(executor, presented_credential(), _request_organisation))
     return caller
+
+
+def _lookup_connection_alone() -> Connection | None:
+    """The request's lookup connection, unless it has none or a session runs on it."""
+    if "db_session" in g:
+        return None
+    return g.get("db_connection")
 
 
 def _remember(caller: Caller) -> Caller:
@@ -148,8 +155,8 @@ def optional_caller_and_card(number: str) -> tuple[Caller | None, CardRead | Non
     key that is refused: the service then reads it as the caller found may see it.
     """
     credential = presented_credential()
-    connection = g.get("db_connection")
-    if credential is None or connection is None or "db_session" in g or "caller" in g:
+    connection = _lookup_connection_alone()
+    if credential is None or connection is None or "caller" in g:
         return optional_caller(), None
     key_digest = digest(credential)
     found = key_and_card(connection, key_digest, number)
