@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from router.db import Database, Executor
 from router.domain.errors import NotAuthenticated
+from router.domain.escn import parse_escn
 from router.federation.membership import Membership
 from router.models import Organisation
 from router.services.caller import Caller
@@ -147,8 +148,8 @@ def optional_caller() -> Caller | None:
         return None
 
 
-def optional_caller_and_card(number: str) -> tuple[Caller | None, CardRead | None]:
-    """The caller as :func:`optional_caller` finds it, and the card ``number`` read with its key.
+def optional_caller_and_card(escn: str) -> tuple[Caller | None, CardRead | None]:
+    """The caller as :func:`optional_caller` finds it, and the card ``escn`` read with its key.
 
     On the QR-scan path an API key and the card are read in one statement (one round trip, not
     two). The card is not read here (None) without a credential, for an access token or for a
@@ -159,7 +160,7 @@ def optional_caller_and_card(number: str) -> tuple[Caller | None, CardRead | Non
     if credential is None or connection is None or "caller" in g:
         return optional_caller(), None
     key_digest = digest(credential)
-    found = key_and_card(connection, key_digest, number)
+    found = key_and_card(connection, key_digest, parse_escn(escn).value)
     try:
         if found is None:
             return _remember(caller_of_token(connection, key_digest, _request_organisation)), None

@@ -21,7 +21,6 @@ from router.api.representations import (
 )
 from router.api.routing import ESCN_SEGMENT
 from router.api.v2_persons import page_request
-from router.domain.escn import parse_escn
 from router.federation import forwarding
 from router.models import Card
 from router.request_context import (
@@ -156,7 +155,7 @@ def public_status_view(escn: str) -> tuple[dict[str, Any], dict[str, str]]:
     """
     connection = lookup_connection()  # before the caller is read: one round trip per lookup
     # With an API key, the key and the card in one statement (unused if another router has it).
-    caller, read = optional_caller_and_card(parse_escn(escn).value)
+    caller, read = optional_caller_and_card(escn)
     if caller is None:
         limit_anonymous_lookup()
     answer = forwarding.card_status(connection, federation(), escn, caller=caller, read=read)
